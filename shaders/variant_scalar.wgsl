@@ -1,0 +1,16 @@
+// Scalar variant: one f32 per access. For tails and for tensors at offsets not 16-byte aligned.
+
+alias VT = f32;
+const VEC: u32 = 1u;
+
+fn lane(v: VT, k: u32) -> f32 {
+    return v;
+}
+
+fn pack(v: array<f32, VEC>) -> VT {
+    return v[0];
+}
+
+fn splat(s: f32) -> VT {
+    return s;
+}

@@ -1,0 +1,395 @@
+//! The API of one loss call: a builder naming the tensors, parameters and reduction, and three
+//! ways to run it.
+//!
+//! - [`LossCall::value`]: blocking, returns the reduced value as f32.
+//! - [`LossCall::run`]: blocking, returns the per-element loss and/or the gradient as GPU
+//!   tensors (only the value and a few status words come back to the host).
+//! - [`LossCall::record`]: records into the caller's `CommandEncoder`; the value stays in a GPU
+//!   buffer and nothing is read back (for training loops). [`Recorded::check`] reads the
+//!   status later, after the caller has submitted.
+
+use crate::catalogue::Elementwise;
+use crate::context::GpuContext;
+use crate::error::{LossError, Result};
+use crate::kernel::elementwise::{self, Bound};
+use crate::params::{ParamValue, Reduction};
+use crate::pool::Pooled;
+use crate::problem::{Problem, Shapes};
+use crate::status::{Status, STATUS_WORDS};
+use crate::tensor::Tensor;
+
+/// Where an optional output goes.
+#[derive(Clone, Copy)]
+enum Output<'a> {
+    No,
+    New,
+    Into(&'a Tensor),
+}
+
+/// One call of an elementwise loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
+pub struct LossCall<'a> {
+    ctx: &'a GpuContext,
+    loss: &'static Elementwise,
+    input: Option<&'a Tensor>,
+    target: Option<&'a Tensor>,
+    weight: Option<&'a Tensor>,
+    aux: Option<&'a Tensor>,
+    params: Vec<(String, ParamValue)>,
+    reduction: Reduction,
+    grad: Output<'a>,
+    elements: Output<'a>,
+    value_into: Option<&'a Tensor>,
+    error: Option<LossError>,
+}
+
+/// What [`LossCall::run`] returns.
+#[derive(Debug)]
+pub struct Computed {
+    /// The reduced value; None for `Reduction::None`.
+    pub value: Option<f32>,
+    /// The per-element losses (always for `Reduction::None`, else when asked).
+    pub elements: Option<Tensor>,
+    /// The gradient of the reduced loss with respect to `input`, when asked.
+    pub grad: Option<Tensor>,
+}
+
+/// What [`LossCall::record`] returns: everything stays on the GPU.
+pub struct Recorded {
+    /// Element 0 holds the reduced value (the sum for `Reduction::None`) once submitted.
+    pub value: Tensor,
+    pub elements: Option<Tensor>,
+    pub grad: Option<Tensor>,
+    status: Pooled,
+    problem: Problem,
+    ctx: GpuContext,
+}
+
+impl GpuContext {
+    /// Starts a call of the loss `name` (or one of its aliases), as named in LOSSES.md.
+    pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
+        let loss = crate::catalogue::elementwise(name)
+            .ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
+        Ok(LossCall {
+            ctx: self,
+            loss,
+            input: None,
+            target: None,
+            weight: None,
+            aux: None,
+            params: Vec::new(),
+            reduction: Reduction::Mean,
+            grad: Output::No,
+            elements: Output::No,
+            value_into: None,
+            error: None,
+        })
+    }
+}
+
+impl<'a> LossCall<'a> {
+    pub fn input(mut self, t: &'a Tensor) -> Self {
+        self.input = Some(t);
+        self
+    }
+
+    pub fn target(mut self, t: &'a Tensor) -> Self {
+        self.target = Some(t);
+        self
+    }
+
+    pub fn weight(mut self, t: &'a Tensor) -> Self {
+        self.weight = Some(t);
+        self
+    }
+
+    /// Any tensor by its LOSSES.md name: `input`, `target`, `weight`, or the loss's extra
+    /// tensor (`var`, `pos_weight`). An unknown name fails the call.
+    pub fn tensor(mut self, name: &str, t: &'a Tensor) -> Self {
+        match name {
+            "input" => self.input = Some(t),
+            "target" => self.target = Some(t),
+            "weight" => self.weight = Some(t),
+            _ if self.loss.aux.is_some_and(|a| a.name == name) => self.aux = Some(t),
+            _ => {
+                let mut takes = vec!["input", "target", "weight"];
+                takes.extend(self.loss.aux.map(|a| a.name));
+                self.error.get_or_insert(LossError::UnexpectedTensor {
+                    loss: self.loss.name,
+                    tensor: name.to_string(),
+                    takes: takes.join(", "),
+                });
+            }
+        }
+        self
+    }
+
+    /// Sets a parameter (`delta`, `beta`, `full`, ...); validated when the call runs.
+    pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
+        self.params.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn reduction(mut self, r: Reduction) -> Self {
+        self.reduction = r;
+        self
+    }
+
+    /// Also compute the gradient of the reduced loss with respect to `input`, in the same pass.
+    pub fn with_grad(mut self) -> Self {
+        self.grad = Output::New;
+        self
+    }
+
+    /// Write the gradient into this tensor (same element count as `input`).
+    pub fn grad_into(mut self, t: &'a Tensor) -> Self {
+        self.grad = Output::Into(t);
+        self
+    }
+
+    /// Also return the per-element losses (implied by `Reduction::None`).
+    pub fn with_elements(mut self) -> Self {
+        self.elements = Output::New;
+        self
+    }
+
+    /// Write the per-element losses into this tensor.
+    pub fn elements_into(mut self, t: &'a Tensor) -> Self {
+        self.elements = Output::Into(t);
+        self
+    }
+
+    /// For `record`: write the reduced value into element 0 of this tensor.
+    pub fn value_into(mut self, t: &'a Tensor) -> Self {
+        self.value_into = Some(t);
+        self
+    }
+
+    /// The parts of the call, validated.
+    fn problem(&self) -> Result<(Problem, &'a Tensor, &'a Tensor)> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let missing = |tensor| LossError::MissingTensor {
+            loss: self.loss.name,
+            tensor,
+        };
+        let input = self.input.ok_or_else(|| missing("input"))?;
+        let target = self.target.ok_or_else(|| missing("target"))?;
+        let p = Problem::new(
+            self.loss,
+            Shapes {
+                input: input.shape(),
+                target: target.shape(),
+                weight: self.weight.map(Tensor::shape),
+                aux: self.aux.map(Tensor::shape),
+            },
+            &self.params,
+            self.reduction,
+        )?;
+        Ok((p, input, target))
+    }
+
+    fn output(&self, o: Output<'a>, n: usize, shape: &[usize]) -> Result<Option<Tensor>> {
+        match o {
+            Output::No => Ok(None),
+            Output::New => self.ctx.scratch_tensor(shape.to_vec()).map(Some),
+            Output::Into(t) if t.len() == n => Ok(Some(t.clone())),
+            Output::Into(t) => Err(LossError::Buffer {
+                tensor: format!("output {:?}", t.shape()),
+                why: format!("it has {} elements; the input has {n}", t.len()),
+            }),
+        }
+    }
+
+    /// Validates, allocates the outputs and records the kernel into `enc`.
+    fn record_parts(&self, enc: &mut wgpu::CommandEncoder, result: &Tensor) -> Result<Parts> {
+        let (p, input, target) = self.problem()?;
+        let elements = if p.reduction == Reduction::None {
+            match self.elements {
+                Output::No => Output::New,
+                o => o,
+            }
+        } else {
+            self.elements
+        };
+        let elements = self.output(elements, p.n, &p.shape)?;
+        let grad = self.output(self.grad, p.n, &p.shape)?;
+        let inputs = [
+            ("input", Some(input)),
+            ("target", Some(target)),
+            ("weight", self.weight),
+            (p.aux_name(), self.aux),
+        ];
+        let outputs = [("elements", elements.as_ref()), ("grad", grad.as_ref())];
+        for (name, t) in outputs {
+            let Some(t) = t else { continue };
+            if !t.buffer().usage().contains(wgpu::BufferUsages::STORAGE) {
+                return Err(LossError::Buffer {
+                    tensor: name.into(),
+                    why: "the buffer lacks STORAGE usage".into(),
+                });
+            }
+            for (iname, i) in inputs {
+                if i.is_some_and(|i| i.shares_buffer(t)) {
+                    return Err(LossError::Aliasing {
+                        loss: p.loss.name,
+                        a: iname,
+                        b: name,
+                    });
+                }
+            }
+        }
+        if let (Some(e), Some(g)) = (&elements, &grad) {
+            if e.overlaps(g) {
+                return Err(LossError::Aliasing {
+                    loss: p.loss.name,
+                    a: "elements",
+                    b: "grad",
+                });
+            }
+        }
+        let status = self.ctx.inner.pool.take(
+            4 * STATUS_WORDS as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        );
+        let bound = Bound {
+            input,
+            target,
+            weight: self.weight,
+            aux: self.aux,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+            status: status.buffer(),
+        };
+        elementwise::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            problem: p,
+            elements,
+            grad,
+            status,
+        })
+    }
+
+    /// Runs the call and reads back the value and the status; the outputs stay on the GPU.
+    fn run_blocking(&self) -> Result<(Option<f32>, Parts)> {
+        let ctx = self.ctx;
+        let device = ctx.device();
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let outcome = (|| {
+            let result = ctx.scratch_tensor(vec![1])?;
+            let mut enc = ctx.encoder();
+            let parts = self.record_parts(&mut enc, &result)?;
+            let staging = ctx.staging(16 + 4 * STATUS_WORDS as u64)?;
+            enc.copy_buffer_to_buffer(result.buffer(), result.offset(), staging.buffer(), 0, 4);
+            enc.copy_buffer_to_buffer(
+                parts.status.buffer(),
+                0,
+                staging.buffer(),
+                16,
+                4 * STATUS_WORDS as u64,
+            );
+            let idx = ctx.queue().submit([enc.finish()]);
+            let raw = ctx.map_read(staging.buffer(), 16 + 4 * STATUS_WORDS as u64, idx)?;
+            let words: &[u32] = bytemuck::cast_slice(&raw);
+            if let Some(e) = Status::from_words(&words[4..]).error(&parts.problem) {
+                return Err(e);
+            }
+            let value = f32::from_bits(words[0]);
+            Ok(((parts.problem.reduction != Reduction::None).then_some(value), parts))
+        })();
+        let oom = pollster::block_on(memory.pop());
+        let invalid = pollster::block_on(validation.pop());
+        match (invalid.or(oom), outcome) {
+            (_, Err(e)) => Err(e),
+            (Some(e), Ok(_)) => Err(LossError::Gpu(e.to_string())),
+            (None, Ok(v)) => Ok(v),
+        }
+    }
+
+    /// Runs the call and returns the reduced value (sum or mean).
+    pub fn value(self) -> Result<f32> {
+        if self.reduction == Reduction::None {
+            return Err(LossError::Reduction {
+                loss: self.loss.name,
+                reduction: "none".into(),
+                why: "it has no single value; use run() for the per-element losses",
+            });
+        }
+        let (value, _) = self.run_blocking()?;
+        Ok(value.unwrap_or(f32::NAN))
+    }
+
+    /// Runs the call; the per-element losses and the gradient stay on the GPU.
+    pub fn run(self) -> Result<Computed> {
+        let (value, parts) = self.run_blocking()?;
+        Ok(Computed {
+            value,
+            elements: parts.elements,
+            grad: parts.grad,
+        })
+    }
+
+    /// Records the call into the caller's encoder; nothing runs until the caller submits it.
+    /// Shapes and parameters are checked now; what only the data can show (NaN, values out of
+    /// domain) is checked on the GPU and read by [`Recorded::check`].
+    pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
+        let value = match self.value_into {
+            Some(t) if t.is_empty() => {
+                return Err(LossError::Buffer {
+                    tensor: "value".into(),
+                    why: "it has no element to hold the value".into(),
+                })
+            }
+            Some(t) if !t.buffer().usage().contains(wgpu::BufferUsages::STORAGE) => {
+                return Err(LossError::Buffer {
+                    tensor: "value".into(),
+                    why: "the buffer lacks STORAGE usage".into(),
+                })
+            }
+            Some(t) => t.clone(),
+            None => self.ctx.scratch_tensor(vec![1])?,
+        };
+        let parts = self.record_parts(enc, &value)?;
+        Ok(Recorded {
+            value,
+            elements: parts.elements,
+            grad: parts.grad,
+            status: parts.status,
+            problem: parts.problem,
+            ctx: self.ctx.clone(),
+        })
+    }
+}
+
+struct Parts {
+    problem: Problem,
+    elements: Option<Tensor>,
+    grad: Option<Tensor>,
+    status: Pooled,
+}
+
+impl Recorded {
+    /// After the encoder has been submitted: reads the GPU's checks (a few words) and turns
+    /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
+    pub fn check(&self) -> Result<()> {
+        let ctx = &self.ctx;
+        let bytes = 4 * STATUS_WORDS as u64;
+        let staging = ctx.staging(bytes)?;
+        let mut enc = ctx.encoder();
+        enc.copy_buffer_to_buffer(self.status.buffer(), 0, staging.buffer(), 0, bytes);
+        let idx = ctx.queue().submit([enc.finish()]);
+        let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
+        match Status::from_words(bytemuck::cast_slice(&raw)).error(&self.problem) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the reduced value back (blocking) after checking the status.
+    pub fn read_value(&self) -> Result<f32> {
+        self.check()?;
+        Ok(self.ctx.download(&self.value)?[0])
+    }
+}

@@ -1,0 +1,425 @@
+//! The context: instance, adapter, device and queue, with the per-device state every call
+//! shares (tuning, compiled pipelines, scratch pool, uniform cache).
+
+use crate::error::{LossError, Result};
+use crate::kernel::Kernels;
+use crate::pool::Pool;
+use crate::tensor::Tensor;
+use crate::tuning::Tuning;
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use wgpu::util::DeviceExt;
+
+/// Features used when the adapter has them; none is required.
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
+    .union(wgpu::Features::SHADER_F16)
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+
+/// Uniform buffers kept by content; past this many the cache starts over.
+const UNIFORM_CACHE: usize = 4096;
+
+/// A device to run losses on. Cheap to clone; clones share pipelines and scratch buffers.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub features: wgpu::Features,
+    pub limits: wgpu::Limits,
+    pub tuning: RwLock<Tuning>,
+    pub kernels: Kernels,
+    pub pool: Arc<Pool>,
+    uniforms: Mutex<HashMap<Vec<u8>, wgpu::Buffer>>,
+    /// Bound where a kernel's optional input is absent.
+    pub dummy_read: wgpu::Buffer,
+    /// Bound where a kernel's optional outputs are absent (one each: no two writes alias).
+    pub dummy_out: wgpu::Buffer,
+    pub dummy_grad: wgpu::Buffer,
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn backends_from_env() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all())
+}
+
+/// Every adapter wgpu finds, honouring `WGPU_BACKEND` (e.g. `vulkan`, `gl`).
+pub fn adapters() -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance().enumerate_adapters(backends_from_env()))
+}
+
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?})", info.name, info.backend)
+}
+
+impl GpuContext {
+    /// A context on the default adapter. Honours `WGPU_BACKEND` (which backends to look at),
+    /// `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and `WGPU_POWER_PREF`, as
+    /// wgpu's own tools do.
+    pub fn new() -> Result<GpuContext> {
+        let all = adapters();
+        if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+            let wanted_lc = wanted.to_lowercase();
+            let found = all
+                .iter()
+                .find(|a| a.get_info().name.to_lowercase().contains(&wanted_lc));
+            return match found {
+                Some(a) => GpuContext::from_adapter(a),
+                None => Err(LossError::NoAdapter(format!(
+                    " matching WGPU_ADAPTER_NAME={wanted:?} (found: {})",
+                    all.iter()
+                        .map(|a| describe(&a.get_info()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            };
+        }
+        let adapter =
+            pollster::block_on(instance().request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+                ..Default::default()
+            }))
+            .ok()
+            .or_else(|| all.into_iter().next())
+            .ok_or_else(|| LossError::NoAdapter(String::new()))?;
+        GpuContext::from_adapter(&adapter)
+    }
+
+    /// One context per adapter found (honouring `WGPU_BACKEND`), to run the same loss on all.
+    /// Fails if there is none: a GPU library that silently finds nothing helps no one.
+    pub fn all() -> Result<Vec<GpuContext>> {
+        let found = adapters();
+        if found.is_empty() {
+            return Err(LossError::NoAdapter(String::new()));
+        }
+        found.iter().map(GpuContext::from_adapter).collect()
+    }
+
+    /// A context on this adapter, with a device that has the adapter's own limits (not
+    /// wgpu's defaults, so large buffers work) and the optional features it offers.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<GpuContext> {
+        let info = adapter.get_info();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("gpu-loss"),
+            required_features: adapter.features() & WANTED_FEATURES,
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+            LossError::Device {
+                adapter: describe(&info),
+                reason: e.to_string(),
+            }
+        })?;
+        GpuContext::from_device(device, queue)
+    }
+
+    /// A context on a caller's device and queue (a renderer's or a trainer's): losses then
+    /// run on the caller's buffers without copies. Features and limits are the device's own.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
+        let info = device.adapter_info();
+        let features = device.features();
+        let limits = device.limits();
+        let needed = crate::kernel::ELEMENTWISE.bindings.len() as u32 - 1;
+        if limits.max_storage_buffers_per_shader_stage < needed {
+            return Err(LossError::Limit {
+                what: "storage buffers per shader stage".into(),
+                needed: needed.into(),
+                limit: limits.max_storage_buffers_per_shader_stage.into(),
+            });
+        }
+        let tuning = Tuning::for_device(&info, features, &limits);
+        let dummy = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        };
+        let inner = Inner {
+            kernels: Kernels::new(&device),
+            pool: Pool::new(device.clone(), limits.max_buffer_size),
+            dummy_read: dummy("gpu-loss absent input"),
+            dummy_out: dummy("gpu-loss absent out"),
+            dummy_grad: dummy("gpu-loss absent grad"),
+            uniforms: Mutex::new(HashMap::new()),
+            tuning: RwLock::new(tuning),
+            device,
+            queue,
+            info,
+            features,
+            limits,
+        };
+        Ok(GpuContext {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+
+    /// "name (Backend)", for reports.
+    pub fn adapter_name(&self) -> String {
+        describe(&self.inner.info)
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.inner.features
+    }
+
+    pub fn tuning(&self) -> Tuning {
+        *self.inner.tuning.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the launch settings (fitted to the device). Pipelines for the new settings
+    /// compile on first use; the old ones stay cached.
+    pub fn set_tuning(&self, tuning: Tuning) {
+        let fitted = tuning.fit(&self.inner.info, self.inner.features, &self.inner.limits);
+        *self.inner.tuning.write().unwrap_or_else(|e| e.into_inner()) = fitted;
+    }
+
+    /// Pipelines compiled so far on this device.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.inner.kernels.compiled()
+    }
+
+    /// Scratch buffers idle in the pool.
+    pub fn idle_scratch_buffers(&self) -> usize {
+        self.inner.pool.idle()
+    }
+
+    /// Uniform buffers created so far (one per distinct set of call parameters).
+    pub fn uniform_buffers(&self) -> usize {
+        self.inner
+            .uniforms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Copies `data` into a new GPU tensor of the given shape.
+    pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        if len != data.len() {
+            return Err(LossError::Buffer {
+                tensor: format!("upload of shape {shape:?}"),
+                why: format!("{} values given for {len} elements", data.len()),
+            });
+        }
+        let bytes = (4 * len as u64).next_multiple_of(16).max(16);
+        self.check_buffer_size("uploaded tensor", bytes)?;
+        let scope = self
+            .inner
+            .device
+            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gpu-loss tensor"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: true,
+        });
+        {
+            let mut view = buffer
+                .slice(..)
+                .get_mapped_range_mut()
+                .map_err(|e| LossError::Gpu(e.to_string()))?;
+            view.slice(..4 * len).copy_from_slice(bytemuck::cast_slice(data));
+        }
+        buffer.unmap();
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(LossError::Gpu(format!("allocating {bytes} bytes: {e}")));
+        }
+        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), None))
+    }
+
+    /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
+    pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
+        if data.len() != tensor.len() {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", tensor.shape()),
+                why: format!("{} values given for {} elements", data.len(), tensor.len()),
+            });
+        }
+        if !tensor
+            .buffer()
+            .usage()
+            .contains(wgpu::BufferUsages::COPY_DST)
+        {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", tensor.shape()),
+                why: "the buffer lacks COPY_DST usage".into(),
+            });
+        }
+        if !data.is_empty() {
+            self.inner
+                .queue
+                .write_buffer(tensor.buffer(), tensor.offset(), bytemuck::cast_slice(data));
+        }
+        Ok(())
+    }
+
+    /// A new tensor of zeros, from the scratch pool.
+    pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        let t = self.scratch_tensor(shape.to_vec())?;
+        let mut enc = self.encoder();
+        if len > 0 {
+            enc.clear_buffer(t.buffer(), 0, Some((4 * len as u64).next_multiple_of(4)));
+        }
+        self.submit_and_wait(enc)?;
+        Ok(t)
+    }
+
+    /// Reads a tensor back to the host.
+    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        if !tensor
+            .buffer()
+            .usage()
+            .contains(wgpu::BufferUsages::COPY_SRC)
+        {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", tensor.shape()),
+                why: "the buffer lacks COPY_SRC usage, so it cannot be read back".into(),
+            });
+        }
+        if tensor.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bytes = tensor.byte_len();
+        let staging = self.staging(bytes)?;
+        let mut enc = self.encoder();
+        enc.copy_buffer_to_buffer(tensor.buffer(), tensor.offset(), staging.buffer(), 0, bytes);
+        let idx = self.inner.queue.submit([enc.finish()]);
+        let raw = self.map_read(staging.buffer(), bytes, idx)?;
+        Ok(bytemuck::cast_slice(&raw).to_vec())
+    }
+
+    pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
+        self.inner
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("gpu-loss"),
+            })
+    }
+
+    pub(crate) fn submit_and_wait(&self, enc: wgpu::CommandEncoder) -> Result<()> {
+        let idx = self.inner.queue.submit([enc.finish()]);
+        self.wait(idx)
+    }
+
+    pub(crate) fn wait(&self, idx: wgpu::SubmissionIndex) -> Result<()> {
+        self.inner
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(idx),
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|e| LossError::Gpu(e.to_string()))
+    }
+
+    /// Maps `bytes` of a MAP_READ buffer once submission `idx` is done, and copies them out.
+    pub(crate) fn map_read(
+        &self,
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+        idx: wgpu::SubmissionIndex,
+    ) -> Result<Vec<u8>> {
+        let (tx, rx) = mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait(idx)?;
+        rx.recv()
+            .map_err(|e| LossError::Gpu(e.to_string()))?
+            .map_err(|e| LossError::Gpu(e.to_string()))?;
+        let out = buffer
+            .get_mapped_range(0..bytes)
+            .map_err(|e| LossError::Gpu(e.to_string()))?
+            .to_vec();
+        buffer.unmap();
+        Ok(out)
+    }
+
+    pub(crate) fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {
+        if bytes > self.inner.limits.max_buffer_size {
+            return Err(LossError::Limit {
+                what: format!("{what} of {bytes} bytes"),
+                needed: bytes,
+                limit: self.inner.limits.max_buffer_size,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn staging(&self, bytes: u64) -> Result<crate::pool::Pooled> {
+        self.check_buffer_size("staging buffer", bytes)?;
+        Ok(self.inner.pool.take(
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        ))
+    }
+
+    /// A pooled f32 tensor (contents undefined) that kernels write and callers may read back.
+    pub(crate) fn scratch_tensor(&self, shape: Vec<usize>) -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        let bytes = (4 * len as u64).next_multiple_of(16).max(16);
+        self.check_buffer_size("output tensor", bytes)?;
+        let pooled = self.inner.pool.take(
+            bytes,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        );
+        Ok(Tensor::pooled(pooled, shape))
+    }
+
+    /// An immutable uniform buffer holding `bytes`, shared by every call that needs the same
+    /// bytes. Never rewritten, so a call recorded now and submitted later reads its own values.
+    pub(crate) fn uniform(&self, bytes: &[u8]) -> wgpu::Buffer {
+        let mut cache = self
+            .inner
+            .uniforms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = cache.get(bytes) {
+            return b.clone();
+        }
+        if cache.len() >= UNIFORM_CACHE {
+            cache.clear();
+        }
+        let buffer = self
+            .inner
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("gpu-loss params"),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        cache.insert(bytes.to_vec(), buffer.clone());
+        buffer
+    }
+}

@@ -1,0 +1,125 @@
+//! The CPU reference: float64, written to be read, the twin of each GPU kernel.
+//!
+//! `elementwise` has the shape of shaders/elementwise.wgsl: the same checks, the same element
+//! function (from `cpu::elementwise`), the same weight and gradient scale, a compensated sum.
+
+pub mod elementwise;
+
+use crate::error::Result;
+use crate::params::Reduction;
+use crate::problem::Problem;
+use crate::status::{Check, Status};
+
+/// The tensors of one elementwise call, in any float type.
+pub struct Inputs<'a, T> {
+    pub input: &'a [T],
+    pub target: &'a [T],
+    pub weight: Option<&'a [T]>,
+    pub aux: Option<&'a [T]>,
+}
+
+/// What the reference computes: the reduced value (None for `none`), the per-element losses
+/// (for `none`), and the gradient of the reduced loss with respect to `input` when asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuResult {
+    pub value: Option<f64>,
+    pub elements: Option<Vec<f64>>,
+    pub grad: Option<Vec<f64>>,
+}
+
+pub fn evaluate<T: Copy + Into<f64>>(
+    p: &Problem,
+    t: &Inputs<'_, T>,
+    want_grad: bool,
+) -> Result<CpuResult> {
+    let element = p.loss.cpu;
+    let aux_default = p.loss.aux.map(|a| a.default as f64).unwrap_or(0.0);
+    let input_domain = p.loss.input_domain;
+    let aux_domain = p.loss.aux.and_then(|a| a.domain);
+    let scale = p.grad_scale();
+
+    let mut status = Status::default();
+    let mut sum = Compensated::default();
+    let mut elements = Vec::with_capacity(if p.reduction == Reduction::None { p.n } else { 0 });
+    let mut grad = Vec::with_capacity(if want_grad { p.n } else { 0 });
+    for i in 0..p.n {
+        let x: f64 = t.input[i].into();
+        let y: f64 = t.target[i].into();
+        let w: f64 = t.weight.map_or(1.0, |w| w[i].into());
+        let ai = p.aux_index(i);
+        let a: f64 = t.aux.map_or(aux_default, |a| a[ai].into());
+
+        if x.is_nan() {
+            status.record(Check::NanInput, i);
+        }
+        if y.is_nan() {
+            status.record(Check::NanTarget, i);
+        }
+        if w.is_nan() {
+            status.record(Check::NanWeight, i);
+        }
+        if t.aux.is_some() && a.is_nan() {
+            status.record(Check::NanAux, ai);
+        }
+        if let Some(d) = input_domain {
+            if !(x >= d.lo as f64 && x <= d.hi as f64) {
+                status.record(Check::InputDomain, i);
+            }
+        }
+        if let (Some(d), Some(_)) = (aux_domain, t.aux) {
+            if !(a >= d.lo as f64 && a <= d.hi as f64) {
+                status.record(Check::AuxDomain, ai);
+            }
+        }
+
+        let (v, g) = element(x, y, a, &p.params);
+        sum.add(w * v);
+        if p.reduction == Reduction::None {
+            elements.push(w * v);
+        }
+        if want_grad {
+            grad.push(w * g * scale);
+        }
+    }
+    if let Some(e) = status.error(p) {
+        return Err(e);
+    }
+    let value = match p.reduction {
+        Reduction::None => None,
+        Reduction::Sum => Some(sum.value()),
+        Reduction::Mean if p.n == 0 => Some(f64::NAN),
+        Reduction::Mean => Some(sum.value() / p.n as f64),
+    };
+    Ok(CpuResult {
+        value,
+        elements: (p.reduction == Reduction::None).then_some(elements),
+        grad: want_grad.then_some(grad),
+    })
+}
+
+/// Neumaier's compensated sum: the reference's sum is exact to a few ulp of f64.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Compensated {
+    hi: f64,
+    lo: f64,
+}
+
+impl Compensated {
+    pub fn add(&mut self, v: f64) {
+        let s = self.hi + v;
+        if self.hi.abs() >= v.abs() {
+            self.lo += (self.hi - s) + v;
+        } else {
+            self.lo += (v - s) + self.hi;
+        }
+        self.hi = s;
+    }
+
+    pub fn value(self) -> f64 {
+        if self.hi.is_infinite() {
+            self.hi
+        } else {
+            self.hi + self.lo
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Every way a call can fail, as one typed error. Nothing in the library panics on bad input.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum LossError {
+    #[error(
+        "no GPU adapter found{0}. On Linux without a GPU, install Mesa's software drivers \
+         (`apt-get install mesa-vulkan-drivers` for lavapipe, Vulkan) or make EGL's llvmpipe \
+         available (GL), then check with `gpu-loss adapters`"
+    )]
+    NoAdapter(String),
+
+    #[error("could not create a device on {adapter}: {reason}")]
+    Device { adapter: String, reason: String },
+
+    #[error("unknown loss `{0}` (see `gpu-loss list`)")]
+    UnknownLoss(String),
+
+    #[error("{loss}: missing tensor `{tensor}`")]
+    MissingTensor { loss: &'static str, tensor: &'static str },
+
+    #[error("{loss}: unexpected tensor `{tensor}` (it takes {takes})")]
+    UnexpectedTensor {
+        loss: &'static str,
+        tensor: String,
+        takes: String,
+    },
+
+    #[error("{loss}: tensor `{tensor}` has shape {got:?}, expected {expected}")]
+    ShapeMismatch {
+        loss: &'static str,
+        tensor: &'static str,
+        got: Vec<usize>,
+        expected: String,
+    },
+
+    #[error("{loss}: unknown parameter `{name}` (it takes {takes})")]
+    UnknownParam {
+        loss: &'static str,
+        name: String,
+        takes: String,
+    },
+
+    #[error("{loss}: parameter `{name}` = {value} is invalid: it must be {rule}")]
+    InvalidParam {
+        loss: &'static str,
+        name: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+
+    #[error("{loss}: reduction `{reduction}` is not available here: {why}")]
+    Reduction {
+        loss: &'static str,
+        reduction: String,
+        why: &'static str,
+    },
+
+    #[error("{loss}: {tensor}[{index}] is NaN")]
+    NaN {
+        loss: &'static str,
+        tensor: &'static str,
+        index: u64,
+    },
+
+    #[error("{loss}: {tensor}[{index}] is outside {domain}")]
+    OutOfDomain {
+        loss: &'static str,
+        tensor: &'static str,
+        index: u64,
+        domain: &'static str,
+    },
+
+    #[error("tensor `{tensor}`: {why}")]
+    Buffer { tensor: String, why: String },
+
+    #[error("{loss}: tensors `{a}` and `{b}` overlap in one buffer; an output must not alias an input")]
+    Aliasing {
+        loss: &'static str,
+        a: &'static str,
+        b: &'static str,
+    },
+
+    #[error("{what} needs {needed}, more than this device allows ({limit})")]
+    Limit {
+        what: String,
+        needed: u64,
+        limit: u64,
+    },
+
+    #[error("GPU error: {0}")]
+    Gpu(String),
+}
+
+pub type Result<T, E = LossError> = std::result::Result<T, E>;

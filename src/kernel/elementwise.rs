@@ -1,0 +1,307 @@
+//! Records one elementwise call: splits the tensors into dispatches that fit the device's
+//! binding limit (vec4 body, scalar tail), binds each dispatch's windows, and folds every
+//! dispatch's workgroup partials in one finish pass.
+
+use super::{CodeConfig, ElementConfig, KernelKey, ELEMENTWISE, FINISH};
+use crate::context::GpuContext;
+use crate::error::{LossError, Result};
+use crate::problem::{AuxLayout, Problem};
+use crate::tensor::Tensor;
+use bytemuck::{Pod, Zeroable};
+use std::num::NonZeroU64;
+
+/// shaders/elementwise.wgsl's `Segment`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SegmentUniform {
+    count: u32,
+    first: u32,
+    x_at: u32,
+    y_at: u32,
+    w_at: u32,
+    aux_at: u32,
+    out_at: u32,
+    grad_at: u32,
+    partial_at: u32,
+    aux_div: u32,
+    aux_mod: u32,
+    grad_scale: f32,
+    params: [f32; 4],
+}
+
+/// shaders/finish.wgsl's `Finish`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct FinishUniform {
+    pub count: u32,
+    pub partial_at: u32,
+    pub result_at: u32,
+    pub divisor: f32,
+}
+
+/// The tensors of one call, already checked against its `Problem`.
+pub(crate) struct Bound<'a> {
+    pub input: &'a Tensor,
+    pub target: &'a Tensor,
+    pub weight: Option<&'a Tensor>,
+    pub aux: Option<&'a Tensor>,
+    pub out: Option<&'a Tensor>,
+    pub grad: Option<&'a Tensor>,
+    /// The reduced value goes to element 0 of this tensor.
+    pub result: &'a Tensor,
+    /// STATUS_WORDS u32, cleared here before the kernel runs.
+    pub status: &'a wgpu::Buffer,
+}
+
+/// A range of elements handled by one dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub first: usize,
+    pub count: usize,
+    pub vec4: bool,
+}
+
+/// Splits n elements into dispatches of at most `max_count` (a multiple of 4): vec4 dispatches
+/// over the first n - n % 4 when `vec4`, then one scalar dispatch for the rest.
+pub(crate) fn segments(n: usize, vec4: bool, max_count: usize) -> Vec<Segment> {
+    let body = if vec4 { n - n % 4 } else { 0 };
+    let mut out = Vec::new();
+    let mut split = |from: usize, to: usize, vec4: bool| {
+        let mut first = from;
+        while first < to {
+            let count = max_count.min(to - first);
+            out.push(Segment { first, count, vec4 });
+            first += count;
+        }
+    };
+    split(0, body, true);
+    split(body, n, false);
+    out
+}
+
+/// Where a dispatch's elements sit in a tensor's buffer: the aligned binding and the
+/// position of the first element inside it.
+struct Window {
+    offset: u64,
+    size: u64,
+    at: u32,
+}
+
+fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
+    let start = t.offset() + 4 * first as u64;
+    let offset = start / align * align;
+    Window {
+        offset,
+        size: (start - offset + 4 * count as u64).max(4),
+        at: ((start - offset) / 4) as u32,
+    }
+}
+
+fn binding(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset,
+        size: NonZeroU64::new(size),
+    })
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    p: &Problem,
+    t: &Bound<'_>,
+    enc: &mut wgpu::CommandEncoder,
+) -> Result<()> {
+    let inner = &ctx.inner;
+    let tuning = ctx.tuning();
+    let code = CodeConfig::from(&tuning);
+    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
+    let max_count = ((tuning.max_binding_bytes - align) / 4) as usize / 1024 * 1024;
+
+    let aux_full = p.aux == Some(AuxLayout::Full);
+    let windowed: Vec<&Tensor> = [Some(t.input), Some(t.target), t.weight, t.out, t.grad]
+        .into_iter()
+        .flatten()
+        .chain(t.aux.filter(|_| aux_full))
+        .collect();
+    let vec4 = tuning.vector_loads && windowed.iter().all(|w| w.offset() % 16 == 0);
+    let segs = segments(p.n, vec4, max_count.max(1024));
+
+    let config = |vec4| {
+        KernelKey::Elementwise(ElementConfig {
+            loss: p.loss.name,
+            code,
+            vec4,
+            has_weight: t.weight.is_some(),
+            has_aux: t.aux.is_some(),
+            aux_broadcast: matches!(p.aux, Some(AuxLayout::Broadcast { .. })),
+            write_out: t.out.is_some(),
+            write_grad: t.grad.is_some(),
+        })
+    };
+    let wg = tuning.workgroup_size as usize;
+    let groups: Vec<u32> = segs
+        .iter()
+        .map(|s| {
+            let vec = if s.vec4 { 4 } else { 1 };
+            (s.count / vec).div_ceil(wg).clamp(1, tuning.max_workgroups as usize) as u32
+        })
+        .collect();
+    let total: u32 = groups.iter().sum();
+    let partials = inner
+        .pool
+        .take(8 * u64::from(total.max(2)), wgpu::BufferUsages::STORAGE);
+
+    // A broadcast aux tensor is bound whole: each element finds its value by global index.
+    let aux_whole = match (t.aux, p.aux) {
+        (Some(a), Some(AuxLayout::Broadcast { .. })) => {
+            let w = window(a, 0, a.len(), align);
+            if w.size > inner.limits.max_storage_buffer_binding_size {
+                return Err(LossError::Limit {
+                    what: format!("binding `{}`", p.aux_name()),
+                    needed: w.size,
+                    limit: inner.limits.max_storage_buffer_binding_size,
+                });
+            }
+            Some(w)
+        }
+        _ => None,
+    };
+    let (aux_div, aux_mod) = match p.aux {
+        Some(AuxLayout::Broadcast { div, modulo }) => (div.max(1), modulo.max(1)),
+        _ => (1, 1),
+    };
+    let mut params = [0f32; 4];
+    for (dst, src) in params.iter_mut().zip(&p.params) {
+        *dst = *src as f32;
+    }
+
+    let layout = inner.kernels.bind_group_layout(&ELEMENTWISE);
+    let mut dispatches = Vec::with_capacity(segs.len());
+    let mut partial_at = 0u32;
+    for (s, &groups) in segs.iter().zip(&groups) {
+        let win = |t: &Tensor| window(t, s.first, s.count, align);
+        let x = win(t.input);
+        let y = win(t.target);
+        let w = t.weight.map(win);
+        let out = t.out.map(win);
+        let grad = t.grad.map(win);
+        let aux = if aux_full { t.aux.map(win) } else { None };
+        let aux_ref = aux.as_ref().or(aux_whole.as_ref());
+        let uniform = SegmentUniform {
+            count: s.count as u32,
+            first: s.first as u32,
+            x_at: x.at,
+            y_at: y.at,
+            w_at: w.as_ref().map_or(0, |w| w.at),
+            aux_at: aux_ref.map_or(0, |w| w.at),
+            out_at: out.as_ref().map_or(0, |w| w.at),
+            grad_at: grad.as_ref().map_or(0, |w| w.at),
+            partial_at,
+            aux_div,
+            aux_mod,
+            grad_scale: p.grad_scale() as f32,
+            params,
+        };
+        partial_at += groups;
+        let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
+        let opt = |tensor: Option<&Tensor>, w: Option<&Window>, dummy: &wgpu::Buffer| {
+            match (tensor, w) {
+                (Some(tensor), Some(w)) => (tensor.buffer().clone(), w.offset, w.size),
+                _ => (dummy.clone(), 0, 16),
+            }
+        };
+        let resources = [
+            (ubuf.clone(), 0, ubuf.size()),
+            (t.input.buffer().clone(), x.offset, x.size),
+            (t.target.buffer().clone(), y.offset, y.size),
+            opt(t.weight, w.as_ref(), &inner.dummy_read),
+            opt(t.aux, aux_ref, &inner.dummy_read),
+            opt(t.out, out.as_ref(), &inner.dummy_out),
+            opt(t.grad, grad.as_ref(), &inner.dummy_grad),
+            (partials.buffer().clone(), 0, partials.buffer().size()),
+            (t.status.clone(), 0, 4 * crate::status::STATUS_WORDS as u64),
+        ];
+        let entries: Vec<_> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, (b, off, size))| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: binding(b, *off, *size),
+            })
+            .collect();
+        let group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("elementwise"),
+            layout,
+            entries: &entries,
+        });
+        dispatches.push((inner.kernels.pipeline(&config(s.vec4))?, group, groups));
+    }
+
+    let result = window(t.result, 0, 1, align);
+    let fin = FinishUniform {
+        count: total,
+        partial_at: 0,
+        result_at: result.at,
+        divisor: p.divisor() as f32,
+    };
+    let fbuf = ctx.uniform(bytemuck::bytes_of(&fin));
+    let finish_group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("finish"),
+        layout: inner.kernels.bind_group_layout(&FINISH),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: fbuf.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: binding(partials.buffer(), 0, partials.buffer().size()),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: binding(t.result.buffer(), result.offset, result.size),
+            },
+        ],
+    });
+    let finish = inner.kernels.pipeline(&KernelKey::Finish(code))?;
+
+    enc.clear_buffer(t.status, 0, Some(4 * crate::status::STATUS_WORDS as u64));
+    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(p.loss.name),
+        timestamp_writes: None,
+    });
+    for (pipeline, group, groups) in &dispatches {
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(*groups, 1, 1);
+    }
+    pass.set_pipeline(&finish);
+    pass.set_bind_group(0, &finish_group, &[]);
+    pass.dispatch_workgroups(1, 1, 1);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_every_element_once() {
+        for n in [0usize, 1, 3, 4, 5, 4095, 4096, 4097, 12289] {
+            for vec4 in [false, true] {
+                let segs = segments(n, vec4, 4096);
+                let mut next = 0;
+                for s in &segs {
+                    assert_eq!(s.first, next);
+                    assert!(s.count > 0 && s.count <= 4096);
+                    if s.vec4 {
+                        assert_eq!(s.count % 4, 0);
+                    }
+                    next += s.count;
+                }
+                assert_eq!(next, n);
+                assert!(segs.iter().filter(|s| !s.vec4).count() <= if vec4 { 1 } else { n });
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The kernels: a table of each one's bindings (vello style), the WGSL assembly, and a
+//! per-context cache so every pipeline is compiled once and reused.
+
+pub(crate) mod elementwise;
+mod source;
+
+use crate::error::{LossError, Result};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub(crate) use source::{CodeConfig, ElementConfig};
+
+/// How a kernel sees one binding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Bind {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// A kernel: its template and its bindings, in binding order.
+pub(crate) struct KernelDef {
+    pub name: &'static str,
+    pub template: &'static str,
+    pub bindings: &'static [Bind],
+}
+
+use Bind::{Read, ReadWrite, Uniform};
+
+/// shaders/elementwise.wgsl: segment, input, target, weight, aux, out, grad, partials, status.
+pub(crate) const ELEMENTWISE: KernelDef = KernelDef {
+    name: "elementwise",
+    template: include_str!("../../shaders/elementwise.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
+/// shaders/finish.wgsl: finish params, partials, result.
+pub(crate) const FINISH: KernelDef = KernelDef {
+    name: "finish",
+    template: include_str!("../../shaders/finish.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite],
+};
+
+/// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
+/// the uniform.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KernelKey {
+    Elementwise(ElementConfig),
+    Finish(CodeConfig),
+}
+
+/// Bind group layouts (one per kernel) and the compiled pipelines of one device.
+pub(crate) struct Kernels {
+    device: wgpu::Device,
+    layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    pipelines: Mutex<HashMap<KernelKey, wgpu::ComputePipeline>>,
+}
+
+impl Kernels {
+    pub(crate) fn new(device: &wgpu::Device) -> Kernels {
+        let layouts = [&ELEMENTWISE, &FINISH]
+            .into_iter()
+            .map(|k| (k.name, layout(device, k)))
+            .collect();
+        Kernels {
+            device: device.clone(),
+            layouts,
+            pipelines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn bind_group_layout(&self, kernel: &KernelDef) -> &wgpu::BindGroupLayout {
+        &self.layouts[kernel.name].0
+    }
+
+    /// The pipeline for `key`, compiled on first use.
+    pub(crate) fn pipeline(&self, key: &KernelKey) -> Result<wgpu::ComputePipeline> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(key) {
+            return Ok(p.clone());
+        }
+        let (def, code) = match key {
+            KernelKey::Elementwise(c) => (&ELEMENTWISE, source::elementwise(c)),
+            KernelKey::Finish(code) => (&FINISH, source::finish(code)),
+        };
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(def.name),
+                source: wgpu::ShaderSource::Wgsl(code.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(def.name),
+                layout: Some(&self.layouts[def.name].1),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(LossError::Gpu(format!("compiling {}: {e}", def.name)));
+        }
+        cache.insert(key.clone(), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Pipelines compiled so far (for tests of the compile-once promise).
+    pub(crate) fn compiled(&self) -> usize {
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+fn layout(
+    device: &wgpu::Device,
+    kernel: &KernelDef,
+) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let entries: Vec<_> = kernel
+        .bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match b {
+                    Bind::Uniform => wgpu::BufferBindingType::Uniform,
+                    Bind::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Bind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(kernel.name),
+        entries: &entries,
+    });
+    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(kernel.name),
+        bind_group_layouts: &[Some(&bgl)],
+        immediate_size: 0,
+    });
+    (bgl, pl)
+}

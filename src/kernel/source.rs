@@ -1,0 +1,120 @@
+//! Assembles a kernel's WGSL: configuration constants, then the shared pieces, then the
+//! template. Everything that changes the code is in the config (and so in the pipeline key);
+//! everything that does not (loss parameters, sizes) goes in the uniform.
+
+use crate::catalogue::Elementwise;
+use crate::tuning::Tuning;
+
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
+const TREE_SHARED: &str = include_str!("../../shaders/tree_shared.wgsl");
+const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
+const VARIANT_VEC4: &str = include_str!("../../shaders/variant_vec4.wgsl");
+const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
+
+/// The launch settings that change a kernel's code (the rest of `Tuning` does not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CodeConfig {
+    pub workgroup_size: u32,
+    pub subgroups: bool,
+}
+
+impl From<&Tuning> for CodeConfig {
+    fn from(t: &Tuning) -> Self {
+        CodeConfig {
+            workgroup_size: t.workgroup_size,
+            subgroups: t.subgroups,
+        }
+    }
+}
+
+/// One compiled variant of the elementwise kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ElementConfig {
+    pub loss: &'static str,
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub has_weight: bool,
+    pub has_aux: bool,
+    pub aux_broadcast: bool,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+fn prelude(tuning: &CodeConfig) -> String {
+    // Naga takes subgroup builtins without `enable subgroups;` (and rejects the directive);
+    // the device's SUBGROUP feature is what allows them.
+    let mut s = String::new();
+    s.push_str(&format!("const WG_SIZE: u32 = {}u;\n", tuning.workgroup_size));
+    for piece in [
+        COMMON,
+        REDUCE,
+        if tuning.subgroups {
+            TREE_SUBGROUP
+        } else {
+            TREE_SHARED
+        },
+    ] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    s
+}
+
+fn f32_lit(v: f32) -> String {
+    format!("{v:?}f")
+}
+
+pub(crate) fn elementwise(c: &ElementConfig) -> String {
+    let loss: &Elementwise =
+        crate::catalogue::elementwise(c.loss).expect("kernel keys name catalogue losses");
+    let (check_input, input_lo, input_hi) = match loss.input_domain {
+        Some(d) => (true, d.lo, d.hi),
+        None => (false, 0.0, 0.0),
+    };
+    let (check_aux, aux_lo, aux_hi) = match loss.aux.and_then(|a| a.domain) {
+        Some(d) => (true, d.lo, d.hi),
+        None => (false, 0.0, 0.0),
+    };
+    let aux_default = loss.aux.map(|a| a.default).unwrap_or(0.0);
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const HAS_WEIGHT: bool = {};\n\
+         const HAS_AUX: bool = {};\n\
+         const AUX_BROADCAST: bool = {};\n\
+         const AUX_DEFAULT: f32 = {};\n\
+         const WRITE_OUT: bool = {};\n\
+         const WRITE_GRAD: bool = {};\n\
+         const CHECK_INPUT: bool = {check_input};\n\
+         const INPUT_LO: f32 = {};\n\
+         const INPUT_HI: f32 = {};\n\
+         const CHECK_AUX: bool = {check_aux};\n\
+         const AUX_LO: f32 = {};\n\
+         const AUX_HI: f32 = {};\n",
+        c.has_weight,
+        c.has_aux,
+        c.aux_broadcast,
+        f32_lit(aux_default),
+        c.write_out,
+        c.write_grad,
+        f32_lit(input_lo),
+        f32_lit(input_hi),
+        f32_lit(aux_lo),
+        f32_lit(aux_hi),
+    ));
+    s.push_str(if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR });
+    s.push('\n');
+    s.push_str(loss.family.wgsl());
+    s.push_str(&format!(
+        "\nfn loss_fn(x: f32, y: f32, a: f32, p: vec4<f32>) -> vec2<f32> {{\n    return {}(x, y, a, p);\n}}\n",
+        loss.wgsl_fn
+    ));
+    s.push_str(super::ELEMENTWISE.template);
+    s
+}
+
+pub(crate) fn finish(tuning: &CodeConfig) -> String {
+    let mut s = prelude(tuning);
+    s.push_str(super::FINISH.template);
+    s
+}

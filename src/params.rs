@@ -1,0 +1,193 @@
+//! Reductions and loss parameters: what a call may set, with defaults and validity rules from
+//! LOSSES.md. Parameters reach the kernel through its uniform, never through its source, so
+//! changing one never compiles a pipeline.
+
+use crate::error::{LossError, Result};
+use std::fmt;
+
+/// How the per-element (or per-row) losses are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Reduction {
+    /// The per-element losses themselves.
+    None,
+    /// Their sum; 0 for an empty input.
+    Sum,
+    /// Their mean; NaN for an empty input (PyTorch).
+    #[default]
+    Mean,
+}
+
+impl Reduction {
+    pub const ALL: [Reduction; 3] = [Reduction::None, Reduction::Sum, Reduction::Mean];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::None => "none",
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Reduction> {
+        Reduction::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+impl fmt::Display for Reduction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parameter value as a caller gives it: `0.5`, `true`, or a word such as `lsgan`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    Number(f64),
+    Bool(bool),
+    Word(String),
+}
+
+impl ParamValue {
+    /// Reads a command-line value: a number, `true`/`false`, or else a word.
+    pub fn parse(s: &str) -> ParamValue {
+        match s {
+            "true" => ParamValue::Bool(true),
+            "false" => ParamValue::Bool(false),
+            _ => s
+                .parse::<f64>()
+                .map(ParamValue::Number)
+                .unwrap_or_else(|_| ParamValue::Word(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Number(v) => write!(f, "{v}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Word(w) => f.write_str(w),
+        }
+    }
+}
+
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        ParamValue::Number(v)
+    }
+}
+impl From<f32> for ParamValue {
+    fn from(v: f32) -> Self {
+        ParamValue::Number(v as f64)
+    }
+}
+impl From<bool> for ParamValue {
+    fn from(v: bool) -> Self {
+        ParamValue::Bool(v)
+    }
+}
+impl From<&str> for ParamValue {
+    fn from(v: &str) -> Self {
+        ParamValue::Word(v.to_string())
+    }
+}
+
+/// What values a numeric parameter accepts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    /// Any finite number.
+    Finite,
+    /// A finite number > 0.
+    Positive,
+    /// A finite number >= 0.
+    NonNegative,
+    /// `true` or `false` (1 or 0 also read as booleans).
+    Bool,
+}
+
+impl Rule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::Finite => "a finite number",
+            Rule::Positive => "a finite number > 0",
+            Rule::NonNegative => "a finite number >= 0",
+            Rule::Bool => "true or false",
+        }
+    }
+
+    /// The value as the kernel sees it (booleans as 0 or 1), or None if it breaks the rule.
+    fn admit(self, v: &ParamValue) -> Option<f64> {
+        match (self, v) {
+            (Rule::Bool, ParamValue::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
+            (Rule::Bool, ParamValue::Number(x)) if *x == 0.0 || *x == 1.0 => Some(*x),
+            (Rule::Bool, _) => None,
+            (_, ParamValue::Number(x)) => {
+                let ok = x.is_finite()
+                    && match self {
+                        Rule::Positive => *x > 0.0,
+                        Rule::NonNegative => *x >= 0.0,
+                        _ => true,
+                    };
+                ok.then_some(*x)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One parameter of a loss, as LOSSES.md lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub default: f64,
+    pub rule: Rule,
+}
+
+impl ParamSpec {
+    pub const fn new(name: &'static str, default: f64, rule: Rule) -> Self {
+        ParamSpec {
+            name,
+            default,
+            rule,
+        }
+    }
+}
+
+/// Resolves the given (name, value) pairs against a loss's parameter list: unknown names and
+/// values that break a rule are errors; missing ones take their default. The result is in the
+/// order of `specs`, which is the order the kernel reads them in.
+pub fn resolve(
+    loss: &'static str,
+    specs: &'static [ParamSpec],
+    given: &[(String, ParamValue)],
+) -> Result<Vec<f64>> {
+    let mut values: Vec<f64> = specs.iter().map(|s| s.default).collect();
+    for (name, value) in given {
+        let Some(i) = specs.iter().position(|s| s.name == name) else {
+            return Err(LossError::UnknownParam {
+                loss,
+                name: name.clone(),
+                takes: names(specs),
+            });
+        };
+        let spec = &specs[i];
+        values[i] = spec.rule.admit(value).ok_or_else(|| LossError::InvalidParam {
+            loss,
+            name: spec.name,
+            value: value.to_string(),
+            rule: spec.rule.describe(),
+        })?;
+    }
+    Ok(values)
+}
+
+fn names(specs: &[ParamSpec]) -> String {
+    if specs.is_empty() {
+        return "no parameters".into();
+    }
+    specs
+        .iter()
+        .map(|s| format!("`{}`", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

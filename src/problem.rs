@@ -1,0 +1,209 @@
+//! One elementwise call, validated: the loss, the shapes, the resolved parameters and the
+//! reduction. The kernel and the CPU reference both evaluate a `Problem`, so they agree on
+//! everything but arithmetic, and bad input is refused the same way on both paths.
+
+use crate::catalogue::{Broadcast, Elementwise};
+use crate::error::{LossError, Result};
+use crate::params::{self, ParamValue, Reduction};
+
+/// Where element i finds its extra tensor (var, pos_weight): at ((i / div) % modulo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuxLayout {
+    /// Same shape as the input: element i reads aux[i].
+    Full,
+    /// Broadcast: element i reads aux[(i / div) % modulo].
+    Broadcast { div: u32, modulo: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub loss: &'static Elementwise,
+    pub shape: Vec<usize>,
+    pub n: usize,
+    /// Resolved parameters, in catalogue order.
+    pub params: Vec<f64>,
+    pub has_weight: bool,
+    pub aux: Option<AuxLayout>,
+    pub reduction: Reduction,
+}
+
+/// The shapes a caller passes; None for an absent optional tensor.
+pub struct Shapes<'a> {
+    pub input: &'a [usize],
+    pub target: &'a [usize],
+    pub weight: Option<&'a [usize]>,
+    pub aux: Option<&'a [usize]>,
+}
+
+/// Elements addressable by the kernels' u32 indices (!index marks a status slot, so not 2^32 - 1).
+pub const MAX_ELEMENTS: usize = u32::MAX as usize - 1;
+
+impl Problem {
+    pub fn new(
+        loss: &'static Elementwise,
+        shapes: Shapes<'_>,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<Problem> {
+        let params = params::resolve(loss.name, loss.params, given)?;
+        let shape = shapes.input.to_vec();
+        let n: usize = shape.iter().product();
+        if n > MAX_ELEMENTS {
+            return Err(LossError::Limit {
+                what: format!("{}: input of {n} elements", loss.name),
+                needed: n as u64,
+                limit: MAX_ELEMENTS as u64,
+            });
+        }
+        let same = |tensor: &'static str, got: &[usize]| {
+            if got == shapes.input {
+                Ok(())
+            } else {
+                Err(LossError::ShapeMismatch {
+                    loss: loss.name,
+                    tensor,
+                    got: got.to_vec(),
+                    expected: format!("{:?}, the shape of `input`", shapes.input),
+                })
+            }
+        };
+        same("target", shapes.target)?;
+        if let Some(w) = shapes.weight {
+            same("weight", w)?;
+        }
+        let aux = match (loss.aux, shapes.aux) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(LossError::UnexpectedTensor {
+                    loss: loss.name,
+                    tensor: "aux".into(),
+                    takes: "input, target, weight".into(),
+                })
+            }
+            (Some(spec), None) if spec.required => {
+                return Err(LossError::MissingTensor {
+                    loss: loss.name,
+                    tensor: spec.name,
+                })
+            }
+            (Some(_), None) => None,
+            (Some(spec), Some(got)) => Some(aux_layout(&shape, got, spec.broadcast).ok_or_else(
+                || LossError::ShapeMismatch {
+                    loss: loss.name,
+                    tensor: spec.name,
+                    got: got.to_vec(),
+                    expected: match spec.broadcast {
+                        Broadcast::PerRow => format!(
+                            "{:?}, or one value per row ({:?} or with a last axis of 1), or one value",
+                            shape,
+                            shape.split_last().map(|(_, r)| r).unwrap_or(&[])
+                        ),
+                        Broadcast::PerColumn => format!(
+                            "{:?}, or one value per class ([{}]), or one value",
+                            shape,
+                            shape.last().copied().unwrap_or(1)
+                        ),
+                    },
+                },
+            )?),
+        };
+        Ok(Problem {
+            loss,
+            shape,
+            n,
+            params,
+            has_weight: shapes.weight.is_some(),
+            aux,
+            reduction,
+        })
+    }
+
+    /// The element of the aux tensor that element i reads.
+    pub fn aux_index(&self, i: usize) -> usize {
+        match self.aux {
+            Some(AuxLayout::Broadcast { div, modulo }) => (i / div as usize) % modulo as usize,
+            _ => i,
+        }
+    }
+
+    /// The gradient is that of the reduced loss: mean scales every element by 1/n.
+    pub fn grad_scale(&self) -> f64 {
+        match self.reduction {
+            Reduction::Mean if self.n > 0 => 1.0 / self.n as f64,
+            _ => 1.0,
+        }
+    }
+
+    /// What the sum is divided by; 0 means the result is NaN (a mean over nothing).
+    pub fn divisor(&self) -> f64 {
+        match self.reduction {
+            Reduction::Mean => self.n as f64,
+            _ => 1.0,
+        }
+    }
+
+    /// The aux tensor's name, for messages.
+    pub fn aux_name(&self) -> &'static str {
+        self.loss.aux.map(|a| a.name).unwrap_or("aux")
+    }
+}
+
+fn aux_layout(shape: &[usize], aux: &[usize], broadcast: Broadcast) -> Option<AuxLayout> {
+    let n: usize = shape.iter().product();
+    let len: usize = aux.iter().product();
+    if aux == shape {
+        return Some(AuxLayout::Full);
+    }
+    if len == 1 {
+        return Some(AuxLayout::Broadcast { div: 1, modulo: 1 });
+    }
+    let (&last, rows) = shape.split_last()?;
+    let layout = match broadcast {
+        Broadcast::PerRow => {
+            let with_unit = aux.split_last().is_some_and(|(&l, r)| l == 1 && r == rows);
+            (aux == rows || with_unit).then_some(AuxLayout::Broadcast {
+                div: last as u32,
+                modulo: (n / last.max(1)) as u32,
+            })
+        }
+        Broadcast::PerColumn => (aux == [last]).then_some(AuxLayout::Broadcast {
+            div: 1,
+            modulo: last as u32,
+        }),
+    }?;
+    Some(if n == 0 {
+        AuxLayout::Broadcast { div: 1, modulo: 1 }
+    } else {
+        layout
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aux_layouts_follow_pytorch_broadcasting() {
+        use Broadcast::*;
+        let s = [4usize, 3];
+        assert_eq!(aux_layout(&s, &[4, 3], PerRow), Some(AuxLayout::Full));
+        assert_eq!(
+            aux_layout(&s, &[4], PerRow),
+            Some(AuxLayout::Broadcast { div: 3, modulo: 4 })
+        );
+        assert_eq!(
+            aux_layout(&s, &[4, 1], PerRow),
+            Some(AuxLayout::Broadcast { div: 3, modulo: 4 })
+        );
+        assert_eq!(aux_layout(&s, &[3], PerRow), None);
+        assert_eq!(
+            aux_layout(&s, &[3], PerColumn),
+            Some(AuxLayout::Broadcast { div: 1, modulo: 3 })
+        );
+        assert_eq!(aux_layout(&s, &[4], PerColumn), None);
+        assert_eq!(
+            aux_layout(&s, &[1], PerColumn),
+            Some(AuxLayout::Broadcast { div: 1, modulo: 1 })
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! A tensor is a window of f32 values in a `wgpu::Buffer`: a buffer, a byte offset and a
+//! shape. It may be one the context uploaded, one a kernel wrote, or a caller's own buffer
+//! wrapped without a copy.
+
+use crate::error::{LossError, Result};
+use crate::pool::Pooled;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Tensor {
+    buffer: wgpu::Buffer,
+    offset: u64,
+    shape: Vec<usize>,
+    len: usize,
+    /// Set when the buffer came from the context's pool: it goes back when the last view drops.
+    _pooled: Option<Arc<Pooled>>,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("shape", &self.shape)
+            .field("offset", &self.offset)
+            .field("buffer_size", &self.buffer.size())
+            .finish()
+    }
+}
+
+impl Tensor {
+    /// Wraps `shape.product()` f32 values of a caller's buffer starting at byte `offset`,
+    /// without copying. The buffer needs STORAGE usage to be read or written by a kernel
+    /// (COPY_SRC to be downloaded, COPY_DST to be written from the host).
+    pub fn wrap(buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        let fail = |why: String| LossError::Buffer {
+            tensor: format!("wrapped buffer {:?}", buffer.size()),
+            why,
+        };
+        if offset % 4 != 0 {
+            return Err(fail(format!(
+                "offset {offset} is not a multiple of 4 bytes (one f32)"
+            )));
+        }
+        if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
+            return Err(fail("the buffer lacks STORAGE usage".into()));
+        }
+        let end = (len as u64)
+            .checked_mul(4)
+            .and_then(|b| b.checked_add(offset));
+        if end.is_none_or(|e| e > buffer.size()) {
+            return Err(fail(format!(
+                "{len} f32 values at offset {offset} need {} bytes; the buffer has {}",
+                offset.saturating_add(4 * len as u64),
+                buffer.size()
+            )));
+        }
+        Ok(Tensor::from_parts(buffer.clone(), offset, shape.to_vec(), None))
+    }
+
+    pub(crate) fn from_parts(
+        buffer: wgpu::Buffer,
+        offset: u64,
+        shape: Vec<usize>,
+        pooled: Option<Pooled>,
+    ) -> Tensor {
+        let len = shape.iter().product();
+        Tensor {
+            buffer,
+            offset,
+            shape,
+            len,
+            _pooled: pooled.map(Arc::new),
+        }
+    }
+
+    pub(crate) fn pooled(pooled: Pooled, shape: Vec<usize>) -> Tensor {
+        let buffer = pooled.buffer().clone();
+        Tensor::from_parts(buffer, 0, shape, Some(pooled))
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// Byte offset of the first element in `buffer()`.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes the tensor's values occupy.
+    pub fn byte_len(&self) -> u64 {
+        4 * self.len as u64
+    }
+
+    /// The same values viewed with another shape of the same element count.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        if len != self.len() {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", self.shape()),
+                why: format!("cannot reshape {} elements to {shape:?}", self.len()),
+            });
+        }
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
+    }
+
+    /// Whether two tensors share a buffer (wgpu tracks usage per buffer, not per range).
+    pub(crate) fn shares_buffer(&self, other: &Tensor) -> bool {
+        self.buffer == other.buffer
+    }
+
+    /// Whether two tensors' byte ranges overlap.
+    pub(crate) fn overlaps(&self, other: &Tensor) -> bool {
+        self.shares_buffer(other)
+            && self.offset() < other.offset() + other.byte_len()
+            && other.offset() < self.offset() + self.byte_len()
+    }
+}

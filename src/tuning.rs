@@ -1,0 +1,85 @@
+//! Launch settings per adapter, chosen here and nowhere else, so that they can be tuned (or
+//! autotuned) in one place. What is fast on lavapipe (a CPU running workgroups as SIMD loops)
+//! is not what is fast on a discrete GPU with thousands of lanes in flight.
+
+/// How the kernels are launched on one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuning {
+    /// Invocations per workgroup: a power of two, a multiple of the largest subgroup size.
+    pub workgroup_size: u32,
+    /// Bound on workgroups per dispatch; each invocation then strides over the tensor.
+    pub max_workgroups: u32,
+    /// vec4 loads and stores when the tensors' offsets allow them.
+    pub vector_loads: bool,
+    /// Subgroup operations in the workgroup reduction, where the device has them.
+    pub subgroups: bool,
+    /// Largest window of one tensor that a dispatch binds; bigger tensors take several
+    /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
+    /// to cover the split on small inputs).
+    pub max_binding_bytes: u64,
+}
+
+impl Tuning {
+    /// The settings for a device, from what its adapter says it is.
+    pub fn for_device(
+        info: &wgpu::AdapterInfo,
+        features: wgpu::Features,
+        limits: &wgpu::Limits,
+    ) -> Tuning {
+        let max_workgroups = match info.device_type {
+            // A discrete GPU wants many workgroups in flight to hide memory latency.
+            wgpu::DeviceType::DiscreteGpu => 4096,
+            wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu => 1024,
+            // A CPU driver runs workgroups on its threads: a few per core balances the load
+            // without paying per-workgroup overhead.
+            wgpu::DeviceType::Cpu => 64,
+            wgpu::DeviceType::Other => 1024,
+        };
+        Tuning {
+            workgroup_size: 256,
+            max_workgroups,
+            vector_loads: true,
+            subgroups: true,
+            max_binding_bytes: limits.max_storage_buffer_binding_size,
+        }
+        .fit(info, features, limits)
+    }
+
+    /// The same settings, brought within what the device supports.
+    pub fn fit(
+        mut self,
+        info: &wgpu::AdapterInfo,
+        features: wgpu::Features,
+        limits: &wgpu::Limits,
+    ) -> Tuning {
+        let max_wg = limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x)
+            .max(1);
+        // Largest power of two within the device's limit.
+        let cap = 1u32 << (31 - max_wg.leading_zeros());
+        self.workgroup_size = self.workgroup_size.clamp(1, cap).next_power_of_two().min(cap);
+        // The shared tree keeps one vec2<f32> per invocation in workgroup memory.
+        while self.workgroup_size > 1
+            && self.workgroup_size * 8 > limits.max_compute_workgroup_storage_size
+        {
+            self.workgroup_size /= 2;
+        }
+        self.max_workgroups = self
+            .max_workgroups
+            .clamp(1, limits.max_compute_workgroups_per_dimension.max(1));
+        // Room for at least a few thousand elements past the offset alignment.
+        let floor = 4096 + u64::from(limits.min_storage_buffer_offset_alignment);
+        self.max_binding_bytes = self
+            .max_binding_bytes
+            .min(limits.max_storage_buffer_binding_size)
+            .max(floor);
+        let sg_max = info.subgroup_max_size;
+        self.subgroups = self.subgroups
+            && features.contains(wgpu::Features::SUBGROUP)
+            && sg_max.is_power_of_two()
+            && info.subgroup_min_size >= 4
+            && sg_max <= self.workgroup_size;
+        self
+    }
+}
