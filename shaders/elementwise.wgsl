@@ -2,13 +2,14 @@
 //
 // One pass: input, target and weight are each read once; the kernel writes the per-element
 // loss and the gradient when asked and leaves one compensated partial sum per workgroup for
-// finish.wgsl. The loss itself is loss_fn(x, y, aux, params) -> vec2(value, d value / d x),
-// a few lines in regression.wgsl or binary.wgsl.
+// finish.wgsl. The loss itself is loss_fn(x, y, aux, params) -> Pair(value, d value / d x),
+// a few lines in regression.wgsl or binary.wgsl, evaluated on one VT (f32 or vec4) at a time.
 //
 // The host (src/kernel/source.rs) prepends the configuration constants
-//   WG_SIZE, HAS_WEIGHT, HAS_AUX, AUX_BROADCAST, AUX_DEFAULT, WRITE_OUT, WRITE_GRAD,
-//   CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
-// and common.wgsl, reduce.wgsl, one tree strategy, one vector variant and the loss family.
+//   WG_SIZE, BLOCKED, LANES, HAS_WEIGHT, HAS_AUX, AUX_BROADCAST, AUX_DEFAULT, WRITE_OUT,
+//   WRITE_GRAD, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
+// and common.wgsl, reduce.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl,
+// the loss family, and loss_fn.
 
 // One dispatch's view of the tensors: element positions are relative to each binding window.
 struct Segment {
@@ -28,6 +29,7 @@ struct Segment {
 }
 
 // Status slots: the first offending element of each check (stored as !index, 0 = none).
+// The same order as src/status.rs.
 const STATUS_NAN_INPUT: u32 = 0u;
 const STATUS_NAN_TARGET: u32 = 1u;
 const STATUS_NAN_WEIGHT: u32 = 2u;
@@ -45,83 +47,107 @@ const STATUS_AUX_DOMAIN: u32 = 5u;
 @group(0) @binding(7) var<storage, read_write> partials: array<Acc>;
 @group(0) @binding(8) var<storage, read_write> status: array<atomic<u32>, 8>;
 
+// The aux tensor's index for element e of this dispatch.
+fn aux_index(e: u32) -> u32 {
+    if AUX_BROADCAST {
+        return (seg.first + e) / seg.aux_div % seg.aux_mod;
+    }
+    return e;
+}
+
+// The inputs of VT number i: weight 1 and the aux default where absent; aux is gathered
+// because a broadcast aux repeats along rows or columns.
+struct Loaded {
+    x: VT,
+    y: VT,
+    w: VT,
+    a: VT,
+}
+
+fn load(i: u32) -> Loaded {
+    var w = VT(1.0);
+    if HAS_WEIGHT {
+        w = w_buf[seg.w_at / VEC + i];
+    }
+    var a = VT(AUX_DEFAULT);
+    if HAS_AUX {
+        var lanes: array<f32, VEC>;
+        for (var k = 0u; k < VEC; k++) {
+            lanes[k] = aux_buf[seg.aux_at + aux_index(i * VEC + k)];
+        }
+        a = pack(lanes);
+    }
+    return Loaded(x_buf[seg.x_at / VEC + i], y_buf[seg.y_at / VEC + i], w, a);
+}
+
+// Whether any check below could fail: a few vector operations and no branch.
+fn suspect(t: Loaded) -> bool {
+    var bad = is_nan_v(t.x) | is_nan_v(t.y) | is_nan_v(t.w) | is_nan_v(t.a);
+    if CHECK_INPUT {
+        bad = bad | !((t.x >= VT(INPUT_LO)) & (t.x <= VT(INPUT_HI)));
+    }
+    if CHECK_AUX && HAS_AUX {
+        bad = bad | !((t.a >= VT(AUX_LO)) & (t.a <= VT(AUX_HI)));
+    }
+    return any(bad);
+}
+
 fn flag(slot: u32, index: u32) {
     atomicMax(&status[slot], ~index);
 }
 
-// The aux tensor's element for element i of this dispatch, and its index for error reports.
-fn aux_index(i: u32) -> u32 {
-    if AUX_BROADCAST {
-        return (seg.first + i) / seg.aux_div % seg.aux_mod;
-    }
-    return seg.first + i;
-}
-
-fn aux_value(i: u32) -> f32 {
-    if AUX_BROADCAST {
-        return aux_buf[seg.aux_at + aux_index(i)];
-    }
-    return aux_buf[seg.aux_at + i];
-}
-
-fn check(i: u32, x: f32, y: f32, w: f32, a: f32) {
-    let g = seg.first + i;
-    if is_nan_f(x) {
-        flag(STATUS_NAN_INPUT, g);
-    }
-    if is_nan_f(y) {
-        flag(STATUS_NAN_TARGET, g);
-    }
-    if HAS_WEIGHT && is_nan_f(w) {
-        flag(STATUS_NAN_WEIGHT, g);
-    }
-    if HAS_AUX && is_nan_f(a) {
-        flag(STATUS_NAN_AUX, aux_index(i));
-    }
-    if CHECK_INPUT && !(x >= INPUT_LO && x <= INPUT_HI) {
-        flag(STATUS_INPUT_DOMAIN, g);
-    }
-    if CHECK_AUX && HAS_AUX && !(a >= AUX_LO && a <= AUX_HI) {
-        flag(STATUS_AUX_DOMAIN, aux_index(i));
+// The rare path: which lane of VT number i failed which check.
+fn check(i: u32, t: Loaded) {
+    for (var k = 0u; k < VEC; k++) {
+        let e = i * VEC + k;
+        let g = seg.first + e;
+        let aux_at = select(g, aux_index(e), AUX_BROADCAST);
+        let x = lane(t.x, k);
+        let a = lane(t.a, k);
+        if is_nan_f(x) {
+            flag(STATUS_NAN_INPUT, g);
+        }
+        if is_nan_f(lane(t.y, k)) {
+            flag(STATUS_NAN_TARGET, g);
+        }
+        if is_nan_f(lane(t.w, k)) {
+            flag(STATUS_NAN_WEIGHT, g);
+        }
+        if HAS_AUX && is_nan_f(a) {
+            flag(STATUS_NAN_AUX, aux_at);
+        }
+        if CHECK_INPUT && !(x >= INPUT_LO && x <= INPUT_HI) {
+            flag(STATUS_INPUT_DOMAIN, g);
+        }
+        if CHECK_AUX && HAS_AUX && !(a >= AUX_LO && a <= AUX_HI) {
+            flag(STATUS_AUX_DOMAIN, aux_at);
+        }
     }
 }
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
-    let n_vec = seg.count / VEC;
-    let stride = ids.nwg.x * WG_SIZE;
+    let walk = walk_start(ids.lid, ids.wid.x, ids.nwg.x, seg.count / VEC);
     var acc = ACC_ZERO;
-    for (var i = ids.wid.x * WG_SIZE + ids.lid; i < n_vec; i += stride) {
-        let xv = x_buf[seg.x_at / VEC + i];
-        let yv = y_buf[seg.y_at / VEC + i];
-        var wv = splat(1.0);
-        if HAS_WEIGHT {
-            wv = w_buf[seg.w_at / VEC + i];
-        }
-        var values: array<f32, VEC>;
-        var grads: array<f32, VEC>;
-        var sum = 0.0;
-        for (var k = 0u; k < VEC; k++) {
-            let e = i * VEC + k;
-            var a = AUX_DEFAULT;
-            if HAS_AUX {
-                a = aux_value(e);
-            }
-            let x = lane(xv, k);
-            let y = lane(yv, k);
-            let w = lane(wv, k);
-            check(e, x, y, w, a);
-            let r = loss_fn(x, y, a, seg.params) * w;
-            values[k] = r.x;
-            grads[k] = r.y * seg.grad_scale;
-            sum += r.x;
-        }
-        acc = acc_add(acc, sum);
+    // No branch in the loop: a suspicious value only sets a flag, and the rare path after
+    // the loop walks the same elements again to find which check failed where.
+    var suspicious = false;
+    for (var i = walk.first; i < walk.end; i += walk.step) {
+        let t = load(i);
+        suspicious = suspicious | suspect(t);
+        let r = loss_fn(t.x, t.y, t.a, seg.params);
+        let value = r.value * t.w;
+        acc = acc_add(acc, hsum(value));
         if WRITE_OUT {
-            out_buf[seg.out_at / VEC + i] = pack(values);
+            out_buf[seg.out_at / VEC + i] = value;
         }
         if WRITE_GRAD {
-            grad_buf[seg.grad_at / VEC + i] = pack(grads);
+            grad_buf[seg.grad_at / VEC + i] = r.grad * t.w * seg.grad_scale;
+        }
+    }
+    if suspicious {
+        for (var i = walk.first; i < walk.end; i += walk.step) {
+            check(i, load(i));
         }
     }
     let total = workgroup_reduce(ids, acc);

@@ -1,7 +1,7 @@
 // The reduction's monoid, kept apart from the strategy (tree_shared.wgsl, tree_subgroup.wgsl).
 //
 // Accumulation precision: f32 with a compensation term. Acc = (hi, lo) holds the sum hi + lo,
-// where lo collects the exact rounding error of every addition into hi (TwoSum), so 2^24
+// where lo collects the rounding error of every addition into hi (Kahan, TwoSum), so 2^24
 // terms sum to within a few ulp of the exact value rather than drifting by sqrt(n) ulp.
 //   identity: ACC_ZERO   combine: acc_combine   finalize: acc_value
 
@@ -17,9 +17,12 @@ fn two_sum(a: f32, b: f32) -> vec2<f32> {
     return vec2<f32>(s, err);
 }
 
+// Adds one term: Kahan's update (Fast2Sum of hi and the corrected term), four flops. It
+// relies on |hi| >= |term|, which holds for the long per-invocation sums it serves.
 fn acc_add(acc: Acc, v: f32) -> Acc {
-    let t = two_sum(acc.x, v);
-    return Acc(t.x, acc.y + t.y);
+    let y = v + acc.y;
+    let s = acc.x + y;
+    return Acc(s, y - (s - acc.x));
 }
 
 fn acc_combine(a: Acc, b: Acc) -> Acc {

@@ -1,9 +1,10 @@
-// Workgroup reduction strategy: a butterfly within each subgroup, then a shared-memory tree
-// over the subgroups' results. Works for any power-of-two subgroup size (4 to 128) that
-// divides WG_SIZE; the host checks that before picking this strategy.
+// Workgroup reduction strategy: a butterfly within each subgroup, one barrier, then the first
+// subgroup folds the subgroups' results. Works for any power-of-two subgroup size (4 to 128)
+// that divides WG_SIZE; the host checks that before picking this strategy.
 //
-// Every invocation of the workgroup must call workgroup_reduce from uniform control flow: the
-// barriers live here and nowhere else. The result is valid in invocation 0.
+// Every invocation of the workgroup must call workgroup_reduce, once per dispatch, from
+// uniform control flow: the barriers live here and nowhere else. The result is valid in
+// invocation 0.
 
 struct Ids {
     @builtin(local_invocation_index) lid: u32,
@@ -28,25 +29,18 @@ fn subgroup_fold(v: Acc, sg_size: u32) -> Acc {
 
 fn workgroup_reduce(ids: Ids, v: Acc) -> Acc {
     let folded = subgroup_fold(v, ids.sg_size);
-    workgroupBarrier();
     if ids.lane == 0u {
         tree[ids.sid] = folded;
     }
-    // nsg is the same in every invocation, so this loop (and its barriers) is uniform.
-    let count = ids.nsg;
-    var stride = 0u;
-    if count > 1u {
-        stride = 1u << (31u - countLeadingZeros(count - 1u));
-    }
-    loop {
-        workgroupBarrier();
-        if stride == 0u {
-            break;
+    workgroupBarrier();
+    var total = ACC_ZERO;
+    // Only the first subgroup goes on; subgroup operations need no barrier.
+    if ids.sid == 0u {
+        var acc = ACC_ZERO;
+        for (var k = ids.lane; k < ids.nsg; k += ids.sg_size) {
+            acc = acc_combine(acc, tree[k]);
         }
-        if ids.lid < stride && ids.lid + stride < count {
-            tree[ids.lid] = acc_combine(tree[ids.lid], tree[ids.lid + stride]);
-        }
-        stride = stride / 2u;
+        total = subgroup_fold(acc, ids.sg_size);
     }
-    return tree[0];
+    return total;
 }

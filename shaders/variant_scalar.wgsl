@@ -1,6 +1,8 @@
 // Scalar variant: one f32 per access. For tails and for tensors at offsets not 16-byte aligned.
 
 alias VT = f32;
+alias UT = u32;
+alias BT = bool;
 const VEC: u32 = 1u;
 
 fn lane(v: VT, k: u32) -> f32 {
@@ -11,6 +13,6 @@ fn pack(v: array<f32, VEC>) -> VT {
     return v[0];
 }
 
-fn splat(s: f32) -> VT {
-    return s;
+fn hsum(v: VT) -> f32 {
+    return v;
 }

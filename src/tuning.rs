@@ -2,11 +2,22 @@
 //! autotuned) in one place. What is fast on lavapipe (a CPU running workgroups as SIMD loops)
 //! is not what is fast on a discrete GPU with thousands of lanes in flight.
 
+/// Which elements each invocation visits (shaders/walk.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Invocation k of the grid visits k, k + grid, ...: coalesced on GPUs.
+    GridStride,
+    /// Each group of `lanes` invocations walks one contiguous span: for CPU drivers that
+    /// run a workgroup `lanes` invocations (one SIMD register) at a time.
+    Blocked { lanes: u32 },
+}
+
 /// How the kernels are launched on one device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tuning {
     /// Invocations per workgroup: a power of two, a multiple of the largest subgroup size.
     pub workgroup_size: u32,
+    pub layout: Layout,
     /// Bound on workgroups per dispatch; each invocation then strides over the tensor.
     pub max_workgroups: u32,
     /// vec4 loads and stores when the tensors' offsets allow them.
@@ -26,17 +37,25 @@ impl Tuning {
         features: wgpu::Features,
         limits: &wgpu::Limits,
     ) -> Tuning {
-        let max_workgroups = match info.device_type {
+        let (max_workgroups, layout) = match info.device_type {
             // A discrete GPU wants many workgroups in flight to hide memory latency.
-            wgpu::DeviceType::DiscreteGpu => 4096,
-            wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu => 1024,
-            // A CPU driver runs workgroups on its threads: a few per core balances the load
-            // without paying per-workgroup overhead.
-            wgpu::DeviceType::Cpu => 64,
-            wgpu::DeviceType::Other => 1024,
+            wgpu::DeviceType::DiscreteGpu => (4096, Layout::GridStride),
+            wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu => {
+                (1024, Layout::GridStride)
+            }
+            // A CPU driver runs workgroups on its threads: a few per core balance the load
+            // without paying per-workgroup overhead, and each SIMD group streams in order.
+            wgpu::DeviceType::Cpu => (
+                64,
+                Layout::Blocked {
+                    lanes: simd_lanes(info, features),
+                },
+            ),
+            wgpu::DeviceType::Other => (1024, Layout::GridStride),
         };
         Tuning {
             workgroup_size: 256,
+            layout,
             max_workgroups,
             vector_loads: true,
             subgroups: true,
@@ -59,9 +78,9 @@ impl Tuning {
         // Largest power of two within the device's limit.
         let cap = 1u32 << (31 - max_wg.leading_zeros());
         self.workgroup_size = self.workgroup_size.clamp(1, cap).next_power_of_two().min(cap);
-        // The shared tree keeps one vec2<f32> per invocation in workgroup memory.
+        // The shared tree keeps two vec2<f32> per invocation in workgroup memory.
         while self.workgroup_size > 1
-            && self.workgroup_size * 8 > limits.max_compute_workgroup_storage_size
+            && self.workgroup_size * 16 > limits.max_compute_workgroup_storage_size
         {
             self.workgroup_size /= 2;
         }
@@ -74,6 +93,9 @@ impl Tuning {
             .max_binding_bytes
             .min(limits.max_storage_buffer_binding_size)
             .max(floor);
+        if let Layout::Blocked { lanes } = &mut self.layout {
+            *lanes = (*lanes).clamp(1, self.workgroup_size).next_power_of_two();
+        }
         let sg_max = info.subgroup_max_size;
         self.subgroups = self.subgroups
             && features.contains(wgpu::Features::SUBGROUP)
@@ -82,4 +104,19 @@ impl Tuning {
             && sg_max <= self.workgroup_size;
         self
     }
+}
+
+/// The SIMD width of a CPU driver, in f32 lanes: its subgroup size when it reports one
+/// (lavapipe), else the vector width llvmpipe puts in its name ("llvmpipe (LLVM 15, 256 bits)").
+fn simd_lanes(info: &wgpu::AdapterInfo, features: wgpu::Features) -> u32 {
+    if features.contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size == info.subgroup_max_size
+    {
+        return info.subgroup_max_size.max(1);
+    }
+    info.name
+        .split(|c: char| !c.is_ascii_digit())
+        .zip(info.name.split(|c: char| c.is_ascii_digit()).skip(1))
+        .find_map(|(digits, _)| digits.parse::<u32>().ok().filter(|b| [128, 256, 512].contains(b)))
+        .map(|bits| bits / 32)
+        .unwrap_or(8)
 }

@@ -3,19 +3,22 @@
 //! everything that does not (loss parameters, sizes) goes in the uniform.
 
 use crate::catalogue::Elementwise;
-use crate::tuning::Tuning;
+use crate::tuning::{Layout, Tuning};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
 const TREE_SHARED: &str = include_str!("../../shaders/tree_shared.wgsl");
+const WALK: &str = include_str!("../../shaders/walk.wgsl");
 const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
 const VARIANT_VEC4: &str = include_str!("../../shaders/variant_vec4.wgsl");
 const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
+const MATH: &str = include_str!("../../shaders/math.wgsl");
 
 /// The launch settings that change a kernel's code (the rest of `Tuning` does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CodeConfig {
     pub workgroup_size: u32,
+    pub layout: Layout,
     pub subgroups: bool,
 }
 
@@ -23,6 +26,7 @@ impl From<&Tuning> for CodeConfig {
     fn from(t: &Tuning) -> Self {
         CodeConfig {
             workgroup_size: t.workgroup_size,
+            layout: t.layout,
             subgroups: t.subgroups,
         }
     }
@@ -45,10 +49,18 @@ fn prelude(tuning: &CodeConfig) -> String {
     // Naga takes subgroup builtins without `enable subgroups;` (and rejects the directive);
     // the device's SUBGROUP feature is what allows them.
     let mut s = String::new();
-    s.push_str(&format!("const WG_SIZE: u32 = {}u;\n", tuning.workgroup_size));
+    let (blocked, lanes) = match tuning.layout {
+        Layout::GridStride => (false, 1),
+        Layout::Blocked { lanes } => (true, lanes),
+    };
+    s.push_str(&format!(
+        "const WG_SIZE: u32 = {}u;\nconst BLOCKED: bool = {blocked};\nconst LANES: u32 = {lanes}u;\n",
+        tuning.workgroup_size
+    ));
     for piece in [
         COMMON,
         REDUCE,
+        WALK,
         if tuning.subgroups {
             TREE_SUBGROUP
         } else {
@@ -102,11 +114,16 @@ pub(crate) fn elementwise(c: &ElementConfig) -> String {
         f32_lit(aux_lo),
         f32_lit(aux_hi),
     ));
-    s.push_str(if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR });
-    s.push('\n');
-    s.push_str(loss.family.wgsl());
+    for piece in [
+        if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
+        MATH,
+        loss.family.wgsl(),
+    ] {
+        s.push_str(piece);
+        s.push('\n');
+    }
     s.push_str(&format!(
-        "\nfn loss_fn(x: f32, y: f32, a: f32, p: vec4<f32>) -> vec2<f32> {{\n    return {}(x, y, a, p);\n}}\n",
+        "fn loss_fn(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {{\n    return {}(x, y, a, p);\n}}\n",
         loss.wgsl_fn
     ));
     s.push_str(super::ELEMENTWISE.template);
