@@ -8,6 +8,7 @@ fn main() -> Result<()> {
         if let Some(w) = args.get(2) { t.max_workgroups = w.parse().unwrap(); }
         if let Some(w) = args.get(3) { t.workgroup_size = w.parse().unwrap(); }
         if let Some(w) = args.get(4) { t.vector_loads = w == "1"; }
+        if let Some(w) = args.get(5) { let l: u32 = w.parse().unwrap(); t.layout = if l == 0 { tuning::Layout::GridStride } else { tuning::Layout::Blocked { lanes: l } }; }
         ctx.set_tuning(t);
         let copy = timing::copy_bandwidth(&ctx, 8 * n as u64, 5)?;
         println!("== {} {:?} clock={:?} copy {:.2} GB/s", ctx.adapter_name(), ctx.tuning(), timing::clock(&ctx), copy);

@@ -8,8 +8,8 @@
 // On probabilities: logs clamped at -100, backward divided by max(x(1 - x), 1e-12) (PyTorch).
 fn bce(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let floor = VT(-100.0);
-    let log_x = select(floor, max(log(x), floor), x > VT(0.0));
-    let log_1mx = select(floor, max(log(1.0 - x), floor), x < VT(1.0));
+    let log_x = select(floor, max(ln_v(x), floor), x > VT(0.0));
+    let log_1mx = select(floor, max(log1p_v(-x), floor), x < VT(1.0));
     return Pair(
         -(y * log_x + (1.0 - y) * log_1mx),
         (x - y) / max((1.0 - x) * x, VT(1e-12)),
@@ -55,7 +55,8 @@ fn focal(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let m = pow_nonneg(q, gamma);
     var d_m = VT(0.0);
     if gamma != 0.0 {
-        d_m = select(VT(0.0), gamma * pow(q, VT(gamma - 1.0)) * s * sn * (1.0 - 2.0 * y), q > VT(0.0));
+        // γ·q^(γ-1)·dq/dx, with q^(γ-1) written q^γ / q where q > 0 (q = 0 has zero slope).
+        d_m = select(VT(0.0), gamma * (m / q) * s * sn * (1.0 - 2.0 * y), q > VT(0.0));
     }
     var r = Pair(ce * m, d_ce * m + ce * d_m);
     if alpha >= 0.0 {

@@ -51,14 +51,16 @@ fn msle(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     return Pair(d * d, 2.0 * d * dx);
 }
 
-// Below |e| = 1/4 the series: |e| + softplus(-2|e|) - log 2 cancels to noise there.
+// log(cosh e) = log1p(2·sinh²(e/2)) with sinh from expm1: accurate where Keras's
+// |e| + softplus(-2|e|) - log 2 cancels (small |e|); that form beyond |e| = 4.
 fn log_cosh(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let e = x - y;
     let ae = abs(e);
-    let e2 = e * e;
-    let series = e2 * (0.5 + e2 * (-1.0 / 12.0 + e2 * (1.0 / 45.0 + e2 * (-17.0 / 2520.0))));
+    let m = expm1_v(0.5 * min(ae, VT(4.0)));
+    let sinh_half = m * (m + 2.0) / (2.0 * (m + 1.0));
+    let near = log1p_v(2.0 * sinh_half * sinh_half);
     let far = ae + softplus(-2.0 * ae) - LN2;
-    return Pair(select(far, series, ae < VT(0.25)), tanh_v(e));
+    return Pair(select(far, near, ae < VT(4.0)), tanh_v(e));
 }
 
 // p.x = c
@@ -79,7 +81,7 @@ fn gaussian_nll(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let v = max(a, VT(p.x));
     let e = x - y;
     let full = select(0.0, HALF_LOG_2PI, p.y != 0.0);
-    return Pair(0.5 * (log(v) + e * e / v) + full, e / v);
+    return Pair(0.5 * (ln_v(v) + e * e / v) + full, e / v);
 }
 
 // p.x = log_input, p.y = full, p.z = eps. Stirling's term for y > 1 when full (PyTorch).
@@ -89,10 +91,10 @@ fn poisson_nll(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
         let ex = exp(x);
         r = Pair(ex - y * x, ex - y);
     } else {
-        r = Pair(x - y * log(x + p.z), 1.0 - y / (x + p.z));
+        r = Pair(x - y * ln_v(x + p.z), 1.0 - y / (x + p.z));
     }
     if p.y != 0.0 {
-        let stirling = y * log(y) - y + 0.5 * log(6.2831853071795865 * y);
+        let stirling = y * ln_v(y) - y + 0.5 * ln_v(6.2831853071795865 * y);
         r.value += select(VT(0.0), stirling, y > VT(1.0));
     }
     return r;

@@ -1,0 +1,115 @@
+//! Shared by the GPU test files: every adapter found, each under several launch settings, and
+//! comparisons against the float64 reference.
+#![allow(dead_code)]
+
+use gpu_loss::tuning::Layout;
+use gpu_loss::{GpuContext, Tuning};
+use std::sync::OnceLock;
+
+/// A context with a name saying which adapter and which launch settings it runs.
+pub struct Target {
+    pub name: String,
+    pub ctx: GpuContext,
+}
+
+/// Every adapter, each under three settings, so that the paths real GPUs take are run here
+/// too: the adapter's own choice; the discrete-GPU layout (grid-stride, many workgroups); and
+/// the shared-memory tree with small bindings, which splits even small tensors into several
+/// dispatches. Created once per test binary.
+///
+/// A machine with no adapter fails here, saying how to get one: tests do not pass by skipping.
+pub fn targets() -> &'static [Target] {
+    static TARGETS: OnceLock<Vec<Target>> = OnceLock::new();
+    TARGETS.get_or_init(|| {
+        let adapters = gpu_loss::adapters();
+        if adapters.is_empty() {
+            panic!("{}", gpu_loss::LossError::NoAdapter(String::new()));
+        }
+        let mut out = Vec::new();
+        for adapter in &adapters {
+            let make = |label: &str, f: &dyn Fn(Tuning) -> Tuning| {
+                let ctx = GpuContext::from_adapter(adapter).expect("device");
+                ctx.set_tuning(f(ctx.tuning()));
+                Target {
+                    name: format!("{} [{label}: {:?}]", ctx.adapter_name(), ctx.tuning()),
+                    ctx,
+                }
+            };
+            out.push(make("default", &|t| t));
+            out.push(make("gpu layout", &|t| Tuning {
+                layout: Layout::GridStride,
+                max_workgroups: 4096,
+                ..t
+            }));
+            out.push(make("shared tree, small bindings", &|t| Tuning {
+                subgroups: false,
+                workgroup_size: 64,
+                max_binding_bytes: 8192,
+                ..t
+            }));
+        }
+        out
+    })
+}
+
+/// The contexts with the adapters' own settings only (for the costly tests).
+pub fn defaults() -> impl Iterator<Item = &'static Target> {
+    targets().iter().filter(|t| t.name.contains("[default"))
+}
+
+/// A seed that differs from run to run (fresh data), printed so a failure can be replayed
+/// with GPU_LOSS_SEED.
+pub fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        let s = std::env::var("GPU_LOSS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        eprintln!("random inputs from GPU_LOSS_SEED={s}");
+        s
+    })
+}
+
+/// Largest |got - want| over elements, relative to the largest |want| (a normwise error that
+/// is meaningful when some elements are 0). NaN anywhere counts as infinite error.
+pub fn normwise_error(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let mut worst = 0f64;
+    for (g, w) in got.iter().zip(want) {
+        let g = *g as f64;
+        if g.is_nan() != w.is_nan() {
+            return f64::INFINITY;
+        }
+        if !w.is_nan() {
+            worst = worst.max((g - w).abs());
+        }
+    }
+    if scale == 0.0 {
+        worst
+    } else {
+        worst / scale
+    }
+}
+
+/// Largest elementwise error, each relative to its own |want| with a floor of `floor` × the
+/// largest |want|.
+pub fn elementwise_error(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let mut worst = (0f64, 0);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let e = (*g as f64 - w).abs() / w.abs().max(floor * scale);
+        let e = if e.is_nan() { f64::INFINITY } else { e };
+        if e > worst.0 {
+            worst = (e, i);
+        }
+    }
+    worst
+}
