@@ -250,7 +250,9 @@ impl<'a> LossCall<'a> {
         }
         let status = self.ctx.inner.pool.take(
             4 * STATUS_WORDS as u64,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
         );
         let bound = Bound {
             input,
@@ -297,7 +299,10 @@ impl<'a> LossCall<'a> {
                 return Err(e);
             }
             let value = f32::from_bits(words[0]);
-            Ok(((parts.problem.reduction != Reduction::None).then_some(value), parts))
+            Ok((
+                (parts.problem.reduction != Reduction::None).then_some(value),
+                parts,
+            ))
         })();
         let oom = pollster::block_on(memory.pop());
         let invalid = pollster::block_on(validation.pop());

@@ -127,10 +127,24 @@ use Family::{Binary, Regression};
 
 pub static ELEMENTWISE: &[Elementwise] = &[
     // A. Elementwise regression
-    entry("mse", Regression, cpu::mse, &[], Sampling::Real, "PyTorch MSELoss"),
+    entry(
+        "mse",
+        Regression,
+        cpu::mse,
+        &[],
+        Sampling::Real,
+        "PyTorch MSELoss",
+    ),
     Elementwise {
         aliases: &["l1"],
-        ..entry("mae", Regression, cpu::mae, &[], Sampling::Real, "PyTorch L1Loss")
+        ..entry(
+            "mae",
+            Regression,
+            cpu::mae,
+            &[],
+            Sampling::Real,
+            "PyTorch L1Loss",
+        )
     },
     entry(
         "smooth_l1",
@@ -164,7 +178,14 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         Sampling::Positive,
         "Keras MeanSquaredLogarithmicError",
     ),
-    entry("log_cosh", Regression, cpu::log_cosh, &[], Sampling::Real, "Keras LogCosh"),
+    entry(
+        "log_cosh",
+        Regression,
+        cpu::log_cosh,
+        &[],
+        Sampling::Real,
+        "Keras LogCosh",
+    ),
     entry(
         "cauchy",
         Regression,
@@ -216,7 +237,14 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     // B. Binary classification
     Elementwise {
         input_domain: Some(UNIT),
-        ..entry("bce", Binary, cpu::bce, &[], Sampling::Probability, "PyTorch BCELoss")
+        ..entry(
+            "bce",
+            Binary,
+            cpu::bce,
+            &[],
+            Sampling::Probability,
+            "PyTorch BCELoss",
+        )
     },
     Elementwise {
         aux: Some(Aux {
@@ -235,7 +263,14 @@ pub static ELEMENTWISE: &[Elementwise] = &[
             "PyTorch BCEWithLogitsLoss",
         )
     },
-    entry("hinge", Binary, cpu::hinge, &[], Sampling::Sign, "Keras Hinge"),
+    entry(
+        "hinge",
+        Binary,
+        cpu::hinge,
+        &[],
+        Sampling::Sign,
+        "Keras Hinge",
+    ),
     entry(
         "squared_hinge",
         Binary,

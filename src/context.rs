@@ -112,12 +112,11 @@ impl GpuContext {
             required_limits: adapter.limits(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-            LossError::Device {
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&desc)).map_err(|e| LossError::Device {
                 adapter: describe(&info),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         GpuContext::from_device(device, queue)
     }
 
@@ -246,7 +245,8 @@ impl GpuContext {
                 .slice(..)
                 .get_mapped_range_mut()
                 .map_err(|e| LossError::Gpu(e.to_string()))?;
-            view.slice(..4 * len).copy_from_slice(bytemuck::cast_slice(data));
+            view.slice(..4 * len)
+                .copy_from_slice(bytemuck::cast_slice(data));
         }
         buffer.unmap();
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -274,9 +274,11 @@ impl GpuContext {
             });
         }
         if !data.is_empty() {
-            self.inner
-                .queue
-                .write_buffer(tensor.buffer(), tensor.offset(), bytemuck::cast_slice(data));
+            self.inner.queue.write_buffer(
+                tensor.buffer(),
+                tensor.offset(),
+                bytemuck::cast_slice(data),
+            );
         }
         Ok(())
     }

@@ -18,7 +18,10 @@ pub enum LossError {
     UnknownLoss(String),
 
     #[error("{loss}: missing tensor `{tensor}`")]
-    MissingTensor { loss: &'static str, tensor: &'static str },
+    MissingTensor {
+        loss: &'static str,
+        tensor: &'static str,
+    },
 
     #[error("{loss}: unexpected tensor `{tensor}` (it takes {takes})")]
     UnexpectedTensor {
@@ -75,7 +78,9 @@ pub enum LossError {
     #[error("tensor `{tensor}`: {why}")]
     Buffer { tensor: String, why: String },
 
-    #[error("{loss}: tensors `{a}` and `{b}` overlap in one buffer; an output must not alias an input")]
+    #[error(
+        "{loss}: tensors `{a}` and `{b}` overlap in one buffer; an output must not alias an input"
+    )]
     Aliasing {
         loss: &'static str,
         a: &'static str,

@@ -171,12 +171,15 @@ pub fn resolve(
             });
         };
         let spec = &specs[i];
-        values[i] = spec.rule.admit(value).ok_or_else(|| LossError::InvalidParam {
-            loss,
-            name: spec.name,
-            value: value.to_string(),
-            rule: spec.rule.describe(),
-        })?;
+        values[i] = spec
+            .rule
+            .admit(value)
+            .ok_or_else(|| LossError::InvalidParam {
+                loss,
+                name: spec.name,
+                value: value.to_string(),
+                rule: spec.rule.describe(),
+            })?;
     }
     Ok(values)
 }

@@ -36,7 +36,7 @@ impl Tensor {
             tensor: format!("wrapped buffer {:?}", buffer.size()),
             why,
         };
-        if offset % 4 != 0 {
+        if !offset.is_multiple_of(4) {
             return Err(fail(format!(
                 "offset {offset} is not a multiple of 4 bytes (one f32)"
             )));
@@ -54,7 +54,12 @@ impl Tensor {
                 buffer.size()
             )));
         }
-        Ok(Tensor::from_parts(buffer.clone(), offset, shape.to_vec(), None))
+        Ok(Tensor::from_parts(
+            buffer.clone(),
+            offset,
+            shape.to_vec(),
+            None,
+        ))
     }
 
     pub(crate) fn from_parts(

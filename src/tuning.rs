@@ -77,7 +77,11 @@ impl Tuning {
             .max(1);
         // Largest power of two within the device's limit.
         let cap = 1u32 << (31 - max_wg.leading_zeros());
-        self.workgroup_size = self.workgroup_size.clamp(1, cap).next_power_of_two().min(cap);
+        self.workgroup_size = self
+            .workgroup_size
+            .clamp(1, cap)
+            .next_power_of_two()
+            .min(cap);
         // The shared tree keeps two vec2<f32> per invocation in workgroup memory.
         while self.workgroup_size > 1
             && self.workgroup_size * 16 > limits.max_compute_workgroup_storage_size
@@ -109,14 +113,20 @@ impl Tuning {
 /// The SIMD width of a CPU driver, in f32 lanes: its subgroup size when it reports one
 /// (lavapipe), else the vector width llvmpipe puts in its name ("llvmpipe (LLVM 15, 256 bits)").
 fn simd_lanes(info: &wgpu::AdapterInfo, features: wgpu::Features) -> u32 {
-    if features.contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size == info.subgroup_max_size
+    if features.contains(wgpu::Features::SUBGROUP)
+        && info.subgroup_min_size == info.subgroup_max_size
     {
         return info.subgroup_max_size.max(1);
     }
     info.name
         .split(|c: char| !c.is_ascii_digit())
         .zip(info.name.split(|c: char| c.is_ascii_digit()).skip(1))
-        .find_map(|(digits, _)| digits.parse::<u32>().ok().filter(|b| [128, 256, 512].contains(b)))
+        .find_map(|(digits, _)| {
+            digits
+                .parse::<u32>()
+                .ok()
+                .filter(|b| [128, 256, 512].contains(b))
+        })
         .map(|bits| bits / 32)
         .unwrap_or(8)
 }

@@ -160,14 +160,20 @@ impl Case<'_> {
             }
             (got, want) => panic!("{label}: value {got:?} vs {want:?}"),
         }
-        let pairs = [("elements", out.elements, want.elements), ("grad", out.grad, want.grad)];
+        let pairs = [
+            ("elements", out.elements, want.elements),
+            ("grad", out.grad, want.grad),
+        ];
         for (what, got, want) in pairs {
             match (got, want) {
                 (None, None) => {}
                 (Some(got), Some(want)) => {
                     let got = ctx.download(&got).unwrap();
                     let norm = normwise_error(&got, &want);
-                    assert!(norm <= NORM_TOL, "{label}: {what} normwise error {norm:.2e}");
+                    assert!(
+                        norm <= NORM_TOL,
+                        "{label}: {what} normwise error {norm:.2e}"
+                    );
                     let (err, at) = elementwise_error(&got, &want, 1e-3);
                     assert!(
                         err <= ELEMENT_TOL,
@@ -199,7 +205,13 @@ fn matrix(name: &str) {
                 .collect();
             if loss.aux.is_some() {
                 for (i, shape) in [[37usize, 113], [1, 3], [255, 1]].iter().enumerate() {
-                    samples.push(sample(loss, shape, weighted, AuxForm::Broadcast, seed + 50 + i as u64));
+                    samples.push(sample(
+                        loss,
+                        shape,
+                        weighted,
+                        AuxForm::Broadcast,
+                        seed + 50 + i as u64,
+                    ));
                 }
             }
             for s in &samples {
@@ -250,14 +262,33 @@ macro_rules! matrix_tests {
 }
 
 matrix_tests!(
-    mse, mae, smooth_l1, huber, charbonnier, msle, log_cosh, cauchy, mape, gaussian_nll,
-    poisson_nll, bce, bce_with_logits, hinge, squared_hinge, focal, soft_margin,
+    mse,
+    mae,
+    smooth_l1,
+    huber,
+    charbonnier,
+    msle,
+    log_cosh,
+    cauchy,
+    mape,
+    gaussian_nll,
+    poisson_nll,
+    bce,
+    bce_with_logits,
+    hinge,
+    squared_hinge,
+    focal,
+    soft_margin,
 );
 
 #[test]
 fn every_elementwise_loss_has_a_matrix_test() {
     for loss in catalogue::ELEMENTWISE {
-        assert!(TESTED.contains(&loss.name), "{} has no matrix test", loss.name);
+        assert!(
+            TESTED.contains(&loss.name),
+            "{} has no matrix test",
+            loss.name
+        );
     }
     assert_eq!(TESTED.len(), catalogue::ELEMENTWISE.len());
 }

@@ -101,7 +101,11 @@ pub fn mape(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
 pub fn gaussian_nll(x: f64, y: f64, a: f64, p: &[f64]) -> (f64, f64) {
     let v = a.max(p[0]);
     let e = x - y;
-    let full = if p[1] != 0.0 { 0.5 * (2.0 * PI).ln() } else { 0.0 };
+    let full = if p[1] != 0.0 {
+        0.5 * (2.0 * PI).ln()
+    } else {
+        0.0
+    };
     (0.5 * (v.ln() + e * e / v) + full, e / v)
 }
 

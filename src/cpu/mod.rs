@@ -40,7 +40,11 @@ pub fn evaluate<T: Copy + Into<f64>>(
 
     let mut status = Status::default();
     let mut sum = Compensated::default();
-    let mut elements = Vec::with_capacity(if p.reduction == Reduction::None { p.n } else { 0 });
+    let mut elements = Vec::with_capacity(if p.reduction == Reduction::None {
+        p.n
+    } else {
+        0
+    });
     let mut grad = Vec::with_capacity(if want_grad { p.n } else { 0 });
     for i in 0..p.n {
         let x: f64 = t.input[i].into();

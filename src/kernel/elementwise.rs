@@ -143,7 +143,9 @@ pub(crate) fn record(
         .iter()
         .map(|s| {
             let vec = if s.vec4 { 4 } else { 1 };
-            (s.count / vec).div_ceil(wg).clamp(1, tuning.max_workgroups as usize) as u32
+            (s.count / vec)
+                .div_ceil(wg)
+                .clamp(1, tuning.max_workgroups as usize) as u32
         })
         .collect();
     let total: u32 = groups.iter().sum();
@@ -204,12 +206,11 @@ pub(crate) fn record(
         };
         partial_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let opt = |tensor: Option<&Tensor>, w: Option<&Window>, dummy: &wgpu::Buffer| {
-            match (tensor, w) {
+        let opt =
+            |tensor: Option<&Tensor>, w: Option<&Window>, dummy: &wgpu::Buffer| match (tensor, w) {
                 (Some(tensor), Some(w)) => (tensor.buffer().clone(), w.offset, w.size),
                 _ => (dummy.clone(), 0, 16),
-            }
-        };
+            };
         let resources = [
             (ubuf.clone(), 0, ubuf.size()),
             (t.input.buffer().clone(), x.offset, x.size),

@@ -111,7 +111,10 @@ impl Kernels {
 
     /// Pipelines compiled so far (for tests of the compile-once promise).
     pub(crate) fn compiled(&self) -> usize {
-        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 

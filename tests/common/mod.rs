@@ -25,6 +25,20 @@ pub fn targets() -> &'static [Target] {
         if adapters.is_empty() {
             panic!("{}", gpu_loss::LossError::NoAdapter(String::new()));
         }
+        // CI names the backends it installed, so that a missing one fails instead of
+        // quietly testing less: GPU_LOSS_REQUIRE_BACKENDS=vulkan,gl
+        if let Ok(required) = std::env::var("GPU_LOSS_REQUIRE_BACKENDS") {
+            for want in required.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let found = adapters
+                    .iter()
+                    .any(|a| format!("{:?}", a.get_info().backend).eq_ignore_ascii_case(want));
+                assert!(
+                    found,
+                    "GPU_LOSS_REQUIRE_BACKENDS asks for {want}, but the adapters are {:?}",
+                    adapters.iter().map(|a| a.get_info()).collect::<Vec<_>>()
+                );
+            }
+        }
         let mut out = Vec::new();
         for adapter in &adapters {
             let make = |label: &str, f: &dyn Fn(Tuning) -> Tuning| {
@@ -102,7 +116,10 @@ pub fn normwise_error(got: &[f32], want: &[f64]) -> f64 {
 /// largest |want|.
 pub fn elementwise_error(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) {
     assert_eq!(got.len(), want.len(), "lengths differ");
-    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let scale = want
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
     let mut worst = (0f64, 0);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let e = (*g as f64 - w).abs() / w.abs().max(floor * scale);
