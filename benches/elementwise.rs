@@ -1,1 +1,240 @@
-fn main(){}
+//! Throughput of the elementwise losses against the adapter's own buffer copy.
+//!
+//! For every adapter `GpuContext::all()` finds (honouring `WGPU_BACKEND`, e.g.
+//! `WGPU_BACKEND=vulkan` or `gl`) there is one criterion group, `elementwise/{backend}`
+//! (`elementwise/{backend}-{adapter}` when two adapters share a backend), with these ids at
+//! n = 2^16, 2^20 and 2^24 elements:
+//!
+//! - `{loss}/{n}`: mse, huber and bce_with_logits, mean reduction, value only. Counted as
+//!   8·n bytes (input and target read).
+//! - `{loss}+grad/{n}`: the same call with the gradient written into a preallocated tensor.
+//!   Counted as 12·n bytes (input and target read, gradient written).
+//! - `copy/{n}`: `copy_buffer_to_buffer` of 8·n bytes between two buffers on the same
+//!   adapter. Counted as 16·n bytes (read and written), the way the kernels are counted.
+//!
+//! Each iteration records the work into a fresh `CommandEncoder` and finishes it before the
+//! clock starts; the time taken is from `queue.submit` until `device.poll` reports that
+//! submission done (wall time, so it includes the driver's submit and wait overhead, which
+//! dominates at 2^16).
+//!
+//! Run everything with `cargo bench --bench elementwise` (a few minutes on software
+//! adapters), or pick benchmarks with criterion's usual filter, which is a regular
+//! expression matched against `group/id/n`: `cargo bench --bench elementwise -- mse/65536`,
+//! `-- 'vulkan/huber'`, `-- '\+grad/16777216'` (escape the `+`).
+//!
+//! Reading the results: criterion prints `thrpt` in binary units (MiB/s, GiB/s). Absolute
+//! numbers on a shared machine or a software rasteriser mean little; compare each kernel
+//! with `copy` at the same n in the same group. The ratio kernel GB/s / copy GB/s says how
+//! close the loss comes to moving its bytes as fast as the adapter moves memory at all:
+//! near 1 the kernel is bandwidth-bound and efficient, well below 1 it is limited by
+//! arithmetic, launch and reduction overhead, or poor memory access. At 2^16 both sides are
+//! mostly fixed per-submission cost, so read the ratio at 2^20 and 2^24.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use gpu_loss::sample::{sample, AuxForm};
+use gpu_loss::{GpuContext, Tensor};
+use std::time::{Duration, Instant};
+
+const LOSSES: [&str; 3] = ["mse", "huber", "bce_with_logits"];
+const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
+const SEED: u64 = 0x5eed;
+
+/// Submits one finished command buffer and waits for it; returns the time that took.
+fn submit_timed(ctx: &GpuContext, commands: wgpu::CommandBuffer) -> Duration {
+    let start = Instant::now();
+    let idx = ctx.queue().submit([commands]);
+    ctx.device()
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(idx),
+            timeout: None,
+        })
+        .expect("waiting for the GPU");
+    start.elapsed()
+}
+
+fn encoder(ctx: &GpuContext) -> wgpu::CommandEncoder {
+    ctx.device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("elementwise bench"),
+        })
+}
+
+/// The tensors of one loss at one size, shared by its `{loss}` and `{loss}+grad` benchmarks.
+struct LossData {
+    input: Tensor,
+    target: Tensor,
+    grad: Tensor,
+    value: Tensor,
+}
+
+impl LossData {
+    fn new(ctx: &GpuContext, loss: &str, n: usize) -> LossData {
+        let entry = gpu_loss::catalogue::elementwise(loss).expect("loss in the catalogue");
+        let s = sample(entry, &[n], false, AuxForm::Default, SEED);
+        let data = LossData {
+            input: ctx.upload(&s.input, &[n]).expect("uploading input"),
+            target: ctx.upload(&s.target, &[n]).expect("uploading target"),
+            grad: ctx.zeros(&[n]).expect("allocating grad"),
+            value: ctx.zeros(&[1]).expect("allocating value"),
+        };
+        // One checked run of each variant: compiles the pipelines and makes sure the inputs
+        // are valid, so the benchmark never times a call that fails on the GPU.
+        for grad in [false, true] {
+            let mut enc = encoder(ctx);
+            let rec = data.record(ctx, loss, grad, &mut enc);
+            submit_timed(ctx, enc.finish());
+            rec.check()
+                .unwrap_or_else(|e| panic!("{loss} (grad: {grad}) on {n}: {e}"));
+        }
+        data
+    }
+
+    fn record(
+        &self,
+        ctx: &GpuContext,
+        loss: &str,
+        grad: bool,
+        enc: &mut wgpu::CommandEncoder,
+    ) -> gpu_loss::Recorded {
+        let call = ctx
+            .loss(loss)
+            .expect("loss in the catalogue")
+            .input(&self.input)
+            .target(&self.target)
+            .value_into(&self.value);
+        let call = if grad {
+            call.grad_into(&self.grad)
+        } else {
+            call
+        };
+        call.record(enc).expect("recording the loss")
+    }
+
+    /// `iters` submissions, each recorded beforehand; only submit-to-completion is timed.
+    fn time(&self, ctx: &GpuContext, loss: &str, grad: bool, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            let rec = self.record(ctx, loss, grad, &mut enc);
+            total += submit_timed(ctx, enc.finish());
+            drop(rec);
+        }
+        total
+    }
+}
+
+/// Two buffers of `bytes` each, both written once so no lazy zeroing lands in the timing.
+struct CopyData {
+    src: wgpu::Buffer,
+    dst: wgpu::Buffer,
+    bytes: u64,
+}
+
+impl CopyData {
+    fn new(ctx: &GpuContext, bytes: u64) -> CopyData {
+        let make = |label| {
+            ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let (src, dst) = (make("copy bench src"), make("copy bench dst"));
+        let mut enc = encoder(ctx);
+        enc.clear_buffer(&src, 0, None);
+        enc.clear_buffer(&dst, 0, None);
+        submit_timed(ctx, enc.finish());
+        CopyData { src, dst, bytes }
+    }
+
+    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            enc.copy_buffer_to_buffer(&self.src, 0, &self.dst, 0, self.bytes);
+            total += submit_timed(ctx, enc.finish());
+        }
+        total
+    }
+}
+
+/// `elementwise/{backend}`, or `elementwise/{backend}-{adapter}` (then `-{i}`) if the backend
+/// is not unique among the adapters.
+fn group_names(ctxs: &[GpuContext]) -> Vec<String> {
+    let backend = |c: &GpuContext| format!("{:?}", c.adapter_info().backend).to_lowercase();
+    let mut names: Vec<String> = Vec::new();
+    for (i, ctx) in ctxs.iter().enumerate() {
+        let b = backend(ctx);
+        let shared = ctxs.iter().filter(|c| backend(c) == b).count() > 1;
+        let mut name = format!("elementwise/{b}");
+        if shared {
+            let short: String = ctx
+                .adapter_info()
+                .name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .find(|w| !w.is_empty())
+                .unwrap_or("adapter")
+                .to_lowercase();
+            name = format!("{name}-{short}");
+        }
+        if names.contains(&name) {
+            name = format!("{name}-{i}");
+        }
+        names.push(name);
+    }
+    names
+}
+
+fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
+    eprintln!("{group_name}: {}", ctx.adapter_name());
+    let max_buffer = ctx.limits().max_buffer_size;
+    let mut group = c.benchmark_group(group_name);
+    for n in SIZES {
+        let n64 = n as u64;
+        // Data is made on the first call of a benchmark's routine, so filtered-out
+        // benchmarks cost nothing; `{loss}` and `{loss}+grad` share theirs.
+        for loss in LOSSES {
+            let mut data: Option<LossData> = None;
+            for grad in [false, true] {
+                let (id, bytes) = if grad {
+                    (format!("{loss}+grad"), 12 * n64)
+                } else {
+                    (loss.to_string(), 8 * n64)
+                };
+                group.throughput(Throughput::Bytes(bytes));
+                group.bench_function(BenchmarkId::new(id, n), |b| {
+                    let d = data.get_or_insert_with(|| LossData::new(ctx, loss, n));
+                    b.iter_custom(|iters| d.time(ctx, loss, grad, iters));
+                });
+            }
+        }
+        let copy_bytes = 8 * n64;
+        if copy_bytes > max_buffer {
+            eprintln!("{group_name}: copy/{n} skipped, {copy_bytes} bytes > max_buffer_size");
+            continue;
+        }
+        let mut copy: Option<CopyData> = None;
+        group.throughput(Throughput::Bytes(2 * copy_bytes));
+        group.bench_function(BenchmarkId::new("copy", n), |b| {
+            let d = copy.get_or_insert_with(|| CopyData::new(ctx, copy_bytes));
+            b.iter_custom(|iters| d.time(ctx, iters));
+        });
+    }
+    group.finish();
+}
+
+fn main() {
+    // Small samples: software adapters on two cores take tens of milliseconds per 2^24 call.
+    // Command-line options (--sample-size, --measurement-time, a filter) override these.
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let ctxs = GpuContext::all().expect("no GPU adapter found");
+    for (ctx, name) in ctxs.iter().zip(group_names(&ctxs)) {
+        bench_adapter(&mut c, ctx, &name);
+    }
+    c.final_summary();
+}
