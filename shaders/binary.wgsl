@@ -19,9 +19,10 @@ fn bce(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
 // (1 - y)·x + l·softplus(-x) with l = 1 + (pw - 1)·y, regrouped into two non-negative terms
 // that do not cancel in either tail: (1 - y)·softplus(x) + pw·y·softplus(-x).
 fn bce_with_logits(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
+    let l = logistic(x);
     return Pair(
-        (1.0 - y) * softplus(x) + a * y * softplus(-x),
-        (1.0 - y) * sigmoid(x) - a * y * sigmoid(-x),
+        (1.0 - y) * l.softplus_pos + a * y * l.softplus_neg,
+        (1.0 - y) * l.sigmoid_pos - a * y * l.sigmoid_neg,
     );
 }
 
@@ -47,9 +48,10 @@ fn squared_hinge(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
 fn focal(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let alpha = p.x;
     let gamma = p.y;
-    let s = sigmoid(x);
-    let sn = sigmoid(-x);
-    let ce = (1.0 - y) * softplus(x) + y * softplus(-x);
+    let l = logistic(x);
+    let s = l.sigmoid_pos;
+    let sn = l.sigmoid_neg;
+    let ce = (1.0 - y) * l.softplus_pos + y * l.softplus_neg;
     let d_ce = (1.0 - y) * s - y * sn;
     let q = y * sn + (1.0 - y) * s;
     let m = pow_nonneg(q, gamma);
@@ -67,6 +69,6 @@ fn focal(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
 }
 
 fn soft_margin(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
-    let z = -y * x;
-    return Pair(softplus(z), -y * sigmoid(z));
+    let l = logistic(-y * x);
+    return Pair(l.softplus_pos, -y * l.sigmoid_pos);
 }

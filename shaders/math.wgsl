@@ -57,9 +57,9 @@ fn expm1_v(z: VT) -> VT {
     return select(exp(z) - 1.0, z * t, abs(z) < VT(0.35));
 }
 
-// log(1 + exp(z)) without overflow.
+// log(1 + exp(z)) without overflow; exp(-|z|) lies in (0, 1], where the series is exact.
 fn softplus(z: VT) -> VT {
-    return max(z, VT(0.0)) + log1p_v(exp(-abs(z)));
+    return max(z, VT(0.0)) + log1p_series(exp(-abs(z)));
 }
 
 // 1 / (1 + exp(-z)), accurate in both tails (σ(-z) is not formed as 1 - σ(z)).
@@ -67,6 +67,28 @@ fn sigmoid(z: VT) -> VT {
     let t = exp(-abs(z));
     let s = VT(1.0) / (VT(1.0) + t);
     return select(t * s, s, z >= VT(0.0));
+}
+
+// softplus(±z) and σ(±z) from one exp, one series and one division: the logit losses need
+// all four, and softplus(-z) = softplus(z) - z, σ(-z) = 1 - σ(z) would cancel in a tail.
+struct Logistic {
+    softplus_pos: VT,
+    softplus_neg: VT,
+    sigmoid_pos: VT,
+    sigmoid_neg: VT,
+}
+
+fn logistic(z: VT) -> Logistic {
+    let t = exp(-abs(z));
+    let tail = log1p_series(t);
+    let s = VT(1.0) / (VT(1.0) + t);
+    let positive = z >= VT(0.0);
+    return Logistic(
+        max(z, VT(0.0)) + tail,
+        max(-z, VT(0.0)) + tail,
+        select(t * s, s, positive),
+        select(s, t * s, positive),
+    );
 }
 
 // tanh accurate near 0, where a builtin written as (e^2z - 1)/(e^2z + 1) cancels.

@@ -152,7 +152,9 @@ fn measure(ctx: &GpuContext, loss: &'static Elementwise, n: usize, reps: usize) 
     // The sum of |terms| (scaled like the value) bounds what rounding can do to the value.
     let mut none = p.clone();
     none.reduction = Reduction::None;
-    let terms = cpu::evaluate(&none, &inputs, false)?.elements.unwrap_or_default();
+    let terms = cpu::evaluate(&none, &inputs, false)?
+        .elements
+        .unwrap_or_default();
     let abs_mass = terms.iter().map(|v| v.abs()).sum::<f64>() * p.grad_scale();
     let want_value = want.value.unwrap_or(f64::NAN);
     let value_err = (got.value.unwrap_or(f32::NAN) as f64 - want_value).abs()
