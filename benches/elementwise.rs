@@ -11,6 +11,9 @@
 //!   Counted as 12·n bytes (input and target read, gradient written).
 //! - `copy/{n}`: `copy_buffer_to_buffer` of 8·n bytes between two buffers on the same
 //!   adapter. Counted as 16·n bytes (read and written), the way the kernels are counted.
+//! - `subtract/{n}`: the simplest kernel with the traffic of `{loss}+grad`: out = x - y, one
+//!   vec4 per invocation, no reduction, no checks. Counted as 12·n bytes. What a compute
+//!   kernel at all reaches on this adapter, as opposed to its copy engine or memcpy.
 //!
 //! Each iteration records the work into a fresh `CommandEncoder` and finishes it before the
 //! clock starts; the time taken is from `queue.submit` until `device.poll` reports that
@@ -159,6 +162,85 @@ impl CopyData {
     }
 }
 
+/// The `subtract` floor: out = x - y as a bare compute kernel.
+struct SubtractData {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+    workgroups: u32,
+}
+
+const SUBTRACT: &str = "
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x + id.y * 65535u * 256u;
+    if i < arrayLength(&x) {
+        out[i] = x[i] - y[i];
+    }
+}";
+
+fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: t.buffer(),
+        offset: 0,
+        size: std::num::NonZeroU64::new(t.byte_len()),
+    })
+}
+
+impl SubtractData {
+    fn new(ctx: &GpuContext, n: usize) -> SubtractData {
+        let device = ctx.device();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("subtract bench"),
+            source: wgpu::ShaderSource::Wgsl(SUBTRACT.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("subtract bench"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
+        let x = ctx.upload(&data, &[n]).expect("uploading");
+        let y = ctx.upload(&data, &[n]).expect("uploading");
+        let out = ctx.zeros(&[n]).expect("allocating");
+        let entry = |binding, t| wgpu::BindGroupEntry {
+            binding,
+            resource: whole(t),
+        };
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("subtract bench"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[entry(0, &x), entry(1, &y), entry(2, &out)],
+        });
+        SubtractData {
+            pipeline,
+            group,
+            workgroups: (n as u32 / 4).div_ceil(256),
+        }
+    }
+
+    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &self.group, &[]);
+                let (x, y) = (self.workgroups.min(65535), self.workgroups.div_ceil(65535));
+                pass.dispatch_workgroups(x, y, 1);
+            }
+            total += submit_timed(ctx, enc.finish());
+        }
+        total
+    }
+}
+
 /// `elementwise/{backend}`, or `elementwise/{backend}-{adapter}` (then `-{i}`) if the backend
 /// is not unique among the adapters.
 fn group_names(ctxs: &[GpuContext]) -> Vec<String> {
@@ -209,6 +291,12 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
                 });
             }
         }
+        let mut subtract: Option<SubtractData> = None;
+        group.throughput(Throughput::Bytes(12 * n64));
+        group.bench_function(BenchmarkId::new("subtract", n), |b| {
+            let d = subtract.get_or_insert_with(|| SubtractData::new(ctx, n));
+            b.iter_custom(|iters| d.time(ctx, iters));
+        });
         let copy_bytes = 8 * n64;
         if copy_bytes > max_buffer {
             eprintln!("{group_name}: copy/{n} skipped, {copy_bytes} bytes > max_buffer_size");
