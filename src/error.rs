@@ -67,6 +67,14 @@ pub enum LossError {
         index: u64,
     },
 
+    #[error("{loss}: row {row} has label {label}, outside [0, {classes}) and not the ignored label")]
+    LabelOutOfRange {
+        loss: &'static str,
+        row: u64,
+        label: i64,
+        classes: usize,
+    },
+
     #[error("{loss}: {tensor}[{index}] is outside {domain}")]
     OutOfDomain {
         loss: &'static str,

@@ -15,9 +15,12 @@ pub enum Reduction {
     /// Their mean; NaN for an empty input (PyTorch).
     #[default]
     Mean,
+    /// The sum divided by the number of rows (kl_div's PyTorch `batchmean`, Keras's value).
+    BatchMean,
 }
 
 impl Reduction {
+    /// The reductions every loss takes (`batchmean` is kl_div's alone).
     pub const ALL: [Reduction; 3] = [Reduction::None, Reduction::Sum, Reduction::Mean];
 
     pub fn name(self) -> &'static str {
@@ -25,11 +28,15 @@ impl Reduction {
             Reduction::None => "none",
             Reduction::Sum => "sum",
             Reduction::Mean => "mean",
+            Reduction::BatchMean => "batchmean",
         }
     }
 
     pub fn parse(s: &str) -> Option<Reduction> {
-        Reduction::ALL.into_iter().find(|r| r.name() == s)
+        Reduction::ALL
+            .into_iter()
+            .chain([Reduction::BatchMean])
+            .find(|r| r.name() == s)
     }
 }
 

@@ -46,6 +46,13 @@ impl Problem {
         reduction: Reduction,
     ) -> Result<Problem> {
         let params = params::resolve(loss.name, loss.params, given)?;
+        if reduction == Reduction::BatchMean {
+            return Err(LossError::Reduction {
+                loss: loss.name,
+                reduction: reduction.name().into(),
+                why: "batchmean is kl_div's; elementwise losses take none, sum or mean",
+            });
+        }
         let shape = shapes.input.to_vec();
         let n: usize = shape.iter().product();
         if n > MAX_ELEMENTS {

@@ -90,7 +90,8 @@ pub fn evaluate<T: Copy + Into<f64>>(
     }
     let value = match p.reduction {
         Reduction::None => None,
-        Reduction::Sum => Some(sum.value()),
+        // Problem::new refuses batchmean for elementwise losses.
+        Reduction::Sum | Reduction::BatchMean => Some(sum.value()),
         Reduction::Mean if p.n == 0 => Some(f64::NAN),
         Reduction::Mean => Some(sum.value() / p.n as f64),
     };
