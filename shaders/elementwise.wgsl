@@ -8,8 +8,8 @@
 // The host (src/kernel/source.rs) prepends the configuration constants
 //   WG_SIZE, BLOCKED, LANES, HAS_WEIGHT, HAS_AUX, AUX_BROADCAST, AUX_DEFAULT, WRITE_OUT,
 //   WRITE_GRAD, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
-// and common.wgsl, reduce.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl,
-// the loss family, and loss_fn.
+// and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector
+// variant, math.wgsl, the loss family, and loss_fn.
 
 // One dispatch's view of the tensors: element positions are relative to each binding window.
 struct Segment {
@@ -28,15 +28,6 @@ struct Segment {
     params: vec4<f32>,
 }
 
-// Status slots: the first offending element of each check (stored as !index, 0 = none).
-// The same order as src/status.rs.
-const STATUS_NAN_INPUT: u32 = 0u;
-const STATUS_NAN_TARGET: u32 = 1u;
-const STATUS_NAN_WEIGHT: u32 = 2u;
-const STATUS_NAN_AUX: u32 = 3u;
-const STATUS_INPUT_DOMAIN: u32 = 4u;
-const STATUS_AUX_DOMAIN: u32 = 5u;
-
 @group(0) @binding(0) var<uniform> seg: Segment;
 @group(0) @binding(1) var<storage, read> x_buf: array<VT>;
 @group(0) @binding(2) var<storage, read> y_buf: array<VT>;
@@ -44,8 +35,7 @@ const STATUS_AUX_DOMAIN: u32 = 5u;
 @group(0) @binding(4) var<storage, read> aux_buf: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_buf: array<VT>;
 @group(0) @binding(6) var<storage, read_write> grad_buf: array<VT>;
-@group(0) @binding(7) var<storage, read_write> partials: array<Acc>;
-@group(0) @binding(8) var<storage, read_write> status: array<atomic<u32>, 8>;
+@group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 // The aux tensor's index for element e of this dispatch.
 fn aux_index(e: u32) -> u32 {
@@ -93,7 +83,7 @@ fn suspect(t: Loaded) -> bool {
 }
 
 fn flag(slot: u32, index: u32) {
-    atomicMax(&status[slot], ~index);
+    atomicMax(&scratch.status[slot], ~index);
 }
 
 // The rare path: which lane of VT number i failed which check.
@@ -127,7 +117,7 @@ fn check(i: u32, t: Loaded) {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
-    let walk = walk_start(ids.lid, ids.wid.x, ids.nwg.x, seg.count / VEC);
+    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / VEC);
     var acc = ACC_ZERO;
     // No branch in the loop: a suspicious value only sets a flag, and the rare path after
     // the loop walks the same elements again to find which check failed where.
@@ -152,6 +142,6 @@ fn main(ids: Ids) {
     }
     let total = workgroup_reduce(ids, acc);
     if ids.lid == 0u {
-        partials[seg.partial_at + ids.wid.x] = total;
+        scratch.partials[seg.partial_at + ids.wid.x] = total;
     }
 }

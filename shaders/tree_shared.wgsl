@@ -4,9 +4,10 @@
 // cheap on a GPU but costly where workgroups run as coroutines on a CPU (llvmpipe), and
 // sixteen serial combines are cheap everywhere.
 //
-// Every invocation of the workgroup must call workgroup_reduce, once per dispatch, from
-// uniform control flow: the barriers live here and nowhere else. The result is valid in
-// invocation 0.
+// Every invocation of the workgroup must call workgroup_reduce from uniform control flow:
+// the barriers live here and nowhere else. It may be called several times in a row (the
+// leading barrier keeps one call's writes from racing the last call's reads). The result
+// is valid in invocation 0.
 
 struct Ids {
     @builtin(local_invocation_index) lid: u32,
@@ -20,6 +21,7 @@ const TREE_RADIX: u32 = 16u;
 var<workgroup> tree: array<Acc, 2u * WG_SIZE>;
 
 fn workgroup_reduce(ids: Ids, v: Acc) -> Acc {
+    workgroupBarrier();
     var acc = v;
     var half = 0u;
     // Each round, invocation i folds live entries i·16 .. i·16 + 15 into its own value.

@@ -2,9 +2,10 @@
 // subgroup folds the subgroups' results. Works for any power-of-two subgroup size (4 to 128)
 // that divides WG_SIZE; the host checks that before picking this strategy.
 //
-// Every invocation of the workgroup must call workgroup_reduce, once per dispatch, from
-// uniform control flow: the barriers live here and nowhere else. The result is valid in
-// invocation 0.
+// Every invocation of the workgroup must call workgroup_reduce from uniform control flow:
+// the barriers live here and nowhere else. It may be called several times in a row (the
+// leading barrier keeps one call's writes from racing the last call's reads). The result
+// is valid in invocation 0.
 
 struct Ids {
     @builtin(local_invocation_index) lid: u32,
@@ -29,6 +30,7 @@ fn subgroup_fold(v: Acc, sg_size: u32) -> Acc {
 
 fn workgroup_reduce(ids: Ids, v: Acc) -> Acc {
     let folded = subgroup_fold(v, ids.sg_size);
+    workgroupBarrier();
     if ids.lane == 0u {
         tree[ids.sid] = folded;
     }

@@ -15,13 +15,14 @@ struct Walk {
     step: u32,
 }
 
-fn walk_start(lid: u32, wid: u32, nwg: u32, n: u32) -> Walk {
-    if BLOCKED {
-        let groups = nwg * (WG_SIZE / LANES);
-        let group = wid * (WG_SIZE / LANES) + lid / LANES;
+// Invocation `index` of `count` sharing n items (a whole grid over a tensor, or the lanes of
+// one row). Blocked needs `count` to be a multiple of LANES, else it strides.
+fn walk_in(index: u32, count: u32, n: u32) -> Walk {
+    if BLOCKED && count % LANES == 0u {
+        let groups = count / LANES;
         let span = (n + groups * LANES - 1u) / (groups * LANES) * LANES;
-        let start = group * span;
-        return Walk(start + lid % LANES, min(start + span, n), LANES);
+        let start = index / LANES * span;
+        return Walk(start + index % LANES, min(start + span, n), LANES);
     }
-    return Walk(wid * WG_SIZE + lid, n, nwg * WG_SIZE);
+    return Walk(index, n, count);
 }

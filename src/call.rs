@@ -15,7 +15,7 @@ use crate::kernel::elementwise::{self, Bound};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
-use crate::status::{Status, STATUS_WORDS};
+use crate::status::{Names, Status, STATUS_WORDS};
 use crate::tensor::Tensor;
 
 /// Where an optional output goes.
@@ -59,8 +59,8 @@ pub struct Recorded {
     pub value: Tensor,
     pub elements: Option<Tensor>,
     pub grad: Option<Tensor>,
-    status: Pooled,
-    problem: Problem,
+    scratch: Pooled,
+    names: Names,
     ctx: GpuContext,
 }
 
@@ -248,12 +248,6 @@ impl<'a> LossCall<'a> {
                 });
             }
         }
-        let status = self.ctx.inner.pool.take(
-            4 * STATUS_WORDS as u64,
-            wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-        );
         let bound = Bound {
             input,
             target,
@@ -262,14 +256,14 @@ impl<'a> LossCall<'a> {
             out: elements.as_ref(),
             grad: grad.as_ref(),
             result,
-            status: status.buffer(),
         };
-        elementwise::record(self.ctx, &p, &bound, enc)?;
+        let scratch = elementwise::record(self.ctx, &p, &bound, enc)?;
         Ok(Parts {
-            problem: p,
+            names: p.names(),
+            reduction: p.reduction,
             elements,
             grad,
-            status,
+            scratch,
         })
     }
 
@@ -286,7 +280,7 @@ impl<'a> LossCall<'a> {
             let staging = ctx.staging(16 + 4 * STATUS_WORDS as u64)?;
             enc.copy_buffer_to_buffer(result.buffer(), result.offset(), staging.buffer(), 0, 4);
             enc.copy_buffer_to_buffer(
-                parts.status.buffer(),
+                parts.scratch.buffer(),
                 0,
                 staging.buffer(),
                 16,
@@ -295,12 +289,12 @@ impl<'a> LossCall<'a> {
             let idx = ctx.queue().submit([enc.finish()]);
             let raw = ctx.map_read(staging.buffer(), 16 + 4 * STATUS_WORDS as u64, idx)?;
             let words: &[u32] = bytemuck::cast_slice(&raw);
-            if let Some(e) = Status::from_words(&words[4..]).error(&parts.problem) {
+            if let Some(e) = Status::from_words(&words[4..]).error(&parts.names) {
                 return Err(e);
             }
             let value = f32::from_bits(words[0]);
             Ok((
-                (parts.problem.reduction != Reduction::None).then_some(value),
+                (parts.reduction != Reduction::None).then_some(value),
                 parts,
             ))
         })();
@@ -361,18 +355,19 @@ impl<'a> LossCall<'a> {
             value,
             elements: parts.elements,
             grad: parts.grad,
-            status: parts.status,
-            problem: parts.problem,
+            scratch: parts.scratch,
+            names: parts.names,
             ctx: self.ctx.clone(),
         })
     }
 }
 
 struct Parts {
-    problem: Problem,
+    names: Names,
+    reduction: Reduction,
     elements: Option<Tensor>,
     grad: Option<Tensor>,
-    status: Pooled,
+    scratch: Pooled,
 }
 
 impl Recorded {
@@ -383,10 +378,10 @@ impl Recorded {
         let bytes = 4 * STATUS_WORDS as u64;
         let staging = ctx.staging(bytes)?;
         let mut enc = ctx.encoder();
-        enc.copy_buffer_to_buffer(self.status.buffer(), 0, staging.buffer(), 0, bytes);
+        enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
         let idx = ctx.queue().submit([enc.finish()]);
         let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
-        match Status::from_words(bytemuck::cast_slice(&raw)).error(&self.problem) {
+        match Status::from_words(bytemuck::cast_slice(&raw)).error(&self.names) {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -4,7 +4,7 @@
 use crate::error::{LossError, Result};
 use crate::kernel::Kernels;
 use crate::pool::Pool;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::tuning::Tuning;
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
@@ -219,14 +219,28 @@ impl GpuContext {
 
     /// Copies `data` into a new GPU tensor of the given shape.
     pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
+        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::F32)
+    }
+
+    /// Class labels as int32.
+    pub fn upload_i32(&self, data: &[i32], shape: &[usize]) -> Result<Tensor> {
+        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I32)
+    }
+
+    /// Class labels as int64 (PyTorch's default).
+    pub fn upload_i64(&self, data: &[i64], shape: &[usize]) -> Result<Tensor> {
+        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
+    }
+
+    fn upload_bytes(&self, data: &[u8], count: usize, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let len: usize = shape.iter().product();
-        if len != data.len() {
+        if len != count {
             return Err(LossError::Buffer {
                 tensor: format!("upload of shape {shape:?}"),
-                why: format!("{} values given for {len} elements", data.len()),
+                why: format!("{count} values given for {len} elements"),
             });
         }
-        let bytes = (4 * len as u64).next_multiple_of(16).max(16);
+        let bytes = (data.len() as u64).next_multiple_of(16).max(16);
         self.check_buffer_size("uploaded tensor", bytes)?;
         let scope = self
             .inner
@@ -245,14 +259,13 @@ impl GpuContext {
                 .slice(..)
                 .get_mapped_range_mut()
                 .map_err(|e| LossError::Gpu(e.to_string()))?;
-            view.slice(..4 * len)
-                .copy_from_slice(bytemuck::cast_slice(data));
+            view.slice(..data.len()).copy_from_slice(data);
         }
         buffer.unmap();
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(LossError::Gpu(format!("allocating {bytes} bytes: {e}")));
         }
-        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), None))
+        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), None).with_dtype(dtype))
     }
 
     /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
@@ -295,8 +308,14 @@ impl GpuContext {
         Ok(t)
     }
 
-    /// Reads a tensor back to the host.
+    /// Reads an f32 tensor back to the host.
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        if tensor.dtype() != DType::F32 {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", tensor.shape()),
+                why: format!("it holds {}, not float32", tensor.dtype().name()),
+            });
+        }
         if !tensor
             .buffer()
             .usage()
@@ -382,6 +401,17 @@ impl GpuContext {
         Ok(self.inner.pool.take(
             bytes,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        ))
+    }
+
+    /// A pooled scratch buffer for a call with `partials` workgroup partials after the header
+    /// (status words, norms); COPY_SRC to read the status, COPY_DST to clear it.
+    pub(crate) fn scratch(&self, partials: u64) -> Result<crate::pool::Pooled> {
+        let bytes = crate::status::SCRATCH_HEADER_BYTES + 8 * partials.max(2);
+        self.check_buffer_size("scratch buffer", bytes)?;
+        Ok(self.inner.pool.take(
+            bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         ))
     }
 

@@ -5,6 +5,7 @@
 use crate::catalogue::{Broadcast, Elementwise};
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
+use crate::status::Names;
 
 /// Where element i finds its extra tensor (var, pos_weight): at ((i / div) % modulo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +153,18 @@ impl Problem {
     /// The aux tensor's name, for messages.
     pub fn aux_name(&self) -> &'static str {
         self.loss.aux.map(|a| a.name).unwrap_or("aux")
+    }
+
+    /// What its errors name.
+    pub fn names(&self) -> Names {
+        let domain = |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");
+        Names {
+            loss: self.loss.name,
+            aux: self.aux_name(),
+            input_domain: domain(self.loss.input_domain),
+            aux_domain: domain(self.loss.aux.and_then(|a| a.domain)),
+            classes: 0,
+        }
     }
 }
 

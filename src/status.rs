@@ -1,10 +1,10 @@
-//! The checks every elementwise kernel makes on its inputs, and how their findings become an
-//! error. The GPU records the first offending index of each check in a small status buffer
-//! (as !index with atomicMax, so a cleared buffer means "nothing found"); the CPU reference
-//! fills the same slots. Either way, `Status::error` reports the same error.
+//! The checks kernels make on their inputs, and how their findings become an error. The GPU
+//! records the first offending index of each check in the status words at the start of the
+//! call's scratch buffer (shaders/scratch.wgsl; as !index with atomicMax, so a cleared buffer
+//! means "nothing found"); the CPU reference fills the same slots. Either way,
+//! `Status::error` reports the same error.
 
 use crate::error::LossError;
-use crate::problem::Problem;
 
 /// The slots, in the order they are reported when several are set (as in elementwise.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,23 +15,39 @@ pub enum Check {
     NanAux = 3,
     InputDomain = 4,
     AuxDomain = 5,
+    /// A class label neither in [0, C) nor the ignored label (the index is a row).
+    BadLabel = 6,
 }
 
-pub const CHECKS: [Check; 6] = [
+pub const CHECKS: [Check; 7] = [
     Check::NanInput,
     Check::NanTarget,
     Check::NanWeight,
     Check::NanAux,
     Check::InputDomain,
     Check::AuxDomain,
+    Check::BadLabel,
 ];
 
-/// Words in the GPU status buffer (a few spare for later checks).
-pub const STATUS_WORDS: usize = 8;
+/// Status words at the start of the scratch buffer; words 8 and 9 hold the first bad label.
+pub const STATUS_WORDS: usize = 16;
+/// Bytes before the partials in the scratch buffer: status words, then 8 f32 norms.
+pub const SCRATCH_HEADER_BYTES: u64 = 4 * STATUS_WORDS as u64 + 32;
+
+/// What a call's errors are to name: its loss, its tensors, their domains.
+#[derive(Clone, Copy, Debug)]
+pub struct Names {
+    pub loss: &'static str,
+    pub aux: &'static str,
+    pub input_domain: &'static str,
+    pub aux_domain: &'static str,
+    pub classes: usize,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
-    first: [Option<u64>; 6],
+    first: [Option<u64>; 7],
+    bad_label: Option<i64>,
 }
 
 impl Status {
@@ -44,7 +60,18 @@ impl Status {
                 s.first[c as usize] = Some(u64::from(!w));
             }
         }
+        if s.first(Check::BadLabel).is_some() {
+            s.bad_label = Some((u64::from(words[9]) << 32 | u64::from(words[8])) as i64);
+        }
         s
+    }
+
+    /// Notes that row `row` has the bad label `label` (keeps the first row).
+    pub fn record_label(&mut self, row: usize, label: i64) {
+        if self.first(Check::BadLabel).is_none_or(|f| (row as u64) < f) {
+            self.bad_label = Some(label);
+        }
+        self.record(Check::BadLabel, row);
     }
 
     /// Notes that element `index` fails `check` (keeps the first).
@@ -60,47 +87,33 @@ impl Status {
         self.first[check as usize]
     }
 
-    pub fn error(&self, p: &Problem) -> Option<LossError> {
-        let loss = p.loss.name;
+    pub fn error(&self, names: &Names) -> Option<LossError> {
+        let loss = names.loss;
         CHECKS.iter().find_map(|&c| {
             let index = self.first(c)?;
+            let nan = |tensor| LossError::NaN {
+                loss,
+                tensor,
+                index,
+            };
+            let outside = |tensor, domain| LossError::OutOfDomain {
+                loss,
+                tensor,
+                index,
+                domain,
+            };
             Some(match c {
-                Check::NanInput => LossError::NaN {
+                Check::NanInput => nan("input"),
+                Check::NanTarget => nan("target"),
+                Check::NanWeight => nan("weight"),
+                Check::NanAux => nan(names.aux),
+                Check::InputDomain => outside("input", names.input_domain),
+                Check::AuxDomain => outside(names.aux, names.aux_domain),
+                Check::BadLabel => LossError::LabelOutOfRange {
                     loss,
-                    tensor: "input",
-                    index,
-                },
-                Check::NanTarget => LossError::NaN {
-                    loss,
-                    tensor: "target",
-                    index,
-                },
-                Check::NanWeight => LossError::NaN {
-                    loss,
-                    tensor: "weight",
-                    index,
-                },
-                Check::NanAux => LossError::NaN {
-                    loss,
-                    tensor: p.aux_name(),
-                    index,
-                },
-                Check::InputDomain => LossError::OutOfDomain {
-                    loss,
-                    tensor: "input",
-                    index,
-                    domain: p.loss.input_domain.map(|d| d.text).unwrap_or("its domain"),
-                },
-                Check::AuxDomain => LossError::OutOfDomain {
-                    loss,
-                    tensor: p.aux_name(),
-                    index,
-                    domain: p
-                        .loss
-                        .aux
-                        .and_then(|a| a.domain)
-                        .map(|d| d.text)
-                        .unwrap_or("its domain"),
+                    row: index,
+                    label: self.bad_label.unwrap_or(i64::MIN),
+                    classes: names.classes,
                 },
             })
         })

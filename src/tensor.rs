@@ -6,12 +6,38 @@ use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use std::sync::Arc;
 
+/// The element type of a tensor. Losses read f32 values; class labels are i32 or i64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    I32,
+    I64,
+}
+
+impl DType {
+    pub fn size(self) -> u64 {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::I64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Tensor {
     buffer: wgpu::Buffer,
     offset: u64,
     shape: Vec<usize>,
     len: usize,
+    dtype: DType,
     /// Set when the buffer came from the context's pool: it goes back when the last view drops.
     _pooled: Option<Arc<Pooled>>,
 }
@@ -31,14 +57,26 @@ impl Tensor {
     /// without copying. The buffer needs STORAGE usage to be read or written by a kernel
     /// (COPY_SRC to be downloaded, COPY_DST to be written from the host).
     pub fn wrap(buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
+        Tensor::wrap_typed(buffer, offset, shape, DType::F32)
+    }
+
+    /// Wraps values of another type (class labels: i32 or i64), as [`Tensor::wrap`].
+    pub fn wrap_typed(
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
         let len: usize = shape.iter().product();
         let fail = |why: String| LossError::Buffer {
             tensor: format!("wrapped buffer {:?}", buffer.size()),
             why,
         };
-        if !offset.is_multiple_of(4) {
+        if !offset.is_multiple_of(dtype.size()) {
             return Err(fail(format!(
-                "offset {offset} is not a multiple of 4 bytes (one f32)"
+                "offset {offset} is not a multiple of {} bytes (one {})",
+                dtype.size(),
+                dtype.name()
             )));
         }
         if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
@@ -74,8 +112,17 @@ impl Tensor {
             offset,
             shape,
             len,
+            dtype: DType::F32,
             _pooled: pooled.map(Arc::new),
         }
+    }
+
+    pub(crate) fn with_dtype(self, dtype: DType) -> Tensor {
+        Tensor { dtype, ..self }
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     pub(crate) fn pooled(pooled: Pooled, shape: Vec<usize>) -> Tensor {
@@ -107,7 +154,7 @@ impl Tensor {
 
     /// Bytes the tensor's values occupy.
     pub fn byte_len(&self) -> u64 {
-        4 * self.len as u64
+        self.dtype.size() * self.len as u64
     }
 
     /// The same values viewed with another shape of the same element count.

@@ -85,7 +85,7 @@ pub fn evaluate<T: Copy + Into<f64>>(
             grad.push(w * g * scale);
         }
     }
-    if let Some(e) = status.error(p) {
+    if let Some(e) = status.error(&p.names()) {
         return Err(e);
     }
     let value = match p.reduction {

@@ -5,7 +5,9 @@
 use super::{CodeConfig, ElementConfig, KernelKey, ELEMENTWISE, FINISH};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
+use crate::pool::Pooled;
 use crate::problem::{AuxLayout, Problem};
+use crate::status::SCRATCH_HEADER_BYTES;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 use std::num::NonZeroU64;
@@ -37,6 +39,8 @@ pub(crate) struct FinishUniform {
     pub partial_at: u32,
     pub result_at: u32,
     pub divisor: f32,
+    pub norm_divisor: u32,
+    pub _pad: [u32; 3],
 }
 
 /// The tensors of one call, already checked against its `Problem`.
@@ -49,8 +53,6 @@ pub(crate) struct Bound<'a> {
     pub grad: Option<&'a Tensor>,
     /// The reduced value goes to element 0 of this tensor.
     pub result: &'a Tensor,
-    /// STATUS_WORDS u32, cleared here before the kernel runs.
-    pub status: &'a wgpu::Buffer,
 }
 
 /// A range of elements handled by one dispatch.
@@ -81,13 +83,13 @@ pub(crate) fn segments(n: usize, vec4: bool, max_count: usize) -> Vec<Segment> {
 
 /// Where a dispatch's elements sit in a tensor's buffer: the aligned binding and the
 /// position of the first element inside it.
-struct Window {
-    offset: u64,
-    size: u64,
-    at: u32,
+pub(crate) struct Window {
+    pub offset: u64,
+    pub size: u64,
+    pub at: u32,
 }
 
-fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
+pub(crate) fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
     let start = t.offset() + 4 * first as u64;
     let offset = start / align * align;
     Window {
@@ -97,7 +99,7 @@ fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
     }
 }
 
-fn binding(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BindingResource<'_> {
+pub(crate) fn binding(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer,
         offset,
@@ -105,12 +107,14 @@ fn binding(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BindingResour
     })
 }
 
+/// Records the call; returns its scratch buffer (status words, partials), which the caller
+/// keeps to read the status once the work has run.
 pub(crate) fn record(
     ctx: &GpuContext,
     p: &Problem,
     t: &Bound<'_>,
     enc: &mut wgpu::CommandEncoder,
-) -> Result<()> {
+) -> Result<Pooled> {
     let inner = &ctx.inner;
     let tuning = ctx.tuning();
     let code = CodeConfig::from(&tuning);
@@ -149,9 +153,7 @@ pub(crate) fn record(
         })
         .collect();
     let total: u32 = groups.iter().sum();
-    let partials = inner
-        .pool
-        .take(8 * u64::from(total.max(2)), wgpu::BufferUsages::STORAGE);
+    let scratch = ctx.scratch(u64::from(total))?;
 
     // A broadcast aux tensor is bound whole: each element finds its value by global index.
     let aux_whole = match (t.aux, p.aux) {
@@ -219,8 +221,7 @@ pub(crate) fn record(
             opt(t.aux, aux_ref, &inner.dummy_read),
             opt(t.out, out.as_ref(), &inner.dummy_out),
             opt(t.grad, grad.as_ref(), &inner.dummy_grad),
-            (partials.buffer().clone(), 0, partials.buffer().size()),
-            (t.status.clone(), 0, 4 * crate::status::STATUS_WORDS as u64),
+            (scratch.buffer().clone(), 0, scratch.buffer().size()),
         ];
         let entries: Vec<_> = resources
             .iter()
@@ -238,35 +239,22 @@ pub(crate) fn record(
         dispatches.push((inner.kernels.pipeline(&config(s.vec4))?, group, groups));
     }
 
-    let result = window(t.result, 0, 1, align);
-    let fin = FinishUniform {
-        count: total,
-        partial_at: 0,
-        result_at: result.at,
-        divisor: p.divisor() as f32,
-    };
-    let fbuf = ctx.uniform(bytemuck::bytes_of(&fin));
-    let finish_group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("finish"),
-        layout: inner.kernels.bind_group_layout(&FINISH),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: fbuf.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: binding(partials.buffer(), 0, partials.buffer().size()),
-            },
-            wgpu::BindGroupEntry {
-                binding: 2,
-                resource: binding(t.result.buffer(), result.offset, result.size),
-            },
-        ],
-    });
-    let finish = inner.kernels.pipeline(&KernelKey::Finish(code))?;
+    let finish = Finish::new(
+        ctx,
+        code,
+        &scratch,
+        t.result,
+        FinishUniform {
+            count: total,
+            partial_at: 0,
+            result_at: 0,
+            divisor: p.divisor() as f32,
+            norm_divisor: 0,
+            _pad: [0; 3],
+        },
+    )?;
 
-    enc.clear_buffer(t.status, 0, Some(4 * crate::status::STATUS_WORDS as u64));
+    enc.clear_buffer(scratch.buffer(), 0, Some(SCRATCH_HEADER_BYTES));
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some(p.loss.name),
         timestamp_writes: None,
@@ -276,10 +264,62 @@ pub(crate) fn record(
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(*groups, 1, 1);
     }
-    pass.set_pipeline(&finish);
-    pass.set_bind_group(0, &finish_group, &[]);
-    pass.dispatch_workgroups(1, 1, 1);
-    Ok(())
+    finish.dispatch(&mut pass);
+    drop(pass);
+    Ok(scratch)
+}
+
+/// The finish pass of a call: folds the partials in the scratch buffer into `result`.
+pub(crate) struct Finish {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+}
+
+impl Finish {
+    pub(crate) fn new(
+        ctx: &GpuContext,
+        code: CodeConfig,
+        scratch: &Pooled,
+        result: &Tensor,
+        uniform: FinishUniform,
+    ) -> Result<Finish> {
+        let inner = &ctx.inner;
+        let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
+        let win = window(result, 0, 1, align);
+        let uniform = FinishUniform {
+            result_at: win.at,
+            ..uniform
+        };
+        let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
+        let group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("finish"),
+            layout: inner.kernels.bind_group_layout(&FINISH),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: ubuf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: binding(scratch.buffer(), 0, scratch.buffer().size()),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: binding(result.buffer(), win.offset, win.size),
+                },
+            ],
+        });
+        Ok(Finish {
+            pipeline: inner.kernels.pipeline(&KernelKey::Finish(code))?,
+            group,
+        })
+    }
+
+    pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.group, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
 }
 
 #[cfg(test)]

@@ -27,20 +27,20 @@ pub(crate) struct KernelDef {
 
 use Bind::{Read, ReadWrite, Uniform};
 
-/// shaders/elementwise.wgsl: segment, input, target, weight, aux, out, grad, partials, status.
+/// shaders/elementwise.wgsl: segment, input, target, weight, aux, out, grad, scratch.
 pub(crate) const ELEMENTWISE: KernelDef = KernelDef {
     name: "elementwise",
     template: include_str!("../../shaders/elementwise.wgsl"),
     bindings: &[
-        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
 };
 
-/// shaders/finish.wgsl: finish params, partials, result.
+/// shaders/finish.wgsl: finish params, scratch, result.
 pub(crate) const FINISH: KernelDef = KernelDef {
     name: "finish",
     template: include_str!("../../shaders/finish.wgsl"),
-    bindings: &[Uniform, Read, ReadWrite],
+    bindings: &[Uniform, ReadWrite, ReadWrite],
 };
 
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in

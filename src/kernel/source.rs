@@ -7,6 +7,7 @@ use crate::tuning::{Layout, Tuning};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
+const SCRATCH: &str = include_str!("../../shaders/scratch.wgsl");
 const TREE_SHARED: &str = include_str!("../../shaders/tree_shared.wgsl");
 const WALK: &str = include_str!("../../shaders/walk.wgsl");
 const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
@@ -60,6 +61,7 @@ fn prelude(tuning: &CodeConfig) -> String {
     for piece in [
         COMMON,
         REDUCE,
+        SCRATCH,
         WALK,
         if tuning.subgroups {
             TREE_SUBGROUP
