@@ -8,15 +8,16 @@
 //!   buffer and nothing is read back (for training loops). [`Recorded::check`] reads the
 //!   status later, after the caller has submitted.
 
-use crate::catalogue::Elementwise;
+use crate::catalogue::{Elementwise, Loss, RowLoss};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::kernel::elementwise::{self, Bound};
+use crate::kernel::{cross_entropy, elementwise};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
+use crate::rows::{CrossEntropyProblem, TensorShape};
 use crate::status::{Names, Status, STATUS_WORDS};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// Where an optional output goes.
 #[derive(Clone, Copy)]
@@ -26,10 +27,10 @@ enum Output<'a> {
     Into(&'a Tensor),
 }
 
-/// One call of an elementwise loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
+/// One call of a loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
 pub struct LossCall<'a> {
     ctx: &'a GpuContext,
-    loss: &'static Elementwise,
+    loss: Loss,
     input: Option<&'a Tensor>,
     target: Option<&'a Tensor>,
     weight: Option<&'a Tensor>,
@@ -67,8 +68,8 @@ pub struct Recorded {
 impl GpuContext {
     /// Starts a call of the loss `name` (or one of its aliases), as named in LOSSES.md.
     pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
-        let loss = crate::catalogue::elementwise(name)
-            .ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
+        let loss =
+            crate::catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
         Ok(LossCall {
             ctx: self,
             loss,
@@ -105,16 +106,20 @@ impl<'a> LossCall<'a> {
     /// Any tensor by its LOSSES.md name: `input`, `target`, `weight`, or the loss's extra
     /// tensor (`var`, `pos_weight`). An unknown name fails the call.
     pub fn tensor(mut self, name: &str, t: &'a Tensor) -> Self {
+        let aux = match self.loss {
+            Loss::Elementwise(l) => l.aux.map(|a| a.name),
+            Loss::Row(_) => None,
+        };
         match name {
             "input" => self.input = Some(t),
             "target" => self.target = Some(t),
             "weight" => self.weight = Some(t),
-            _ if self.loss.aux.is_some_and(|a| a.name == name) => self.aux = Some(t),
+            _ if aux == Some(name) => self.aux = Some(t),
             _ => {
                 let mut takes = vec!["input", "target", "weight"];
-                takes.extend(self.loss.aux.map(|a| a.name));
+                takes.extend(aux);
                 self.error.get_or_insert(LossError::UnexpectedTensor {
-                    loss: self.loss.name,
+                    loss: self.loss.name(),
                     tensor: name.to_string(),
                     takes: takes.join(", "),
                 });
@@ -164,64 +169,54 @@ impl<'a> LossCall<'a> {
         self
     }
 
-    /// The parts of the call, validated.
-    fn problem(&self) -> Result<(Problem, &'a Tensor, &'a Tensor)> {
+    /// The input and target, which every loss takes.
+    fn input_and_target(&self) -> Result<(&'a Tensor, &'a Tensor)> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
         let missing = |tensor| LossError::MissingTensor {
-            loss: self.loss.name,
+            loss: self.loss.name(),
             tensor,
         };
         let input = self.input.ok_or_else(|| missing("input"))?;
         let target = self.target.ok_or_else(|| missing("target"))?;
-        let p = Problem::new(
-            self.loss,
-            Shapes {
-                input: input.shape(),
-                target: target.shape(),
-                weight: self.weight.map(Tensor::shape),
-                aux: self.aux.map(Tensor::shape),
-            },
-            &self.params,
-            self.reduction,
-        )?;
-        Ok((p, input, target))
+        Ok((input, target))
     }
 
-    fn output(&self, o: Output<'a>, n: usize, shape: &[usize]) -> Result<Option<Tensor>> {
+    fn output(&self, o: Output<'a>, shape: &[usize]) -> Result<Option<Tensor>> {
+        let n: usize = shape.iter().product();
         match o {
             Output::No => Ok(None),
             Output::New => self.ctx.scratch_tensor(shape.to_vec()).map(Some),
-            Output::Into(t) if t.len() == n => Ok(Some(t.clone())),
+            Output::Into(t) if t.len() == n && t.dtype() == DType::F32 => Ok(Some(t.clone())),
             Output::Into(t) => Err(LossError::Buffer {
                 tensor: format!("output {:?}", t.shape()),
-                why: format!("it has {} elements; the input has {n}", t.len()),
+                why: format!(
+                    "it has {} {} elements; this output takes {n} float32",
+                    t.len(),
+                    t.dtype().name()
+                ),
             }),
         }
     }
 
-    /// Validates, allocates the outputs and records the kernel into `enc`.
-    fn record_parts(&self, enc: &mut wgpu::CommandEncoder, result: &Tensor) -> Result<Parts> {
-        let (p, input, target) = self.problem()?;
-        let elements = if p.reduction == Reduction::None {
-            match self.elements {
-                Output::No => Output::New,
-                o => o,
-            }
-        } else {
-            self.elements
+    /// The per-element (per-row) losses and the gradient, allocated or the caller's, checked
+    /// for usage and for sharing a buffer with an input (wgpu tracks usage per buffer).
+    fn outputs(
+        &self,
+        reduction: Reduction,
+        elements_shape: &[usize],
+        grad_shape: &[usize],
+        inputs: &[(&'static str, Option<&Tensor>)],
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let elements = match (reduction, self.elements) {
+            (Reduction::None, Output::No) => Output::New,
+            (_, o) => o,
         };
-        let elements = self.output(elements, p.n, &p.shape)?;
-        let grad = self.output(self.grad, p.n, &p.shape)?;
-        let inputs = [
-            ("input", Some(input)),
-            ("target", Some(target)),
-            ("weight", self.weight),
-            (p.aux_name(), self.aux),
-        ];
-        let outputs = [("elements", elements.as_ref()), ("grad", grad.as_ref())];
-        for (name, t) in outputs {
+        let elements = self.output(elements, elements_shape)?;
+        let grad = self.output(self.grad, grad_shape)?;
+        let loss = self.loss.name();
+        for (name, t) in [("elements", elements.as_ref()), ("grad", grad.as_ref())] {
             let Some(t) = t else { continue };
             if !t.buffer().usage().contains(wgpu::BufferUsages::STORAGE) {
                 return Err(LossError::Buffer {
@@ -229,10 +224,10 @@ impl<'a> LossCall<'a> {
                     why: "the buffer lacks STORAGE usage".into(),
                 });
             }
-            for (iname, i) in inputs {
+            for &(iname, i) in inputs {
                 if i.is_some_and(|i| i.shares_buffer(t)) {
                     return Err(LossError::Aliasing {
-                        loss: p.loss.name,
+                        loss,
                         a: iname,
                         b: name,
                     });
@@ -242,13 +237,60 @@ impl<'a> LossCall<'a> {
         if let (Some(e), Some(g)) = (&elements, &grad) {
             if e.overlaps(g) {
                 return Err(LossError::Aliasing {
-                    loss: p.loss.name,
+                    loss,
                     a: "elements",
                     b: "grad",
                 });
             }
         }
-        let bound = Bound {
+        Ok((elements, grad))
+    }
+
+    /// Validates, allocates the outputs and records the kernels into `enc`.
+    fn record_parts(&self, enc: &mut wgpu::CommandEncoder, result: &Tensor) -> Result<Parts> {
+        let (input, target) = self.input_and_target()?;
+        match self.loss {
+            Loss::Elementwise(loss) => self.elementwise_parts(loss, input, target, enc, result),
+            Loss::Row(loss) => self.row_parts(loss, input, target, enc, result),
+        }
+    }
+
+    fn elementwise_parts(
+        &self,
+        loss: &'static Elementwise,
+        input: &'a Tensor,
+        target: &'a Tensor,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        let aux_name = loss.aux.map(|a| a.name).unwrap_or("aux");
+        let inputs = [
+            ("input", Some(input)),
+            ("target", Some(target)),
+            ("weight", self.weight),
+            (aux_name, self.aux),
+        ];
+        for (name, t) in inputs {
+            if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
+                return Err(LossError::Buffer {
+                    tensor: format!("{}: {name}", loss.name),
+                    why: format!("it holds {}, expected float32", t.dtype().name()),
+                });
+            }
+        }
+        let p = Problem::new(
+            loss,
+            Shapes {
+                input: input.shape(),
+                target: target.shape(),
+                weight: self.weight.map(Tensor::shape),
+                aux: self.aux.map(Tensor::shape),
+            },
+            &self.params,
+            self.reduction,
+        )?;
+        let (elements, grad) = self.outputs(p.reduction, &p.shape, &p.shape, &inputs)?;
+        let bound = elementwise::Bound {
             input,
             target,
             weight: self.weight,
@@ -258,6 +300,51 @@ impl<'a> LossCall<'a> {
             result,
         };
         let scratch = elementwise::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+        })
+    }
+
+    fn row_parts(
+        &self,
+        loss: &'static RowLoss,
+        input: &'a Tensor,
+        target: &'a Tensor,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        let shape = |t: &'a Tensor| TensorShape {
+            shape: t.shape(),
+            dtype: t.dtype(),
+        };
+        let p = CrossEntropyProblem::new(
+            loss,
+            shape(input),
+            shape(target),
+            self.weight.map(shape),
+            &self.params,
+            self.reduction,
+        )?;
+        let inputs = [
+            ("input", Some(input)),
+            ("target", Some(target)),
+            ("weight", self.weight),
+        ];
+        let rows_shape = &p.shape[..p.shape.len() - 1];
+        let (elements, grad) = self.outputs(p.reduction, rows_shape, &p.shape, &inputs)?;
+        let bound = cross_entropy::Bound {
+            input,
+            target,
+            weight: self.weight,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+        };
+        let scratch = cross_entropy::record(self.ctx, &p, &bound, enc)?;
         Ok(Parts {
             names: p.names(),
             reduction: p.reduction,
@@ -293,10 +380,7 @@ impl<'a> LossCall<'a> {
                 return Err(e);
             }
             let value = f32::from_bits(words[0]);
-            Ok((
-                (parts.reduction != Reduction::None).then_some(value),
-                parts,
-            ))
+            Ok(((parts.reduction != Reduction::None).then_some(value), parts))
         })();
         let oom = pollster::block_on(memory.pop());
         let invalid = pollster::block_on(validation.pop());
@@ -311,7 +395,7 @@ impl<'a> LossCall<'a> {
     pub fn value(self) -> Result<f32> {
         if self.reduction == Reduction::None {
             return Err(LossError::Reduction {
-                loss: self.loss.name,
+                loss: self.loss.name(),
                 reduction: "none".into(),
                 why: "it has no single value; use run() for the per-element losses",
             });

@@ -306,3 +306,48 @@ pub fn elementwise(name: &str) -> Option<&'static Elementwise> {
         .iter()
         .find(|l| l.name == name || l.aliases.contains(&name))
 }
+
+/// A row loss (section C): `[N, C]` tensors, one loss per row (leading axes are rows).
+#[derive(Debug)]
+pub struct RowLoss {
+    pub name: &'static str,
+    pub params: &'static [ParamSpec],
+    /// The tensors it reads, required first; `input`-like ones get gradients.
+    pub tensors: &'static [&'static str],
+    pub follows: &'static str,
+}
+
+pub static ROWS: &[RowLoss] = &[RowLoss {
+    name: "cross_entropy",
+    params: &[
+        ParamSpec::new("ignore_index", -100.0, Rule::Integer),
+        ParamSpec::new("label_smoothing", 0.0, Rule::Unit),
+        ParamSpec::new("z_loss", 0.0, Rule::NonNegative),
+        ParamSpec::new("softcap", f64::NAN, Rule::Positive),
+    ],
+    tensors: &["input", "target", "weight"],
+    follows: "PyTorch CrossEntropyLoss; z_loss and softcap as Liger-Kernel",
+}];
+
+/// Any loss of the catalogue.
+#[derive(Clone, Copy, Debug)]
+pub enum Loss {
+    Elementwise(&'static Elementwise),
+    Row(&'static RowLoss),
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Elementwise(l) => l.name,
+            Loss::Row(l) => l.name,
+        }
+    }
+}
+
+/// The loss with this name or alias.
+pub fn find(name: &str) -> Option<Loss> {
+    elementwise(name)
+        .map(Loss::Elementwise)
+        .or_else(|| ROWS.iter().find(|l| l.name == name).map(Loss::Row))
+}

@@ -232,7 +232,13 @@ impl GpuContext {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
     }
 
-    fn upload_bytes(&self, data: &[u8], count: usize, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    fn upload_bytes(
+        &self,
+        data: &[u8],
+        count: usize,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
         let len: usize = shape.iter().product();
         if len != count {
             return Err(LossError::Buffer {
@@ -411,7 +417,9 @@ impl GpuContext {
         self.check_buffer_size("scratch buffer", bytes)?;
         Ok(self.inner.pool.take(
             bytes,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
         ))
     }
 

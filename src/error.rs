@@ -67,7 +67,9 @@ pub enum LossError {
         index: u64,
     },
 
-    #[error("{loss}: row {row} has label {label}, outside [0, {classes}) and not the ignored label")]
+    #[error(
+        "{loss}: row {row} has label {label}, outside [0, {classes}) and not the ignored label"
+    )]
     LabelOutOfRange {
         loss: &'static str,
         row: u64,

@@ -23,6 +23,7 @@ mod kernel;
 pub mod params;
 mod pool;
 pub mod problem;
+pub mod rows;
 pub mod sample;
 pub mod status;
 pub mod tensor;

@@ -110,6 +110,10 @@ pub enum Rule {
     NonNegative,
     /// `true` or `false` (1 or 0 also read as booleans).
     Bool,
+    /// A whole number (class labels: ignore_index).
+    Integer,
+    /// A number in [0, 1].
+    Unit,
 }
 
 impl Rule {
@@ -119,6 +123,8 @@ impl Rule {
             Rule::Positive => "a finite number > 0",
             Rule::NonNegative => "a finite number >= 0",
             Rule::Bool => "true or false",
+            Rule::Integer => "a whole number",
+            Rule::Unit => "a number in [0, 1]",
         }
     }
 
@@ -133,6 +139,8 @@ impl Rule {
                     && match self {
                         Rule::Positive => *x > 0.0,
                         Rule::NonNegative => *x >= 0.0,
+                        Rule::Integer => x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15,
+                        Rule::Unit => (0.0..=1.0).contains(x),
                         _ => true,
                     };
                 ok.then_some(*x)
@@ -142,7 +150,8 @@ impl Rule {
     }
 }
 
-/// One parameter of a loss, as LOSSES.md lists it.
+/// One parameter of a loss, as LOSSES.md lists it. A default of NaN means "none" (softcap):
+/// the parameter is off unless given.
 #[derive(Clone, Copy, Debug)]
 pub struct ParamSpec {
     pub name: &'static str,

@@ -157,7 +157,8 @@ impl Problem {
 
     /// What its errors name.
     pub fn names(&self) -> Names {
-        let domain = |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");
+        let domain =
+            |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");
         Names {
             loss: self.loss.name,
             aux: self.aux_name(),

@@ -1,6 +1,7 @@
 //! The kernels: a table of each one's bindings (vello style), the WGSL assembly, and a
 //! per-context cache so every pipeline is compiled once and reused.
 
+pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;
 mod source;
 
@@ -8,7 +9,7 @@ use crate::error::{LossError, Result};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-pub(crate) use source::{CodeConfig, ElementConfig};
+pub(crate) use source::{CodeConfig, CrossEntropyConfig, ElementConfig};
 
 /// How a kernel sees one binding.
 #[derive(Clone, Copy, Debug)]
@@ -43,12 +44,37 @@ pub(crate) const FINISH: KernelDef = KernelDef {
     bindings: &[Uniform, ReadWrite, ReadWrite],
 };
 
+/// shaders/class_labels.wgsl (entry points `count` and `finish`): params, labels, class
+/// weights, scratch.
+pub(crate) const CLASS_LABELS: KernelDef = KernelDef {
+    name: "class_labels",
+    template: include_str!("../../shaders/class_labels.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite],
+};
+
+/// shaders/cross_entropy.wgsl: segment, logits, labels, probabilities, class weights,
+/// per-row losses, gradient, scratch.
+pub(crate) const CROSS_ENTROPY: KernelDef = KernelDef {
+    name: "cross_entropy",
+    template: include_str!("../../shaders/cross_entropy.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
 /// the uniform.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum KernelKey {
     Elementwise(ElementConfig),
     Finish(CodeConfig),
+    ClassLabels {
+        code: CodeConfig,
+        label_words: u32,
+        has_weight: bool,
+        entry: &'static str,
+    },
+    CrossEntropy(CrossEntropyConfig),
 }
 
 /// Bind group layouts (one per kernel) and the compiled pipelines of one device.
@@ -60,7 +86,7 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     pub(crate) fn new(device: &wgpu::Device) -> Kernels {
-        let layouts = [&ELEMENTWISE, &FINISH]
+        let layouts = [&ELEMENTWISE, &FINISH, &CLASS_LABELS, &CROSS_ENTROPY]
             .into_iter()
             .map(|k| (k.name, layout(device, k)))
             .collect();
@@ -81,9 +107,20 @@ impl Kernels {
         if let Some(p) = cache.get(key) {
             return Ok(p.clone());
         }
-        let (def, code) = match key {
-            KernelKey::Elementwise(c) => (&ELEMENTWISE, source::elementwise(c)),
-            KernelKey::Finish(code) => (&FINISH, source::finish(code)),
+        let (def, code, entry) = match key {
+            KernelKey::Elementwise(c) => (&ELEMENTWISE, source::elementwise(c), "main"),
+            KernelKey::Finish(code) => (&FINISH, source::finish(code), "main"),
+            KernelKey::ClassLabels {
+                code,
+                label_words,
+                has_weight,
+                entry,
+            } => (
+                &CLASS_LABELS,
+                source::class_labels(code, *label_words, *has_weight),
+                *entry,
+            ),
+            KernelKey::CrossEntropy(c) => (&CROSS_ENTROPY, source::cross_entropy(c), "main"),
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
@@ -98,7 +135,7 @@ impl Kernels {
                 label: Some(def.name),
                 layout: Some(&self.layouts[def.name].1),
                 module: &module,
-                entry_point: Some("main"),
+                entry_point: Some(entry),
                 compilation_options: Default::default(),
                 cache: None,
             });

@@ -14,6 +14,8 @@ const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
 const VARIANT_VEC4: &str = include_str!("../../shaders/variant_vec4.wgsl");
 const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
 const MATH: &str = include_str!("../../shaders/math.wgsl");
+const LABELS: &str = include_str!("../../shaders/labels.wgsl");
+const ROW_REDUCE: &str = include_str!("../../shaders/row_reduce.wgsl");
 
 /// The launch settings that change a kernel's code (the rest of `Tuning` does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,5 +137,60 @@ pub(crate) fn elementwise(c: &ElementConfig) -> String {
 pub(crate) fn finish(tuning: &CodeConfig) -> String {
     let mut s = prelude(tuning);
     s.push_str(super::FINISH.template);
+    s
+}
+
+/// One compiled variant of the cross-entropy row kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CrossEntropyConfig {
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub row_lanes: u32,
+    pub prob_target: bool,
+    pub label_words: u32,
+    pub has_weight: bool,
+    pub softcap: bool,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+pub(crate) fn class_labels(code: &CodeConfig, label_words: u32, has_weight: bool) -> String {
+    let mut s = prelude(code);
+    s.push_str(&format!(
+        "const LABEL_WORDS: u32 = {label_words}u;\nconst HAS_WEIGHT: bool = {has_weight};\n"
+    ));
+    s.push_str(LABELS);
+    s.push_str(super::CLASS_LABELS.template);
+    s
+}
+
+pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const ROW_LANES: u32 = {}u;\n\
+         const PROB_TARGET: bool = {};\n\
+         const LABEL_WORDS: u32 = {}u;\n\
+         const HAS_WEIGHT: bool = {};\n\
+         const SOFTCAP: bool = {};\n\
+         const WRITE_OUT: bool = {};\n\
+         const WRITE_GRAD: bool = {};\n",
+        c.row_lanes,
+        c.prob_target,
+        c.label_words,
+        c.has_weight,
+        c.softcap,
+        c.write_out,
+        c.write_grad,
+    ));
+    for piece in [
+        if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
+        MATH,
+        LABELS,
+        ROW_REDUCE,
+        super::CROSS_ENTROPY.template,
+    ] {
+        s.push_str(piece);
+        s.push('\n');
+    }
     s
 }

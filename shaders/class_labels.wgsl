@@ -1,0 +1,124 @@
+// Cross-entropy's pre-pass over the class labels (and the class weights), before the row kernel:
+// - every label must be a class in [0, C) or the ignored label: the first row that is neither
+//   is recorded (status, as !row), and `norms` reports its label;
+// - the weighted mean's denominators: Σ w[y_n] and the count over non-ignored rows, and Σ_c w_c
+//   for label smoothing.
+// `label_norms` (one workgroup) then turns the sums into the scales the row kernel multiplies by,
+// so a gradient written in the row kernel is already that of the reduced loss.
+//
+// The host prepends WG_SIZE, LABEL_WORDS (1: int32, 2: int64), HAS_WEIGHT, common.wgsl,
+// reduce.wgsl, scratch.wgsl, labels.wgsl and one tree strategy. The row kernel's partials go
+// after this pass's three slots' worth, so the norms stay where the finish pass reads them.
+
+struct LabelPass {
+    rows: u32,
+    classes: u32,
+    t_at: u32,          // first label, in words
+    w_at: u32,
+    slots: u32,         // partial slots per sum (= workgroups)
+    index_target: u32,  // 0: probability targets (no labels to read)
+    reduction_mean: u32,
+    ignore_lo: u32,
+    ignore_hi: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// scratch.norms: [0] scale of the cross-entropy part, [1] of the z-loss part, [2] Σ_c w_c,
+// [3] divisor of the reduced value (0: a mean over no row, NaN). The first bad row's label
+// goes to the status words STATUS_BAD_LABEL_LO/HI.
+
+@group(0) @binding(0) var<uniform> lp: LabelPass;
+@group(0) @binding(1) var<storage, read> label_words: array<u32>;
+@group(0) @binding(2) var<storage, read> class_weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scratch: Scratch;
+
+fn weight_of(c: u32) -> f32 {
+    if HAS_WEIGHT {
+        return class_weight[lp.w_at + c];
+    }
+    return 1.0;
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn count(ids: Ids) {
+    var weighted = ACC_ZERO;
+    var counted = ACC_ZERO;
+    var weights = ACC_ZERO;
+    let stride = ids.nwg.x * WG_SIZE;
+    let start = ids.wid.x * WG_SIZE + ids.lid;
+    if lp.index_target != 0u {
+        for (var n = start; n < lp.rows; n += stride) {
+            let l = read_label(lp.t_at, n, lp.ignore_lo, lp.ignore_hi);
+            if l.ignored {
+                continue;
+            }
+            if l.index < 0 || u32(l.index) >= lp.classes {
+                atomicMax(&scratch.status[STATUS_BAD_LABEL], ~n);
+                continue;
+            }
+            weighted = acc_add(weighted, weight_of(u32(l.index)));
+            counted = acc_add(counted, 1.0);
+        }
+    }
+    for (var c = start; c < lp.classes; c += stride) {
+        weights = acc_add(weights, weight_of(c));
+    }
+    let a = workgroup_reduce(ids, weighted);
+    let b = workgroup_reduce(ids, counted);
+    let w = workgroup_reduce(ids, weights);
+    if ids.lid == 0u {
+        scratch.partials[ids.wid.x] = a;
+        scratch.partials[lp.slots + ids.wid.x] = b;
+        scratch.partials[2u * lp.slots + ids.wid.x] = w;
+    }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn finish(ids: Ids) {
+    var a = ACC_ZERO;
+    var b = ACC_ZERO;
+    var w = ACC_ZERO;
+    for (var i = ids.lid; i < lp.slots; i += WG_SIZE) {
+        a = acc_combine(a, scratch.partials[i]);
+        b = acc_combine(b, scratch.partials[lp.slots + i]);
+        w = acc_combine(w, scratch.partials[2u * lp.slots + i]);
+    }
+    let weighted = acc_value(workgroup_reduce(ids, a));
+    let counted = acc_value(workgroup_reduce(ids, b));
+    let weights = acc_value(workgroup_reduce(ids, w));
+    if ids.lid == 0u {
+        // Probability targets: every row counts once, whatever the class weights (PyTorch).
+        var d_loss = f32(lp.rows);
+        var d_z = f32(lp.rows);
+        if lp.index_target != 0u {
+            d_loss = weighted;
+            d_z = counted;
+        }
+        var ce_scale = 1.0;
+        var z_scale = 1.0;
+        var divisor = 1.0;
+        if lp.reduction_mean != 0u {
+            // A mean over no row is NaN (the divisor 0 says so); the gradient stays 0.
+            ce_scale = select(0.0, 1.0 / d_loss, d_loss != 0.0);
+            z_scale = select(0.0, 1.0 / d_z, d_z != 0.0);
+            divisor = select(0.0, 1.0, d_loss != 0.0);
+        }
+        scratch.norms[0] = ce_scale;
+        scratch.norms[1] = z_scale;
+        scratch.norms[2] = weights;
+        scratch.norms[3] = divisor;
+        let bad = atomicLoad(&scratch.status[STATUS_BAD_LABEL]);
+        if bad != 0u {
+            let at = lp.t_at + LABEL_WORDS * ~bad;
+            let lo = label_words[at];
+            var hi = select(0u, 0xffffffffu, i32(lo) < 0);
+            if LABEL_WORDS == 2u {
+                hi = label_words[at + 1u];
+            }
+            atomicStore(&scratch.status[STATUS_BAD_LABEL_LO], lo);
+            atomicStore(&scratch.status[STATUS_BAD_LABEL_HI], hi);
+        }
+    }
+}

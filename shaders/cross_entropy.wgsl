@@ -1,0 +1,243 @@
+// cross_entropy (LOSSES.md section C): softmax cross-entropy over the rows of [N, C] logits,
+// with class indices (int32/int64) or probability targets, class weights, ignore_index,
+// label smoothing, z-loss and softcap; the gradient in the same kernel.
+//
+// Each row is swept twice at most: the first sweep folds (max, Σ exp(x - max)) online together
+// with the sums label smoothing and soft targets need; the second, only when the gradient is
+// asked for, writes softmax-based gradients already scaled for the reduction (class_labels.wgsl
+// computed the weighted mean's denominators before this kernel runs). No [N, C] temporary.
+//
+// ROW_LANES invocations share a row (1 for short rows, up to WG_SIZE for vocabularies), so a
+// workgroup handles WG_SIZE / ROW_LANES rows at a time.
+//
+// The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, PROB_TARGET, LABEL_WORDS, HAS_WEIGHT,
+// SOFTCAP, WRITE_OUT, WRITE_GRAD, and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one
+// tree strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
+
+struct RowSegment {
+    rows: u32,          // rows in this dispatch
+    first_row: u32,     // index of its first row in the whole tensor
+    classes: u32,
+    x_at: u32,          // first element of each window
+    t_at: u32,          // labels: in words; probabilities: in elements
+    w_at: u32,
+    out_at: u32,
+    grad_at: u32,
+    partial_at: u32,
+    ignore_lo: u32,
+    ignore_hi: u32,
+    _pad: u32,
+    label_smoothing: f32,
+    z_loss: f32,
+    softcap: f32,
+    _pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(1) var<storage, read> x_buf: array<VT>;
+@group(0) @binding(2) var<storage, read> label_words: array<u32>;
+@group(0) @binding(3) var<storage, read> probs: array<VT>;
+@group(0) @binding(4) var<storage, read> class_weight: array<VT>;
+@group(0) @binding(5) var<storage, read_write> out_buf: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_buf: array<VT>;
+@group(0) @binding(7) var<storage, read_write> scratch: Scratch;
+
+const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
+const NEG_INF_BITS: u32 = 0xff800000u;
+
+// The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
+// but one that equals m (so Σ exp = 1 + r, and log Σ = log1p(r) keeps a confident row's
+// digits, which 1 + r in f32 would round away); z and w per target kind: class indices,
+// z = Σ_c w_c·x_c (label smoothing); probabilities, z = Σ_c w_c·t'_c·x_c, w = Σ_c w_c·t'_c.
+// The identity is (-inf, 0, 0, 0): its implicit max term exp(-inf) is 0.
+fn stats_zero() -> vec4<f32> {
+    return vec4<f32>(bitcast<f32>(NEG_INF_BITS), 0.0, 0.0, 0.0);
+}
+
+fn is_neg_inf(v: f32) -> bool {
+    return bitcast<u32>(v) == NEG_INF_BITS;
+}
+
+// Rescales to the larger max; the smaller side's max term joins the rest.
+fn stats_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    let m = max(a.x, b.x);
+    var r = 0.0;
+    if !is_neg_inf(m) {
+        if a.x >= b.x {
+            r = a.y + (1.0 + b.y) * exp(b.x - m);
+        } else {
+            r = b.y + (1.0 + a.y) * exp(a.x - m);
+        }
+    }
+    return vec4(m, r, a.z + b.z, a.w + b.w);
+}
+
+// Logits after the softcap s·tanh(x/s), and the chain factor 1 - tanh² the gradient carries.
+fn capped(x: VT) -> VT {
+    if SOFTCAP {
+        return seg.softcap * tanh_v(x / seg.softcap);
+    }
+    return x;
+}
+
+fn cap_slope(x: VT) -> VT {
+    if SOFTCAP {
+        let t = tanh_v(x / seg.softcap);
+        return 1.0 - t * t;
+    }
+    return VT(1.0);
+}
+
+fn weights(i: u32) -> VT {
+    if HAS_WEIGHT {
+        return class_weight[seg.w_at / VEC + i];
+    }
+    return VT(1.0);
+}
+
+// Smoothed probability targets t' = (1 - ε)·t + ε/C.
+fn smoothed(row: u32, i: u32) -> VT {
+    let t = probs[(seg.t_at + row * seg.classes) / VEC + i];
+    let eps = seg.label_smoothing;
+    return (1.0 - eps) * t + eps / f32(seg.classes);
+}
+
+// Folds VT number i of a row into the statistics.
+fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
+    var xm = lane(x, 0u);
+    for (var k = 1u; k < VEC; k++) {
+        xm = max(xm, lane(x, k));
+    }
+    let m = max(s.x, xm);
+    var r = 0.0;
+    if !is_neg_inf(m) {
+        let e = exp(x - m);
+        if xm >= s.x {
+            // This VT holds the new max: it becomes the implicit 1, the old max joins the rest
+            // (exactly one lane equal to m is left out; its ties count as 1 each).
+            let top = x == VT(xm);
+            let ties = hsum(select(VT(0.0), VT(1.0), top)) - 1.0;
+            r = (s.y + select(1.0, 0.0, is_neg_inf(s.x))) * exp(s.x - m)
+                + hsum(select(e, VT(0.0), top)) + ties;
+        } else {
+            r = s.y + hsum(e);
+        }
+    }
+    var z = s.z;
+    var w = s.w;
+    if PROB_TARGET {
+        let tw = smoothed(row, i) * weights(i);
+        z += hsum(tw * x);
+        w += hsum(tw);
+    } else if seg.label_smoothing != 0.0 {
+        z += hsum(weights(i) * x);
+    }
+    return vec4(m, r, z, w);
+}
+
+fn logit(row_at: u32, c: u32) -> f32 {
+    let e = row_at + c;
+    return lane(x_buf[e / VEC], e % VEC);
+}
+
+fn class_weight_of(c: u32) -> f32 {
+    if HAS_WEIGHT {
+        let e = seg.w_at + c;
+        return lane(class_weight[e / VEC], e % VEC);
+    }
+    return 1.0;
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main(ids: Ids) {
+    let slot = ids.lid / ROW_LANES;
+    let lane_id = ids.lid % ROW_LANES;
+    let n_vec = seg.classes / VEC;
+    let eps = seg.label_smoothing;
+    let c_f = f32(seg.classes);
+    let ce_scale = scratch.norms[0];
+    let z_scale = scratch.norms[1];
+    let weight_sum = scratch.norms[2];
+    var acc = ACC_ZERO;
+    let batches = (seg.rows + ROWS_PER_GROUP - 1u) / ROWS_PER_GROUP;
+    // The batch loop depends on the workgroup only, so row_reduce's barriers stay uniform.
+    for (var b = ids.wid.x; b < batches; b += ids.nwg.x) {
+        let row = b * ROWS_PER_GROUP + slot;
+        let in_range = row < seg.rows;
+        let row_at = seg.x_at + row * seg.classes;
+        var label = Label(0, false);
+        if in_range && !PROB_TARGET {
+            label = read_label(seg.t_at, row, seg.ignore_lo, seg.ignore_hi);
+        }
+        let skip = !in_range || label.ignored;
+        let walk = walk_in(lane_id, ROW_LANES, n_vec);
+
+        var s = stats_zero();
+        if !skip {
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                s = stats_add(s, row, i, capped(x_buf[row_at / VEC + i]));
+            }
+        }
+        s = row_reduce(ids.lid, s);
+        let log_sum = lane(log1p_v(VT(s.y)), 0u);
+        let lse = s.x + log_sum;
+
+        // The row's loss; gradient coefficients: grad_c = a·p_c - b_c, minus cy at c = y.
+        var loss = 0.0;
+        var scaled = 0.0;
+        var a = 0.0;
+        var cy = 0.0;
+        let z = seg.z_loss * lse * lse;
+        if PROB_TARGET {
+            loss = lse * s.w - s.z + z;
+            scaled = (lse * s.w - s.z) * ce_scale + z * z_scale;
+            a = s.w * ce_scale + 2.0 * seg.z_loss * lse * z_scale;
+        } else if !skip {
+            let y = u32(label.index);
+            let wy = class_weight_of(y);
+            let xy = lane(capped(VT(logit(row_at, y))), 0u);
+            // (max - x_y) + log Σ, not lse - x_y: a confident row's loss is far below ulp(lse).
+            var ce = (1.0 - eps) * wy * ((s.x - xy) + log_sum);
+            if eps != 0.0 {
+                ce += eps / c_f * (lse * weight_sum - s.z);
+            }
+            loss = ce + z;
+            scaled = ce * ce_scale + z * z_scale;
+            a = ((1.0 - eps) * wy + eps / c_f * weight_sum) * ce_scale
+                + 2.0 * seg.z_loss * lse * z_scale;
+            cy = (1.0 - eps) * wy * ce_scale;
+        }
+        if in_range && lane_id == 0u {
+            acc = acc_add(acc, scaled);
+            if WRITE_OUT {
+                out_buf[seg.out_at + row] = loss;
+            }
+        }
+
+        if WRITE_GRAD && in_range {
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                let raw = x_buf[row_at / VEC + i];
+                var g = VT(0.0);
+                if !skip {
+                    let p = exp(capped(raw) - lse);
+                    var bc = VT(0.0);
+                    if PROB_TARGET {
+                        bc = smoothed(row, i) * weights(i) * ce_scale;
+                    } else {
+                        var hot: array<f32, VEC>;
+                        for (var k = 0u; k < VEC; k++) {
+                            hot[k] = select(0.0, cy, i * VEC + k == u32(label.index));
+                        }
+                        bc = eps / c_f * weights(i) * ce_scale + pack(hot);
+                    }
+                    g = (a * p - bc) * cap_slope(raw);
+                }
+                grad_buf[(seg.grad_at + row * seg.classes) / VEC + i] = g;
+            }
+        }
+    }
+    let total = workgroup_reduce(ids, acc);
+    if ids.lid == 0u {
+        scratch.partials[seg.partial_at + ids.wid.x] = total;
+    }
+}
