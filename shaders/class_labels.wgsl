@@ -1,6 +1,6 @@
 // Cross-entropy's pre-pass over the class labels (and the class weights), before the row kernel:
 // - every label must be a class in [0, C) or the ignored label: the first row that is neither
-//   is recorded (status, as !row), and `norms` reports its label;
+//   is recorded (status, as !row; the host reads that row's label for the message);
 // - the weighted mean's denominators: Σ w[y_n] and the count over non-ignored rows, and Σ_c w_c
 //   for label smoothing.
 // `label_norms` (one workgroup) then turns the sums into the scales the row kernel multiplies by,
@@ -10,14 +10,20 @@
 // reduce.wgsl, scratch.wgsl, labels.wgsl and one tree strategy. The row kernel's partials go
 // after this pass's three slots' worth, so the norms stay where the finish pass reads them.
 
+// One dispatch of `count` covers the labels of one segment of rows (a binding window); the
+// first also sums the class weights. `finish` folds every dispatch's partials.
 struct LabelPass {
-    rows: u32,
+    rows: u32,          // labels in this dispatch's window
+    first_row: u32,     // their first row in the whole tensor
     classes: u32,
     t_at: u32,          // first label, in words
     w_at: u32,
-    slots: u32,         // partial slots per sum (= workgroups)
+    slots: u32,         // partial slots per sum: the workgroups of every dispatch
+    slot_at: u32,       // this dispatch's first slot
+    count_classes: u32, // 1 in the dispatch that sums the class weights
     index_target: u32,  // 0: probability targets (no labels to read)
     reduction_mean: u32,
+    total_rows: u32,
     ignore_lo: u32,
     ignore_hi: u32,
     _pad0: u32,
@@ -55,23 +61,26 @@ fn count(ids: Ids) {
                 continue;
             }
             if l.index < 0 || u32(l.index) >= lp.classes {
-                atomicMax(&scratch.status[STATUS_BAD_LABEL], ~n);
+                atomicMax(&scratch.status[STATUS_BAD_LABEL], ~(lp.first_row + n));
                 continue;
             }
             weighted = acc_add(weighted, weight_of(u32(l.index)));
             counted = acc_add(counted, 1.0);
         }
     }
-    for (var c = start; c < lp.classes; c += stride) {
-        weights = acc_add(weights, weight_of(c));
+    if lp.count_classes != 0u {
+        for (var c = start; c < lp.classes; c += stride) {
+            weights = acc_add(weights, weight_of(c));
+        }
     }
     let a = workgroup_reduce(ids, weighted);
     let b = workgroup_reduce(ids, counted);
     let w = workgroup_reduce(ids, weights);
     if ids.lid == 0u {
-        scratch.partials[ids.wid.x] = a;
-        scratch.partials[lp.slots + ids.wid.x] = b;
-        scratch.partials[2u * lp.slots + ids.wid.x] = w;
+        let slot = lp.slot_at + ids.wid.x;
+        scratch.partials[slot] = a;
+        scratch.partials[lp.slots + slot] = b;
+        scratch.partials[2u * lp.slots + slot] = w;
     }
 }
 
@@ -90,8 +99,8 @@ fn finish(ids: Ids) {
     let weights = acc_value(workgroup_reduce(ids, w));
     if ids.lid == 0u {
         // Probability targets: every row counts once, whatever the class weights (PyTorch).
-        var d_loss = f32(lp.rows);
-        var d_z = f32(lp.rows);
+        var d_loss = f32(lp.total_rows);
+        var d_z = f32(lp.total_rows);
         if lp.index_target != 0u {
             d_loss = weighted;
             d_z = counted;
@@ -109,16 +118,5 @@ fn finish(ids: Ids) {
         scratch.norms[1] = z_scale;
         scratch.norms[2] = weights;
         scratch.norms[3] = divisor;
-        let bad = atomicLoad(&scratch.status[STATUS_BAD_LABEL]);
-        if bad != 0u {
-            let at = lp.t_at + LABEL_WORDS * ~bad;
-            let lo = label_words[at];
-            var hi = select(0u, 0xffffffffu, i32(lo) < 0);
-            if LABEL_WORDS == 2u {
-                hi = label_words[at + 1u];
-            }
-            atomicStore(&scratch.status[STATUS_BAD_LABEL_LO], lo);
-            atomicStore(&scratch.status[STATUS_BAD_LABEL_HI], hi);
-        }
     }
 }

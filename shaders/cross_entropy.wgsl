@@ -219,18 +219,28 @@ fn main(ids: Ids) {
                 let raw = x_buf[row_at / VEC + i];
                 var g = VT(0.0);
                 if !skip {
-                    let p = exp(capped(raw) - lse);
-                    var bc = VT(0.0);
+                    let xc = capped(raw);
+                    let p = exp((xc - s.x) - log_sum);
                     if PROB_TARGET {
-                        bc = smoothed(row, i) * weights(i) * ce_scale;
+                        g = a * p - smoothed(row, i) * weights(i) * ce_scale;
                     } else {
-                        var hot: array<f32, VEC>;
-                        for (var k = 0u; k < VEC; k++) {
-                            hot[k] = select(0.0, cy, i * VEC + k == u32(label.index));
+                        let spread = eps / c_f * weights(i) * ce_scale;
+                        g = a * p - spread;
+                        let y = u32(label.index);
+                        if y / VEC == i {
+                            // At the target, a·p - cy = a·(p - 1) + (a - cy) with p - 1 from
+                            // expm1: for a confident row p rounds to 1 and a·p - cy to 0.
+                            var lanes: array<f32, VEC>;
+                            for (var k = 0u; k < VEC; k++) {
+                                lanes[k] = lane(g, k);
+                            }
+                            let k = y % VEC;
+                            let log_py = (lane(xc, k) - s.x) - log_sum;
+                            lanes[k] = a * lane(expm1_v(VT(log_py)), 0u) + (a - cy) - lane(spread, k);
+                            g = pack(lanes);
                         }
-                        bc = eps / c_f * weights(i) * ce_scale + pack(hot);
                     }
-                    g = (a * p - bc) * cap_slope(raw);
+                    g *= cap_slope(raw);
                 }
                 grad_buf[(seg.grad_at + row * seg.classes) / VEC + i] = g;
             }

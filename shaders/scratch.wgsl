@@ -17,6 +17,3 @@ const STATUS_NAN_AUX: u32 = 3u;
 const STATUS_INPUT_DOMAIN: u32 = 4u;
 const STATUS_AUX_DOMAIN: u32 = 5u;
 const STATUS_BAD_LABEL: u32 = 6u;
-// Not checks: the first bad row's label, low and high words (written by label_norms).
-const STATUS_BAD_LABEL_LO: u32 = 8u;
-const STATUS_BAD_LABEL_HI: u32 = 9u;

@@ -16,7 +16,7 @@ use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
 use crate::rows::{CrossEntropyProblem, TensorShape};
-use crate::status::{Names, Status, STATUS_WORDS};
+use crate::status::{Check, Names, Status, STATUS_WORDS};
 use crate::tensor::{DType, Tensor};
 
 /// Where an optional output goes.
@@ -62,6 +62,7 @@ pub struct Recorded {
     pub grad: Option<Tensor>,
     scratch: Pooled,
     names: Names,
+    labels: Option<Tensor>,
     ctx: GpuContext,
 }
 
@@ -306,6 +307,7 @@ impl<'a> LossCall<'a> {
             elements,
             grad,
             scratch,
+            labels: None,
         })
     }
 
@@ -351,12 +353,14 @@ impl<'a> LossCall<'a> {
             elements,
             grad,
             scratch,
+            labels: (target.dtype() != DType::F32).then(|| target.clone()),
         })
     }
 
     /// Runs the call and reads back the value and the status; the outputs stay on the GPU.
     fn run_blocking(&self) -> Result<(Option<f32>, Parts)> {
         let ctx = self.ctx;
+        let _serial = ctx.gl_lock();
         let device = ctx.device();
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -376,7 +380,7 @@ impl<'a> LossCall<'a> {
             let idx = ctx.queue().submit([enc.finish()]);
             let raw = ctx.map_read(staging.buffer(), 16 + 4 * STATUS_WORDS as u64, idx)?;
             let words: &[u32] = bytemuck::cast_slice(&raw);
-            if let Some(e) = Status::from_words(&words[4..]).error(&parts.names) {
+            if let Some(e) = status_error(ctx, &words[4..], &parts.names, parts.labels.as_ref()) {
                 return Err(e);
             }
             let value = f32::from_bits(words[0]);
@@ -418,6 +422,7 @@ impl<'a> LossCall<'a> {
     /// Shapes and parameters are checked now; what only the data can show (NaN, values out of
     /// domain) is checked on the GPU and read by [`Recorded::check`].
     pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
+        let _serial = self.ctx.gl_lock();
         let value = match self.value_into {
             Some(t) if t.is_empty() => {
                 return Err(LossError::Buffer {
@@ -441,6 +446,7 @@ impl<'a> LossCall<'a> {
             grad: parts.grad,
             scratch: parts.scratch,
             names: parts.names,
+            labels: parts.labels,
             ctx: self.ctx.clone(),
         })
     }
@@ -452,6 +458,8 @@ struct Parts {
     elements: Option<Tensor>,
     grad: Option<Tensor>,
     scratch: Pooled,
+    /// Class labels, whose first bad one an error quotes.
+    labels: Option<Tensor>,
 }
 
 impl Recorded {
@@ -459,13 +467,19 @@ impl Recorded {
     /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
     pub fn check(&self) -> Result<()> {
         let ctx = &self.ctx;
+        let _serial = ctx.gl_lock();
         let bytes = 4 * STATUS_WORDS as u64;
         let staging = ctx.staging(bytes)?;
         let mut enc = ctx.encoder();
         enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
         let idx = ctx.queue().submit([enc.finish()]);
         let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
-        match Status::from_words(bytemuck::cast_slice(&raw)).error(&self.names) {
+        match status_error(
+            ctx,
+            bytemuck::cast_slice(&raw),
+            &self.names,
+            self.labels.as_ref(),
+        ) {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -476,4 +490,45 @@ impl Recorded {
         self.check()?;
         Ok(self.ctx.download(&self.value)?[0])
     }
+}
+
+/// The error the GPU's status words report, if any, with the label of a bad row read back.
+fn status_error(
+    ctx: &GpuContext,
+    words: &[u32],
+    names: &Names,
+    labels: Option<&Tensor>,
+) -> Option<LossError> {
+    let mut status = Status::from_words(words);
+    if let (Some(row), Some(labels)) = (status.first(Check::BadLabel), labels) {
+        status.set_bad_label(read_label(ctx, labels, row).unwrap_or(i64::MIN));
+    }
+    status.error(names)
+}
+
+/// One class label, read back for an error message (None if the buffer cannot be read).
+fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64) -> Option<i64> {
+    if !labels
+        .buffer()
+        .usage()
+        .contains(wgpu::BufferUsages::COPY_SRC)
+    {
+        return None;
+    }
+    let size = labels.dtype().size();
+    let staging = ctx.staging(8).ok()?;
+    let mut enc = ctx.encoder();
+    enc.copy_buffer_to_buffer(
+        labels.buffer(),
+        labels.offset() + row * size,
+        staging.buffer(),
+        0,
+        size,
+    );
+    let idx = ctx.queue().submit([enc.finish()]);
+    let raw = ctx.map_read(staging.buffer(), size, idx).ok()?;
+    Some(match labels.dtype() {
+        DType::I64 => i64::from_le_bytes(raw[..8].try_into().ok()?),
+        _ => i64::from(i32::from_le_bytes(raw[..4].try_into().ok()?)),
+    })
 }

@@ -6,6 +6,7 @@ use crate::kernel::Kernels;
 use crate::pool::Pool;
 use crate::tensor::{DType, Tensor};
 use crate::tuning::Tuning;
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use wgpu::util::DeviceExt;
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     pub kernels: Kernels,
     pub pool: Arc<Pool>,
     uniforms: Mutex<HashMap<Vec<u8>, wgpu::Buffer>>,
+    gl: bool,
     /// Bound where a kernel's optional input is absent.
     pub dummy_read: wgpu::Buffer,
     /// Bound where a kernel's optional outputs are absent (one each: no two writes alias).
@@ -150,6 +152,7 @@ impl GpuContext {
             dummy_out: dummy("gpu-loss absent out"),
             dummy_grad: dummy("gpu-loss absent grad"),
             uniforms: Mutex::new(HashMap::new()),
+            gl: info.backend == wgpu::Backend::Gl,
             tuning: RwLock::new(tuning),
             device,
             queue,
@@ -160,6 +163,17 @@ impl GpuContext {
         Ok(GpuContext {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Held around every public operation on a GL device. wgpu's GL backend has one context
+    /// lock per adapter and panics when a call waits more than a few seconds for it, which a
+    /// long kernel on another thread (or another context on the same adapter) can take. One
+    /// lock for all GL contexts of the process; reentrant, as public operations nest. Callers
+    /// that submit to a GL device themselves from several threads hold it too; on other
+    /// backends it is None and costs nothing.
+    pub fn gl_lock(&self) -> Option<ReentrantMutexGuard<'static, ()>> {
+        static GL_SERIAL: ReentrantMutex<()> = ReentrantMutex::new(());
+        self.inner.gl.then(|| GL_SERIAL.lock())
     }
 
     pub fn device(&self) -> &wgpu::Device {
@@ -239,6 +253,7 @@ impl GpuContext {
         shape: &[usize],
         dtype: DType,
     ) -> Result<Tensor> {
+        let _serial = self.gl_lock();
         let len: usize = shape.iter().product();
         if len != count {
             return Err(LossError::Buffer {
@@ -276,6 +291,7 @@ impl GpuContext {
 
     /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
     pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
+        let _serial = self.gl_lock();
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -304,6 +320,7 @@ impl GpuContext {
 
     /// A new tensor of zeros, from the scratch pool.
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
+        let _serial = self.gl_lock();
         let len: usize = shape.iter().product();
         let t = self.scratch_tensor(shape.to_vec())?;
         let mut enc = self.encoder();
@@ -316,6 +333,7 @@ impl GpuContext {
 
     /// Reads an f32 tensor back to the host.
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let _serial = self.gl_lock();
         if tensor.dtype() != DType::F32 {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),

@@ -29,7 +29,7 @@ pub const CHECKS: [Check; 7] = [
     Check::BadLabel,
 ];
 
-/// Status words at the start of the scratch buffer; words 8 and 9 hold the first bad label.
+/// Status words at the start of the scratch buffer (some spare for later checks).
 pub const STATUS_WORDS: usize = 16;
 /// Bytes before the partials in the scratch buffer: status words, then 8 f32 norms.
 pub const SCRATCH_HEADER_BYTES: u64 = 4 * STATUS_WORDS as u64 + 32;
@@ -60,10 +60,12 @@ impl Status {
                 s.first[c as usize] = Some(u64::from(!w));
             }
         }
-        if s.first(Check::BadLabel).is_some() {
-            s.bad_label = Some((u64::from(words[9]) << 32 | u64::from(words[8])) as i64);
-        }
         s
+    }
+
+    /// The label of the first bad row, which the GPU leaves for the host to read.
+    pub fn set_bad_label(&mut self, label: i64) {
+        self.bad_label = Some(label);
     }
 
     /// Notes that row `row` has the bad label `label` (keeps the first row).

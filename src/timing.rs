@@ -39,6 +39,7 @@ pub fn median_time(
     reps: usize,
     mut record: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
 ) -> Result<Duration> {
+    let _serial = ctx.gl_lock();
     let clock = clock(ctx);
     let queries = (clock == Clock::GpuTimestamps).then(|| {
         ctx.device().create_query_set(&wgpu::QuerySetDescriptor {

@@ -260,9 +260,29 @@ fn log_sum_exp(z: &[f64]) -> f64 {
     if m.is_infinite() {
         return m;
     }
+    m + log_sum_rest(z, m)
+}
+
+/// log Σ_k exp(z_k − m) for m = max z, as log1p of the sum over all but one maximal entry:
+/// a confident row's log-softmax is far below ulp(lse), and lse − z_y would lose it.
+fn log_sum_rest(z: &[f64], m: f64) -> f64 {
+    let top = z.iter().position(|&v| v == m).unwrap_or(0);
     let mut s = Compensated::default();
-    z.iter().for_each(|&v| s.add((v - m).exp()));
-    m + s.value().ln()
+    z.iter()
+        .enumerate()
+        .filter(|&(k, _)| k != top)
+        .for_each(|(_, &v)| s.add((v - m).exp()));
+    s.value().ln_1p()
+}
+
+/// log_softmax(z), each entry as (z_k − max) − log Σ exp(z − max), without cancellation.
+fn log_softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m.is_infinite() {
+        return z.iter().map(|&v| v - log_sum_exp(z)).collect();
+    }
+    let rest = log_sum_rest(z, m);
+    z.iter().map(|&v| (v - m) - rest).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,24 +374,26 @@ pub fn cross_entropy(
             None => (row.to_vec(), vec![1.0; c]),
         };
         let lse = log_sum_exp(&z);
-        let prob: Vec<f64> = z.iter().map(|&v| (v - lse).exp()).collect();
+        let log_p = log_softmax(&z);
+        let prob: Vec<f64> = log_p.iter().map(|&v| v.exp()).collect();
 
         // d ce_n / d z_k, before the reduction's scale.
         let d_ce: Vec<f64> = match target {
             ClassTarget::Index(t) => {
                 let y = t[r] as usize;
-                let mut ce = (1.0 - eps) * w(y) * (lse - z[y]);
+                let mut ce = (1.0 - eps) * w(y) * -log_p[y];
                 // PyTorch adds the smoothing term only when ε > 0: with ε = 0, a −inf logit
                 // must not turn 0·inf into NaN.
                 if eps > 0.0 {
-                    let terms: Vec<f64> = (0..c).map(|k| w(k) * (lse - z[k])).collect();
+                    let terms: Vec<f64> = (0..c).map(|k| w(k) * -log_p[k]).collect();
                     ce += smooth * sum(terms.iter().copied());
                 }
                 ce_rows[r] = ce;
                 (0..c)
                     .map(|k| {
-                        let hot = if k == y { 1.0 } else { 0.0 };
-                        let mut g = (1.0 - eps) * w(y) * (prob[k] - hot);
+                        // p_y − 1 as expm1: it is tiny for a confident row.
+                        let p_minus_hot = if k == y { log_p[k].exp_m1() } else { prob[k] };
+                        let mut g = (1.0 - eps) * w(y) * p_minus_hot;
                         if eps > 0.0 {
                             g += smooth * (w_all * prob[k] - w(k));
                         }
@@ -387,7 +409,7 @@ pub fn cross_entropy(
                     t.to_vec()
                 };
                 // As PyTorch: a 0 target on a −inf logit is 0·(−inf) = NaN in the value.
-                let terms: Vec<f64> = (0..c).map(|k| (z[k] - lse) * t_s[k] * w(k)).collect();
+                let terms: Vec<f64> = (0..c).map(|k| log_p[k] * t_s[k] * w(k)).collect();
                 ce_rows[r] = -sum(terms.iter().copied());
                 let wt: Vec<f64> = (0..c).map(|k| w(k) * t_s[k]).collect();
                 let total = sum(wt.iter().copied());

@@ -18,12 +18,16 @@ use bytemuck::{Pod, Zeroable};
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct LabelPassUniform {
     rows: u32,
+    first_row: u32,
     classes: u32,
     t_at: u32,
     w_at: u32,
     slots: u32,
+    slot_at: u32,
+    count_classes: u32,
     index_target: u32,
     reduction_mean: u32,
+    total_rows: u32,
     ignore_lo: u32,
     ignore_hi: u32,
     _pad: [u32; 3],
@@ -116,19 +120,6 @@ pub(crate) fn record(
         _ => 1,
     };
     let index_target = matches!(p.target, TargetKind::Index(_));
-    let labels_window = if index_target {
-        let w = window(t.target, 0, label_words as usize * n, align);
-        if w.size > max_binding {
-            return Err(LossError::Limit {
-                what: format!("{n} class labels in one storage binding"),
-                needed: w.size,
-                limit: max_binding,
-            });
-        }
-        Some(w)
-    } else {
-        None
-    };
     let weight_window = t.weight.map(|w| window(w, 0, c, align));
 
     let aligned = [Some(t.input), t.grad, t.weight]
@@ -146,7 +137,6 @@ pub(crate) fn record(
     let (ignore_lo, ignore_hi) = (ignore as u32, (ignore >> 32) as u32);
     let wg = tuning.workgroup_size as usize;
     let max_groups = tuning.max_workgroups as usize;
-    let pre_groups = n.max(c).div_ceil(wg).clamp(1, max_groups) as u32;
 
     let mut segments = Vec::new();
     let mut first = 0;
@@ -156,8 +146,23 @@ pub(crate) fn record(
         segments.push((first, count, groups));
         first += count;
     }
+    // The pre-pass: over each segment's labels (the first also sums the class weights), or
+    // once over the class weights alone (probability targets, or no row).
+    let pre_segments: Vec<(usize, usize, u32)> = if index_target && n > 0 {
+        segments
+            .iter()
+            .enumerate()
+            .map(|(i, &(first, count, _))| {
+                let items = if i == 0 { count.max(c) } else { count };
+                (first, count, items.div_ceil(wg).clamp(1, max_groups) as u32)
+            })
+            .collect()
+    } else {
+        vec![(0, 0, c.div_ceil(wg).clamp(1, max_groups) as u32)]
+    };
+    let pre_slots: u32 = pre_segments.iter().map(|s| s.2).sum();
     let row_partials: u32 = segments.iter().map(|s| s.2).sum();
-    let scratch = ctx.scratch(3 * u64::from(pre_groups) + u64::from(row_partials))?;
+    let scratch = ctx.scratch(3 * u64::from(pre_slots) + u64::from(row_partials))?;
     let scratch_res = (scratch.buffer(), 0, scratch.buffer().size());
     let dummy = (&inner.dummy_read, 0u64, 16u64);
     let or_dummy = |tensor: Option<&Tensor>, w: Option<&Window>, d: &wgpu::Buffer| match (tensor, w)
@@ -165,34 +170,49 @@ pub(crate) fn record(
         (Some(t), Some(w)) => (t.buffer().clone(), w.offset, w.size),
         _ => (d.clone(), 0, 16),
     };
-
-    // Pre-pass over the labels and the class weights.
-    let pre_uniform = LabelPassUniform {
-        rows: n as u32,
-        classes: c as u32,
-        t_at: labels_window.as_ref().map_or(0, |w| w.at),
-        w_at: weight_window.as_ref().map_or(0, |w| w.at),
-        slots: pre_groups,
-        index_target: index_target.into(),
-        reduction_mean: (p.reduction == Reduction::Mean).into(),
-        ignore_lo,
-        ignore_hi,
-        _pad: [0; 3],
-    };
-    let pre_ubuf = ctx.uniform(bytemuck::bytes_of(&pre_uniform));
-    let labels_res = or_dummy(Some(t.target), labels_window.as_ref(), &inner.dummy_read);
     let weight_res = or_dummy(t.weight, weight_window.as_ref(), &inner.dummy_read);
-    let pre_group = group(
-        ctx,
-        inner.kernels.bind_group_layout(&CLASS_LABELS),
-        "class_labels",
-        &[
-            (&pre_ubuf, 0, pre_ubuf.size()),
-            (&labels_res.0, labels_res.1, labels_res.2),
-            (&weight_res.0, weight_res.1, weight_res.2),
-            scratch_res,
-        ],
-    );
+
+    let mut pre_groups = Vec::with_capacity(pre_segments.len());
+    let mut slot_at = 0;
+    for (i, &(first, count, groups)) in pre_segments.iter().enumerate() {
+        let labels = (count > 0).then(|| {
+            let words = label_words as usize;
+            window(t.target, first * words, count * words, align)
+        });
+        let uniform = LabelPassUniform {
+            rows: count as u32,
+            first_row: first as u32,
+            classes: c as u32,
+            t_at: labels.as_ref().map_or(0, |w| w.at),
+            w_at: weight_window.as_ref().map_or(0, |w| w.at),
+            slots: pre_slots,
+            slot_at,
+            count_classes: (i == 0).into(),
+            index_target: index_target.into(),
+            reduction_mean: (p.reduction == Reduction::Mean).into(),
+            total_rows: n as u32,
+            ignore_lo,
+            ignore_hi,
+            _pad: [0; 3],
+        };
+        slot_at += groups;
+        let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
+        let labels_res = or_dummy(Some(t.target), labels.as_ref(), &inner.dummy_read);
+        pre_groups.push((
+            group(
+                ctx,
+                inner.kernels.bind_group_layout(&CLASS_LABELS),
+                "class_labels",
+                &[
+                    (&ubuf, 0, ubuf.size()),
+                    (&labels_res.0, labels_res.1, labels_res.2),
+                    (&weight_res.0, weight_res.1, weight_res.2),
+                    scratch_res,
+                ],
+            ),
+            groups,
+        ));
+    }
     let pre_key = |entry| KernelKey::ClassLabels {
         code,
         label_words,
@@ -217,7 +237,7 @@ pub(crate) fn record(
             write_grad: t.grad.is_some(),
         }))?;
     let mut row_groups = Vec::with_capacity(segments.len());
-    let mut partial_at = 3 * pre_groups;
+    let mut partial_at = 3 * pre_slots;
     for &(first, count, groups) in &segments {
         let x = window(t.input, first * c, count * c, align);
         let target = if index_target {
@@ -287,7 +307,7 @@ pub(crate) fn record(
         t.result,
         FinishUniform {
             count: row_partials,
-            partial_at: 3 * pre_groups,
+            partial_at: 3 * pre_slots,
             result_at: 0,
             divisor: 1.0,
             norm_divisor: 1,
@@ -300,9 +320,11 @@ pub(crate) fn record(
         label: Some("cross_entropy"),
         timestamp_writes: None,
     });
-    pass.set_bind_group(0, &pre_group, &[]);
     pass.set_pipeline(&pre_count);
-    pass.dispatch_workgroups(pre_groups, 1, 1);
+    for (group, groups) in &pre_groups {
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(*groups, 1, 1);
+    }
     pass.set_pipeline(&pre_finish);
     pass.dispatch_workgroups(1, 1, 1);
     pass.set_pipeline(&row_pipeline);

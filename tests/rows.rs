@@ -1,0 +1,508 @@
+//! The row losses on every adapter and launch profile (tests/common), against the float64
+//! reference of src/cpu/rows.rs: every cross_entropy option alone and combined, on rows from
+//! one class to vocabulary size, int32 and int64 labels; and its errors and numerical edges.
+
+mod common;
+
+use common::{defaults, elementwise_error, normwise_error, seed, targets, Target};
+use gpu_loss::cpu::rows::{self, ClassTarget, CrossEntropy, RowResult};
+use gpu_loss::sample::normal;
+use gpu_loss::{LossError, Reduction, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// One cross_entropy configuration: the options LOSSES.md names.
+#[derive(Clone, Copy, Debug)]
+struct Options {
+    weight: bool,
+    ignore: bool,
+    smoothing: f64,
+    z_loss: f64,
+    softcap: Option<f64>,
+    probs: bool,
+}
+
+const PLAIN: Options = Options {
+    weight: false,
+    ignore: false,
+    smoothing: 0.0,
+    z_loss: 0.0,
+    softcap: None,
+    probs: false,
+};
+
+/// Every option alone, then combined.
+const OPTIONS: [Options; 9] = [
+    PLAIN,
+    Options {
+        weight: true,
+        ..PLAIN
+    },
+    Options {
+        ignore: true,
+        ..PLAIN
+    },
+    Options {
+        smoothing: 0.1,
+        ..PLAIN
+    },
+    Options {
+        z_loss: 1e-3,
+        ..PLAIN
+    },
+    Options {
+        softcap: Some(5.0),
+        ..PLAIN
+    },
+    Options {
+        probs: true,
+        ..PLAIN
+    },
+    Options {
+        weight: true,
+        ignore: true,
+        smoothing: 0.2,
+        z_loss: 1e-2,
+        softcap: Some(3.0),
+        probs: false,
+    },
+    Options {
+        weight: true,
+        ignore: false,
+        smoothing: 0.2,
+        z_loss: 1e-2,
+        softcap: Some(3.0),
+        probs: true,
+    },
+];
+
+/// Rows × classes: one class, two, a few, a workgroup's worth, a prime past 4096, a large
+/// vocabulary with few rows and many rows with few classes.
+const SHAPES: [(usize, usize); 9] = [
+    (1, 1),
+    (1, 2),
+    (2, 7),
+    (7, 1000),
+    (256, 7),
+    (1000, 256),
+    (7, 4099),
+    (4099, 2),
+    (3, 50_000),
+];
+const LARGE_SHAPES: [(usize, usize); 1] = [(100_000, 3)];
+
+/// Reduced values and normwise errors, as for the elementwise losses; per-row losses each
+/// relative to itself above 1e-3 of the largest.
+const VALUE_TOL: f64 = 1e-5;
+const NORM_TOL: f64 = 1e-5;
+const ROW_TOL: f64 = 1e-4;
+
+struct Case {
+    n: usize,
+    c: usize,
+    logits: Vec<f32>,
+    labels: Vec<i64>,
+    probs: Vec<f32>,
+    weight: Vec<f32>,
+    options: Options,
+    /// ignore_index: -100, or a real class (0) to check that it is compared as a label.
+    ignore_index: i64,
+    int64: bool,
+}
+
+impl Case {
+    fn new(n: usize, c: usize, options: Options, seed: u64) -> Case {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let logits = (0..n * c).map(|_| 3.0 * normal(&mut rng)).collect();
+        let ignore_index = if seed.is_multiple_of(2) { -100 } else { 0 };
+        let labels = (0..n)
+            .map(|i| {
+                if options.ignore && i % 3 == 1 {
+                    ignore_index
+                } else {
+                    rng.random_range(0..c as i64)
+                }
+            })
+            .collect();
+        let mut probs: Vec<f32> = (0..n * c).map(|_| rng.random::<f32>()).collect();
+        for row in probs.chunks_mut(c.max(1)) {
+            let s: f32 = row.iter().sum();
+            row.iter_mut().for_each(|p| *p /= s);
+        }
+        let weight = (0..c).map(|_| rng.random_range(0.2f32..2.0)).collect();
+        Case {
+            n,
+            c,
+            logits,
+            labels,
+            probs,
+            weight,
+            options,
+            ignore_index,
+            int64: !seed.is_multiple_of(3),
+        }
+    }
+
+    fn reference(&self, reduction: Reduction) -> RowResult {
+        let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+        let (x, probs, weight) = (f64s(&self.logits), f64s(&self.probs), f64s(&self.weight));
+        let target = if self.options.probs {
+            ClassTarget::Probs(&probs)
+        } else {
+            ClassTarget::Index(&self.labels)
+        };
+        let p = CrossEntropy {
+            ignore_index: self.ignore_index,
+            label_smoothing: self.options.smoothing,
+            z_loss: self.options.z_loss,
+            softcap: self.options.softcap,
+        };
+        let w = self.options.weight.then_some(&weight[..]);
+        rows::cross_entropy(&x, self.c, target, w, &p, reduction).expect("reference")
+    }
+
+    fn labels(&self, t: &Target) -> Tensor {
+        if self.int64 {
+            t.ctx.upload_i64(&self.labels, &[self.n]).unwrap()
+        } else {
+            let l: Vec<i32> = self.labels.iter().map(|&v| v as i32).collect();
+            t.ctx.upload_i32(&l, &[self.n]).unwrap()
+        }
+    }
+
+    fn check(&self, t: &Target, reduction: Reduction, want: &RowResult) {
+        let ctx = &t.ctx;
+        let label = format!(
+            "cross_entropy {}x{} {reduction} {:?} ignore_index={} int64={} on {}",
+            self.n, self.c, self.options, self.ignore_index, self.int64, t.name
+        );
+        let x = ctx.upload(&self.logits, &[self.n, self.c]).unwrap();
+        let target = if self.options.probs {
+            ctx.upload(&self.probs, &[self.n, self.c]).unwrap()
+        } else {
+            self.labels(t)
+        };
+        let w = ctx.upload(&self.weight, &[self.c]).unwrap();
+        let mut call = ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&x)
+            .target(&target)
+            .reduction(reduction)
+            .param("ignore_index", self.ignore_index as f64)
+            .param("label_smoothing", self.options.smoothing)
+            .param("z_loss", self.options.z_loss)
+            .with_grad();
+        if let Some(s) = self.options.softcap {
+            call = call.param("softcap", s);
+        }
+        if self.options.weight {
+            call = call.weight(&w);
+        }
+        // A row must fit one storage binding (the small-binding profile's is 8 KiB).
+        if 4 * self.c as u64 + 256 > ctx.tuning().max_binding_bytes {
+            let e = call.run().unwrap_err();
+            assert!(matches!(e, LossError::Limit { .. }), "{label}: {e}");
+            return;
+        }
+        let out = call.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+        match (out.value, want.value) {
+            (None, None) => {}
+            (Some(g), Some(w)) if w.is_nan() => assert!(g.is_nan(), "{label}: {g} vs NaN"),
+            (Some(g), Some(w)) => {
+                let err = (g as f64 - w).abs() / w.abs().max(1e-30);
+                assert!(err <= VALUE_TOL, "{label}: value {g} vs {w} ({err:.2e})");
+            }
+            (g, w) => panic!("{label}: value {g:?} vs {w:?}"),
+        }
+        if let Some(want_rows) = &want.rows {
+            let got = ctx.download(out.elements.as_ref().unwrap()).unwrap();
+            let (err, at) = elementwise_error(&got, want_rows, 1e-3);
+            assert!(
+                err <= ROW_TOL,
+                "{label}: row {at}: {} vs {} ({err:.2e})",
+                got[at],
+                want_rows[at]
+            );
+        }
+        let got = ctx.download(out.grad.as_ref().unwrap()).unwrap();
+        let err = normwise_error(&got, &want.grads[0]);
+        // A gradient that cancels to ~0 (one class) is compared to the scale of its terms.
+        let scale = want.grads[0].iter().fold(0f64, |m, v| m.max(v.abs()));
+        let floor = 1e-7 / scale.max(1e-30) / self.n.max(1) as f64;
+        assert!(
+            err <= NORM_TOL.max(floor),
+            "{label}: gradient normwise error {err:.2e}"
+        );
+    }
+}
+
+#[test]
+fn cross_entropy_matches_the_reference() {
+    let base = seed();
+    for (s, &(n, c)) in SHAPES.iter().enumerate() {
+        for (o, &options) in OPTIONS.iter().enumerate() {
+            let case = Case::new(n, c, options, base + (s * 31 + o) as u64);
+            // The other launch profiles on the smaller shapes: they cover the code paths;
+            // the adapters' own settings take every shape.
+            let profiles: Vec<&Target> = if n * c <= 30_000 {
+                targets().iter().collect()
+            } else {
+                defaults().collect()
+            };
+            for reduction in Reduction::ALL {
+                let want = case.reference(reduction);
+                for t in &profiles {
+                    case.check(t, reduction, &want);
+                }
+            }
+        }
+    }
+    for &(n, c) in &LARGE_SHAPES {
+        for (o, &options) in OPTIONS.iter().enumerate() {
+            let case = Case::new(n, c, options, base + 1000 + o as u64);
+            let want = case.reference(Reduction::Mean);
+            for t in defaults() {
+                case.check(t, Reduction::Mean, &want);
+            }
+        }
+    }
+}
+
+fn ce_value(t: &Target, x: &[f32], c: usize, labels: &[i64]) -> gpu_loss::Result<f32> {
+    let n = labels.len();
+    let xt = t.ctx.upload(x, &[n, c])?;
+    let lt = t.ctx.upload_i64(labels, &[n])?;
+    t.ctx.loss("cross_entropy")?.input(&xt).target(&lt).value()
+}
+
+#[test]
+fn labels_out_of_range_name_the_first_bad_row() {
+    for t in targets() {
+        let (n, c) = (3001, 5);
+        let x: Vec<f32> = (0..n * c).map(|i| (i % 7) as f32 * 0.3).collect();
+        let mut labels: Vec<i64> = (0..n as i64).map(|i| i % c as i64).collect();
+        labels[2999] = -1;
+        labels[2100] = 5;
+        labels[2500] = 1 << 40;
+        let e = ce_value(t, &x, c, &labels).unwrap_err();
+        assert_eq!(
+            e,
+            LossError::LabelOutOfRange {
+                loss: "cross_entropy",
+                row: 2100,
+                label: 5,
+                classes: 5
+            },
+            "{}",
+            t.name
+        );
+        labels[2100] = -100;
+        let e = ce_value(t, &x, c, &labels).unwrap_err();
+        assert!(
+            matches!(e, LossError::LabelOutOfRange { row: 2500, label, .. } if label == 1 << 40),
+            "{e} on {}",
+            t.name
+        );
+        // int32 labels too, and the recorded path reports it at check().
+        let l32: Vec<i32> = labels.iter().map(|&v| v.clamp(-100, 7) as i32).collect();
+        let xt = t.ctx.upload(&x, &[n, c]).unwrap();
+        let lt = t.ctx.upload_i32(&l32, &[n]).unwrap();
+        let _gl = t.ctx.gl_lock();
+        let mut enc = t.ctx.device().create_command_encoder(&Default::default());
+        let rec = t
+            .ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&xt)
+            .target(&lt)
+            .with_grad()
+            .record(&mut enc)
+            .unwrap();
+        t.ctx.queue().submit([enc.finish()]);
+        let e = rec.check().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LossError::LabelOutOfRange {
+                    row: 2500,
+                    label: 7,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn all_rows_ignored() {
+    for t in targets() {
+        let x = [0.5f32, 1.0, -2.0, 0.0, 3.0, 1.0];
+        let xt = t.ctx.upload(&x, &[3, 2]).unwrap();
+        let lt = t.ctx.upload_i64(&[-100, -100, -100], &[3]).unwrap();
+        let out = t
+            .ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&xt)
+            .target(&lt)
+            .with_grad()
+            .run()
+            .unwrap();
+        assert!(
+            out.value.unwrap().is_nan(),
+            "mean over no row on {}",
+            t.name
+        );
+        assert!(t
+            .ctx
+            .download(&out.grad.unwrap())
+            .unwrap()
+            .iter()
+            .all(|g| *g == 0.0));
+        let sum = t
+            .ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&xt)
+            .target(&lt)
+            .reduction(Reduction::Sum)
+            .value()
+            .unwrap();
+        assert_eq!(sum, 0.0);
+    }
+}
+
+/// Logits of ±1e4 and -inf entries stay finite where PyTorch's result is finite.
+#[test]
+fn extreme_logits_stay_finite() {
+    let inf = f32::INFINITY;
+    let x = [1e4f32, -1e4, 0.0, -inf, 5.0, -inf, 2.0, 1e4, -1e4];
+    let labels = [0i64, 1, 2];
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    for softcap in [None, Some(30.0)] {
+        let want = rows::cross_entropy(
+            &x64,
+            3,
+            ClassTarget::Index(&labels),
+            None,
+            &CrossEntropy {
+                softcap,
+                ..Default::default()
+            },
+            Reduction::None,
+        )
+        .unwrap();
+        for t in targets() {
+            let xt = t.ctx.upload(&x, &[3, 3]).unwrap();
+            let lt = t.ctx.upload_i64(&labels, &[3]).unwrap();
+            let mut call = t
+                .ctx
+                .loss("cross_entropy")
+                .unwrap()
+                .input(&xt)
+                .target(&lt)
+                .reduction(Reduction::None)
+                .with_grad();
+            if let Some(s) = softcap {
+                call = call.param("softcap", s);
+            }
+            let out = call.run().unwrap();
+            let rows_got = t.ctx.download(&out.elements.unwrap()).unwrap();
+            let grad = t.ctx.download(&out.grad.unwrap()).unwrap();
+            for (g, w) in rows_got.iter().zip(want.rows.as_ref().unwrap()) {
+                assert!(
+                    g.is_finite() && (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "{g} vs {w} ({softcap:?}) on {}",
+                    t.name
+                );
+            }
+            assert!(grad.iter().all(|g| g.is_finite()), "{grad:?}");
+            assert!(normwise_error(&grad, &want.grads[0]) < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn bad_calls_are_typed_errors() {
+    for t in defaults() {
+        let ctx = &t.ctx;
+        let x = ctx.upload(&[0.0; 12], &[4, 3]).unwrap();
+        let l = ctx.upload_i64(&[0, 1, 2, 0], &[4]).unwrap();
+        let float_labels = ctx.upload(&[0.0; 4], &[4]).unwrap();
+        let e = ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&x)
+            .target(&float_labels)
+            .value()
+            .unwrap_err();
+        assert!(matches!(e, LossError::Buffer { .. }), "{e}");
+        let short = ctx.upload_i64(&[0, 1, 2], &[3]).unwrap();
+        let e = ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&x)
+            .target(&short)
+            .value()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LossError::ShapeMismatch {
+                    tensor: "target",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let w = ctx.upload(&[1.0; 4], &[4]).unwrap();
+        let e = ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&x)
+            .target(&l)
+            .weight(&w)
+            .value()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LossError::ShapeMismatch {
+                    tensor: "weight",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        for (name, v) in [
+            ("label_smoothing", 1.5),
+            ("z_loss", -1.0),
+            ("softcap", 0.0),
+            ("ignore_index", 0.5),
+        ] {
+            let e = ctx
+                .loss("cross_entropy")
+                .unwrap()
+                .input(&x)
+                .target(&l)
+                .param(name, v)
+                .value()
+                .unwrap_err();
+            assert!(
+                matches!(e, LossError::InvalidParam { .. }),
+                "{name}={v}: {e}"
+            );
+        }
+        let e = ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&x)
+            .target(&l)
+            .grad_into(&x)
+            .run()
+            .unwrap_err();
+        assert!(matches!(e, LossError::Aliasing { .. }), "{e}");
+    }
+}
