@@ -33,34 +33,17 @@
 //! arithmetic, launch and reduction overhead, or poor memory access. At 2^16 both sides are
 //! mostly fixed per-submission cost, so read the ratio at 2^20 and 2^24.
 
+mod common;
+
+use common::{encoder, group_names, submit_timed, CopyData};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::sample::{sample, AuxForm};
 use gpu_loss::{GpuContext, Tensor};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LOSSES: [&str; 3] = ["mse", "huber", "bce_with_logits"];
 const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
 const SEED: u64 = 0x5eed;
-
-/// Submits one finished command buffer and waits for it; returns the time that took.
-fn submit_timed(ctx: &GpuContext, commands: wgpu::CommandBuffer) -> Duration {
-    let start = Instant::now();
-    let idx = ctx.queue().submit([commands]);
-    ctx.device()
-        .poll(wgpu::PollType::Wait {
-            submission_index: Some(idx),
-            timeout: None,
-        })
-        .expect("waiting for the GPU");
-    start.elapsed()
-}
-
-fn encoder(ctx: &GpuContext) -> wgpu::CommandEncoder {
-    ctx.device()
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("elementwise bench"),
-        })
-}
 
 /// The tensors of one loss at one size, shared by its `{loss}` and `{loss}+grad` benchmarks.
 struct LossData {
@@ -121,42 +104,6 @@ impl LossData {
             let rec = self.record(ctx, loss, grad, &mut enc);
             total += submit_timed(ctx, enc.finish());
             drop(rec);
-        }
-        total
-    }
-}
-
-/// Two buffers of `bytes` each, both written once so no lazy zeroing lands in the timing.
-struct CopyData {
-    src: wgpu::Buffer,
-    dst: wgpu::Buffer,
-    bytes: u64,
-}
-
-impl CopyData {
-    fn new(ctx: &GpuContext, bytes: u64) -> CopyData {
-        let make = |label| {
-            ctx.device().create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: bytes,
-                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        };
-        let (src, dst) = (make("copy bench src"), make("copy bench dst"));
-        let mut enc = encoder(ctx);
-        enc.clear_buffer(&src, 0, None);
-        enc.clear_buffer(&dst, 0, None);
-        submit_timed(ctx, enc.finish());
-        CopyData { src, dst, bytes }
-    }
-
-    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let mut enc = encoder(ctx);
-            enc.copy_buffer_to_buffer(&self.src, 0, &self.dst, 0, self.bytes);
-            total += submit_timed(ctx, enc.finish());
         }
         total
     }
@@ -241,33 +188,6 @@ impl SubtractData {
     }
 }
 
-/// `elementwise/{backend}`, or `elementwise/{backend}-{adapter}` (then `-{i}`) if the backend
-/// is not unique among the adapters.
-fn group_names(ctxs: &[GpuContext]) -> Vec<String> {
-    let backend = |c: &GpuContext| format!("{:?}", c.adapter_info().backend).to_lowercase();
-    let mut names: Vec<String> = Vec::new();
-    for (i, ctx) in ctxs.iter().enumerate() {
-        let b = backend(ctx);
-        let shared = ctxs.iter().filter(|c| backend(c) == b).count() > 1;
-        let mut name = format!("elementwise/{b}");
-        if shared {
-            let short: String = ctx
-                .adapter_info()
-                .name
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .find(|w| !w.is_empty())
-                .unwrap_or("adapter")
-                .to_lowercase();
-            name = format!("{name}-{short}");
-        }
-        if names.contains(&name) {
-            name = format!("{name}-{i}");
-        }
-        names.push(name);
-    }
-    names
-}
-
 fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
     eprintln!("{group_name}: {}", ctx.adapter_name());
     let max_buffer = ctx.limits().max_buffer_size;
@@ -321,7 +241,7 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     let ctxs = GpuContext::all().expect("no GPU adapter found");
-    for (ctx, name) in ctxs.iter().zip(group_names(&ctxs)) {
+    for (ctx, name) in ctxs.iter().zip(group_names("elementwise", &ctxs)) {
         bench_adapter(&mut c, ctx, &name);
     }
     c.final_summary();

@@ -1,0 +1,89 @@
+//! Helpers the criterion benches share: timed submission, the adapter's own buffer copy
+//! (the yardstick every kernel's bandwidth is compared with), and group names per adapter.
+#![allow(dead_code)]
+
+use gpu_loss::GpuContext;
+use std::time::{Duration, Instant};
+
+/// Submits one finished command buffer and waits for it; returns the time that took.
+pub fn submit_timed(ctx: &GpuContext, commands: wgpu::CommandBuffer) -> Duration {
+    let start = Instant::now();
+    let idx = ctx.queue().submit([commands]);
+    ctx.device()
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(idx),
+            timeout: None,
+        })
+        .expect("waiting for the GPU");
+    start.elapsed()
+}
+
+pub fn encoder(ctx: &GpuContext) -> wgpu::CommandEncoder {
+    ctx.device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("gpu-loss bench"),
+        })
+}
+
+/// Two buffers of `bytes` each, both written once so no lazy zeroing lands in the timing.
+pub struct CopyData {
+    src: wgpu::Buffer,
+    dst: wgpu::Buffer,
+    bytes: u64,
+}
+
+impl CopyData {
+    pub fn new(ctx: &GpuContext, bytes: u64) -> CopyData {
+        let make = |label| {
+            ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let (src, dst) = (make("copy bench src"), make("copy bench dst"));
+        let mut enc = encoder(ctx);
+        enc.clear_buffer(&src, 0, None);
+        enc.clear_buffer(&dst, 0, None);
+        submit_timed(ctx, enc.finish());
+        CopyData { src, dst, bytes }
+    }
+
+    pub fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            enc.copy_buffer_to_buffer(&self.src, 0, &self.dst, 0, self.bytes);
+            total += submit_timed(ctx, enc.finish());
+        }
+        total
+    }
+}
+
+/// `{prefix}/{backend}`, or `{prefix}/{backend}-{adapter}` (then `-{i}`) if the backend
+/// is not unique among the adapters.
+pub fn group_names(prefix: &str, ctxs: &[GpuContext]) -> Vec<String> {
+    let backend = |c: &GpuContext| format!("{:?}", c.adapter_info().backend).to_lowercase();
+    let mut names: Vec<String> = Vec::new();
+    for (i, ctx) in ctxs.iter().enumerate() {
+        let b = backend(ctx);
+        let shared = ctxs.iter().filter(|c| backend(c) == b).count() > 1;
+        let mut name = format!("{prefix}/{b}");
+        if shared {
+            let short: String = ctx
+                .adapter_info()
+                .name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .find(|w| !w.is_empty())
+                .unwrap_or("adapter")
+                .to_lowercase();
+            name = format!("{name}-{short}");
+        }
+        if names.contains(&name) {
+            name = format!("{name}-{i}");
+        }
+        names.push(name);
+    }
+    names
+}
