@@ -5,7 +5,7 @@
 //! (`elementwise/{backend}-{adapter}` when two adapters share a backend), with these ids at
 //! n = 2^16, 2^20 and 2^24 elements:
 //!
-//! - `{loss}/{n}`: mse, huber and bce_with_logits, mean reduction, value only. Counted as
+//! - `{loss}/{n}`: mse, huber, bce_with_logits and kl_div, mean reduction, value only. Counted as
 //!   8·n bytes (input and target read).
 //! - `{loss}+grad/{n}`: the same call with the gradient written into a preallocated tensor.
 //!   Counted as 12·n bytes (input and target read, gradient written).
@@ -41,7 +41,7 @@ use gpu_loss::sample::{sample, AuxForm};
 use gpu_loss::{GpuContext, Tensor};
 use std::time::Duration;
 
-const LOSSES: [&str; 3] = ["mse", "huber", "bce_with_logits"];
+const LOSSES: [&str; 4] = ["mse", "huber", "bce_with_logits", "kl_div"];
 const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
 const SEED: u64 = 0x5eed;
 

@@ -13,6 +13,8 @@ pub enum Family {
     Regression,
     /// Section B: shaders/binary.wgsl
     Binary,
+    /// Section C's divergences whose terms are elementwise: shaders/divergence.wgsl
+    Divergence,
 }
 
 impl Family {
@@ -20,6 +22,7 @@ impl Family {
         match self {
             Family::Regression => include_str!("../shaders/regression.wgsl"),
             Family::Binary => include_str!("../shaders/binary.wgsl"),
+            Family::Divergence => include_str!("../shaders/divergence.wgsl"),
         }
     }
 }
@@ -68,10 +71,12 @@ pub enum Sampling {
     Sign,
     /// input ~ N(0, 1) log-rates, target small counts
     Count,
+    /// input log-probabilities, target probabilities (some exactly 0)
+    LogProbability,
 }
 
-/// An elementwise loss (sections A and B): `input` and `target` of one shape, optional
-/// `weight` of the same shape, maybe one extra tensor.
+/// An elementwise loss (sections A and B, and kl_div of C): `input` and `target` of one shape,
+/// optional `weight` of the same shape, maybe one extra tensor.
 #[derive(Debug)]
 pub struct Elementwise {
     pub name: &'static str,
@@ -86,6 +91,8 @@ pub struct Elementwise {
     pub aux: Option<Aux>,
     pub input_domain: Option<Domain>,
     pub sampling: Sampling,
+    /// Takes `batchmean` (the sum over the rows' count): kl_div.
+    pub batchmean: bool,
     pub follows: &'static str,
 }
 
@@ -119,6 +126,7 @@ const fn entry(
         aux: None,
         input_domain: None,
         sampling,
+        batchmean: false,
         follows,
     }
 }
@@ -298,6 +306,21 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         Sampling::Sign,
         "PyTorch SoftMarginLoss",
     ),
+    // C. Divergences with elementwise terms
+    Elementwise {
+        batchmean: true,
+        ..entry(
+            "kl_div",
+            Family::Divergence,
+            cpu::kl_div,
+            &[
+                ParamSpec::new("log_input", 1.0, Rule::Bool),
+                ParamSpec::new("log_target", 0.0, Rule::Bool),
+            ],
+            Sampling::LogProbability,
+            "PyTorch KLDivLoss (log_input) / Keras KLDivergence (probabilities)",
+        )
+    },
 ];
 
 /// The elementwise loss with this name or alias.

@@ -47,11 +47,11 @@ impl Problem {
         reduction: Reduction,
     ) -> Result<Problem> {
         let params = params::resolve(loss.name, loss.params, given)?;
-        if reduction == Reduction::BatchMean {
+        if reduction == Reduction::BatchMean && !loss.batchmean {
             return Err(LossError::Reduction {
                 loss: loss.name,
                 reduction: reduction.name().into(),
-                why: "batchmean is kl_div's; elementwise losses take none, sum or mean",
+                why: "batchmean is kl_div's; this loss takes none, sum or mean",
             });
         }
         let shape = shapes.input.to_vec();
@@ -134,10 +134,19 @@ impl Problem {
         }
     }
 
-    /// The gradient is that of the reduced loss: mean scales every element by 1/n.
+    /// Rows: every axis but the last (batchmean's divisor).
+    pub fn rows(&self) -> usize {
+        match self.shape.split_last() {
+            Some((_, rows)) => rows.iter().product(),
+            None => 1,
+        }
+    }
+
+    /// The gradient is that of the reduced loss: mean scales every element by 1/n, batchmean
+    /// by 1/rows.
     pub fn grad_scale(&self) -> f64 {
-        match self.reduction {
-            Reduction::Mean if self.n > 0 => 1.0 / self.n as f64,
+        match self.divisor() {
+            d if d > 0.0 => 1.0 / d,
             _ => 1.0,
         }
     }
@@ -146,6 +155,7 @@ impl Problem {
     pub fn divisor(&self) -> f64 {
         match self.reduction {
             Reduction::Mean => self.n as f64,
+            Reduction::BatchMean => self.rows() as f64,
             _ => 1.0,
         }
     }

@@ -71,6 +71,14 @@ fn draw(kind: Sampling, rng: &mut StdRng) -> (f32, f32) {
             if rng.random::<bool>() { 1.0 } else { -1.0 },
         ),
         Sampling::Count => (normal(rng), rng.random_range(0..8) as f32),
+        Sampling::LogProbability => (
+            rng.random_range(0.01f32..1.0).ln(),
+            if rng.random::<f32>() < 0.1 {
+                0.0
+            } else {
+                rng.random()
+            },
+        ),
     }
 }
 

@@ -45,6 +45,11 @@ fn param_sets(loss: &Elementwise) -> Vec<Vec<(String, ParamValue)>> {
             set(&[("full", Bool(true))]),
             set(&[("log_input", Bool(false)), ("full", Bool(true))]),
         ],
+        "kl_div" => vec![
+            set(&[("log_target", Bool(true))]),
+            set(&[("log_input", Bool(false))]),
+            set(&[("log_input", Bool(false)), ("log_target", Bool(true))]),
+        ],
         "focal" => vec![
             set(&[("alpha", Number(-1.0)), ("gamma", Number(0.0))]),
             set(&[("alpha", Number(0.6)), ("gamma", Number(0.5))]),
@@ -55,17 +60,38 @@ fn param_sets(loss: &Elementwise) -> Vec<Vec<(String, ParamValue)>> {
     sets
 }
 
-/// Inputs that suit the parameters (poisson_nll on rates needs positive input).
-fn adapt(mut s: Sample, params: &[(String, ParamValue)]) -> Sample {
-    if params
-        .iter()
-        .any(|(k, v)| k == "log_input" && *v == ParamValue::Bool(false))
-    {
-        for x in &mut s.input {
-            *x = x.abs() + 0.1;
+/// Inputs that suit the parameters: poisson_nll on rates needs positive input; kl_div on
+/// probabilities wants them (its samples are log-probabilities), and log targets.
+fn adapt(loss: &Elementwise, mut s: Sample, params: &[(String, ParamValue)]) -> Sample {
+    let is = |name: &str, value: bool| {
+        params
+            .iter()
+            .any(|(k, v)| k == name && *v == ParamValue::Bool(value))
+    };
+    match loss.name {
+        "poisson_nll" if is("log_input", false) => {
+            s.input.iter_mut().for_each(|x| *x = x.abs() + 0.1);
         }
+        "kl_div" => {
+            if is("log_input", false) {
+                s.input.iter_mut().for_each(|x| *x = x.exp());
+            }
+            if is("log_target", true) {
+                s.target.iter_mut().for_each(|y| *y = y.ln());
+            }
+        }
+        _ => {}
     }
     s
+}
+
+/// The reductions a loss takes: none, sum, mean, and batchmean for kl_div.
+fn reductions(loss: &Elementwise) -> Vec<Reduction> {
+    let mut r = Reduction::ALL.to_vec();
+    if loss.batchmean {
+        r.push(Reduction::BatchMean);
+    }
+    r
 }
 
 struct Case<'a> {
@@ -215,8 +241,8 @@ fn matrix(name: &str) {
                 }
             }
             for s in &samples {
-                let s = adapt(s.clone(), &params);
-                for reduction in Reduction::ALL {
+                let s = adapt(loss, s.clone(), &params);
+                for reduction in reductions(loss) {
                     let case = Case {
                         loss,
                         sample: &s,
@@ -230,10 +256,11 @@ fn matrix(name: &str) {
                 }
             }
             let large = adapt(
+                loss,
                 sample(loss, &[LARGE], weighted, AuxForm::Default, seed + 99),
                 &params,
             );
-            for reduction in Reduction::ALL {
+            for reduction in reductions(loss) {
                 let case = Case {
                     loss,
                     sample: &large,
@@ -279,6 +306,7 @@ matrix_tests!(
     squared_hinge,
     focal,
     soft_margin,
+    kl_div,
 );
 
 #[test]

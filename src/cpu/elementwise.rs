@@ -187,3 +187,9 @@ pub fn soft_margin(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let z = -y * x;
     (softplus(z), -y * sigmoid(z))
 }
+
+/// p = [log_input, log_target]: one term of kl_div (its float64 definition lives with the
+/// other row losses, src/cpu/rows.rs; the kernel evaluates it elementwise).
+pub fn kl_div(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
+    super::rows::kl_term(x, y, p[0] != 0.0, p[1] != 0.0)
+}

@@ -91,10 +91,9 @@ pub fn evaluate<T: Copy + Into<f64>>(
     }
     let value = match p.reduction {
         Reduction::None => None,
-        // Problem::new refuses batchmean for elementwise losses.
-        Reduction::Sum | Reduction::BatchMean => Some(sum.value()),
-        Reduction::Mean if p.n == 0 => Some(f64::NAN),
-        Reduction::Mean => Some(sum.value() / p.n as f64),
+        Reduction::Sum => Some(sum.value()),
+        Reduction::Mean | Reduction::BatchMean if p.divisor() == 0.0 => Some(f64::NAN),
+        Reduction::Mean | Reduction::BatchMean => Some(sum.value() / p.divisor()),
     };
     Ok(CpuResult {
         value,

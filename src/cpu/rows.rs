@@ -585,7 +585,7 @@ pub fn sparse_categorical_cross_entropy(
 // Divergences
 
 /// One kl_div term and its derivative with respect to x.
-fn kl_term(x: f64, t: f64, log_input: bool, log_target: bool) -> (f64, f64) {
+pub(crate) fn kl_term(x: f64, t: f64, log_input: bool, log_target: bool) -> (f64, f64) {
     if log_input {
         // PyTorch: xlogy(y, y) − y·x, or exp(t)·(t − x) for a log target. LOSSES.md makes
         // the term 0 wherever y ≤ 0 (PyTorch: 0 at y = 0, NaN below).
