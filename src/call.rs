@@ -8,14 +8,14 @@
 //!   buffer and nothing is read back (for training loops). [`Recorded::check`] reads the
 //!   status later, after the caller has submitted.
 
-use crate::catalogue::{Elementwise, Loss, RowLoss};
+use crate::catalogue::{Elementwise, Loss, RowKernel, RowLoss};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::kernel::{cross_entropy, elementwise};
+use crate::kernel::{cross_entropy, elementwise, row_stats};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
-use crate::rows::{CrossEntropyProblem, TensorShape};
+use crate::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape};
 use crate::status::{Check, Names, Status, STATUS_WORDS};
 use crate::tensor::{DType, Tensor};
 
@@ -319,6 +319,9 @@ impl<'a> LossCall<'a> {
         enc: &mut wgpu::CommandEncoder,
         result: &Tensor,
     ) -> Result<Parts> {
+        if loss.kernel == RowKernel::Stats {
+            return self.row_stats_parts(loss, input, target, enc, result);
+        }
         let shape = |t: &'a Tensor| TensorShape {
             shape: t.shape(),
             dtype: t.dtype(),
@@ -354,6 +357,47 @@ impl<'a> LossCall<'a> {
             grad,
             scratch,
             labels: (target.dtype() != DType::F32).then(|| target.clone()),
+        })
+    }
+
+    fn row_stats_parts(
+        &self,
+        loss: &'static RowLoss,
+        input: &'a Tensor,
+        target: &'a Tensor,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        if self.weight.is_some() {
+            return Err(LossError::UnexpectedTensor {
+                loss: loss.name,
+                tensor: "weight".into(),
+                takes: loss.tensors.join(", "),
+            });
+        }
+        let shape = |t: &'a Tensor| TensorShape {
+            shape: t.shape(),
+            dtype: t.dtype(),
+        };
+        let p = RowStatsProblem::new(loss, shape(input), shape(target), &self.params, self.reduction)?;
+        let inputs = [("input", Some(input)), ("target", Some(target))];
+        let rows_shape = &p.shape[..p.shape.len() - 1];
+        let (elements, grad) = self.outputs(p.reduction, rows_shape, &p.shape, &inputs)?;
+        let bound = row_stats::Bound {
+            input,
+            target,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+        };
+        let scratch = row_stats::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+            labels: None,
         })
     }
 

@@ -330,27 +330,70 @@ pub fn elementwise(name: &str) -> Option<&'static Elementwise> {
         .find(|l| l.name == name || l.aliases.contains(&name))
 }
 
+/// Which kernel evaluates a row loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKernel {
+    /// shaders/cross_entropy.wgsl (with its label pre-pass).
+    CrossEntropy,
+    /// shaders/row_stats.wgsl with this loss's functions from shaders/row_losses.wgsl: `input`
+    /// and `target` of one shape, a loss from a few per-row sums.
+    Stats,
+}
+
 /// A row loss (section C): `[N, C]` tensors, one loss per row (leading axes are rows).
 #[derive(Debug)]
 pub struct RowLoss {
     pub name: &'static str,
+    pub kernel: RowKernel,
+    /// In the order the kernel reads them (seg.params.x, .y, ...).
     pub params: &'static [ParamSpec],
     /// The tensors it reads, required first; `input`-like ones get gradients.
     pub tensors: &'static [&'static str],
     pub follows: &'static str,
 }
 
-pub static ROWS: &[RowLoss] = &[RowLoss {
-    name: "cross_entropy",
-    params: &[
-        ParamSpec::new("ignore_index", -100.0, Rule::Integer),
-        ParamSpec::new("label_smoothing", 0.0, Rule::Unit),
-        ParamSpec::new("z_loss", 0.0, Rule::NonNegative),
-        ParamSpec::new("softcap", f64::NAN, Rule::Positive),
-    ],
-    tensors: &["input", "target", "weight"],
-    follows: "PyTorch CrossEntropyLoss; z_loss and softcap as Liger-Kernel",
-}];
+const fn stats(
+    name: &'static str,
+    params: &'static [ParamSpec],
+    follows: &'static str,
+) -> RowLoss {
+    RowLoss {
+        name,
+        kernel: RowKernel::Stats,
+        params,
+        tensors: &["input", "target"],
+        follows,
+    }
+}
+
+pub static ROWS: &[RowLoss] = &[
+    RowLoss {
+        name: "cross_entropy",
+        kernel: RowKernel::CrossEntropy,
+        params: &[
+            ParamSpec::new("ignore_index", -100.0, Rule::Integer),
+            ParamSpec::new("label_smoothing", 0.0, Rule::Unit),
+            ParamSpec::new("z_loss", 0.0, Rule::NonNegative),
+            ParamSpec::new("softcap", f64::NAN, Rule::Positive),
+        ],
+        tensors: &["input", "target", "weight"],
+        follows: "PyTorch CrossEntropyLoss; z_loss and softcap as Liger-Kernel",
+    },
+    stats(
+        "js_div",
+        &[
+            ParamSpec::new("beta", 0.5, Rule::Unit),
+            ParamSpec::new("log_input", 0.0, Rule::Bool),
+        ],
+        "JSD: β·KL(P‖M) + (1 − β)·KL(Q‖M)",
+    ),
+    stats(
+        "cosine_similarity",
+        &[ParamSpec::new("eps", 1e-7, Rule::NonNegative)],
+        "Keras CosineSimilarity (cosine proximity)",
+    ),
+    stats("dice", &[], "Keras dice with the row's axes"),
+];
 
 /// Any loss of the catalogue.
 #[derive(Clone, Copy, Debug)]

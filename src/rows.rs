@@ -130,3 +130,77 @@ impl CrossEntropyProblem {
         }
     }
 }
+
+/// One call of a loss of the row-statistics kernel (js_div, cosine_similarity, dice):
+/// `input` and `target` of one shape `[..., C]`.
+#[derive(Clone, Debug)]
+pub struct RowStatsProblem {
+    pub loss: &'static RowLoss,
+    pub shape: Vec<usize>,
+    pub rows: usize,
+    pub classes: usize,
+    /// Resolved parameters, in catalogue order.
+    pub params: Vec<f64>,
+    pub reduction: Reduction,
+}
+
+impl RowStatsProblem {
+    pub fn new(
+        loss: &'static RowLoss,
+        input: TensorShape<'_>,
+        target: TensorShape<'_>,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<RowStatsProblem> {
+        let params = params::resolve(loss.name, loss.params, given)?;
+        if reduction == Reduction::BatchMean {
+            return Err(LossError::Reduction {
+                loss: loss.name,
+                reduction: reduction.name().into(),
+                why: "this loss takes none, sum or mean",
+            });
+        }
+        for (name, t) in [("input", input), ("target", target)] {
+            if t.dtype != DType::F32 {
+                return Err(LossError::Buffer {
+                    tensor: format!("{}: {name}", loss.name),
+                    why: format!("it holds {}, expected float32", t.dtype.name()),
+                });
+            }
+        }
+        let Some((&classes, rows_shape)) = input.shape.split_last() else {
+            return Err(LossError::ShapeMismatch {
+                loss: loss.name,
+                tensor: "input",
+                got: input.shape.to_vec(),
+                expected: "[N, C] (at least one axis)".into(),
+            });
+        };
+        if target.shape != input.shape {
+            return Err(LossError::ShapeMismatch {
+                loss: loss.name,
+                tensor: "target",
+                got: target.shape.to_vec(),
+                expected: format!("{:?}, the shape of `input`", input.shape),
+            });
+        }
+        Ok(RowStatsProblem {
+            loss,
+            shape: input.shape.to_vec(),
+            rows: rows_shape.iter().product(),
+            classes,
+            params,
+            reduction,
+        })
+    }
+
+    pub fn names(&self) -> Names {
+        Names {
+            loss: self.loss.name,
+            aux: "aux",
+            input_domain: "its domain",
+            aux_domain: "its domain",
+            classes: self.classes,
+        }
+    }
+}

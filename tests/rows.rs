@@ -506,3 +506,121 @@ fn bad_calls_are_typed_errors() {
         assert!(matches!(e, LossError::Aliasing { .. }), "{e}");
     }
 }
+
+/// The losses of the row-statistics kernel, each against its float64 twin.
+#[test]
+fn row_stats_losses_match_the_reference() {
+    type Reference = fn(&[f64], usize, &[f64], &[f64], Reduction) -> gpu_loss::Result<RowResult>;
+    let js: Reference = |x, c, y, p, r| rows::js_div(x, c, y, p[0], p[1] != 0.0, r);
+    let cosine: Reference = |x, c, y, p, r| rows::cosine_similarity(x, c, y, p[0], r);
+    let dice: Reference = |x, c, y, _, r| rows::dice(x, c, y, r);
+    // (loss, parameter names, settings, inputs as probabilities?)
+    /// A loss, its parameters' names, the settings to run, its float64 twin.
+    type StatsCase<'a> = (&'a str, &'a [&'a str], Vec<Vec<f64>>, Reference);
+    let cases: [StatsCase; 3] = [
+        (
+            "js_div",
+            &["beta", "log_input"],
+            vec![vec![0.5, 0.0], vec![0.3, 1.0], vec![1.0, 0.0]],
+            js,
+        ),
+        (
+            "cosine_similarity",
+            &["eps"],
+            vec![vec![1e-7], vec![0.5]],
+            cosine,
+        ),
+        ("dice", &[], vec![vec![]], dice),
+    ];
+    let shapes = [
+        (1usize, 1usize),
+        (2, 7),
+        (7, 1000),
+        (256, 8),
+        (4099, 2),
+        (3, 50_000),
+    ];
+    let base = seed();
+    for (loss, names, settings, reference) in cases {
+        for (k, params) in settings.iter().enumerate() {
+            for (s, &(n, c)) in shapes.iter().enumerate() {
+                let mut rng = StdRng::seed_from_u64(base + (k * 17 + s) as u64);
+                let (x, y): (Vec<f32>, Vec<f32>) = (0..n * c)
+                    .map(|i| match loss {
+                        // Probability rows with exact zeros; Q as log Q when log_input.
+                        "js_div" => {
+                            let q = if i % 5 == 0 { 0.0 } else { rng.random::<f32>() };
+                            let p = if i % 7 == 0 { 0.0 } else { rng.random::<f32>() };
+                            (if params[1] != 0.0 { q.ln() } else { q }, p)
+                        }
+                        // Some rows of zeros, where the norm clamps at ε.
+                        "cosine_similarity" if i / c.max(1) % 4 == 3 => (0.0, normal(&mut rng)),
+                        "cosine_similarity" => (normal(&mut rng), normal(&mut rng)),
+                        _ => (rng.random(), if rng.random::<bool>() { 1.0 } else { 0.0 }),
+                    })
+                    .unzip();
+                let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+                let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+                let profiles: Vec<&Target> = if n * c <= 30_000 {
+                    targets().iter().collect()
+                } else {
+                    defaults().collect()
+                };
+                for reduction in Reduction::ALL {
+                    let want = reference(&x64, c, &y64, params, reduction).expect("reference");
+                    for t in &profiles {
+                        let label = format!("{loss} {n}x{c} {params:?} {reduction} on {}", t.name);
+                        let xt = t.ctx.upload(&x, &[n, c]).unwrap();
+                        let yt = t.ctx.upload(&y, &[n, c]).unwrap();
+                        let mut call = t
+                            .ctx
+                            .loss(loss)
+                            .unwrap()
+                            .input(&xt)
+                            .target(&yt)
+                            .reduction(reduction)
+                            .with_grad();
+                        for (name, v) in names.iter().zip(params) {
+                            call = call.param(name, *v);
+                        }
+                        if 4 * c as u64 + 256 > t.ctx.tuning().max_binding_bytes {
+                            assert!(
+                                matches!(call.run(), Err(LossError::Limit { .. })),
+                                "{label}"
+                            );
+                            continue;
+                        }
+                        let out = call.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+                        if let (Some(g), Some(w)) = (out.value, want.value) {
+                            let mass = want
+                                .rows
+                                .as_ref()
+                                .map_or(w.abs(), |r| r.iter().map(|v| v.abs()).sum());
+                            let err = (g as f64 - w).abs() / w.abs().max(mass).max(1e-30);
+                            assert!(err <= VALUE_TOL, "{label}: value {g} vs {w} ({err:.2e})");
+                        }
+                        if let Some(want_rows) = &want.rows {
+                            let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                            let err = normwise_error(&got, want_rows);
+                            assert!(err <= ROW_TOL, "{label}: per-row losses, error {err:.2e}");
+                        }
+                        let got = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+                        let largest = want.grads[0].iter().fold(0f64, |m, v| m.max(v.abs()));
+                        if largest < 1e-9 {
+                            // A gradient that is 0 in exact arithmetic (one class: cos = ±1)
+                            // comes out as f32 rounding of terms of order 1.
+                            let worst = got.iter().fold(0f32, |m, v| m.max(v.abs()));
+                            assert!(worst < 1e-5, "{label}: gradient {worst:e}, expected ~0");
+                        } else {
+                            let err = normwise_error(&got, &want.grads[0]);
+                            assert!(
+                                err <= NORM_TOL,
+                                "{label}: gradient normwise error {err:.2e}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

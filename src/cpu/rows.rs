@@ -682,7 +682,9 @@ pub fn js_div(
             let q = if log_input { x[i].exp() } else { x[i] };
             let p = target[i];
             let m = beta * p + (1.0 - beta) * q;
-            row.add(beta * x_log_ratio(p, m) + (1.0 - beta) * x_log_ratio(q, m));
+            // A side with weight 0 adds nothing, even where its log ratio is infinite.
+            let side = |w: f64, a: f64| if w == 0.0 { 0.0 } else { w * x_log_ratio(a, m) };
+            row.add(side(beta, p) + side(1.0 - beta, q));
             let d_q = if beta == 1.0 || (q == 0.0 && m == 0.0) {
                 0.0
             } else {

@@ -68,11 +68,11 @@ pub(crate) struct Bound<'a> {
 }
 
 /// Lanes per row: enough that each walks about 8 VTs of it, at most a workgroup.
-fn row_lanes(vts_per_row: usize, workgroup: u32) -> u32 {
+pub(crate) fn row_lanes(vts_per_row: usize, workgroup: u32) -> u32 {
     (vts_per_row.div_ceil(8).next_power_of_two() as u32).clamp(1, workgroup)
 }
 
-fn group(
+pub(crate) fn group(
     ctx: &GpuContext,
     layout: &wgpu::BindGroupLayout,
     label: &str,

@@ -2,6 +2,7 @@
 //! per-context cache so every pipeline is compiled once and reused.
 
 pub(crate) mod cross_entropy;
+pub(crate) mod row_stats;
 pub(crate) mod elementwise;
 mod source;
 
@@ -9,7 +10,7 @@ use crate::error::{LossError, Result};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-pub(crate) use source::{CodeConfig, CrossEntropyConfig, ElementConfig};
+pub(crate) use source::{CodeConfig, CrossEntropyConfig, ElementConfig, RowStatsConfig};
 
 /// How a kernel sees one binding.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +63,13 @@ pub(crate) const CROSS_ENTROPY: KernelDef = KernelDef {
     ],
 };
 
+/// shaders/row_stats.wgsl: segment, input, target, per-row losses, gradient, scratch.
+pub(crate) const ROW_STATS: KernelDef = KernelDef {
+    name: "row_stats",
+    template: include_str!("../../shaders/row_stats.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+};
+
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
 /// the uniform.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -75,6 +83,7 @@ pub(crate) enum KernelKey {
         entry: &'static str,
     },
     CrossEntropy(CrossEntropyConfig),
+    RowStats(RowStatsConfig),
 }
 
 /// Bind group layouts (one per kernel) and the compiled pipelines of one device.
@@ -86,7 +95,7 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     pub(crate) fn new(device: &wgpu::Device) -> Kernels {
-        let layouts = [&ELEMENTWISE, &FINISH, &CLASS_LABELS, &CROSS_ENTROPY]
+        let layouts = [&ELEMENTWISE, &FINISH, &CLASS_LABELS, &CROSS_ENTROPY, &ROW_STATS]
             .into_iter()
             .map(|k| (k.name, layout(device, k)))
             .collect();
@@ -121,6 +130,7 @@ impl Kernels {
                 *entry,
             ),
             KernelKey::CrossEntropy(c) => (&CROSS_ENTROPY, source::cross_entropy(c), "main"),
+            KernelKey::RowStats(c) => (&ROW_STATS, source::row_stats(c), "main"),
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self

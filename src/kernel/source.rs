@@ -16,6 +16,7 @@ const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
 const MATH: &str = include_str!("../../shaders/math.wgsl");
 const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 const ROW_REDUCE: &str = include_str!("../../shaders/row_reduce.wgsl");
+const ROW_LOSSES: &str = include_str!("../../shaders/row_losses.wgsl");
 
 /// The launch settings that change a kernel's code (the rest of `Tuning` does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,5 +193,45 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
         s.push_str(piece);
         s.push('\n');
     }
+    s
+}
+
+/// One compiled variant of the row-statistics kernel for one loss.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RowStatsConfig {
+    pub loss: &'static str,
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub row_lanes: u32,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+pub(crate) fn row_stats(c: &RowStatsConfig) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const ROW_LANES: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.row_lanes, c.write_out, c.write_grad,
+    ));
+    for piece in [
+        if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
+        MATH,
+        ROW_REDUCE,
+        ROW_LOSSES,
+    ] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    // The loss's functions under the names the template calls; every loss so far folds plain
+    // sums.
+    let l = c.loss;
+    s.push_str(&format!(
+        "fn stats_zero() -> vec4<f32> {{ return sums_zero(); }}\n\
+         fn stats_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {{ return sums_combine(a, b); }}\n\
+         fn row_add(s: vec4<f32>, x: VT, y: VT) -> vec4<f32> {{ return {l}_add(s, x, y); }}\n\
+         fn row_finish(s: vec4<f32>) -> RowOut {{ return {l}_finish(s); }}\n\
+         fn row_grads(x: VT, y: VT, s: vec4<f32>, coef: vec4<f32>) -> VT {{ return {l}_grads(x, y, s, coef); }}\n"
+    ));
+    s.push_str(super::ROW_STATS.template);
     s
 }

@@ -1,0 +1,85 @@
+// Row losses over [N, C] `input` and `target` that follow from a few per-row sums
+// (cosine_similarity, dice, js_div; LOSSES.md section C), the gradient in the same kernel.
+//
+// Each row is swept twice at most: the first sweep folds row_add over the row into a vec4 of
+// statistics (row_reduce.wgsl folds the lanes), row_finish turns them into the row's loss and
+// the coefficients the gradient needs, and the second sweep (only when the gradient is asked
+// for) writes row_grads. The host defines, from the loss's functions in row_losses.wgsl:
+//   stats_zero, stats_combine, row_add(s, x, y), row_finish(s) -> RowOut,
+//   row_grads(x, y, s, coef) -> VT
+// and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, WRITE_OUT, WRITE_GRAD, common.wgsl,
+// reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl and
+// row_reduce.wgsl.
+
+struct RowSegment {
+    rows: u32,        // rows in this dispatch
+    first_row: u32,
+    classes: u32,
+    x_at: u32,        // first element of each window
+    y_at: u32,
+    out_at: u32,
+    grad_at: u32,
+    partial_at: u32,
+    scale: f32,       // 1/N for mean, 1 otherwise
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
+    params: vec4<f32>,
+}
+
+// A row's loss and the coefficients its gradient needs.
+struct RowOut {
+    loss: f32,
+    coef: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(1) var<storage, read> x_buf: array<VT>;
+@group(0) @binding(2) var<storage, read> y_buf: array<VT>;
+@group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad_buf: array<VT>;
+@group(0) @binding(5) var<storage, read_write> scratch: Scratch;
+
+const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(ids: Ids) {
+    let slot = ids.lid / ROW_LANES;
+    let lane_id = ids.lid % ROW_LANES;
+    let n_vec = seg.classes / VEC;
+    var acc = ACC_ZERO;
+    let batches = (seg.rows + ROWS_PER_GROUP - 1u) / ROWS_PER_GROUP;
+    // The batch loop depends on the workgroup only, so row_reduce's barriers stay uniform.
+    for (var b = ids.wid.x; b < batches; b += ids.nwg.x) {
+        let row = b * ROWS_PER_GROUP + slot;
+        let in_range = row < seg.rows;
+        let x_row = (seg.x_at + row * seg.classes) / VEC;
+        let y_row = (seg.y_at + row * seg.classes) / VEC;
+        let walk = walk_in(lane_id, ROW_LANES, n_vec);
+        var s = stats_zero();
+        if in_range {
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                s = row_add(s, x_buf[x_row + i], y_buf[y_row + i]);
+            }
+        }
+        s = row_reduce(ids.lid, s);
+        let r = row_finish(s);
+        if in_range && lane_id == 0u {
+            acc = acc_add(acc, r.loss * seg.scale);
+            if WRITE_OUT {
+                out_buf[seg.out_at + row] = r.loss;
+            }
+        }
+        if WRITE_GRAD && in_range {
+            let g_row = (seg.grad_at + row * seg.classes) / VEC;
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                grad_buf[g_row + i] = row_grads(x_buf[x_row + i], y_buf[y_row + i], s, r.coef)
+                    * seg.scale;
+            }
+        }
+    }
+    let total = workgroup_reduce(ids, acc);
+    if ids.lid == 0u {
+        scratch.partials[seg.partial_at + ids.wid.x] = total;
+    }
+}
