@@ -1,4 +1,5 @@
-//! Throughput of cross_entropy against the adapter's own buffer copy.
+//! Throughput of the row losses (cross_entropy, cosine_similarity) against the adapter's own
+//! buffer copy.
 //!
 //! For every adapter (one criterion group `rows/{backend}`), at N × C = 4096 × 1024,
 //! 512 × 32768 and 64 × 262144 (a language model's vocabulary):
@@ -7,6 +8,8 @@
 //!   logits read once plus the labels: 4·N·C + 8·N bytes.
 //! - `cross_entropy+grad/{N}x{C}`: with the gradient written into a preallocated tensor: the
 //!   logits are read twice and the gradient written once, 12·N·C + 8·N bytes.
+//! - `cosine_similarity/{N}x{C}` and `cosine_similarity+grad/{N}x{C}`: input and target read
+//!   (8·N·C bytes), plus the gradient sweep's second read of both and write (20·N·C in all).
 //! - `copy/{N}x{C}`: `copy_buffer_to_buffer` of the logits' 4·N·C bytes, counted 8·N·C (read
 //!   and written), as the kernels count theirs.
 //!
@@ -26,6 +29,48 @@ use rand::{Rng, SeedableRng};
 use std::time::Duration;
 
 const SHAPES: [(usize, usize); 3] = [(4096, 1024), (512, 32768), (64, 262144)];
+
+/// cosine_similarity's input and target, and its outputs.
+struct CosineData {
+    input: Tensor,
+    target: Tensor,
+    grad: Tensor,
+    value: Tensor,
+}
+
+impl CosineData {
+    fn new(ctx: &GpuContext, n: usize, c: usize) -> CosineData {
+        let mut rng = StdRng::seed_from_u64(0xc05);
+        let mut draw = || (0..n * c).map(|_| normal(&mut rng)).collect::<Vec<f32>>();
+        CosineData {
+            input: ctx.upload(&draw(), &[n, c]).expect("uploading input"),
+            target: ctx.upload(&draw(), &[n, c]).expect("uploading target"),
+            grad: ctx.zeros(&[n, c]).expect("allocating grad"),
+            value: ctx.zeros(&[1]).expect("allocating value"),
+        }
+    }
+
+    fn time(&self, ctx: &GpuContext, grad: bool, iters: u64) -> Duration {
+        (0..iters)
+            .map(|_| {
+                let mut enc = encoder(ctx);
+                let call = ctx
+                    .loss("cosine_similarity")
+                    .expect("cosine_similarity")
+                    .input(&self.input)
+                    .target(&self.target)
+                    .value_into(&self.value);
+                let call = if grad {
+                    call.grad_into(&self.grad)
+                } else {
+                    call
+                };
+                let _rec = call.record(&mut enc).expect("recording cosine_similarity");
+                submit_timed(ctx, enc.finish())
+            })
+            .sum()
+    }
+}
 
 struct CrossEntropyData {
     logits: Tensor,
@@ -102,6 +147,19 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
             group.throughput(Throughput::Bytes(bytes));
             group.bench_function(BenchmarkId::new(id, &shape), |b| {
                 let d = data.get_or_insert_with(|| CrossEntropyData::new(ctx, n, classes));
+                b.iter_custom(|iters| d.time(ctx, grad, iters));
+            });
+        }
+        let mut cosine: Option<CosineData> = None;
+        for grad in [false, true] {
+            let (id, bytes) = if grad {
+                ("cosine_similarity+grad", 20 * elems)
+            } else {
+                ("cosine_similarity", 8 * elems)
+            };
+            group.throughput(Throughput::Bytes(bytes));
+            group.bench_function(BenchmarkId::new(id, &shape), |b| {
+                let d = cosine.get_or_insert_with(|| CosineData::new(ctx, n, classes));
                 b.iter_custom(|iters| d.time(ctx, grad, iters));
             });
         }

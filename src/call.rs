@@ -379,7 +379,13 @@ impl<'a> LossCall<'a> {
             shape: t.shape(),
             dtype: t.dtype(),
         };
-        let p = RowStatsProblem::new(loss, shape(input), shape(target), &self.params, self.reduction)?;
+        let p = RowStatsProblem::new(
+            loss,
+            shape(input),
+            shape(target),
+            &self.params,
+            self.reduction,
+        )?;
         let inputs = [("input", Some(input)), ("target", Some(target))];
         let rows_shape = &p.shape[..p.shape.len() - 1];
         let (elements, grad) = self.outputs(p.reduction, rows_shape, &p.shape, &inputs)?;

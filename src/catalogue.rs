@@ -352,11 +352,7 @@ pub struct RowLoss {
     pub follows: &'static str,
 }
 
-const fn stats(
-    name: &'static str,
-    params: &'static [ParamSpec],
-    follows: &'static str,
-) -> RowLoss {
+const fn stats(name: &'static str, params: &'static [ParamSpec], follows: &'static str) -> RowLoss {
     RowLoss {
         name,
         kernel: RowKernel::Stats,

@@ -2,8 +2,8 @@
 //! per-context cache so every pipeline is compiled once and reused.
 
 pub(crate) mod cross_entropy;
-pub(crate) mod row_stats;
 pub(crate) mod elementwise;
+pub(crate) mod row_stats;
 mod source;
 
 use crate::error::{LossError, Result};
@@ -95,10 +95,16 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     pub(crate) fn new(device: &wgpu::Device) -> Kernels {
-        let layouts = [&ELEMENTWISE, &FINISH, &CLASS_LABELS, &CROSS_ENTROPY, &ROW_STATS]
-            .into_iter()
-            .map(|k| (k.name, layout(device, k)))
-            .collect();
+        let layouts = [
+            &ELEMENTWISE,
+            &FINISH,
+            &CLASS_LABELS,
+            &CROSS_ENTROPY,
+            &ROW_STATS,
+        ]
+        .into_iter()
+        .map(|k| (k.name, layout(device, k)))
+        .collect();
         Kernels {
             device: device.clone(),
             layouts,

@@ -73,14 +73,16 @@ pub(crate) fn record(
         *dst = *src as f32;
     }
 
-    let pipeline = inner.kernels.pipeline(&KernelKey::RowStats(RowStatsConfig {
-        loss: p.loss.name,
-        code,
-        vec4,
-        row_lanes: lanes,
-        write_out: t.out.is_some(),
-        write_grad: t.grad.is_some(),
-    }))?;
+    let pipeline = inner
+        .kernels
+        .pipeline(&KernelKey::RowStats(RowStatsConfig {
+            loss: p.loss.name,
+            code,
+            vec4,
+            row_lanes: lanes,
+            write_out: t.out.is_some(),
+            write_grad: t.grad.is_some(),
+        }))?;
     let mut segments = Vec::new();
     let mut first = 0;
     while first < n {
