@@ -44,9 +44,14 @@ fn charbonnier(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     return Pair(r, e / r);
 }
 
+// d = log((1+x)/(1+y)); near x = y the difference of two log1p's cancels, so the ratio
+// minus one is formed as (x - y)/(1 + y) (x - y is exact there) and fed to the series.
 fn msle(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
     let eps = VT(1e-7);
-    let d = log1p_v(max(x, eps)) - log1p_v(max(y, eps));
+    let xc = max(x, eps);
+    let yc = max(y, eps);
+    let z = (xc - yc) / (1.0 + yc);
+    let d = select(log((1.0 + xc) / (1.0 + yc)), log1p_series(z), abs(z) < VT(0.5));
     let dx = select(VT(0.0), 1.0 / (1.0 + x), x > eps);
     return Pair(d * d, 2.0 * d * dx);
 }

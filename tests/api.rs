@@ -125,6 +125,41 @@ fn edge_conventions_of_losses_md() {
     }
 }
 
+/// msle's log((1+x)/(1+y)) where x and y are close (the two logs cancel) and where they are
+/// far apart (the ratio's logarithm is large): each element to a few ulps of float64.
+#[test]
+fn msle_keeps_its_relative_accuracy_where_the_logs_cancel() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..4099 {
+        let a = normal(&mut rng).abs() * 10f32.powi(i % 7 - 3);
+        let b = match i % 3 {
+            0 => a * (1.0 + 1e-3 * normal(&mut rng)),
+            1 => a + 1e-4 * normal(&mut rng),
+            _ => 1e6 * (1.0 + normal(&mut rng).abs()),
+        };
+        x.push(a);
+        y.push(b.max(0.0));
+    }
+    for t in targets() {
+        let (v, g) = elements(&t.ctx, "msle", &x, &y);
+        for i in 0..x.len() {
+            let (want, want_grad) = cpu::elementwise::msle(x[i] as f64, y[i] as f64, 0.0, &[]);
+            for (what, got, want) in [("value", v[i], want), ("grad", g[i], want_grad)] {
+                let err = (got as f64 - want).abs() / want.abs().max(1e-30);
+                assert!(
+                    err < 4e-6,
+                    "msle {what}[{i}] x={} y={}: {got} vs {want} ({err:.1e}) on {}",
+                    x[i],
+                    y[i],
+                    t.name
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn empty_input_mean_is_nan_sum_is_zero() {
     for t in targets() {
