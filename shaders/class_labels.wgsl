@@ -26,9 +26,9 @@ struct LabelPass {
     total_rows: u32,
     ignore_lo: u32,
     ignore_hi: u32,
+    ignore: u32,        // 0: no label is ignored
+    keras_mean: u32,    // 1: mean over kept rows + 1e-7, 0 when all are ignored (Keras)
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 // scratch.norms: [0] scale of the cross-entropy part, [1] of the z-loss part, [2] Σ_c w_c,
@@ -56,7 +56,7 @@ fn count(ids: Ids) {
     let start = ids.wid.x * WG_SIZE + ids.lid;
     if lp.index_target != 0u {
         for (var n = start; n < lp.rows; n += stride) {
-            let l = read_label(lp.t_at, n, lp.ignore_lo, lp.ignore_hi);
+            let l = read_label(lp.t_at, n, lp.ignore, lp.ignore_lo, lp.ignore_hi);
             if l.ignored {
                 continue;
             }
@@ -101,7 +101,11 @@ fn finish(ids: Ids) {
         // Probability targets: every row counts once, whatever the class weights (PyTorch).
         var d_loss = f32(lp.total_rows);
         var d_z = f32(lp.total_rows);
-        if lp.index_target != 0u {
+        if lp.keras_mean != 0u {
+            // Keras divides by the kept rows + 1e-7: all ignored gives 0, not NaN.
+            d_loss = counted + 1e-7;
+            d_z = d_loss;
+        } else if lp.index_target != 0u {
             d_loss = weighted;
             d_z = counted;
         }
@@ -112,7 +116,7 @@ fn finish(ids: Ids) {
             // A mean over no row is NaN (the divisor 0 says so); the gradient stays 0.
             ce_scale = select(0.0, 1.0 / d_loss, d_loss != 0.0);
             z_scale = select(0.0, 1.0 / d_z, d_z != 0.0);
-            divisor = select(0.0, 1.0, d_loss != 0.0);
+            divisor = select(0.0, 1.0, d_loss != 0.0 && lp.total_rows != 0u);
         }
         scratch.norms[0] = ce_scale;
         scratch.norms[1] = z_scale;

@@ -1,6 +1,9 @@
-// cross_entropy (LOSSES.md section C): softmax cross-entropy over the rows of [N, C] logits,
-// with class indices (int32/int64) or probability targets, class weights, ignore_index,
-// label smoothing, z-loss and softcap; the gradient in the same kernel.
+// The class-label row losses of LOSSES.md section C, the gradient in the same kernel:
+// - MODE 0, cross_entropy: softmax cross-entropy over [N, C] logits, with class indices
+//   (int32/int64) or probability targets, class weights, ignore_index, label smoothing,
+//   z-loss and softcap;
+// - MODE 1, nll: -w[y]·x[y] on log-probabilities (no sweep: one gather per row);
+// - MODE 2, sparse_categorical_cross_entropy: Keras on probabilities, -log clip(x_y / Σx).
 //
 // Each row is swept twice at most: the first sweep folds (max, Σ exp(x - max)) online together
 // with the sums label smoothing and soft targets need; the second, only when the gradient is
@@ -10,8 +13,9 @@
 // ROW_LANES invocations share a row (1 for short rows, up to WG_SIZE for vocabularies), so a
 // workgroup handles WG_SIZE / ROW_LANES rows at a time.
 //
-// The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, PROB_TARGET, LABEL_WORDS, HAS_WEIGHT,
-// SOFTCAP, WRITE_OUT, WRITE_GRAD, and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one
+// The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, MODE, PROB_TARGET, LABEL_WORDS,
+// HAS_WEIGHT, SOFTCAP, WRITE_OUT, WRITE_GRAD, IN_PLACE (the gradient overwrites the logits:
+// each lane reads then writes its own elements), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one
 // tree strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
 
 struct RowSegment {
@@ -26,7 +30,7 @@ struct RowSegment {
     partial_at: u32,
     ignore_lo: u32,
     ignore_hi: u32,
-    _pad: u32,
+    ignore: u32,        // 0: no label is ignored
     label_smoothing: f32,
     z_loss: f32,
     softcap: f32,
@@ -43,6 +47,9 @@ struct RowSegment {
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
+const MODE_CROSS_ENTROPY: u32 = 0u;
+const MODE_NLL: u32 = 1u;
+const MODE_SPARSE_KERAS: u32 = 2u;
 const NEG_INF_BITS: u32 = 0xff800000u;
 
 // The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
@@ -102,6 +109,16 @@ fn smoothed(row: u32, i: u32) -> VT {
     return (1.0 - eps) * t + eps / f32(seg.classes);
 }
 
+// Sparse Keras folds z = Σ x over every class but the target y: with x_y, the rescaled
+// q = x_y / (x_y + z) and 1 - q = z / (x_y + z) both keep their digits.
+fn sparse_add(s: vec4<f32>, i: u32, x: VT, y: u32) -> vec4<f32> {
+    var lanes: array<f32, VEC>;
+    for (var k = 0u; k < VEC; k++) {
+        lanes[k] = select(lane(x, k), 0.0, i * VEC + k == y);
+    }
+    return s + vec4(0.0, 0.0, hsum(pack(lanes)), 0.0);
+}
+
 // Folds VT number i of a row into the statistics.
 fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
     var xm = lane(x, 0u);
@@ -135,9 +152,17 @@ fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
     return vec4(m, r, z, w);
 }
 
+// VT number i of the logits: from the gradient's buffer when the gradient overwrites them.
+fn logits(i: u32) -> VT {
+    if IN_PLACE {
+        return grad_buf[i];
+    }
+    return x_buf[i];
+}
+
 fn logit(row_at: u32, c: u32) -> f32 {
     let e = row_at + c;
-    return lane(x_buf[e / VEC], e % VEC);
+    return lane(logits(e / VEC), e % VEC);
 }
 
 fn class_weight_of(c: u32) -> f32 {
@@ -167,15 +192,19 @@ fn main(ids: Ids) {
         let row_at = seg.x_at + row * seg.classes;
         var label = Label(0, false);
         if in_range && !PROB_TARGET {
-            label = read_label(seg.t_at, row, seg.ignore_lo, seg.ignore_hi);
+            label = read_label(seg.t_at, row, seg.ignore, seg.ignore_lo, seg.ignore_hi);
         }
         let skip = !in_range || label.ignored;
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
 
         var s = stats_zero();
-        if !skip {
+        if !skip && MODE != MODE_NLL {
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                s = stats_add(s, row, i, capped(x_buf[row_at / VEC + i]));
+                if MODE == MODE_SPARSE_KERAS {
+                    s = sparse_add(s, i, logits(row_at / VEC + i), u32(label.index));
+                } else {
+                    s = stats_add(s, row, i, capped(logits(row_at / VEC + i)));
+                }
             }
         }
         s = row_reduce(ids.lid, s);
@@ -188,7 +217,34 @@ fn main(ids: Ids) {
         var a = 0.0;
         var cy = 0.0;
         let z = seg.z_loss * lse * lse;
-        if PROB_TARGET {
+        // Sparse Keras: q = x_y / Σx clipped; its gradient a·(δ_cy - q)/Σx, a = d(-log q)/dq.
+        var q = 0.0;
+        if MODE == MODE_NLL && !skip {
+            let y = u32(label.index);
+            let wy = class_weight_of(y);
+            loss = -wy * logit(row_at, y);
+            scaled = loss * ce_scale;
+            cy = -wy * ce_scale;
+        } else if MODE == MODE_SPARSE_KERAS && !skip {
+            let xy = logit(row_at, u32(label.index));
+            let total = xy + s.z;
+            q = xy / total;
+            let rest = s.z / total;
+            let clipped = clamp(q, KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+            // -log q = log1p(rest / x_y); at the clip, -log(1 - 1e-7) and -log(1e-7) as in
+            // float64 (1 - 1e-7 is not an f32).
+            loss = lane(log1p_v(VT(s.z / xy)), 0u);
+            if rest <= KERAS_EPSILON {
+                loss = 1.00000005e-7;
+            } else if q <= KERAS_EPSILON {
+                loss = 16.11809565095832;
+            }
+            scaled = loss * ce_scale;
+            let slope = select(select(0.0, 0.5, q == KERAS_EPSILON), 1.0, q > KERAS_EPSILON)
+                * select(select(0.0, 0.5, rest == KERAS_EPSILON), 1.0, rest > KERAS_EPSILON);
+            a = -slope / clipped / total * ce_scale;
+            cy = rest;
+        } else if PROB_TARGET {
             loss = lse * s.w - s.z + z;
             scaled = (lse * s.w - s.z) * ce_scale + z * z_scale;
             a = s.w * ce_scale + 2.0 * seg.z_loss * lse * z_scale;
@@ -214,11 +270,30 @@ fn main(ids: Ids) {
             }
         }
 
+        // In place, every lane has read the target's logit before any lane overwrites it
+        // (the batch loop is uniform, so the barrier is too).
+        if IN_PLACE {
+            workgroupBarrier();
+        }
         if WRITE_GRAD && in_range {
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let raw = x_buf[row_at / VEC + i];
+                let raw = logits(row_at / VEC + i);
                 var g = VT(0.0);
-                if !skip {
+                if !skip && MODE == MODE_NLL {
+                    // -w[y] at the target, 0 elsewhere.
+                    var lanes: array<f32, VEC>;
+                    for (var k = 0u; k < VEC; k++) {
+                        lanes[k] = select(0.0, cy, i * VEC + k == u32(label.index));
+                    }
+                    g = pack(lanes);
+                } else if !skip && MODE == MODE_SPARSE_KERAS {
+                    var lanes: array<f32, VEC>;
+                    for (var k = 0u; k < VEC; k++) {
+                        // δ_ky - q: 1 - q is the rest's share, kept in cy.
+                        lanes[k] = a * select(-q, cy, i * VEC + k == u32(label.index));
+                    }
+                    g = pack(lanes);
+                } else if !skip {
                     let xc = capped(raw);
                     let p = exp((xc - s.x) - log_sum);
                     if PROB_TARGET {

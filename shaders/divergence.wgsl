@@ -2,15 +2,6 @@
 // Pair(term, d term / d input) for one VT of elements; `p` holds its parameters in catalogue
 // order. The float64 twin is kl_term in src/cpu/rows.rs.
 
-// d clip(v, lo, hi) / dv as JAX's clip gives it (what Keras's autodiff sees): 1 inside, 0
-// outside, 1/2 at a bound.
-fn clip_slope(v: VT, lo: f32, hi: f32) -> VT {
-    let at_lo = select(select(VT(0.0), VT(0.5), v == VT(lo)), VT(1.0), v > VT(lo));
-    let m = max(v, VT(lo));
-    let at_hi = select(select(VT(0.0), VT(0.5), m == VT(hi)), VT(1.0), m < VT(hi));
-    return at_lo * at_hi;
-}
-
 // p.x = log_input, p.y = log_target. On log-probabilities (PyTorch KLDivLoss): y·(log y - x),
 // 0 wherever y <= 0 (LOSSES.md). On probabilities (Keras KLDivergence): both clipped to
 // [1e-7, 1], y·log(y / x), only x's clip carrying the gradient.

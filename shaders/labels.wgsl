@@ -8,7 +8,8 @@ struct Label {
     ignored: bool,
 }
 
-fn read_label(at: u32, n: u32, ignore_lo: u32, ignore_hi: u32) -> Label {
+// `ignore` = 0: no label is ignored (sparse_categorical_cross_entropy without ignore_class).
+fn read_label(at: u32, n: u32, ignore: u32, ignore_lo: u32, ignore_hi: u32) -> Label {
     let lo = label_words[at + LABEL_WORDS * n];
     var hi = select(0u, 0xffffffffu, i32(lo) < 0);
     if LABEL_WORDS == 2u {
@@ -17,5 +18,5 @@ fn read_label(at: u32, n: u32, ignore_lo: u32, ignore_hi: u32) -> Label {
     let fits = hi == select(0u, 0xffffffffu, i32(lo) < 0);
     // Not an i32: a class no row can have.
     let index = select(-1, i32(lo), fits);
-    return Label(index, lo == ignore_lo && hi == ignore_hi);
+    return Label(index, ignore != 0u && lo == ignore_lo && hi == ignore_hi);
 }

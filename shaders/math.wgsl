@@ -121,3 +121,15 @@ fn pow_nonneg(b: VT, g: f32) -> VT {
     }
     return r;
 }
+
+// Keras's backend epsilon, the clip of its probability losses.
+const KERAS_EPSILON: f32 = 1e-7;
+
+// d clip(v, lo, hi) / dv as JAX's clip gives it (what Keras's autodiff sees): 1 inside, 0
+// outside, 1/2 at a bound.
+fn clip_slope(v: VT, lo: f32, hi: f32) -> VT {
+    let at_lo = select(select(VT(0.0), VT(0.5), v == VT(lo)), VT(1.0), v > VT(lo));
+    let m = max(v, VT(lo));
+    let at_hi = select(select(VT(0.0), VT(0.5), m == VT(hi)), VT(1.0), m < VT(hi));
+    return at_lo * at_hi;
+}

@@ -89,3 +89,40 @@ fn js_div_grads(x: VT, y: VT, s: vec4<f32>, coef: vec4<f32>) -> VT {
     }
     return d_q;
 }
+
+// categorical_cross_entropy (Keras, on probabilities): -Σ y'·log clip(q), q = x / Σx, with
+// y' = y·(1 - ls) + ls/C. The first sweep sums x; statistics: (Σ terms, Σ (d loss/d q)·q).
+// p.x = label_smoothing.
+fn categorical_cross_entropy_pre(s: vec4<f32>, x: VT, y: VT) -> vec4<f32> {
+    return s + vec4(hsum(x), 0.0, 0.0, 0.0);
+}
+
+// Pair(y'·(-log clip(q)), d/dq). At the clip -log is float64's -log(1e-7) and -log(1 - 1e-7)
+// (1 - 1e-7 is not an f32, and log there has no relative precision).
+fn cce_terms(x: VT, y: VT, total: f32) -> Pair {
+    let ls = seg.params.x;
+    let smoothed = y * (1.0 - ls) + ls / f32(seg.classes);
+    let q = x / total;
+    let hi = 1.0 - KERAS_EPSILON;
+    let clipped = clamp(q, VT(KERAS_EPSILON), VT(hi));
+    var neg_log = -ln_v(clipped);
+    neg_log = select(neg_log, VT(16.11809565095832), q <= VT(KERAS_EPSILON));
+    neg_log = select(neg_log, VT(1.00000005e-7), q >= VT(hi));
+    let d_q = -smoothed / clipped * clip_slope(q, KERAS_EPSILON, hi);
+    // A target of 0 adds nothing, even where the clip's log is large.
+    return Pair(select(smoothed * neg_log, VT(0.0), smoothed == VT(0.0)), d_q);
+}
+
+fn categorical_cross_entropy_add(s: vec4<f32>, x: VT, y: VT, pre: vec4<f32>) -> vec4<f32> {
+    let t = cce_terms(x, y, pre.x);
+    return s + vec4(hsum(t.value), hsum(t.grad * (x / pre.x)), 0.0, 0.0);
+}
+
+fn categorical_cross_entropy_finish(s: vec4<f32>, pre: vec4<f32>) -> RowOut {
+    return RowOut(s.x, vec4(s.y, pre.x, 0.0, 0.0));
+}
+
+// Through the rescale: d q_k / d x_j = (δ_kj - q_k) / Σx.
+fn categorical_cross_entropy_grads(x: VT, y: VT, s: vec4<f32>, coef: vec4<f32>) -> VT {
+    return (cce_terms(x, y, coef.y).grad - coef.x) / coef.y;
+}

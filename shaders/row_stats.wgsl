@@ -1,13 +1,15 @@
 // Row losses over [N, C] `input` and `target` that follow from a few per-row sums
-// (cosine_similarity, dice, js_div; LOSSES.md section C), the gradient in the same kernel.
+// (cosine_similarity, dice, js_div, categorical_cross_entropy; LOSSES.md section C), the
+// gradient in the same kernel.
 //
-// Each row is swept twice at most: the first sweep folds row_add over the row into a vec4 of
-// statistics (row_reduce.wgsl folds the lanes), row_finish turns them into the row's loss and
-// the coefficients the gradient needs, and the second sweep (only when the gradient is asked
-// for) writes row_grads. The host defines, from the loss's functions in row_losses.wgsl:
-//   stats_zero, stats_combine, row_add(s, x, y), row_finish(s) -> RowOut,
-//   row_grads(x, y, s, coef) -> VT
-// and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, WRITE_OUT, WRITE_GRAD, common.wgsl,
+// One sweep folds row_add over the row into a vec4 of statistics (row_reduce.wgsl folds the
+// lanes), row_finish turns them into the row's loss and the coefficients the gradient needs,
+// and a last sweep (only when the gradient is asked for) writes row_grads. A loss whose sums
+// need another sum first (categorical_cross_entropy's Σx) gets a sweep before (PRE_SWEEP).
+// The host defines, from the loss's functions in row_losses.wgsl:
+//   stats_zero, stats_combine, row_pre(s, x, y), row_add(s, x, y, pre),
+//   row_finish(s, pre) -> RowOut, row_grads(x, y, s, coef) -> VT
+// and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, PRE_SWEEP, WRITE_OUT, WRITE_GRAD, common.wgsl,
 // reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl and
 // row_reduce.wgsl.
 
@@ -56,14 +58,24 @@ fn main(ids: Ids) {
         let x_row = (seg.x_at + row * seg.classes) / VEC;
         let y_row = (seg.y_at + row * seg.classes) / VEC;
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
+        // The first sweep, for a loss whose sums need another's first (row_pre).
+        var pre = stats_zero();
+        if PRE_SWEEP {
+            if in_range {
+                for (var i = walk.first; i < walk.end; i += walk.step) {
+                    pre = row_pre(pre, x_buf[x_row + i], y_buf[y_row + i]);
+                }
+            }
+            pre = row_reduce(ids.lid, pre);
+        }
         var s = stats_zero();
         if in_range {
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                s = row_add(s, x_buf[x_row + i], y_buf[y_row + i]);
+                s = row_add(s, x_buf[x_row + i], y_buf[y_row + i], pre);
             }
         }
         s = row_reduce(ids.lid, s);
-        let r = row_finish(s);
+        let r = row_finish(s, pre);
         if in_range && lane_id == 0u {
             acc = acc_add(acc, r.loss * seg.scale);
             if WRITE_OUT {

@@ -17,3 +17,4 @@ const STATUS_NAN_AUX: u32 = 3u;
 const STATUS_INPUT_DOMAIN: u32 = 4u;
 const STATUS_AUX_DOMAIN: u32 = 5u;
 const STATUS_BAD_LABEL: u32 = 6u;
+const STATUS_TARGET_DOMAIN: u32 = 7u;

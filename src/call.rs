@@ -11,11 +11,11 @@
 use crate::catalogue::{Elementwise, Loss, RowKernel, RowLoss};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::kernel::{cross_entropy, elementwise, row_stats};
+use crate::kernel::{cross_entropy, elementwise, row_stats, row_tuples};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
-use crate::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape};
+use crate::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape, TupleProblem};
 use crate::status::{Check, Names, Status, STATUS_WORDS};
 use crate::tensor::{DType, Tensor};
 
@@ -35,6 +35,8 @@ pub struct LossCall<'a> {
     target: Option<&'a Tensor>,
     weight: Option<&'a Tensor>,
     aux: Option<&'a Tensor>,
+    /// A row loss's own tensors (cosine_embedding's input1, triplet_margin's anchor, ...).
+    named: Vec<(&'static str, &'a Tensor)>,
     params: Vec<(String, ParamValue)>,
     reduction: Reduction,
     grad: Output<'a>,
@@ -50,8 +52,12 @@ pub struct Computed {
     pub value: Option<f32>,
     /// The per-element losses (always for `Reduction::None`, else when asked).
     pub elements: Option<Tensor>,
-    /// The gradient of the reduced loss with respect to `input`, when asked.
+    /// The gradient of the reduced loss with respect to `input` (or the loss's first tensor:
+    /// input1, anchor), when asked.
     pub grad: Option<Tensor>,
+    /// The gradients with respect to the loss's further tensors, by name, when asked
+    /// (cosine_embedding's input2; triplet_margin's positive and negative).
+    pub other_grads: Vec<(&'static str, Tensor)>,
 }
 
 /// What [`LossCall::record`] returns: everything stays on the GPU.
@@ -60,6 +66,8 @@ pub struct Recorded {
     pub value: Tensor,
     pub elements: Option<Tensor>,
     pub grad: Option<Tensor>,
+    /// As [`Computed::other_grads`].
+    pub other_grads: Vec<(&'static str, Tensor)>,
     scratch: Pooled,
     names: Names,
     labels: Option<Tensor>,
@@ -78,6 +86,7 @@ impl GpuContext {
             target: None,
             weight: None,
             aux: None,
+            named: Vec::new(),
             params: Vec::new(),
             reduction: Reduction::Mean,
             grad: Output::No,
@@ -107,18 +116,28 @@ impl<'a> LossCall<'a> {
     /// Any tensor by its LOSSES.md name: `input`, `target`, `weight`, or the loss's extra
     /// tensor (`var`, `pos_weight`). An unknown name fails the call.
     pub fn tensor(mut self, name: &str, t: &'a Tensor) -> Self {
-        let aux = match self.loss {
-            Loss::Elementwise(l) => l.aux.map(|a| a.name),
-            Loss::Row(_) => None,
+        let (aux, own) = match self.loss {
+            Loss::Elementwise(l) => (l.aux.map(|a| a.name), &[][..]),
+            Loss::Row(l) => (None, l.tensors),
         };
         match name {
             "input" => self.input = Some(t),
             "target" => self.target = Some(t),
             "weight" => self.weight = Some(t),
             _ if aux == Some(name) => self.aux = Some(t),
+            _ if own.contains(&name) => {
+                let name = own[own.iter().position(|&o| o == name).unwrap_or(0)];
+                self.named.retain(|(n, _)| *n != name);
+                self.named.push((name, t));
+            }
             _ => {
                 let mut takes = vec!["input", "target", "weight"];
                 takes.extend(aux);
+                takes.extend(
+                    own.iter()
+                        .filter(|o| !takes.contains(o))
+                        .collect::<Vec<_>>(),
+                );
                 self.error.get_or_insert(LossError::UnexpectedTensor {
                     loss: self.loss.name(),
                     tensor: name.to_string(),
@@ -146,7 +165,9 @@ impl<'a> LossCall<'a> {
         self
     }
 
-    /// Write the gradient into this tensor (same element count as `input`).
+    /// Write the gradient into this tensor (same element count as `input`). For cross_entropy,
+    /// nll and sparse_categorical_cross_entropy it may be `input` itself: the gradient then
+    /// overwrites the logits, for trainers short of memory.
     pub fn grad_into(mut self, t: &'a Tensor) -> Self {
         self.grad = Output::Into(t);
         self
@@ -249,6 +270,11 @@ impl<'a> LossCall<'a> {
 
     /// Validates, allocates the outputs and records the kernels into `enc`.
     fn record_parts(&self, enc: &mut wgpu::CommandEncoder, result: &Tensor) -> Result<Parts> {
+        if let Loss::Row(loss) = self.loss {
+            if loss.kernel == RowKernel::Tuples {
+                return self.tuple_parts(loss, enc, result);
+            }
+        }
         let (input, target) = self.input_and_target()?;
         match self.loss {
             Loss::Elementwise(loss) => self.elementwise_parts(loss, input, target, enc, result),
@@ -308,6 +334,7 @@ impl<'a> LossCall<'a> {
             grad,
             scratch,
             labels: None,
+            other_grads: Vec::new(),
         })
     }
 
@@ -334,8 +361,11 @@ impl<'a> LossCall<'a> {
             &self.params,
             self.reduction,
         )?;
+        // The gradient may overwrite the logits (the very same tensor): the kernel then reads
+        // them through the gradient's binding and `input` is not bound.
+        let in_place = matches!(self.grad, Output::Into(g) if g.same_window(input));
         let inputs = [
-            ("input", Some(input)),
+            ("input", (!in_place).then_some(input)),
             ("target", Some(target)),
             ("weight", self.weight),
         ];
@@ -357,6 +387,7 @@ impl<'a> LossCall<'a> {
             grad,
             scratch,
             labels: (target.dtype() != DType::F32).then(|| target.clone()),
+            other_grads: Vec::new(),
         })
     }
 
@@ -404,6 +435,102 @@ impl<'a> LossCall<'a> {
             grad,
             scratch,
             labels: None,
+            other_grads: Vec::new(),
+        })
+    }
+
+    /// cosine_embedding and triplet_margin: tensors by their own names, a gradient for each.
+    fn tuple_parts(
+        &self,
+        loss: &'static RowLoss,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let given = |name: &str| self.named.iter().find(|(n, _)| *n == name).map(|t| t.1);
+        let stray = [
+            ("input", self.input),
+            ("weight", self.weight),
+            ("aux", self.aux),
+        ];
+        if let Some((name, _)) = stray.iter().find(|(_, t)| t.is_some()) {
+            return Err(LossError::UnexpectedTensor {
+                loss: loss.name,
+                tensor: name.to_string(),
+                takes: loss.tensors.join(", "),
+            });
+        }
+        let mut rows = Vec::new();
+        for name in loss.grad_tensors() {
+            let t = given(name).ok_or(LossError::MissingTensor {
+                loss: loss.name,
+                tensor: name,
+            })?;
+            rows.push((name, t));
+        }
+        let labels = if loss.tensors.contains(&"target") {
+            Some(self.target.ok_or(LossError::MissingTensor {
+                loss: loss.name,
+                tensor: "target",
+            })?)
+        } else if self.target.is_some() {
+            return Err(LossError::UnexpectedTensor {
+                loss: loss.name,
+                tensor: "target".into(),
+                takes: loss.tensors.join(", "),
+            });
+        } else {
+            None
+        };
+        let shape = |t: &'a Tensor| TensorShape {
+            shape: t.shape(),
+            dtype: t.dtype(),
+        };
+        let shapes: Vec<_> = rows.iter().map(|&(n, t)| (n, shape(t))).collect();
+        let p = TupleProblem::new(
+            loss,
+            &shapes,
+            labels.map(shape),
+            &self.params,
+            self.reduction,
+        )?;
+        let inputs: Vec<_> = rows
+            .iter()
+            .map(|&(n, t)| (n, Some(t)))
+            .chain([("target", labels)])
+            .collect();
+        let rows_shape = &p.shape[..p.shape.len() - 1];
+        let (elements, grad) = self.outputs(p.reduction, rows_shape, &p.shape, &inputs)?;
+        let mut other_grads = Vec::new();
+        if grad.is_some() {
+            for &(name, _) in &rows[1..] {
+                other_grads.push((name, self.ctx.scratch_tensor(p.shape.clone())?));
+            }
+        }
+        let grads: Vec<Tensor> = grad
+            .iter()
+            .cloned()
+            .chain(other_grads.iter().map(|g| g.1.clone()))
+            .collect();
+        let row_tensors: Vec<&Tensor> = rows.iter().map(|r| r.1).collect();
+        let bound = row_tuples::Bound {
+            rows: &row_tensors,
+            labels,
+            out: elements.as_ref(),
+            grads: &grads,
+            result,
+        };
+        let scratch = row_tuples::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+            labels: None,
+            other_grads,
         })
     }
 
@@ -465,6 +592,7 @@ impl<'a> LossCall<'a> {
             value,
             elements: parts.elements,
             grad: parts.grad,
+            other_grads: parts.other_grads,
         })
     }
 
@@ -494,6 +622,7 @@ impl<'a> LossCall<'a> {
             value,
             elements: parts.elements,
             grad: parts.grad,
+            other_grads: parts.other_grads,
             scratch: parts.scratch,
             names: parts.names,
             labels: parts.labels,
@@ -507,6 +636,7 @@ struct Parts {
     reduction: Reduction,
     elements: Option<Tensor>,
     grad: Option<Tensor>,
+    other_grads: Vec<(&'static str, Tensor)>,
     scratch: Pooled,
     /// Class labels, whose first bad one an error quotes.
     labels: Option<Tensor>,

@@ -333,11 +333,19 @@ pub fn elementwise(name: &str) -> Option<&'static Elementwise> {
 /// Which kernel evaluates a row loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKernel {
-    /// shaders/cross_entropy.wgsl (with its label pre-pass).
+    /// shaders/cross_entropy.wgsl (with its label pre-pass), MODE 0.
     CrossEntropy,
+    /// The same kernel, MODE 1: a gather of log-probabilities.
+    Nll,
+    /// The same kernel, MODE 2: Keras on probabilities.
+    SparseCategorical,
     /// shaders/row_stats.wgsl with this loss's functions from shaders/row_losses.wgsl: `input`
-    /// and `target` of one shape, a loss from a few per-row sums.
+    /// and `target` of one shape, a loss from a few per-row sums (a loss with a `{loss}_pre`
+    /// function gets a first sweep whose sums the second one reads).
     Stats,
+    /// shaders/row_tuples.wgsl with this loss's functions from shaders/row_tuple_losses.wgsl:
+    /// two or three `[N, C]` tensors (and optional per-row `target` labels), a gradient for each.
+    Tuples,
 }
 
 /// A row loss (section C): `[N, C]` tensors, one loss per row (leading axes are rows).
@@ -350,6 +358,20 @@ pub struct RowLoss {
     /// The tensors it reads, required first; `input`-like ones get gradients.
     pub tensors: &'static [&'static str],
     pub follows: &'static str,
+}
+
+impl RowLoss {
+    /// The tensors that get a gradient, in order (all but the labels and the class weights).
+    pub fn grad_tensors(&self) -> impl Iterator<Item = &'static str> {
+        let skip = match self.kernel {
+            RowKernel::Tuples => &["target"][..],
+            _ => &["target", "weight"][..],
+        };
+        self.tensors
+            .iter()
+            .copied()
+            .filter(move |t| !skip.contains(t))
+    }
 }
 
 const fn stats(name: &'static str, params: &'static [ParamSpec], follows: &'static str) -> RowLoss {
@@ -375,6 +397,20 @@ pub static ROWS: &[RowLoss] = &[
         tensors: &["input", "target", "weight"],
         follows: "PyTorch CrossEntropyLoss; z_loss and softcap as Liger-Kernel",
     },
+    RowLoss {
+        name: "nll",
+        kernel: RowKernel::Nll,
+        params: &[ParamSpec::new("ignore_index", -100.0, Rule::Integer)],
+        tensors: &["input", "target", "weight"],
+        follows: "PyTorch NLLLoss",
+    },
+    RowLoss {
+        name: "sparse_categorical_cross_entropy",
+        kernel: RowKernel::SparseCategorical,
+        params: &[ParamSpec::new("ignore_class", f64::NAN, Rule::Integer)],
+        tensors: &["input", "target"],
+        follows: "Keras SparseCategoricalCrossentropy",
+    },
     stats(
         "js_div",
         &[
@@ -389,6 +425,30 @@ pub static ROWS: &[RowLoss] = &[
         "Keras CosineSimilarity (cosine proximity)",
     ),
     stats("dice", &[], "Keras dice with the row's axes"),
+    stats(
+        "categorical_cross_entropy",
+        &[ParamSpec::new("label_smoothing", 0.0, Rule::Unit)],
+        "Keras CategoricalCrossentropy (on probabilities)",
+    ),
+    RowLoss {
+        name: "cosine_embedding",
+        kernel: RowKernel::Tuples,
+        params: &[ParamSpec::new("margin", 0.0, Rule::Finite)],
+        tensors: &["input1", "input2", "target"],
+        follows: "PyTorch CosineEmbeddingLoss",
+    },
+    RowLoss {
+        name: "triplet_margin",
+        kernel: RowKernel::Tuples,
+        params: &[
+            ParamSpec::new("margin", 1.0, Rule::Finite),
+            ParamSpec::new("p", 2.0, Rule::Positive),
+            ParamSpec::new("eps", 1e-6, Rule::Finite),
+            ParamSpec::new("swap", 0.0, Rule::Bool),
+        ],
+        tensors: &["anchor", "positive", "negative"],
+        follows: "PyTorch TripletMarginLoss",
+    },
 ];
 
 /// Any loss of the catalogue.

@@ -174,6 +174,7 @@ impl Problem {
             aux: self.aux_name(),
             input_domain: domain(self.loss.input_domain),
             aux_domain: domain(self.loss.aux.and_then(|a| a.domain)),
+            target_domain: "its domain",
             classes: 0,
         }
     }

@@ -1,7 +1,7 @@
 //! Row losses (section C of LOSSES.md), validated: the shapes, the resolved parameters and the
 //! reduction of one call. The kernels and the CPU reference (src/cpu/rows.rs) both take these.
 
-use crate::catalogue::RowLoss;
+use crate::catalogue::{RowKernel, RowLoss};
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
@@ -14,17 +14,20 @@ pub enum TargetKind {
     Probs,
 }
 
-/// One cross_entropy call.
+/// One call of a class-label loss of the cross-entropy kernel: cross_entropy, nll,
+/// sparse_categorical_cross_entropy.
 #[derive(Clone, Debug)]
 pub struct CrossEntropyProblem {
     pub loss: &'static RowLoss,
+    pub kernel: RowKernel,
     /// The input's shape; its last axis is the classes.
     pub shape: Vec<usize>,
     pub rows: usize,
     pub classes: usize,
     pub target: TargetKind,
     pub has_weight: bool,
-    pub ignore_index: i64,
+    /// The label whose rows count for nothing (None: every row counts).
+    pub ignore_index: Option<i64>,
     pub label_smoothing: f64,
     pub z_loss: f64,
     pub softcap: Option<f64>,
@@ -52,7 +55,7 @@ impl CrossEntropyProblem {
             return Err(LossError::Reduction {
                 loss: loss.name,
                 reduction: reduction.name().into(),
-                why: "cross_entropy takes none, sum or mean",
+                why: "this loss takes none, sum or mean",
             });
         }
         let mismatch = |tensor, got: &[usize], expected: String| LossError::ShapeMismatch {
@@ -76,23 +79,32 @@ impl CrossEntropyProblem {
             ));
         };
         let rows: usize = rows_shape.iter().product();
-        let target_kind = if target.shape == input.shape && target.dtype == DType::F32 {
-            TargetKind::Probs
-        } else if target.shape == rows_shape {
-            match target.dtype {
-                DType::I32 | DType::I64 => TargetKind::Index(target.dtype),
-                other => return Err(dtype("target", other, "int32 or int64 class indices")),
-            }
-        } else {
-            return Err(mismatch(
-                "target",
-                target.shape,
-                format!(
-                    "{rows_shape:?} (class indices) or {:?} (probabilities)",
-                    input.shape
-                ),
-            ));
-        };
+        let labels_only = loss.kernel != RowKernel::CrossEntropy;
+        let target_kind =
+            if target.shape == input.shape && target.dtype == DType::F32 && !labels_only {
+                TargetKind::Probs
+            } else if target.shape == rows_shape {
+                match target.dtype {
+                    DType::I32 | DType::I64 => TargetKind::Index(target.dtype),
+                    other => return Err(dtype("target", other, "int32 or int64 class indices")),
+                }
+            } else {
+                return Err(mismatch(
+                    "target",
+                    target.shape,
+                    format!(
+                        "{rows_shape:?} (class indices) or {:?} (probabilities)",
+                        input.shape
+                    ),
+                ));
+            };
+        if weight.is_some() && loss.kernel == RowKernel::SparseCategorical {
+            return Err(LossError::UnexpectedTensor {
+                loss: loss.name,
+                tensor: "weight".into(),
+                takes: loss.tensors.join(", "),
+            });
+        }
         if let Some(w) = weight {
             if w.shape != [classes] {
                 return Err(mismatch(
@@ -105,17 +117,21 @@ impl CrossEntropyProblem {
                 return Err(dtype("weight", w.dtype, "float32"));
             }
         }
+        // Parameters in catalogue order: cross_entropy's four, nll's ignore_index, sparse's
+        // ignore_class (NaN: none).
+        let param = |i: usize| p.get(i).copied().unwrap_or(0.0);
         Ok(CrossEntropyProblem {
             loss,
+            kernel: loss.kernel,
             shape: input.shape.to_vec(),
             rows,
             classes,
             target: target_kind,
             has_weight: weight.is_some(),
-            ignore_index: p[0] as i64,
-            label_smoothing: p[1],
-            z_loss: p[2],
-            softcap: (!p[3].is_nan()).then_some(p[3]),
+            ignore_index: (!p[0].is_nan()).then_some(p[0] as i64),
+            label_smoothing: param(1),
+            z_loss: param(2),
+            softcap: p.get(3).filter(|s| !s.is_nan()).copied(),
             reduction,
         })
     }
@@ -126,6 +142,7 @@ impl CrossEntropyProblem {
             aux: "weight",
             input_domain: "its domain",
             aux_domain: "its domain",
+            target_domain: "its domain",
             classes: self.classes,
         }
     }
@@ -200,6 +217,104 @@ impl RowStatsProblem {
             aux: "aux",
             input_domain: "its domain",
             aux_domain: "its domain",
+            target_domain: "its domain",
+            classes: self.classes,
+        }
+    }
+}
+
+/// One call of a loss of the row-tuples kernel (cosine_embedding, triplet_margin): two or
+/// three tensors of one shape `[..., C]` (named as the catalogue names them), and for
+/// cosine_embedding float32 labels `target` of the rows' shape.
+#[derive(Clone, Debug)]
+pub struct TupleProblem {
+    pub loss: &'static RowLoss,
+    pub shape: Vec<usize>,
+    pub rows: usize,
+    pub classes: usize,
+    /// How many tensors get a gradient (2 or 3).
+    pub tensors: usize,
+    pub has_labels: bool,
+    /// Resolved parameters, in catalogue order.
+    pub params: Vec<f64>,
+    pub reduction: Reduction,
+}
+
+impl TupleProblem {
+    /// `rows_tensors` are the differentiable tensors in catalogue order, `labels` the
+    /// per-row `target` where the loss takes one.
+    pub fn new(
+        loss: &'static RowLoss,
+        row_tensors: &[(&'static str, TensorShape<'_>)],
+        labels: Option<TensorShape<'_>>,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<TupleProblem> {
+        let params = params::resolve(loss.name, loss.params, given)?;
+        if reduction == Reduction::BatchMean {
+            return Err(LossError::Reduction {
+                loss: loss.name,
+                reduction: reduction.name().into(),
+                why: "this loss takes none, sum or mean",
+            });
+        }
+        let label = labels.map(|l| ("target", l));
+        for &(name, t) in row_tensors.iter().chain(label.iter()) {
+            if t.dtype != DType::F32 {
+                return Err(LossError::Buffer {
+                    tensor: format!("{}: {name}", loss.name),
+                    why: format!("it holds {}, expected float32", t.dtype.name()),
+                });
+            }
+        }
+        let (first, first_shape) = row_tensors[0];
+        let Some((&classes, rows_shape)) = first_shape.shape.split_last() else {
+            return Err(LossError::ShapeMismatch {
+                loss: loss.name,
+                tensor: first,
+                got: first_shape.shape.to_vec(),
+                expected: "[N, C] (at least one axis)".into(),
+            });
+        };
+        for &(name, t) in &row_tensors[1..] {
+            if t.shape != first_shape.shape {
+                return Err(LossError::ShapeMismatch {
+                    loss: loss.name,
+                    tensor: name,
+                    got: t.shape.to_vec(),
+                    expected: format!("{:?}, the shape of `{first}`", first_shape.shape),
+                });
+            }
+        }
+        if let Some(l) = labels {
+            if l.shape != rows_shape {
+                return Err(LossError::ShapeMismatch {
+                    loss: loss.name,
+                    tensor: "target",
+                    got: l.shape.to_vec(),
+                    expected: format!("{rows_shape:?}, one label per row of `{first}`"),
+                });
+            }
+        }
+        Ok(TupleProblem {
+            loss,
+            shape: first_shape.shape.to_vec(),
+            rows: rows_shape.iter().product(),
+            classes,
+            tensors: row_tensors.len(),
+            has_labels: labels.is_some(),
+            params,
+            reduction,
+        })
+    }
+
+    pub fn names(&self) -> Names {
+        Names {
+            loss: self.loss.name,
+            aux: "aux",
+            input_domain: "its domain",
+            aux_domain: "its domain",
+            target_domain: "{-1, 1}",
             classes: self.classes,
         }
     }

@@ -17,9 +17,11 @@ pub enum Check {
     AuxDomain = 5,
     /// A class label neither in [0, C) nor the ignored label (the index is a row).
     BadLabel = 6,
+    /// A `target` value outside its domain (cosine_embedding's ±1 labels; the index is a row).
+    TargetDomain = 7,
 }
 
-pub const CHECKS: [Check; 7] = [
+pub const CHECKS: [Check; 8] = [
     Check::NanInput,
     Check::NanTarget,
     Check::NanWeight,
@@ -27,6 +29,7 @@ pub const CHECKS: [Check; 7] = [
     Check::InputDomain,
     Check::AuxDomain,
     Check::BadLabel,
+    Check::TargetDomain,
 ];
 
 /// Status words at the start of the scratch buffer (some spare for later checks).
@@ -41,12 +44,13 @@ pub struct Names {
     pub aux: &'static str,
     pub input_domain: &'static str,
     pub aux_domain: &'static str,
+    pub target_domain: &'static str,
     pub classes: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
-    first: [Option<u64>; 7],
+    first: [Option<u64>; 8],
     bad_label: Option<i64>,
 }
 
@@ -111,6 +115,7 @@ impl Status {
                 Check::NanAux => nan(names.aux),
                 Check::InputDomain => outside("input", names.input_domain),
                 Check::AuxDomain => outside(names.aux, names.aux_domain),
+                Check::TargetDomain => outside("target", names.target_domain),
                 Check::BadLabel => LossError::LabelOutOfRange {
                     loss,
                     row: index,

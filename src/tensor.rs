@@ -177,6 +177,13 @@ impl Tensor {
         self.buffer == other.buffer
     }
 
+    /// Whether two tensors are the same bytes of the same buffer.
+    pub(crate) fn same_window(&self, other: &Tensor) -> bool {
+        self.shares_buffer(other)
+            && self.offset() == other.offset()
+            && self.byte_len() == other.byte_len()
+    }
+
     /// Whether two tensors' byte ranges overlap.
     pub(crate) fn overlaps(&self, other: &Tensor) -> bool {
         self.shares_buffer(other)

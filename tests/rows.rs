@@ -495,15 +495,17 @@ fn bad_calls_are_typed_errors() {
                 "{name}={v}: {e}"
             );
         }
+        // The gradient may overwrite the logits (tested below), not the probability targets.
+        let probs = ctx.upload(&[0.25; 12], &[4, 3]).unwrap();
         let e = ctx
             .loss("cross_entropy")
             .unwrap()
             .input(&x)
-            .target(&l)
-            .grad_into(&x)
+            .target(&probs)
+            .grad_into(&probs)
             .run()
             .unwrap_err();
-        assert!(matches!(e, LossError::Aliasing { .. }), "{e}");
+        assert!(matches!(e, LossError::Aliasing { b: "grad", .. }), "{e}");
     }
 }
 
@@ -514,10 +516,11 @@ fn row_stats_losses_match_the_reference() {
     let js: Reference = |x, c, y, p, r| rows::js_div(x, c, y, p[0], p[1] != 0.0, r);
     let cosine: Reference = |x, c, y, p, r| rows::cosine_similarity(x, c, y, p[0], r);
     let dice: Reference = |x, c, y, _, r| rows::dice(x, c, y, r);
+    let cce: Reference = |x, c, y, p, r| rows::categorical_cross_entropy(x, c, y, p[0], r);
     // (loss, parameter names, settings, inputs as probabilities?)
     /// A loss, its parameters' names, the settings to run, its float64 twin.
     type StatsCase<'a> = (&'a str, &'a [&'a str], Vec<Vec<f64>>, Reference);
-    let cases: [StatsCase; 3] = [
+    let cases: [StatsCase; 4] = [
         (
             "js_div",
             &["beta", "log_input"],
@@ -531,6 +534,12 @@ fn row_stats_losses_match_the_reference() {
             cosine,
         ),
         ("dice", &[], vec![vec![]], dice),
+        (
+            "categorical_cross_entropy",
+            &["label_smoothing"],
+            vec![vec![0.0], vec![0.1]],
+            cce,
+        ),
     ];
     let shapes = [
         (1usize, 1usize),
@@ -556,6 +565,16 @@ fn row_stats_losses_match_the_reference() {
                         // Some rows of zeros, where the norm clamps at ε.
                         "cosine_similarity" if i / c.max(1) % 4 == 3 => (0.0, normal(&mut rng)),
                         "cosine_similarity" => (normal(&mut rng), normal(&mut rng)),
+                        // Unnormalized scores (Keras rescales) with zeros, where the clip
+                        // holds (one class: q = 1, the upper clip); soft targets with zeros.
+                        "categorical_cross_entropy" => (
+                            if i % 11 == 5 {
+                                0.0
+                            } else {
+                                rng.random_range(0.01f32..2.0)
+                            },
+                            if i % 3 == 0 { 0.0 } else { rng.random() },
+                        ),
                         _ => (rng.random(), if rng.random::<bool>() { 1.0 } else { 0.0 }),
                     })
                     .unzip();
@@ -622,5 +641,529 @@ fn row_stats_losses_match_the_reference() {
                 }
             }
         }
+    }
+}
+
+/// nll and sparse_categorical_cross_entropy (the label modes of the cross-entropy kernel).
+#[test]
+fn label_losses_match_the_reference() {
+    let shapes = [
+        (1usize, 1usize),
+        (2, 7),
+        (7, 1000),
+        (256, 8),
+        (4099, 2),
+        (3, 50_000),
+    ];
+    let base = seed();
+    for (s, &(n, c)) in shapes.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(base + 7 * s as u64);
+        // Log-probabilities for nll; positive scores, not normalized, for Keras (it rescales).
+        let log_probs: Vec<f32> = (0..n * c).map(|_| -3.0 * rng.random::<f32>()).collect();
+        let scores: Vec<f32> = (0..n * c).map(|_| rng.random_range(0.01f32..2.0)).collect();
+        let weight: Vec<f32> = (0..c).map(|_| rng.random_range(0.2f32..2.0)).collect();
+        for ignore in [None, Some(1i64)] {
+            let labels: Vec<i64> = (0..n)
+                .map(|i| match ignore {
+                    Some(v) if i % 3 == 1 => v,
+                    _ => rng.random_range(0..c as i64),
+                })
+                .collect();
+            let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+            let profiles: Vec<&Target> = if n * c <= 30_000 {
+                targets().iter().collect()
+            } else {
+                defaults().collect()
+            };
+            for weighted in [false, true] {
+                for reduction in Reduction::ALL {
+                    let w64 = f64s(&weight);
+                    let cases = [
+                        (
+                            "nll",
+                            &log_probs,
+                            rows::nll(
+                                &f64s(&log_probs),
+                                c,
+                                &labels,
+                                weighted.then_some(&w64[..]),
+                                ignore.unwrap_or(-100),
+                                reduction,
+                            ),
+                        ),
+                        (
+                            "sparse_categorical_cross_entropy",
+                            &scores,
+                            rows::sparse_categorical_cross_entropy(
+                                &f64s(&scores),
+                                c,
+                                &labels,
+                                ignore,
+                                reduction,
+                            ),
+                        ),
+                    ];
+                    for (loss, x, want) in cases {
+                        if weighted && loss != "nll" {
+                            continue;
+                        }
+                        let want = want.expect("reference");
+                        for t in &profiles {
+                            let label = format!(
+                                "{loss} {n}x{c} ignore={ignore:?} weight={weighted} {reduction} on {}",
+                                t.name
+                            );
+                            let xt = t.ctx.upload(x, &[n, c]).unwrap();
+                            let lt = t.ctx.upload_i64(&labels, &[n]).unwrap();
+                            let wt = t.ctx.upload(&weight, &[c]).unwrap();
+                            let mut call = t
+                                .ctx
+                                .loss(loss)
+                                .unwrap()
+                                .input(&xt)
+                                .target(&lt)
+                                .reduction(reduction)
+                                .with_grad();
+                            if let Some(v) = ignore {
+                                let name = if loss == "nll" {
+                                    "ignore_index"
+                                } else {
+                                    "ignore_class"
+                                };
+                                call = call.param(name, v as f64);
+                            }
+                            if weighted {
+                                call = call.weight(&wt);
+                            }
+                            if 4 * c as u64 + 256 > t.ctx.tuning().max_binding_bytes {
+                                assert!(
+                                    matches!(call.run(), Err(LossError::Limit { .. })),
+                                    "{label}"
+                                );
+                                continue;
+                            }
+                            let out = call.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+                            match (out.value, want.value) {
+                                (Some(g), Some(w)) if w.is_nan() => {
+                                    assert!(g.is_nan(), "{label}: {g}")
+                                }
+                                (Some(g), Some(w)) => {
+                                    let err = (g as f64 - w).abs() / w.abs().max(1e-30);
+                                    assert!(
+                                        err <= VALUE_TOL,
+                                        "{label}: value {g} vs {w} ({err:.2e})"
+                                    );
+                                }
+                                (g, w) => assert_eq!(g.is_some(), w.is_some(), "{label}"),
+                            }
+                            if let Some(want_rows) = &want.rows {
+                                let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                                let err = normwise_error(&got, want_rows);
+                                assert!(err <= ROW_TOL, "{label}: per-row losses, error {err:.2e}");
+                            }
+                            let got = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+                            let err = normwise_error(&got, &want.grads[0]);
+                            assert!(
+                                err <= NORM_TOL,
+                                "{label}: gradient normwise error {err:.2e}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// cosine_embedding and triplet_margin (the row-tuples kernel): every gradient against the
+/// float64 twin, on every adapter.
+#[test]
+fn tuple_losses_match_the_reference() {
+    let shapes = [
+        (1usize, 1usize),
+        (2, 7),
+        (7, 1000),
+        (256, 8),
+        (4099, 2),
+        (3, 50_000),
+    ];
+    /// A loss, its parameters' names, the settings to run.
+    type TupleCase<'a> = (&'a str, &'a [&'a str], Vec<Vec<f64>>);
+    let cases: [TupleCase; 2] = [
+        (
+            "cosine_embedding",
+            &["margin"],
+            vec![vec![0.0], vec![0.3], vec![-0.2]],
+        ),
+        (
+            "triplet_margin",
+            &["margin", "p", "eps", "swap"],
+            vec![
+                vec![1.0, 2.0, 1e-6, 0.0],
+                vec![0.5, 1.0, 1e-6, 1.0],
+                vec![2.0, 3.0, 0.0, 1.0],
+            ],
+        ),
+    ];
+    let base = seed();
+    for (loss, names, settings) in cases {
+        for (k, params) in settings.iter().enumerate() {
+            for (s, &(n, c)) in shapes.iter().enumerate() {
+                let mut rng = StdRng::seed_from_u64(base + (31 * k + s) as u64);
+                let mut tensor = || (0..n * c).map(|_| normal(&mut rng)).collect::<Vec<f32>>();
+                let xs = [tensor(), tensor(), tensor()];
+                let labels: Vec<f32> = (0..n)
+                    .map(|i| if (i * 7 + s) % 3 == 0 { 1.0 } else { -1.0 })
+                    .collect();
+                let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+                // The size of the terms each row's loss is made of: 1 - cos has terms of order
+                // 1; triplet_margin is a difference of two distances, each rounded to f32, so
+                // its error is relative to them, not to the (possibly far smaller) loss.
+                let terms: Vec<f64> = (0..n)
+                    .map(|r| match loss {
+                        "cosine_embedding" => 1.0,
+                        _ => {
+                            let row = |x: &Vec<f32>| x[r * c..(r + 1) * c].to_vec();
+                            let d = |u: Vec<f32>, w: Vec<f32>| {
+                                let s: f64 = u
+                                    .iter()
+                                    .zip(&w)
+                                    .map(|(a, b)| (*a as f64 - *b as f64).abs().powf(params[1]))
+                                    .sum();
+                                s.powf(1.0 / params[1])
+                            };
+                            d(row(&xs[0]), row(&xs[1])) + d(row(&xs[0]), row(&xs[2]))
+                        }
+                    })
+                    .collect();
+                let tensors: &[&str] = match loss {
+                    "cosine_embedding" => &["input1", "input2"],
+                    _ => &["anchor", "positive", "negative"],
+                };
+                let profiles: Vec<&Target> = if n * c <= 30_000 {
+                    targets().iter().collect()
+                } else {
+                    defaults().collect()
+                };
+                for reduction in Reduction::ALL {
+                    let want = match loss {
+                        "cosine_embedding" => rows::cosine_embedding(
+                            &f64s(&xs[0]),
+                            &f64s(&xs[1]),
+                            c,
+                            &f64s(&labels),
+                            params[0],
+                            reduction,
+                        ),
+                        _ => rows::triplet_margin(
+                            &f64s(&xs[0]),
+                            &f64s(&xs[1]),
+                            &f64s(&xs[2]),
+                            c,
+                            params[0],
+                            params[1],
+                            params[2],
+                            params[3] != 0.0,
+                            reduction,
+                        ),
+                    }
+                    .expect("reference");
+                    for t in &profiles {
+                        let label = format!("{loss} {n}x{c} {params:?} {reduction} on {}", t.name);
+                        let uploaded: Vec<_> = xs
+                            .iter()
+                            .map(|x| t.ctx.upload(x, &[n, c]).unwrap())
+                            .collect();
+                        let lt = t.ctx.upload(&labels, &[n]).unwrap();
+                        let mut call = t.ctx.loss(loss).unwrap().reduction(reduction).with_grad();
+                        for (name, x) in tensors.iter().zip(&uploaded) {
+                            call = call.tensor(name, x);
+                        }
+                        if loss == "cosine_embedding" {
+                            call = call.target(&lt);
+                        }
+                        for (name, v) in names.iter().zip(params) {
+                            call = call.param(name, *v);
+                        }
+                        if 4 * c as u64 + 256 > t.ctx.tuning().max_binding_bytes {
+                            assert!(
+                                matches!(call.run(), Err(LossError::Limit { .. })),
+                                "{label}"
+                            );
+                            continue;
+                        }
+                        let out = call.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+                        if let (Some(g), Some(w)) = (out.value, want.value) {
+                            let mass = want
+                                .rows
+                                .as_ref()
+                                .map_or(w.abs(), |r| r.iter().map(|v| v.abs()).sum());
+                            let terms_sum: f64 = terms.iter().sum();
+                            let floor = if reduction == Reduction::Mean {
+                                terms_sum / n as f64
+                            } else {
+                                terms_sum
+                            };
+                            let err = (g as f64 - w).abs() / w.abs().max(mass).max(floor);
+                            assert!(err <= VALUE_TOL, "{label}: value {g} vs {w} ({err:.2e})");
+                        }
+                        // Gradients that are 0 in exact arithmetic (one feature: cos = ±1)
+                        // come out as f32 rounding of terms of order 1.
+                        let check = |what: &str, got: &[f32], want: &[f64], tol: f64| {
+                            let largest = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+                            if largest < 1e-6 {
+                                let worst = got.iter().fold(0f32, |m, v| m.max(v.abs()));
+                                assert!(worst < 1e-5, "{label}: {what} {worst:e}, expected ~0");
+                            } else {
+                                let err = normwise_error(got, want);
+                                assert!(err <= tol, "{label}: {what} error {err:.2e}");
+                            }
+                        };
+                        if let Some(want_rows) = &want.rows {
+                            let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                            let worst = got
+                                .iter()
+                                .zip(want_rows)
+                                .fold(0f64, |m, (g, w)| m.max((*g as f64 - w).abs()));
+                            let scale = want_rows
+                                .iter()
+                                .chain(&terms)
+                                .fold(0f64, |m, v| m.max(v.abs()));
+                            let err = worst / scale;
+                            assert!(err <= ROW_TOL, "{label}: per-row losses, error {err:.2e}");
+                        }
+                        let mut grads = vec![(tensors[0], out.grad.as_ref().unwrap())];
+                        grads.extend(out.other_grads.iter().map(|(n, g)| (*n, g)));
+                        let names: Vec<&str> = grads.iter().map(|g| g.0).collect();
+                        assert_eq!(names, tensors, "{label}");
+                        for ((name, got), want) in grads.into_iter().zip(&want.grads) {
+                            let got = t.ctx.download(got).unwrap();
+                            check(&format!("{name} gradient"), &got, want, NORM_TOL);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// cosine_embedding's labels are ±1: another value is an error naming the first bad row;
+/// the tuple losses' tensors go by their own names.
+#[test]
+fn tuple_losses_reject_bad_labels_and_calls() {
+    for t in targets() {
+        let ctx = &t.ctx;
+        let mut rng = StdRng::seed_from_u64(seed());
+        let x: Vec<f32> = (0..40).map(|_| normal(&mut rng)).collect();
+        let a = ctx.upload(&x, &[10, 4]).unwrap();
+        let b = ctx.upload(&x[..36], &[9, 4]).unwrap();
+        let mut labels = vec![1.0f32; 10];
+        labels[6] = 0.0;
+        labels[8] = 2.0;
+        let l = ctx.upload(&labels, &[10]).unwrap();
+        let run = |x2: &Tensor, labels: &Tensor| {
+            ctx.loss("cosine_embedding")
+                .unwrap()
+                .tensor("input1", &a)
+                .tensor("input2", x2)
+                .target(labels)
+                .value()
+        };
+        match run(&a, &l) {
+            Err(LossError::OutOfDomain {
+                tensor: "target",
+                index: 6,
+                ..
+            }) => {}
+            other => panic!("{other:?} on {}", t.name),
+        }
+        assert!(
+            matches!(
+                run(&b, &l),
+                Err(LossError::ShapeMismatch {
+                    tensor: "input2",
+                    ..
+                })
+            ),
+            "{}",
+            t.name
+        );
+        let missing = ctx
+            .loss("triplet_margin")
+            .unwrap()
+            .tensor("anchor", &a)
+            .value();
+        assert!(
+            matches!(
+                missing,
+                Err(LossError::MissingTensor {
+                    tensor: "positive",
+                    ..
+                })
+            ),
+            "{missing:?}"
+        );
+        let stray = ctx
+            .loss("triplet_margin")
+            .unwrap()
+            .tensor("anchor", &a)
+            .tensor("positive", &a)
+            .tensor("negative", &a)
+            .input(&a)
+            .value();
+        assert!(
+            matches!(stray, Err(LossError::UnexpectedTensor { .. })),
+            "{stray:?}"
+        );
+        // All labels good: a value, not an error.
+        let good = ctx
+            .upload(
+                &[1.0f32, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0],
+                &[10],
+            )
+            .unwrap();
+        assert!(run(&a, &good).unwrap().is_finite());
+    }
+}
+
+/// `grad_into(&logits)`: the class-label losses write the gradient over their own input, with
+/// the same bits as into a separate buffer (each lane reads its elements before writing them).
+#[test]
+fn gradient_in_place_over_the_logits() {
+    let shapes = [(3usize, 5usize), (257, 1000), (4099, 2), (2, 50_000)];
+    let base = seed();
+    for (s, &(n, c)) in shapes.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(base + 101 * s as u64);
+        let logits: Vec<f32> = (0..n * c).map(|_| 3.0 * normal(&mut rng)).collect();
+        let scores: Vec<f32> = (0..n * c).map(|_| rng.random_range(0.01f32..2.0)).collect();
+        let labels: Vec<i64> = (0..n).map(|_| rng.random_range(0..c as i64)).collect();
+        let profiles: Vec<&Target> = if n * c <= 300_000 {
+            targets().iter().collect()
+        } else {
+            defaults().collect()
+        };
+        /// A loss, its input, its parameters.
+        type InPlaceCase<'a> = (&'a str, &'a [f32], &'a [(&'a str, f64)]);
+        let cases: [InPlaceCase; 4] = [
+            ("cross_entropy", &logits, &[]),
+            (
+                "cross_entropy",
+                &logits,
+                &[("label_smoothing", 0.1), ("z_loss", 1e-3)],
+            ),
+            ("nll", &logits, &[]),
+            ("sparse_categorical_cross_entropy", &scores, &[]),
+        ];
+        for t in &profiles {
+            if 4 * c as u64 + 256 > t.ctx.tuning().max_binding_bytes {
+                continue; // a row longer than a binding: refused, as tested above
+            }
+            let lt = t.ctx.upload_i64(&labels, &[n]).unwrap();
+            for (loss, x, params) in cases {
+                let label = format!("{loss} {params:?} {n}x{c} on {}", t.name);
+                let xt = t.ctx.upload(x, &[n, c]).unwrap();
+                let call = |grad_into: Option<&Tensor>| {
+                    let mut call = t.ctx.loss(loss).unwrap().input(&xt).target(&lt);
+                    for (k, v) in params {
+                        call = call.param(k, *v);
+                    }
+                    match grad_into {
+                        Some(g) => call.grad_into(g),
+                        None => call.with_grad(),
+                    }
+                    .run()
+                    .unwrap_or_else(|e| panic!("{label}: {e}"))
+                };
+                let apart = call(None);
+                let want = t.ctx.download(apart.grad.as_ref().unwrap()).unwrap();
+                let in_place = call(Some(&xt));
+                let got = t.ctx.download(&xt).unwrap();
+                assert_eq!(in_place.value, apart.value, "{label}");
+                assert!(got != x, "{label}: the logits were not overwritten");
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{label}: in place differs from apart"
+                );
+            }
+        }
+    }
+    // A gradient that overlaps the logits without being them is still refused.
+    let ctx = &targets()[0].ctx;
+    let both = ctx.upload(&[0.5f32; 32], &[32]).unwrap();
+    let x = Tensor::wrap(both.buffer(), both.offset(), &[2, 8]).unwrap();
+    let shifted = Tensor::wrap(both.buffer(), both.offset() + 16, &[2, 8]).unwrap();
+    let labels = ctx.upload_i64(&[1, 2], &[2]).unwrap();
+    let r = ctx
+        .loss("cross_entropy")
+        .unwrap()
+        .input(&x)
+        .target(&labels)
+        .grad_into(&shifted)
+        .run();
+    assert!(matches!(r, Err(LossError::Aliasing { .. })), "{r:?}");
+}
+
+/// The section C worked examples of LOSSES.md, on the GPU.
+#[test]
+fn worked_examples_of_losses_md() {
+    for t in targets() {
+        let ctx = &t.ctx;
+        let close = |what: &str, got: f32, want: f64| {
+            assert!(
+                (got as f64 - want).abs() <= 5e-8 + 1e-6 * want.abs(),
+                "{what}: {got} vs {want} on {}",
+                t.name
+            )
+        };
+        let probs = ctx.upload(&[0.7, 0.2, 0.1], &[1, 3]).unwrap();
+        let one_hot = ctx.upload(&[1.0, 0.0, 0.0], &[1, 3]).unwrap();
+        let class0 = ctx.upload_i64(&[0], &[1]).unwrap();
+        let value = |loss: &str, target: &Tensor| {
+            ctx.loss(loss)
+                .unwrap()
+                .input(&probs)
+                .target(target)
+                .value()
+                .unwrap()
+        };
+        close(
+            "categorical_cross_entropy",
+            value("categorical_cross_entropy", &one_hot),
+            0.3566749,
+        );
+        close(
+            "sparse_categorical_cross_entropy",
+            value("sparse_categorical_cross_entropy", &class0),
+            0.3566749,
+        );
+        // KL(P ‖ Q) = Σ P·log(P / Q): PyTorch's form takes log Q as the input.
+        let log_q = ctx.upload(&[0.5f32.ln(), 0.5f32.ln()], &[1, 2]).unwrap();
+        let p = ctx.upload(&[0.4, 0.6], &[1, 2]).unwrap();
+        let kl = ctx
+            .loss("kl_div")
+            .unwrap()
+            .input(&log_q)
+            .target(&p)
+            .reduction(Reduction::Sum)
+            .value()
+            .unwrap();
+        close("kl_div", kl, 0.0201355);
+        // d(a, p) = 0.5, d(a, n) = 1.0, margin 0.2: max(0.5 - 1.0 + 0.2, 0) = 0.
+        let a = ctx.upload(&[0.0, 0.0], &[1, 2]).unwrap();
+        let pos = ctx.upload(&[0.5, 0.0], &[1, 2]).unwrap();
+        let neg = ctx.upload(&[0.0, 1.0], &[1, 2]).unwrap();
+        let triplet = ctx
+            .loss("triplet_margin")
+            .unwrap()
+            .tensor("anchor", &a)
+            .tensor("positive", &pos)
+            .tensor("negative", &neg)
+            .param("margin", 0.2)
+            .param("eps", 0.0)
+            .value()
+            .unwrap();
+        assert_eq!(triplet, 0.0, "{}", t.name);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::elementwise::{binding, window, Finish, FinishUniform, Window};
 use super::{CodeConfig, CrossEntropyConfig, KernelKey, CLASS_LABELS, CROSS_ENTROPY};
+use crate::catalogue::RowKernel;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
@@ -30,7 +31,9 @@ struct LabelPassUniform {
     total_rows: u32,
     ignore_lo: u32,
     ignore_hi: u32,
-    _pad: [u32; 3],
+    ignore: u32,
+    keras_mean: u32,
+    _pad: u32,
 }
 
 /// shaders/cross_entropy.wgsl's `RowSegment`.
@@ -48,7 +51,7 @@ struct RowSegmentUniform {
     partial_at: u32,
     ignore_lo: u32,
     ignore_hi: u32,
-    _pad: u32,
+    ignore: u32,
     label_smoothing: f32,
     z_loss: f32,
     softcap: f32,
@@ -133,8 +136,16 @@ pub(crate) fn record(
     let rows_per_group = (tuning.workgroup_size / lanes) as usize;
     let rows_per_segment = (((max_binding - align) / row_bytes) as usize).max(1);
 
-    let ignore = p.ignore_index as u64;
-    let (ignore_lo, ignore_hi) = (ignore as u32, (ignore >> 32) as u32);
+    let ignore_word = p.ignore_index.unwrap_or(0) as u64;
+    let (ignore_lo, ignore_hi) = (ignore_word as u32, (ignore_word >> 32) as u32);
+    let ignore = u32::from(p.ignore_index.is_some());
+    let mode = match p.kernel {
+        RowKernel::Nll => 1,
+        RowKernel::SparseCategorical => 2,
+        _ => 0,
+    };
+    // Keras's mean: over the kept rows + 1e-7, when rows can be ignored.
+    let keras_mean = u32::from(mode == 2 && p.ignore_index.is_some());
     let wg = tuning.workgroup_size as usize;
     let max_groups = tuning.max_workgroups as usize;
 
@@ -193,7 +204,9 @@ pub(crate) fn record(
             total_rows: n as u32,
             ignore_lo,
             ignore_hi,
-            _pad: [0; 3],
+            ignore,
+            keras_mean,
+            _pad: 0,
         };
         slot_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
@@ -223,10 +236,12 @@ pub(crate) fn record(
     let pre_finish = inner.kernels.pipeline(&pre_key("finish"))?;
 
     // The row kernel, one dispatch per segment of rows.
+    let in_place = t.grad.is_some_and(|g| g.same_window(t.input));
     let row_pipeline = inner
         .kernels
         .pipeline(&KernelKey::CrossEntropy(CrossEntropyConfig {
             code,
+            mode,
             vec4,
             row_lanes: lanes,
             prob_target: !index_target,
@@ -235,6 +250,7 @@ pub(crate) fn record(
             softcap: p.softcap.is_some(),
             write_out: t.out.is_some(),
             write_grad: t.grad.is_some(),
+            in_place,
         }))?;
     let mut row_groups = Vec::with_capacity(segments.len());
     let mut partial_at = 3 * pre_slots;
@@ -264,7 +280,7 @@ pub(crate) fn record(
             partial_at,
             ignore_lo,
             ignore_hi,
-            _pad: 0,
+            ignore,
             label_smoothing: p.label_smoothing as f32,
             z_loss: p.z_loss as f32,
             softcap: p.softcap.unwrap_or(0.0) as f32,
@@ -280,6 +296,12 @@ pub(crate) fn record(
         };
         let out_res = or_dummy(t.out, out.as_ref(), &inner.dummy_out);
         let grad_res = or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad);
+        // In place the logits are read through the gradient's (read-write) binding.
+        let x_res = if in_place {
+            dummy
+        } else {
+            (t.input.buffer(), x.offset, x.size)
+        };
         row_groups.push((
             group(
                 ctx,
@@ -287,7 +309,7 @@ pub(crate) fn record(
                 "cross_entropy",
                 &[
                     (&ubuf, 0, ubuf.size()),
-                    (t.input.buffer(), x.offset, x.size),
+                    x_res,
                     labels,
                     probs,
                     (&weight_res.0, weight_res.1, weight_res.2),

@@ -4,13 +4,16 @@
 pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;
 pub(crate) mod row_stats;
+pub(crate) mod row_tuples;
 mod source;
 
 use crate::error::{LossError, Result};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-pub(crate) use source::{CodeConfig, CrossEntropyConfig, ElementConfig, RowStatsConfig};
+pub(crate) use source::{
+    CodeConfig, CrossEntropyConfig, ElementConfig, RowStatsConfig, RowTuplesConfig,
+};
 
 /// How a kernel sees one binding.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +73,16 @@ pub(crate) const ROW_STATS: KernelDef = KernelDef {
     bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
 };
 
+/// shaders/row_tuples.wgsl: segment, a, b, c (or per-row labels), per-row losses, the three
+/// gradients, scratch.
+pub(crate) const ROW_TUPLES: KernelDef = KernelDef {
+    name: "row_tuples",
+    template: include_str!("../../shaders/row_tuples.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
 /// the uniform.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,6 +97,7 @@ pub(crate) enum KernelKey {
     },
     CrossEntropy(CrossEntropyConfig),
     RowStats(RowStatsConfig),
+    RowTuples(RowTuplesConfig),
 }
 
 /// Bind group layouts (one per kernel) and the compiled pipelines of one device.
@@ -101,6 +115,7 @@ impl Kernels {
             &CLASS_LABELS,
             &CROSS_ENTROPY,
             &ROW_STATS,
+            &ROW_TUPLES,
         ]
         .into_iter()
         .map(|k| (k.name, layout(device, k)))
@@ -137,6 +152,7 @@ impl Kernels {
             ),
             KernelKey::CrossEntropy(c) => (&CROSS_ENTROPY, source::cross_entropy(c), "main"),
             KernelKey::RowStats(c) => (&ROW_STATS, source::row_stats(c), "main"),
+            KernelKey::RowTuples(c) => (&ROW_TUPLES, source::row_tuples(c), "main"),
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self

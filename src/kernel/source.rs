@@ -17,6 +17,7 @@ const MATH: &str = include_str!("../../shaders/math.wgsl");
 const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 const ROW_REDUCE: &str = include_str!("../../shaders/row_reduce.wgsl");
 const ROW_LOSSES: &str = include_str!("../../shaders/row_losses.wgsl");
+const ROW_TUPLE_LOSSES: &str = include_str!("../../shaders/row_tuple_losses.wgsl");
 
 /// The launch settings that change a kernel's code (the rest of `Tuning` does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,6 +146,8 @@ pub(crate) fn finish(tuning: &CodeConfig) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CrossEntropyConfig {
     pub code: CodeConfig,
+    /// 0 cross_entropy, 1 nll, 2 sparse_categorical_cross_entropy.
+    pub mode: u32,
     pub vec4: bool,
     pub row_lanes: u32,
     pub prob_target: bool,
@@ -153,6 +156,8 @@ pub(crate) struct CrossEntropyConfig {
     pub softcap: bool,
     pub write_out: bool,
     pub write_grad: bool,
+    /// The gradient overwrites the logits (read through the gradient's binding).
+    pub in_place: bool,
 }
 
 pub(crate) fn class_labels(code: &CodeConfig, label_words: u32, has_weight: bool) -> String {
@@ -169,19 +174,23 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
     let mut s = prelude(&c.code);
     s.push_str(&format!(
         "const ROW_LANES: u32 = {}u;\n\
+         const MODE: u32 = {}u;\n\
          const PROB_TARGET: bool = {};\n\
          const LABEL_WORDS: u32 = {}u;\n\
          const HAS_WEIGHT: bool = {};\n\
          const SOFTCAP: bool = {};\n\
          const WRITE_OUT: bool = {};\n\
-         const WRITE_GRAD: bool = {};\n",
+         const WRITE_GRAD: bool = {};\n\
+         const IN_PLACE: bool = {};\n",
         c.row_lanes,
+        c.mode,
         c.prob_target,
         c.label_words,
         c.has_weight,
         c.softcap,
         c.write_out,
         c.write_grad,
+        c.in_place,
     ));
     for piece in [
         if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
@@ -223,15 +232,81 @@ pub(crate) fn row_stats(c: &RowStatsConfig) -> String {
         s.push('\n');
     }
     // The loss's functions under the names the template calls; every loss so far folds plain
-    // sums.
+    // sums. A loss that defines `{loss}_pre` gets the first sweep.
+    let l = c.loss;
+    let pre = ROW_LOSSES.contains(&format!("fn {l}_pre("));
+    s.push_str(&format!(
+        "const PRE_SWEEP: bool = {pre};\n\
+         fn stats_zero() -> vec4<f32> {{ return sums_zero(); }}\n\
+         fn stats_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {{ return sums_combine(a, b); }}\n\
+         fn row_grads(x: VT, y: VT, s: vec4<f32>, coef: vec4<f32>) -> VT {{ return {l}_grads(x, y, s, coef); }}\n"
+    ));
+    s.push_str(&if pre {
+        format!(
+            "fn row_pre(s: vec4<f32>, x: VT, y: VT) -> vec4<f32> {{ return {l}_pre(s, x, y); }}\n\
+             fn row_add(s: vec4<f32>, x: VT, y: VT, pre: vec4<f32>) -> vec4<f32> {{ return {l}_add(s, x, y, pre); }}\n\
+             fn row_finish(s: vec4<f32>, pre: vec4<f32>) -> RowOut {{ return {l}_finish(s, pre); }}\n"
+        )
+    } else {
+        format!(
+            "fn row_pre(s: vec4<f32>, x: VT, y: VT) -> vec4<f32> {{ return s; }}\n\
+             fn row_add(s: vec4<f32>, x: VT, y: VT, pre: vec4<f32>) -> vec4<f32> {{ return {l}_add(s, x, y); }}\n\
+             fn row_finish(s: vec4<f32>, pre: vec4<f32>) -> RowOut {{ return {l}_finish(s); }}\n"
+        )
+    });
+    s.push_str(super::ROW_STATS.template);
+    s
+}
+
+/// One compiled variant of the row-tuples kernel for one loss.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RowTuplesConfig {
+    pub loss: &'static str,
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub row_lanes: u32,
+    pub write_out: bool,
+    pub write_grad: bool,
+    /// Binding 3 holds per-row labels (else a third tensor, which gets a gradient).
+    pub labels: bool,
+}
+
+pub(crate) fn row_tuples(c: &RowTuplesConfig) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const ROW_LANES: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n\
+         const THIRD_GRAD: bool = {};\n",
+        c.row_lanes, c.write_out, c.write_grad, !c.labels,
+    ));
+    for piece in [
+        if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
+        MATH,
+        ROW_REDUCE,
+        ROW_TUPLE_LOSSES,
+    ] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    // Binding 3: a third tensor read beside the others, or one label per row (±1).
+    s.push_str(if c.labels {
+        "@group(0) @binding(3) var<storage, read> label_buf: array<f32>;\n\
+         fn load_c(i: u32) -> VT { return VT(0.0); }\n\
+         fn row_label(row: u32) -> f32 { return label_buf[seg.c_at + row]; }\n\
+         fn label_ok(l: f32) -> bool { return l == 1.0 || l == -1.0; }\n"
+    } else {
+        "@group(0) @binding(3) var<storage, read> c_buf: array<VT>;\n\
+         fn load_c(i: u32) -> VT { return c_buf[i]; }\n\
+         fn row_label(row: u32) -> f32 { return 1.0; }\n\
+         fn label_ok(l: f32) -> bool { return true; }\n"
+    });
     let l = c.loss;
     s.push_str(&format!(
         "fn stats_zero() -> vec4<f32> {{ return sums_zero(); }}\n\
          fn stats_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {{ return sums_combine(a, b); }}\n\
-         fn row_add(s: vec4<f32>, x: VT, y: VT) -> vec4<f32> {{ return {l}_add(s, x, y); }}\n\
-         fn row_finish(s: vec4<f32>) -> RowOut {{ return {l}_finish(s); }}\n\
-         fn row_grads(x: VT, y: VT, s: vec4<f32>, coef: vec4<f32>) -> VT {{ return {l}_grads(x, y, s, coef); }}\n"
+         fn row_add(s: vec4<f32>, a: VT, b: VT, c: VT) -> vec4<f32> {{ return {l}_add(s, a, b, c); }}\n\
+         fn row_finish(s: vec4<f32>, label: f32) -> RowOut {{ return {l}_finish(s, label); }}\n\
+         fn row_grads(a: VT, b: VT, c: VT, s: vec4<f32>, coef: vec4<f32>) -> Grads {{ return {l}_grads(a, b, c, s, coef); }}\n"
     ));
-    s.push_str(super::ROW_STATS.template);
+    s.push_str(super::ROW_TUPLES.template);
     s
 }

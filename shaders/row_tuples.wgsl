@@ -1,0 +1,112 @@
+// Row losses over two or three [N, C] tensors a, b, c read together (cosine_embedding: input1,
+// input2 and per-row labels; triplet_margin: anchor, positive, negative), with the gradient
+// for each tensor in the same kernel (LOSSES.md section C).
+//
+// As row_stats.wgsl: one sweep folds row_add into a vec4 of per-row sums, row_finish turns
+// them (and the row's label) into the loss and the gradient's coefficients, and a second sweep
+// (only when gradients are asked for) writes row_grads for every tensor. The host defines,
+// from the loss's functions in row_tuple_losses.wgsl:
+//   binding 3 (`c_buf: array<VT>` for a third tensor, `label_buf: array<f32>` for labels),
+//   load_c(i) -> VT, row_label(row) -> f32, label_ok(label) -> bool,
+//   row_add(s, a, b, c), row_finish(s, label) -> RowOut, row_grads(a, b, c, s, coef) -> Grads,
+//   and THIRD_GRAD (whether gc is written),
+// and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, WRITE_OUT, WRITE_GRAD, common.wgsl,
+// reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl and
+// row_reduce.wgsl. Eight storage bindings: the default limit of a caller's device.
+
+struct RowSegment {
+    rows: u32,        // rows in this dispatch
+    first_row: u32,
+    classes: u32,
+    a_at: u32,        // first element of each window
+    b_at: u32,
+    c_at: u32,        // a third tensor's element, or the first label
+    out_at: u32,
+    ga_at: u32,
+    gb_at: u32,
+    gc_at: u32,
+    partial_at: u32,
+    scale: f32,       // 1/N for mean, 1 otherwise
+    params: vec4<f32>,
+}
+
+// A row's loss and the coefficients its gradients need.
+struct RowOut {
+    loss: f32,
+    coef: vec4<f32>,
+}
+
+// The gradients of one VT of a row, one per tensor.
+struct Grads {
+    a: VT,
+    b: VT,
+    c: VT,
+}
+
+@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(1) var<storage, read> a_buf: array<VT>;
+@group(0) @binding(2) var<storage, read> b_buf: array<VT>;
+@group(0) @binding(4) var<storage, read_write> out_buf: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grad_a: array<VT>;
+@group(0) @binding(6) var<storage, read_write> grad_b: array<VT>;
+@group(0) @binding(7) var<storage, read_write> grad_c: array<VT>;
+@group(0) @binding(8) var<storage, read_write> scratch: Scratch;
+
+const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(ids: Ids) {
+    let slot = ids.lid / ROW_LANES;
+    let lane_id = ids.lid % ROW_LANES;
+    let n_vec = seg.classes / VEC;
+    var acc = ACC_ZERO;
+    let batches = (seg.rows + ROWS_PER_GROUP - 1u) / ROWS_PER_GROUP;
+    // The batch loop depends on the workgroup only, so row_reduce's barriers stay uniform.
+    for (var batch = ids.wid.x; batch < batches; batch += ids.nwg.x) {
+        let row = batch * ROWS_PER_GROUP + slot;
+        let in_range = row < seg.rows;
+        let a_row = (seg.a_at + row * seg.classes) / VEC;
+        let b_row = (seg.b_at + row * seg.classes) / VEC;
+        let c_row = (seg.c_at + row * seg.classes) / VEC;
+        let walk = walk_in(lane_id, ROW_LANES, n_vec);
+        var s = vec4<f32>(0.0);
+        if in_range {
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                s = row_add(s, a_buf[a_row + i], b_buf[b_row + i], load_c(c_row + i));
+            }
+        }
+        s = row_reduce(ids.lid, s);
+        var label = 1.0;
+        if in_range {
+            label = row_label(row);
+        }
+        let r = row_finish(s, label);
+        if in_range && lane_id == 0u {
+            if !label_ok(label) {
+                atomicMax(&scratch.status[STATUS_TARGET_DOMAIN], ~(seg.first_row + row));
+            }
+            acc = acc_add(acc, r.loss * seg.scale);
+            if WRITE_OUT {
+                out_buf[seg.out_at + row] = r.loss;
+            }
+        }
+        if WRITE_GRAD && in_range {
+            let at = row * seg.classes;
+            let ga_row = (seg.ga_at + at) / VEC;
+            let gb_row = (seg.gb_at + at) / VEC;
+            let gc_row = (seg.gc_at + at) / VEC;
+            for (var i = walk.first; i < walk.end; i += walk.step) {
+                let g = row_grads(a_buf[a_row + i], b_buf[b_row + i], load_c(c_row + i), s, r.coef);
+                grad_a[ga_row + i] = g.a * seg.scale;
+                grad_b[gb_row + i] = g.b * seg.scale;
+                if THIRD_GRAD {
+                    grad_c[gc_row + i] = g.c * seg.scale;
+                }
+            }
+        }
+    }
+    let total = workgroup_reduce(ids, acc);
+    if ids.lid == 0u {
+        scratch.partials[seg.partial_at + ids.wid.x] = total;
+    }
+}
