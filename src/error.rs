@@ -106,6 +106,14 @@ pub enum LossError {
 
     #[error("GPU error: {0}")]
     Gpu(String),
+
+    /// A command line that does not say what it means (`--tensor` without `=`, ...).
+    #[error("{0}")]
+    Usage(String),
+
+    /// A file that cannot be read or written, or is not what it claims to be.
+    #[error("{path}: {why}")]
+    File { path: String, why: String },
 }
 
 pub type Result<T, E = LossError> = std::result::Result<T, E>;

@@ -1,6 +1,8 @@
 //! Command-line interface: subcommands and their arguments.
 
 mod adapters;
+mod eval;
+mod list;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,10 @@ enum Command {
     Report(report::ReportArgs),
     /// The adapters wgpu finds, with the features and limits that matter here.
     Adapters,
+    /// One loss on tensors from .npy files, on a GPU or the float64 reference; JSON on stdout.
+    Eval(eval::EvalArgs),
+    /// The catalogue: each loss's tensors, parameters and reductions.
+    List(list::ListArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -34,5 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     {
         Command::Report(a) => report::run(&a),
         Command::Adapters => adapters::run(),
+        Command::Eval(a) => eval::run(&a),
+        Command::List(a) => list::run(&a),
     }
 }

@@ -4,6 +4,7 @@
 //! function (from `cpu::elementwise`), the same weight and gradient scale, a compensated sum.
 
 pub mod elementwise;
+pub mod named;
 pub mod rows;
 
 use crate::error::Result;

@@ -1,0 +1,229 @@
+//! `gpu-loss eval`: one loss on tensors from `.npy` files (dumped from PyTorch, Keras, JAX),
+//! on a chosen adapter or the float64 reference; one JSON object on stdout, the per-element
+//! losses and gradients as `.npy` files.
+
+use gpu_loss::catalogue::{self, Loss, RowKernel};
+use gpu_loss::cpu::named::evaluate_named;
+use gpu_loss::npy::{self, Array};
+use gpu_loss::{GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The loss, as LOSSES.md names it (see `gpu-loss list`).
+    loss: String,
+    /// A tensor by its LOSSES.md name: NAME=FILE.npy (float32/64/16, int32/64; C order).
+    #[arg(long = "tensor", value_name = "NAME=FILE.npy")]
+    tensors: Vec<String>,
+    /// A parameter: KEY=VALUE (a number, true/false, or a word).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// none, sum, mean (the default) or batchmean (kl_div).
+    #[arg(long, default_value = "mean")]
+    reduction: String,
+    /// Write the gradient of the reduced loss with respect to tensor NAME (float32 .npy).
+    #[arg(long = "grad", value_name = "NAME=FILE.npy")]
+    grads: Vec<String>,
+    /// Write the per-element (or per-row) losses.
+    #[arg(long, value_name = "FILE.npy")]
+    out: Option<PathBuf>,
+    /// auto, vulkan, gl, metal, dx12, or cpu (the float64 reference).
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Only an adapter whose name contains this.
+    #[arg(long, value_name = "SUBSTRING")]
+    adapter: Option<String>,
+}
+
+fn pair(arg: &str, flag: &str) -> Result<(String, String)> {
+    arg.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .ok_or_else(|| LossError::Usage(format!("{flag} {arg:?}: expected NAME=VALUE")))
+}
+
+/// The tensors that get a gradient, in the order the call returns them.
+fn grad_names(loss: Loss) -> Vec<&'static str> {
+    match loss {
+        Loss::Elementwise(_) => vec!["input"],
+        Loss::Row(l) => l.grad_tensors().collect(),
+    }
+}
+
+pub fn run(args: &EvalArgs) -> Result<ExitCode> {
+    let loss =
+        catalogue::find(&args.loss).ok_or_else(|| LossError::UnknownLoss(args.loss.clone()))?;
+    let reduction = Reduction::parse(&args.reduction).ok_or_else(|| {
+        LossError::Usage(format!(
+            "--reduction {}: expected none, sum, mean or batchmean",
+            args.reduction
+        ))
+    })?;
+    let mut tensors = Vec::new();
+    for t in &args.tensors {
+        let (name, file) = pair(t, "--tensor")?;
+        if tensors.iter().any(|(n, _)| *n == name) {
+            return Err(LossError::Usage(format!("--tensor {name} given twice")));
+        }
+        tensors.push((name, Array::read(Path::new(&file))?));
+    }
+    let params: Vec<(String, ParamValue)> = args
+        .params
+        .iter()
+        .map(|p| pair(p, "--param").map(|(k, v)| (k, ParamValue::parse(&v))))
+        .collect::<Result<_>>()?;
+    let differentiable = grad_names(loss);
+    let mut grads = Vec::new();
+    for g in &args.grads {
+        let (name, file) = pair(g, "--grad")?;
+        if !differentiable.contains(&name.as_str()) {
+            return Err(LossError::Usage(format!(
+                "--grad {name}: {} has a gradient only for {}",
+                loss.name(),
+                differentiable.join(", ")
+            )));
+        }
+        grads.push((name, PathBuf::from(file)));
+    }
+
+    let started = Instant::now();
+    let (value, adapter) = if args.backend == "cpu" {
+        let r = evaluate_named(loss.name(), &tensors, &params, reduction)?;
+        if let (Some(path), Some((shape, out))) = (&args.out, &r.out) {
+            npy::write_f64(path, shape, out)?;
+        }
+        for (name, path) in &grads {
+            let (_, g) = r
+                .grads
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("a named gradient");
+            let shape = &tensors
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("its tensor")
+                .1
+                .shape;
+            npy::write_f64(path, shape, g)?;
+        }
+        (
+            r.value,
+            json!({"name": "float64 reference", "backend": "cpu"}),
+        )
+    } else {
+        let ctx = context(&args.backend, args.adapter.as_deref())?;
+        let info = ctx.adapter_info();
+        let adapter =
+            json!({"name": info.name, "backend": format!("{:?}", info.backend).to_lowercase()});
+        (
+            run_gpu(&ctx, loss, &tensors, &params, reduction, args, &grads)?,
+            adapter,
+        )
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    let report = json!({
+        "loss": loss.name(),
+        "reduction": reduction.name(),
+        "value": value.filter(|v| v.is_finite()),
+        "adapter": adapter,
+        "elapsed_ms": elapsed_ms,
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The adapter the flags name: `auto` is the default adapter (honouring WGPU_BACKEND and
+/// WGPU_ADAPTER_NAME); a backend name keeps that backend's adapters.
+fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
+    let wanted = match backend {
+        "auto" if name.is_none() => return GpuContext::new(),
+        "auto" => None,
+        "vulkan" => Some(wgpu::Backend::Vulkan),
+        "gl" => Some(wgpu::Backend::Gl),
+        "metal" => Some(wgpu::Backend::Metal),
+        "dx12" => Some(wgpu::Backend::Dx12),
+        other => {
+            return Err(LossError::Usage(format!(
+                "--backend {other}: expected auto, vulkan, gl, metal, dx12 or cpu"
+            )))
+        }
+    };
+    let name_lc = name.map(str::to_lowercase);
+    let found = gpu_loss::adapters().into_iter().find(|a| {
+        let info = a.get_info();
+        wanted.is_none_or(|b| info.backend == b)
+            && name_lc
+                .as_ref()
+                .is_none_or(|n| info.name.to_lowercase().contains(n))
+    });
+    match found {
+        Some(a) => GpuContext::from_adapter(&a),
+        None => Err(LossError::NoAdapter(format!(
+            " for --backend {backend}{}",
+            name.map(|n| format!(" --adapter {n:?}"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+fn run_gpu(
+    ctx: &GpuContext,
+    loss: Loss,
+    tensors: &[(String, Array)],
+    params: &[(String, ParamValue)],
+    reduction: Reduction,
+    args: &EvalArgs,
+    grads: &[(String, PathBuf)],
+) -> Result<Option<f64>> {
+    // Class labels stay integers for the losses that take them; everything else is float32.
+    let takes_labels = matches!(loss, Loss::Row(l) if matches!(
+        l.kernel,
+        RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
+    ));
+    let uploaded: Vec<(&str, Tensor)> = tensors
+        .iter()
+        .map(|(name, a)| {
+            let t = match a.ints() {
+                Some(labels) if takes_labels && name == "target" => {
+                    ctx.upload_i64(labels, &a.shape)?
+                }
+                _ => ctx.upload(&a.f32s(), &a.shape)?,
+            };
+            Ok((name.as_str(), t))
+        })
+        .collect::<Result<_>>()?;
+    let mut call = ctx.loss(loss.name())?.reduction(reduction);
+    for (name, t) in &uploaded {
+        call = call.tensor(name, t);
+    }
+    for (k, v) in params {
+        call = call.param(k, v.clone());
+    }
+    if !grads.is_empty() {
+        call = call.with_grad();
+    }
+    if args.out.is_some() {
+        call = call.with_elements();
+    }
+    let out = call.run()?;
+    if let (Some(path), Some(elements)) = (&args.out, &out.elements) {
+        npy::write_f32(path, elements.shape(), &ctx.download(elements)?)?;
+    }
+    let first = grad_names(loss)[0];
+    for (name, path) in grads {
+        let g = if name == first {
+            out.grad.as_ref()
+        } else {
+            out.other_grads
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|g| &g.1)
+        };
+        let g = g.ok_or_else(|| LossError::Gpu(format!("no gradient for {name}")))?;
+        npy::write_f32(path, g.shape(), &ctx.download(g)?)?;
+    }
+    Ok(out.value.map(f64::from))
+}

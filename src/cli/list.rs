@@ -1,0 +1,162 @@
+//! `gpu-loss list`: the catalogue, each loss with its tensors, parameters and reductions.
+
+use gpu_loss::catalogue::{Broadcast, Elementwise, RowKernel, RowLoss, ELEMENTWISE, ROWS};
+use gpu_loss::params::ParamSpec;
+use gpu_loss::Result;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Print the catalogue as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn tensor(name: &str, required: bool, dtype: &str, shape: &str) -> Value {
+    json!({"name": name, "required": required, "dtype": dtype, "shape": shape})
+}
+
+fn params(specs: &[ParamSpec]) -> Value {
+    specs
+        .iter()
+        .map(|p| {
+            let default = if p.default.is_nan() {
+                Value::Null
+            } else {
+                json!(p.default)
+            };
+            json!({"name": p.name, "default": default, "rule": p.rule.describe()})
+        })
+        .collect()
+}
+
+fn elementwise(l: &Elementwise) -> Value {
+    let mut tensors = vec![
+        tensor("input", true, "float32", "any"),
+        tensor("target", true, "float32", "input's shape"),
+        tensor("weight", false, "float32", "input's shape"),
+    ];
+    if let Some(a) = l.aux {
+        let shape = match a.broadcast {
+            Broadcast::PerRow => "input's shape, one per row ([..., 1] or [...]), or [1]",
+            Broadcast::PerColumn => "input's shape, one per class ([C]), or [1]",
+        };
+        tensors.push(tensor(a.name, a.required, "float32", shape));
+    }
+    let mut reductions = vec!["none", "sum", "mean"];
+    if l.batchmean {
+        reductions.push("batchmean");
+    }
+    json!({
+        "name": l.name,
+        "aliases": l.aliases,
+        "kind": "elementwise",
+        "follows": l.follows,
+        "tensors": tensors,
+        "params": params(l.params),
+        "reductions": reductions,
+    })
+}
+
+fn row(l: &RowLoss) -> Value {
+    let rows = "[..., C]";
+    let tensors = match l.kernel {
+        RowKernel::CrossEntropy => vec![
+            tensor("input", true, "float32", rows),
+            tensor(
+                "target",
+                true,
+                "int32 | int64 | float32",
+                "[...] (indices) or [..., C]",
+            ),
+            tensor("weight", false, "float32", "[C]"),
+        ],
+        RowKernel::Nll => vec![
+            tensor("input", true, "float32", rows),
+            tensor("target", true, "int32 | int64", "[...]"),
+            tensor("weight", false, "float32", "[C]"),
+        ],
+        RowKernel::SparseCategorical => vec![
+            tensor("input", true, "float32", rows),
+            tensor("target", true, "int32 | int64", "[...]"),
+        ],
+        RowKernel::Stats => vec![
+            tensor("input", true, "float32", rows),
+            tensor("target", true, "float32", rows),
+        ],
+        RowKernel::Tuples => l
+            .tensors
+            .iter()
+            .map(|&t| match t {
+                "target" => tensor(t, true, "float32 (±1)", "[...]"),
+                _ => tensor(t, true, "float32", rows),
+            })
+            .collect(),
+    };
+    json!({
+        "name": l.name,
+        "aliases": [],
+        "kind": "row",
+        "follows": l.follows,
+        "tensors": tensors,
+        "params": params(l.params),
+        "reductions": ["none", "sum", "mean"],
+    })
+}
+
+/// Every loss of the catalogue, as `list --json` prints it.
+pub fn catalogue() -> Vec<Value> {
+    ELEMENTWISE
+        .iter()
+        .map(elementwise)
+        .chain(ROWS.iter().map(row))
+        .collect()
+}
+
+pub fn run(args: &ListArgs) -> Result<ExitCode> {
+    let all = catalogue();
+    if args.json {
+        println!("{}", Value::Array(all));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for l in &all {
+        println!(
+            "{}  ({})",
+            l["name"].as_str().unwrap_or(""),
+            l["follows"].as_str().unwrap_or("")
+        );
+        for t in l["tensors"].as_array().into_iter().flatten() {
+            println!(
+                "    {:<10} {:<24} {}{}",
+                t["name"].as_str().unwrap_or(""),
+                t["dtype"].as_str().unwrap_or(""),
+                t["shape"].as_str().unwrap_or(""),
+                if t["required"] == json!(true) {
+                    ""
+                } else {
+                    " (optional)"
+                }
+            );
+        }
+        for p in l["params"].as_array().into_iter().flatten() {
+            let default = match &p["default"] {
+                Value::Null => "none".to_string(),
+                v => v.to_string(),
+            };
+            println!(
+                "    {}={default}  ({})",
+                p["name"].as_str().unwrap_or(""),
+                p["rule"].as_str().unwrap_or("")
+            );
+        }
+        let reductions: Vec<&str> = l["reductions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        println!("    reductions: {}", reductions.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,205 @@
+//! The float64 reference of any loss of the catalogue, from tensors given by their LOSSES.md
+//! names (as `gpu-loss eval --backend cpu` and the conformance cases give them).
+
+use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
+use super::{evaluate, Inputs};
+use crate::catalogue::{self, Loss, RowLoss};
+use crate::error::{LossError, Result};
+use crate::npy::Array;
+use crate::params::{self, ParamValue, Reduction};
+use crate::problem::{Problem, Shapes};
+
+/// What the reference gives: the reduced value (None for `none`), the per-element or per-row
+/// losses for `none` with their shape, and each gradient by its tensor's name.
+#[derive(Clone, Debug)]
+pub struct NamedResult {
+    pub value: Option<f64>,
+    pub out: Option<(Vec<usize>, Vec<f64>)>,
+    pub grads: Vec<(&'static str, Vec<f64>)>,
+}
+
+/// Evaluates `loss` on `tensors` (name, array) with the given parameters and reduction.
+pub fn evaluate_named(
+    loss: &str,
+    tensors: &[(String, Array)],
+    given: &[(String, ParamValue)],
+    reduction: Reduction,
+) -> Result<NamedResult> {
+    let found = catalogue::find(loss).ok_or_else(|| LossError::UnknownLoss(loss.to_string()))?;
+    let takes: Vec<&str> = match found {
+        Loss::Elementwise(l) => ["input", "target", "weight"]
+            .into_iter()
+            .chain(l.aux.map(|a| a.name))
+            .collect(),
+        Loss::Row(l) => l.tensors.to_vec(),
+    };
+    if let Some((name, _)) = tensors.iter().find(|(n, _)| !takes.contains(&n.as_str())) {
+        return Err(LossError::UnexpectedTensor {
+            loss: found.name(),
+            tensor: name.clone(),
+            takes: takes.join(", "),
+        });
+    }
+    let get = |name: &str| tensors.iter().find(|(n, _)| n == name).map(|t| &t.1);
+    match found {
+        Loss::Elementwise(l) => {
+            let need = |name: &'static str| {
+                get(name).ok_or(LossError::MissingTensor {
+                    loss: l.name,
+                    tensor: name,
+                })
+            };
+            let (input, target) = (need("input")?, need("target")?);
+            let weight = get("weight");
+            let aux = l.aux.and_then(|a| get(a.name));
+            let p = Problem::new(
+                l,
+                Shapes {
+                    input: &input.shape,
+                    target: &target.shape,
+                    weight: weight.map(|w| w.shape.as_slice()),
+                    aux: aux.map(|a| a.shape.as_slice()),
+                },
+                given,
+                reduction,
+            )?;
+            let (x, y) = (input.floats(), target.floats());
+            let (w, a) = (weight.map(Array::floats), aux.map(Array::floats));
+            let r = evaluate(
+                &p,
+                &Inputs {
+                    input: &x,
+                    target: &y,
+                    weight: w.as_deref(),
+                    aux: a.as_deref(),
+                },
+                true,
+            )?;
+            Ok(NamedResult {
+                value: r.value,
+                out: r.elements.map(|e| (input.shape.clone(), e)),
+                grads: vec![("input", r.grad.unwrap_or_default())],
+            })
+        }
+        Loss::Row(l) => row_loss(l, &get, given, reduction),
+    }
+}
+
+fn row_loss<'a>(
+    l: &'static RowLoss,
+    get: &dyn Fn(&str) -> Option<&'a Array>,
+    given: &[(String, ParamValue)],
+    reduction: Reduction,
+) -> Result<NamedResult> {
+    let need = |name: &'static str| {
+        get(name).ok_or(LossError::MissingTensor {
+            loss: l.name,
+            tensor: name,
+        })
+    };
+    // Parameters in catalogue order; NaN stands for "none" (softcap, ignore_class).
+    let p = params::resolve(l.name, l.params, given)?;
+    let first = l.grad_tensors().next().unwrap_or("input");
+    let x_arr = need(first)?;
+    let classes = *x_arr.shape.last().ok_or_else(|| LossError::ShapeMismatch {
+        loss: l.name,
+        tensor: first,
+        got: vec![],
+        expected: "[N, C] (at least one axis)".into(),
+    })?;
+    let x = x_arr.floats();
+    let floats = |name| need(name).map(Array::floats);
+    let labels = |name: &'static str| -> Result<Vec<i64>> {
+        let t = need(name)?;
+        t.ints()
+            .map(<[i64]>::to_vec)
+            .ok_or_else(|| LossError::Buffer {
+                tensor: format!("{}: {name}", l.name),
+                why: format!(
+                    "it holds {}, expected int32 or int64 class indices",
+                    t.dtype
+                ),
+            })
+    };
+    let weight = get("weight").map(Array::floats);
+    let none_if_nan = |v: f64| (!v.is_nan()).then_some(v);
+    let r: RowResult = match l.name {
+        "cross_entropy" => {
+            let opts = CrossEntropy {
+                ignore_index: p[0] as i64,
+                label_smoothing: p[1],
+                z_loss: p[2],
+                softcap: none_if_nan(p[3]),
+            };
+            let t = need("target")?;
+            let (ints, probs);
+            let target = match t.ints() {
+                Some(v) => {
+                    ints = v.to_vec();
+                    ClassTarget::Index(&ints)
+                }
+                None => {
+                    probs = t.floats();
+                    ClassTarget::Probs(&probs)
+                }
+            };
+            rows::cross_entropy(&x, classes, target, weight.as_deref(), &opts, reduction)?
+        }
+        "nll" => rows::nll(
+            &x,
+            classes,
+            &labels("target")?,
+            weight.as_deref(),
+            p[0] as i64,
+            reduction,
+        )?,
+        "sparse_categorical_cross_entropy" => rows::sparse_categorical_cross_entropy(
+            &x,
+            classes,
+            &labels("target")?,
+            none_if_nan(p[0]).map(|v| v as i64),
+            reduction,
+        )?,
+        "categorical_cross_entropy" => {
+            rows::categorical_cross_entropy(&x, classes, &floats("target")?, p[0], reduction)?
+        }
+        "js_div" => rows::js_div(
+            &x,
+            classes,
+            &floats("target")?,
+            p[0],
+            p[1] != 0.0,
+            reduction,
+        )?,
+        "cosine_similarity" => {
+            rows::cosine_similarity(&x, classes, &floats("target")?, p[0], reduction)?
+        }
+        "dice" => rows::dice(&x, classes, &floats("target")?, reduction)?,
+        "cosine_embedding" => rows::cosine_embedding(
+            &x,
+            &floats("input2")?,
+            classes,
+            &floats("target")?,
+            p[0],
+            reduction,
+        )?,
+        "triplet_margin" => rows::triplet_margin(
+            &x,
+            &floats("positive")?,
+            &floats("negative")?,
+            classes,
+            p[0],
+            p[1],
+            p[2],
+            p[3] != 0.0,
+            reduction,
+        )?,
+        other => return Err(LossError::UnknownLoss(other.to_string())),
+    };
+    let rows_shape = x_arr.shape[..x_arr.shape.len() - 1].to_vec();
+    Ok(NamedResult {
+        value: r.value,
+        out: r.rows.map(|v| (rows_shape, v)),
+        grads: l.grad_tensors().zip(r.grads).collect(),
+    })
+}
