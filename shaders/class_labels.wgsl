@@ -28,7 +28,7 @@ struct LabelPass {
     ignore_hi: u32,
     ignore: u32,        // 0: no label is ignored
     keras_mean: u32,    // 1: mean over kept rows + 1e-7, 0 when all are ignored (Keras)
-    _pad0: u32,
+    scale: f32,         // a weight on the reduced loss and its gradient (an objective's term)
 }
 
 // scratch.norms: [0] scale of the cross-entropy part, [1] of the z-loss part, [2] Σ_c w_c,
@@ -118,8 +118,8 @@ fn finish(ids: Ids) {
             z_scale = select(0.0, 1.0 / d_z, d_z != 0.0);
             divisor = select(0.0, 1.0, d_loss != 0.0 && lp.total_rows != 0u);
         }
-        scratch.norms[0] = ce_scale;
-        scratch.norms[1] = z_scale;
+        scratch.norms[0] = ce_scale * lp.scale;
+        scratch.norms[1] = z_scale * lp.scale;
         scratch.norms[2] = weights;
         scratch.norms[3] = divisor;
     }

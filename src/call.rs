@@ -21,7 +21,7 @@ use crate::tensor::{DType, Tensor};
 
 /// Where an optional output goes.
 #[derive(Clone, Copy)]
-enum Output<'a> {
+pub(crate) enum Output<'a> {
     No,
     New,
     Into(&'a Tensor),
@@ -29,20 +29,22 @@ enum Output<'a> {
 
 /// One call of a loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
 pub struct LossCall<'a> {
-    ctx: &'a GpuContext,
-    loss: Loss,
-    input: Option<&'a Tensor>,
-    target: Option<&'a Tensor>,
+    pub(crate) ctx: &'a GpuContext,
+    pub(crate) loss: Loss,
+    pub(crate) input: Option<&'a Tensor>,
+    pub(crate) target: Option<&'a Tensor>,
     weight: Option<&'a Tensor>,
     aux: Option<&'a Tensor>,
-    /// A row loss's own tensors (cosine_embedding's input1, triplet_margin's anchor, ...).
-    named: Vec<(&'static str, &'a Tensor)>,
-    params: Vec<(String, ParamValue)>,
-    reduction: Reduction,
-    grad: Output<'a>,
+    /// A row loss's or an objective's own tensors (input1, anchor, real, ...).
+    pub(crate) named: Vec<(&'static str, &'a Tensor)>,
+    pub(crate) params: Vec<(String, ParamValue)>,
+    pub(crate) reduction: Reduction,
+    pub(crate) grad: Output<'a>,
     elements: Output<'a>,
     value_into: Option<&'a Tensor>,
-    error: Option<LossError>,
+    pub(crate) error: Option<LossError>,
+    /// A weight on the reduced loss and its gradient: an objective's term's.
+    scale: f64,
 }
 
 /// What [`LossCall::run`] returns.
@@ -56,8 +58,10 @@ pub struct Computed {
     /// input1, anchor), when asked.
     pub grad: Option<Tensor>,
     /// The gradients with respect to the loss's further tensors, by name, when asked
-    /// (cosine_embedding's input2; triplet_margin's positive and negative).
+    /// (cosine_embedding's input2; triplet_margin's positive and negative; an objective's).
     pub other_grads: Vec<(&'static str, Tensor)>,
+    /// An objective's terms, by name: each one's contribution to `value` (weight included).
+    pub terms: Vec<(&'static str, f32)>,
 }
 
 /// What [`LossCall::record`] returns: everything stays on the GPU.
@@ -68,9 +72,9 @@ pub struct Recorded {
     pub grad: Option<Tensor>,
     /// As [`Computed::other_grads`].
     pub other_grads: Vec<(&'static str, Tensor)>,
-    scratch: Pooled,
-    names: Names,
-    labels: Option<Tensor>,
+    pub(crate) scratch: Pooled,
+    pub(crate) names: Names,
+    pub(crate) labels: Option<Tensor>,
     ctx: GpuContext,
 }
 
@@ -79,7 +83,12 @@ impl GpuContext {
     pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
         let loss =
             crate::catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
-        Ok(LossCall {
+        Ok(self.call(loss))
+    }
+
+    /// A call of any catalogue entry, an objective's terms included.
+    pub(crate) fn call(&self, loss: Loss) -> LossCall<'_> {
+        LossCall {
             ctx: self,
             loss,
             input: None,
@@ -93,7 +102,8 @@ impl GpuContext {
             elements: Output::No,
             value_into: None,
             error: None,
-        })
+            scale: 1.0,
+        }
     }
 }
 
@@ -119,7 +129,13 @@ impl<'a> LossCall<'a> {
         let (aux, own) = match self.loss {
             Loss::Elementwise(l) => (l.aux.map(|a| a.name), &[][..]),
             Loss::Row(l) => (None, l.tensors),
+            Loss::Objective(o) => (None, o.tensors),
         };
+        if let (Loss::Objective(_), Some(&name)) = (self.loss, own.iter().find(|&&o| o == name)) {
+            self.named.retain(|(n, _)| *n != name);
+            self.named.push((name, t));
+            return self;
+        }
         match name {
             "input" => self.input = Some(t),
             "target" => self.target = Some(t),
@@ -145,6 +161,12 @@ impl<'a> LossCall<'a> {
                 });
             }
         }
+        self
+    }
+
+    /// Weighs the reduced loss and its gradient (an objective's term).
+    pub(crate) fn scaled(mut self, w: f64) -> Self {
+        self.scale = w;
         self
     }
 
@@ -270,15 +292,23 @@ impl<'a> LossCall<'a> {
 
     /// Validates, allocates the outputs and records the kernels into `enc`.
     fn record_parts(&self, enc: &mut wgpu::CommandEncoder, result: &Tensor) -> Result<Parts> {
-        if let Loss::Row(loss) = self.loss {
-            if loss.kernel == RowKernel::Tuples {
+        match self.loss {
+            Loss::Row(loss) if loss.kernel == RowKernel::Tuples => {
                 return self.tuple_parts(loss, enc, result);
             }
+            Loss::Objective(o) => {
+                return Err(LossError::Usage(format!(
+                    "{}: an objective runs with value() or run(), not record()",
+                    o.name
+                )))
+            }
+            _ => {}
         }
         let (input, target) = self.input_and_target()?;
         match self.loss {
             Loss::Elementwise(loss) => self.elementwise_parts(loss, input, target, enc, result),
             Loss::Row(loss) => self.row_parts(loss, input, target, enc, result),
+            Loss::Objective(_) => unreachable!("objectives return above"),
         }
     }
 
@@ -305,7 +335,7 @@ impl<'a> LossCall<'a> {
                 });
             }
         }
-        let p = Problem::new(
+        let mut p = Problem::new(
             loss,
             Shapes {
                 input: input.shape(),
@@ -316,6 +346,7 @@ impl<'a> LossCall<'a> {
             &self.params,
             self.reduction,
         )?;
+        p.scale = self.scale;
         let (elements, grad) = self.outputs(p.reduction, &p.shape, &p.shape, &inputs)?;
         let bound = elementwise::Bound {
             input,
@@ -353,7 +384,7 @@ impl<'a> LossCall<'a> {
             shape: t.shape(),
             dtype: t.dtype(),
         };
-        let p = CrossEntropyProblem::new(
+        let mut p = CrossEntropyProblem::new(
             loss,
             shape(input),
             shape(target),
@@ -361,6 +392,7 @@ impl<'a> LossCall<'a> {
             &self.params,
             self.reduction,
         )?;
+        p.scale = self.scale;
         // The gradient may overwrite the logits (the very same tensor): the kernel then reads
         // them through the gradient's binding and `input` is not bound.
         let in_place = matches!(self.grad, Output::Into(g) if g.same_window(input));
@@ -581,18 +613,25 @@ impl<'a> LossCall<'a> {
                 why: "it has no single value; use run() for the per-element losses",
             });
         }
+        if let Loss::Objective(o) = self.loss {
+            return Ok(crate::objective::run(&self, o)?.value.unwrap_or(f32::NAN));
+        }
         let (value, _) = self.run_blocking()?;
         Ok(value.unwrap_or(f32::NAN))
     }
 
     /// Runs the call; the per-element losses and the gradient stay on the GPU.
     pub fn run(self) -> Result<Computed> {
+        if let Loss::Objective(o) = self.loss {
+            return crate::objective::run(&self, o);
+        }
         let (value, parts) = self.run_blocking()?;
         Ok(Computed {
             value,
             elements: parts.elements,
             grad: parts.grad,
             other_grads: parts.other_grads,
+            terms: Vec::new(),
         })
     }
 
@@ -673,7 +712,7 @@ impl Recorded {
 }
 
 /// The error the GPU's status words report, if any, with the label of a bad row read back.
-fn status_error(
+pub(crate) fn status_error(
     ctx: &GpuContext,
     words: &[u32],
     names: &Names,

@@ -15,6 +15,9 @@ pub enum Family {
     Binary,
     /// Section C's divergences whose terms are elementwise: shaders/divergence.wgsl
     Divergence,
+    /// The terms of section E's objectives: shaders/adversarial.wgsl (after binary.wgsl,
+    /// whose functions they use)
+    Adversarial,
 }
 
 impl Family {
@@ -23,6 +26,10 @@ impl Family {
             Family::Regression => include_str!("../shaders/regression.wgsl"),
             Family::Binary => include_str!("../shaders/binary.wgsl"),
             Family::Divergence => include_str!("../shaders/divergence.wgsl"),
+            Family::Adversarial => concat!(
+                include_str!("../shaders/binary.wgsl"),
+                include_str!("../shaders/adversarial.wgsl")
+            ),
         }
     }
 }
@@ -135,14 +142,18 @@ use Family::{Binary, Regression};
 
 pub static ELEMENTWISE: &[Elementwise] = &[
     // A. Elementwise regression
-    entry(
-        "mse",
-        Regression,
-        cpu::mse,
-        &[],
-        Sampling::Real,
-        "PyTorch MSELoss",
-    ),
+    Elementwise {
+        // Section F's content loss is mse between one layer's features.
+        aliases: &["content_loss"],
+        ..entry(
+            "mse",
+            Regression,
+            cpu::mse,
+            &[],
+            Sampling::Real,
+            "PyTorch MSELoss",
+        )
+    },
     Elementwise {
         aliases: &["l1"],
         ..entry(
@@ -323,10 +334,39 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     },
 ];
 
-/// The elementwise loss with this name or alias.
+/// The terms section E's objectives weigh and sum: elementwise functions of discriminator
+/// outputs, run by the elementwise kernel but not offered as losses of their own.
+pub static TERMS: &[Elementwise] = &[
+    term("neg_log_d_logits", cpu::neg_log_d_logits, None),
+    term("neg_log_1m_d_logits", cpu::neg_log_1m_d_logits, None),
+    term("neg_log_d_probs", cpu::neg_log_d_probs, Some(UNIT)),
+    term("neg_log_1m_d_probs", cpu::neg_log_1m_d_probs, Some(UNIT)),
+    term("square_from_one", cpu::square_from_one, None),
+    term("square", cpu::square, None),
+    term("identity", cpu::identity, None),
+    term("relu_one_minus", cpu::relu_one_minus, None),
+    term("relu_one_plus", cpu::relu_one_plus, None),
+];
+
+const fn term(name: &'static str, cpu: ElementFn, input_domain: Option<Domain>) -> Elementwise {
+    Elementwise {
+        input_domain,
+        ..entry(
+            name,
+            Family::Adversarial,
+            cpu,
+            &[],
+            Sampling::Logit,
+            "a term of the GAN objectives",
+        )
+    }
+}
+
+/// The elementwise loss (or objective term) with this name or alias.
 pub fn elementwise(name: &str) -> Option<&'static Elementwise> {
     ELEMENTWISE
         .iter()
+        .chain(TERMS)
         .find(|l| l.name == name || l.aliases.contains(&name))
 }
 
@@ -451,11 +491,124 @@ pub static ROWS: &[RowLoss] = &[
     },
 ];
 
+/// An objective of section E: a weighted sum of named terms, each an elementwise term or a
+/// row loss over some of its tensors (src/objective.rs builds them from the parameters).
+#[derive(Debug)]
+pub struct Objective {
+    pub name: &'static str,
+    /// Its tensors, all required, in LOSSES.md's order.
+    pub tensors: &'static [&'static str],
+    /// The tensors that get a gradient (the predictions), in the order `other_grads` follows.
+    pub grads: &'static [&'static str],
+    pub params: &'static [ParamSpec],
+    pub follows: &'static str,
+}
+
+/// The discriminator's kinds, and the generator's (`kind` or `gan`, by index).
+pub const DISCRIMINATOR_KINDS: Rule = Rule::OneOf {
+    words: &["standard", "lsgan", "wgan", "hinge"],
+    text: "one of standard, lsgan, wgan, hinge",
+};
+pub const GENERATOR_KINDS: Rule = Rule::OneOf {
+    words: &["non_saturating", "minimax", "lsgan", "wgan", "hinge"],
+    text: "one of non_saturating, minimax, lsgan, wgan, hinge",
+};
+const FROM_LOGITS: ParamSpec = ParamSpec::new("from_logits", 1.0, Rule::Bool);
+
+pub static OBJECTIVES: &[Objective] = &[
+    Objective {
+        name: "gan_discriminator",
+        tensors: &["real", "fake"],
+        grads: &["real", "fake"],
+        params: &[
+            ParamSpec::new("kind", 0.0, DISCRIMINATOR_KINDS),
+            FROM_LOGITS,
+        ],
+        follows: "GAN discriminator losses (Goodfellow; LSGAN; WGAN; hinge)",
+    },
+    Objective {
+        name: "gan_generator",
+        tensors: &["fake"],
+        grads: &["fake"],
+        params: &[ParamSpec::new("kind", 0.0, GENERATOR_KINDS), FROM_LOGITS],
+        follows: "GAN generator losses",
+    },
+    Objective {
+        name: "pix2pix_generator",
+        tensors: &["fake", "generated", "target"],
+        grads: &["fake", "generated"],
+        params: &[
+            ParamSpec::new("lambda", 100.0, Rule::NonNegative),
+            ParamSpec::new("gan", 0.0, GENERATOR_KINDS),
+            FROM_LOGITS,
+        ],
+        follows: "pix2pix (Isola et al.): adversarial + λ·L1",
+    },
+    Objective {
+        name: "cyclegan_generator",
+        tensors: &[
+            "x",
+            "y",
+            "x_cycled",
+            "y_cycled",
+            "x_identity",
+            "y_identity",
+            "d_y_fake",
+            "d_x_fake",
+        ],
+        grads: &[
+            "d_y_fake",
+            "d_x_fake",
+            "x_cycled",
+            "y_cycled",
+            "x_identity",
+            "y_identity",
+        ],
+        params: &[
+            ParamSpec::new("lambda", 10.0, Rule::NonNegative),
+            ParamSpec::new("rho", 5.0, Rule::NonNegative),
+            ParamSpec::new("gan", 2.0, GENERATOR_KINDS),
+            FROM_LOGITS,
+        ],
+        follows: "CycleGAN (Zhu et al.): adversarial + λ·cycle + ρ·identity",
+    },
+    Objective {
+        name: "stargan_generator",
+        tensors: &[
+            "fake_src",
+            "fake_cls",
+            "target_domain",
+            "x",
+            "x_reconstructed",
+        ],
+        grads: &["fake_src", "fake_cls", "x_reconstructed"],
+        params: &[
+            ParamSpec::new("lambda_cls", 1.0, Rule::NonNegative),
+            ParamSpec::new("lambda_rec", 10.0, Rule::NonNegative),
+            ParamSpec::new("gan", 0.0, GENERATOR_KINDS),
+            FROM_LOGITS,
+        ],
+        follows: "StarGAN (Choi et al.) generator",
+    },
+    Objective {
+        name: "stargan_discriminator",
+        tensors: &["real_src", "fake_src", "real_cls", "original_domain"],
+        grads: &["real_src", "fake_src", "real_cls"],
+        params: &[
+            ParamSpec::new("lambda_cls", 1.0, Rule::NonNegative),
+            ParamSpec::new("kind", 0.0, DISCRIMINATOR_KINDS),
+            FROM_LOGITS,
+        ],
+        follows: "StarGAN (Choi et al.) discriminator",
+    },
+];
+
 /// Any loss of the catalogue.
 #[derive(Clone, Copy, Debug)]
 pub enum Loss {
     Elementwise(&'static Elementwise),
     Row(&'static RowLoss),
+    Objective(&'static Objective),
 }
 
 impl Loss {
@@ -463,13 +616,32 @@ impl Loss {
         match self {
             Loss::Elementwise(l) => l.name,
             Loss::Row(l) => l.name,
+            Loss::Objective(o) => o.name,
+        }
+    }
+
+    /// The tensors that get a gradient, in order: `grad` is the first's, `other_grads` the
+    /// rest's.
+    pub fn grad_tensors(self) -> Vec<&'static str> {
+        match self {
+            Loss::Elementwise(_) => vec!["input"],
+            Loss::Row(l) => l.grad_tensors().collect(),
+            Loss::Objective(o) => o.grads.to_vec(),
         }
     }
 }
 
-/// The loss with this name or alias.
+/// The loss (or objective) with this name or alias.
 pub fn find(name: &str) -> Option<Loss> {
-    elementwise(name)
+    ELEMENTWISE
+        .iter()
+        .find(|l| l.name == name || l.aliases.contains(&name))
         .map(Loss::Elementwise)
         .or_else(|| ROWS.iter().find(|l| l.name == name).map(Loss::Row))
+        .or_else(|| {
+            OBJECTIVES
+                .iter()
+                .find(|o| o.name == name)
+                .map(Loss::Objective)
+        })
 }

@@ -21,6 +21,7 @@ pub mod cpu;
 pub mod error;
 mod kernel;
 pub mod npy;
+pub mod objective;
 pub mod params;
 mod pool;
 pub mod problem;

@@ -114,6 +114,11 @@ pub enum Rule {
     Integer,
     /// A number in [0, 1].
     Unit,
+    /// One of these words (section E's `kind`); the kernel sees its index.
+    OneOf {
+        words: &'static [&'static str],
+        text: &'static str,
+    },
 }
 
 impl Rule {
@@ -125,6 +130,7 @@ impl Rule {
             Rule::Bool => "true or false",
             Rule::Integer => "a whole number",
             Rule::Unit => "a number in [0, 1]",
+            Rule::OneOf { text, .. } => text,
         }
     }
 
@@ -134,6 +140,10 @@ impl Rule {
             (Rule::Bool, ParamValue::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
             (Rule::Bool, ParamValue::Number(x)) if *x == 0.0 || *x == 1.0 => Some(*x),
             (Rule::Bool, _) => None,
+            (Rule::OneOf { words, .. }, ParamValue::Word(w)) => {
+                words.iter().position(|k| k == w).map(|i| i as f64)
+            }
+            (Rule::OneOf { .. }, _) => None,
             (_, ParamValue::Number(x)) => {
                 let ok = x.is_finite()
                     && match self {

@@ -26,6 +26,8 @@ pub struct Problem {
     pub has_weight: bool,
     pub aux: Option<AuxLayout>,
     pub reduction: Reduction,
+    /// A weight on the reduced loss and its gradient (a term's, in an objective); 1 otherwise.
+    pub scale: f64,
 }
 
 /// The shapes a caller passes; None for an absent optional tensor.
@@ -123,6 +125,7 @@ impl Problem {
             has_weight: shapes.weight.is_some(),
             aux,
             reduction,
+            scale: 1.0,
         })
     }
 

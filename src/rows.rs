@@ -32,6 +32,8 @@ pub struct CrossEntropyProblem {
     pub z_loss: f64,
     pub softcap: Option<f64>,
     pub reduction: Reduction,
+    /// A weight on the reduced loss and its gradient (a term's, in an objective); 1 otherwise.
+    pub scale: f64,
 }
 
 /// A tensor as the validation sees it.
@@ -133,6 +135,7 @@ impl CrossEntropyProblem {
             z_loss: param(2),
             softcap: p.get(3).filter(|s| !s.is_nan()).copied(),
             reduction,
+            scale: 1.0,
         })
     }
 

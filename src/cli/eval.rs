@@ -45,14 +45,6 @@ fn pair(arg: &str, flag: &str) -> Result<(String, String)> {
         .ok_or_else(|| LossError::Usage(format!("{flag} {arg:?}: expected NAME=VALUE")))
 }
 
-/// The tensors that get a gradient, in the order the call returns them.
-fn grad_names(loss: Loss) -> Vec<&'static str> {
-    match loss {
-        Loss::Elementwise(_) => vec!["input"],
-        Loss::Row(l) => l.grad_tensors().collect(),
-    }
-}
-
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let loss =
         catalogue::find(&args.loss).ok_or_else(|| LossError::UnknownLoss(args.loss.clone()))?;
@@ -75,7 +67,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| pair(p, "--param").map(|(k, v)| (k, ParamValue::parse(&v))))
         .collect::<Result<_>>()?;
-    let differentiable = grad_names(loss);
+    let differentiable = loss.grad_tensors();
     let mut grads = Vec::new();
     for g in &args.grads {
         let (name, file) = pair(g, "--grad")?;
@@ -90,7 +82,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     }
 
     let started = Instant::now();
-    let (value, adapter) = if args.backend == "cpu" {
+    let (value, terms, adapter) = if args.backend == "cpu" {
         let r = evaluate_named(loss.name(), &tensors, &params, reduction)?;
         if let (Some(path), Some((shape, out))) = (&args.out, &r.out) {
             npy::write_f64(path, shape, out)?;
@@ -109,28 +101,31 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 .shape;
             npy::write_f64(path, shape, g)?;
         }
-        (
-            r.value,
-            json!({"name": "float64 reference", "backend": "cpu"}),
-        )
+        let adapter = json!({"name": "float64 reference", "backend": "cpu"});
+        (r.value, r.terms, adapter)
     } else {
         let ctx = context(&args.backend, args.adapter.as_deref())?;
         let info = ctx.adapter_info();
         let adapter =
             json!({"name": info.name, "backend": format!("{:?}", info.backend).to_lowercase()});
-        (
-            run_gpu(&ctx, loss, &tensors, &params, reduction, args, &grads)?,
-            adapter,
-        )
+        let (value, terms) = run_gpu(&ctx, loss, &tensors, &params, reduction, args, &grads)?;
+        (value, terms, adapter)
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    let report = json!({
+    let mut report = json!({
         "loss": loss.name(),
         "reduction": reduction.name(),
         "value": value.filter(|v| v.is_finite()),
         "adapter": adapter,
         "elapsed_ms": elapsed_ms,
     });
+    if let Loss::Objective(_) = loss {
+        let terms: serde_json::Map<String, serde_json::Value> = terms
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        report["terms"] = serde_json::Value::Object(terms);
+    }
     println!("{report}");
     Ok(ExitCode::SUCCESS)
 }
@@ -169,6 +164,9 @@ fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
     }
 }
 
+/// An objective's terms: each one's contribution to the value.
+type Terms = Vec<(&'static str, f64)>;
+
 fn run_gpu(
     ctx: &GpuContext,
     loss: Loss,
@@ -177,17 +175,23 @@ fn run_gpu(
     reduction: Reduction,
     args: &EvalArgs,
     grads: &[(String, PathBuf)],
-) -> Result<Option<f64>> {
+) -> Result<(Option<f64>, Terms)> {
     // Class labels stay integers for the losses that take them; everything else is float32.
-    let takes_labels = matches!(loss, Loss::Row(l) if matches!(
-        l.kernel,
-        RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
-    ));
+    let takes_labels = match loss {
+        Loss::Row(l) => matches!(
+            l.kernel,
+            RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
+        ),
+        Loss::Objective(_) => true,
+        Loss::Elementwise(_) => false,
+    };
     let uploaded: Vec<(&str, Tensor)> = tensors
         .iter()
         .map(|(name, a)| {
             let t = match a.ints() {
-                Some(labels) if takes_labels && name == "target" => {
+                Some(labels)
+                    if takes_labels && (name == "target" || matches!(loss, Loss::Objective(_))) =>
+                {
                     ctx.upload_i64(labels, &a.shape)?
                 }
                 _ => ctx.upload(&a.f32s(), &a.shape)?,
@@ -212,7 +216,7 @@ fn run_gpu(
     if let (Some(path), Some(elements)) = (&args.out, &out.elements) {
         npy::write_f32(path, elements.shape(), &ctx.download(elements)?)?;
     }
-    let first = grad_names(loss)[0];
+    let first = loss.grad_tensors()[0];
     for (name, path) in grads {
         let g = if name == first {
             out.grad.as_ref()
@@ -225,5 +229,6 @@ fn run_gpu(
         let g = g.ok_or_else(|| LossError::Gpu(format!("no gradient for {name}")))?;
         npy::write_f32(path, g.shape(), &ctx.download(g)?)?;
     }
-    Ok(out.value.map(f64::from))
+    let terms = out.terms.iter().map(|(k, v)| (*k, f64::from(*v))).collect();
+    Ok((out.value.map(f64::from), terms))
 }

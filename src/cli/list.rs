@@ -1,7 +1,9 @@
 //! `gpu-loss list`: the catalogue, each loss with its tensors, parameters and reductions.
 
-use gpu_loss::catalogue::{Broadcast, Elementwise, RowKernel, RowLoss, ELEMENTWISE, ROWS};
-use gpu_loss::params::ParamSpec;
+use gpu_loss::catalogue::{
+    Broadcast, Elementwise, Objective, RowKernel, RowLoss, ELEMENTWISE, OBJECTIVES, ROWS,
+};
+use gpu_loss::params::{ParamSpec, Rule};
 use gpu_loss::Result;
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -21,10 +23,11 @@ fn params(specs: &[ParamSpec]) -> Value {
     specs
         .iter()
         .map(|p| {
-            let default = if p.default.is_nan() {
-                Value::Null
-            } else {
-                json!(p.default)
+            let default = match p.rule {
+                _ if p.default.is_nan() => Value::Null,
+                Rule::OneOf { words, .. } => json!(words[p.default as usize]),
+                Rule::Bool => json!(p.default != 0.0),
+                _ => json!(p.default),
             };
             json!({"name": p.name, "default": default, "rule": p.rule.describe()})
         })
@@ -105,12 +108,34 @@ fn row(l: &RowLoss) -> Value {
     })
 }
 
+fn objective(o: &Objective) -> Value {
+    let tensors: Vec<Value> = o
+        .tensors
+        .iter()
+        .map(|&t| match t {
+            "target_domain" | "original_domain" => tensor(t, true, "int32 | int64", "[N]"),
+            _ => tensor(t, true, "float32", "any"),
+        })
+        .collect();
+    json!({
+        "name": o.name,
+        "aliases": [],
+        "kind": "objective",
+        "follows": o.follows,
+        "tensors": tensors,
+        "gradients": o.grads,
+        "params": params(o.params),
+        "reductions": ["mean"],
+    })
+}
+
 /// Every loss of the catalogue, as `list --json` prints it.
 pub fn catalogue() -> Vec<Value> {
     ELEMENTWISE
         .iter()
         .map(elementwise)
         .chain(ROWS.iter().map(row))
+        .chain(OBJECTIVES.iter().map(objective))
         .collect()
 }
 

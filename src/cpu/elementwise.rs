@@ -193,3 +193,48 @@ pub fn soft_margin(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
 pub fn kl_div(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     super::rows::kl_term(x, y, p[0] != 0.0, p[1] != 0.0)
 }
+
+// The terms of section E's objectives (shaders/adversarial.wgsl): functions of one tensor of
+// discriminator outputs; the target is unused.
+
+/// −log D on logits: softplus(−x).
+pub fn neg_log_d_logits(x: f64, _y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
+    bce_with_logits(x, 1.0, 1.0, p)
+}
+
+/// −log(1 − D) on logits: softplus(x).
+pub fn neg_log_1m_d_logits(x: f64, _y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
+    bce_with_logits(x, 0.0, 1.0, p)
+}
+
+/// −log D on probabilities, clamped at 100 as bce.
+pub fn neg_log_d_probs(x: f64, _y: f64, a: f64, p: &[f64]) -> (f64, f64) {
+    bce(x, 1.0, a, p)
+}
+
+/// −log(1 − D) on probabilities, clamped at 100 as bce.
+pub fn neg_log_1m_d_probs(x: f64, _y: f64, a: f64, p: &[f64]) -> (f64, f64) {
+    bce(x, 0.0, a, p)
+}
+
+pub fn square_from_one(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
+    ((x - 1.0).powi(2), 2.0 * (x - 1.0))
+}
+
+pub fn square(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
+    (x * x, 2.0 * x)
+}
+
+pub fn identity(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
+    (x, 1.0)
+}
+
+/// relu(1 − x), slope 0 at the kink.
+pub fn relu_one_minus(x: f64, _y: f64, a: f64, p: &[f64]) -> (f64, f64) {
+    hinge(x, 1.0, a, p)
+}
+
+/// relu(1 + x), slope 0 at the kink.
+pub fn relu_one_plus(x: f64, _y: f64, a: f64, p: &[f64]) -> (f64, f64) {
+    hinge(x, -1.0, a, p)
+}

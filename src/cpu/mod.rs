@@ -38,7 +38,7 @@ pub fn evaluate<T: Copy + Into<f64>>(
     let aux_default = p.loss.aux.map(|a| a.default as f64).unwrap_or(0.0);
     let input_domain = p.loss.input_domain;
     let aux_domain = p.loss.aux.and_then(|a| a.domain);
-    let scale = p.grad_scale();
+    let scale = p.grad_scale() * p.scale;
 
     let mut status = Status::default();
     let mut sum = Compensated::default();
@@ -92,9 +92,9 @@ pub fn evaluate<T: Copy + Into<f64>>(
     }
     let value = match p.reduction {
         Reduction::None => None,
-        Reduction::Sum => Some(sum.value()),
+        Reduction::Sum => Some(sum.value() * p.scale),
         Reduction::Mean | Reduction::BatchMean if p.divisor() == 0.0 => Some(f64::NAN),
-        Reduction::Mean | Reduction::BatchMean => Some(sum.value() / p.divisor()),
+        Reduction::Mean | Reduction::BatchMean => Some(sum.value() / p.divisor() * p.scale),
     };
     Ok(CpuResult {
         value,

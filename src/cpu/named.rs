@@ -2,8 +2,8 @@
 //! names (as `gpu-loss eval --backend cpu` and the conformance cases give them).
 
 use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
-use super::{evaluate, Inputs};
-use crate::catalogue::{self, Loss, RowLoss};
+use super::{evaluate, Compensated, Inputs};
+use crate::catalogue::{self, Loss, Objective, RowLoss};
 use crate::error::{LossError, Result};
 use crate::npy::Array;
 use crate::params::{self, ParamValue, Reduction};
@@ -16,6 +16,8 @@ pub struct NamedResult {
     pub value: Option<f64>,
     pub out: Option<(Vec<usize>, Vec<f64>)>,
     pub grads: Vec<(&'static str, Vec<f64>)>,
+    /// An objective's terms: each one's contribution to `value`.
+    pub terms: Vec<(&'static str, f64)>,
 }
 
 /// Evaluates `loss` on `tensors` (name, array) with the given parameters and reduction.
@@ -32,6 +34,7 @@ pub fn evaluate_named(
             .chain(l.aux.map(|a| a.name))
             .collect(),
         Loss::Row(l) => l.tensors.to_vec(),
+        Loss::Objective(o) => o.tensors.to_vec(),
     };
     if let Some((name, _)) = tensors.iter().find(|(n, _)| !takes.contains(&n.as_str())) {
         return Err(LossError::UnexpectedTensor {
@@ -79,10 +82,106 @@ pub fn evaluate_named(
                 value: r.value,
                 out: r.elements.map(|e| (input.shape.clone(), e)),
                 grads: vec![("input", r.grad.unwrap_or_default())],
+                terms: Vec::new(),
             })
         }
         Loss::Row(l) => row_loss(l, &get, given, reduction),
+        Loss::Objective(o) => objective(o, &get, given, reduction),
     }
+}
+
+/// An objective as the GPU runs it (src/objective.rs): the same terms, each by its float64
+/// twin, weighted and summed. `terms` are the weighted contributions.
+fn objective<'a>(
+    o: &'static Objective,
+    get: &dyn Fn(&str) -> Option<&'a Array>,
+    given: &[(String, ParamValue)],
+    reduction: Reduction,
+) -> Result<NamedResult> {
+    if reduction != Reduction::Mean {
+        return Err(LossError::Reduction {
+            loss: o.name,
+            reduction: reduction.name().into(),
+            why: "an objective is a weighted sum of means",
+        });
+    }
+    let need = |name: &'static str| {
+        get(name).ok_or(LossError::MissingTensor {
+            loss: o.name,
+            tensor: name,
+        })
+    };
+    for &name in o.tensors {
+        need(name)?;
+    }
+    let p = params::resolve(o.name, o.params, given)?;
+    let mut value = Compensated::default();
+    let mut terms = Vec::new();
+    let mut grads = Vec::new();
+    for t in crate::objective::terms(o, &p) {
+        let x = need(t.input)?;
+        let y = need(t.target.unwrap_or(t.input))?;
+        let (v, g) = if t.loss == "cross_entropy" {
+            let labels = y.ints().ok_or_else(|| LossError::Buffer {
+                tensor: format!("{}: {}", o.name, t.target.unwrap_or("target")),
+                why: format!(
+                    "it holds {}, expected int32 or int64 class indices",
+                    y.dtype
+                ),
+            })?;
+            let classes = *x.shape.last().unwrap_or(&0);
+            let r = rows::cross_entropy(
+                &x.floats(),
+                classes,
+                ClassTarget::Index(labels),
+                None,
+                &CrossEntropy::default(),
+                Reduction::Mean,
+            )?;
+            let scale = t.weight;
+            let g: Vec<f64> = r.grads[0].iter().map(|g| g * scale).collect();
+            (r.value.unwrap_or(f64::NAN) * scale, g)
+        } else {
+            let l = catalogue::elementwise(t.loss).expect("terms name catalogue entries");
+            let mut p = Problem::new(
+                l,
+                Shapes {
+                    input: &x.shape,
+                    target: &y.shape,
+                    weight: None,
+                    aux: None,
+                },
+                &[],
+                Reduction::Mean,
+            )?;
+            p.scale = t.weight;
+            let (xs, ys) = (x.floats(), y.floats());
+            let inputs = Inputs {
+                input: &xs,
+                target: &ys,
+                weight: None,
+                aux: None,
+            };
+            let r = evaluate(&p, &inputs, true)?;
+            (r.value.unwrap_or(f64::NAN), r.grad.unwrap_or_default())
+        };
+        value.add(v);
+        terms.push((t.name, v));
+        if o.grads.contains(&t.input) {
+            grads.push((t.input, g));
+        }
+    }
+    let ordered = o
+        .grads
+        .iter()
+        .filter_map(|name| grads.iter().find(|(n, _)| n == name).cloned())
+        .collect();
+    Ok(NamedResult {
+        value: Some(value.value()),
+        out: None,
+        grads: ordered,
+        terms,
+    })
 }
 
 fn row_loss<'a>(
@@ -201,5 +300,6 @@ fn row_loss<'a>(
         value: r.value,
         out: r.rows.map(|v| (rows_shape, v)),
         grads: l.grad_tensors().zip(r.grads).collect(),
+        terms: Vec::new(),
     })
 }

@@ -33,7 +33,7 @@ struct LabelPassUniform {
     ignore_hi: u32,
     ignore: u32,
     keras_mean: u32,
-    _pad: u32,
+    scale: f32,
 }
 
 /// shaders/cross_entropy.wgsl's `RowSegment`.
@@ -206,7 +206,7 @@ pub(crate) fn record(
             ignore_hi,
             ignore,
             keras_mean,
-            _pad: 0,
+            scale: p.scale as f32,
         };
         slot_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));

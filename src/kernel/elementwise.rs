@@ -203,7 +203,7 @@ pub(crate) fn record(
             partial_at,
             aux_div,
             aux_mod,
-            grad_scale: p.grad_scale() as f32,
+            grad_scale: (p.grad_scale() * p.scale) as f32,
             params,
         };
         partial_at += groups;
@@ -248,7 +248,7 @@ pub(crate) fn record(
             count: total,
             partial_at: 0,
             result_at: 0,
-            divisor: p.divisor() as f32,
+            divisor: (p.divisor() / p.scale) as f32,
             norm_divisor: 0,
             _pad: [0; 3],
         },
