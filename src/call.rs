@@ -8,10 +8,12 @@
 //!   buffer and nothing is read back (for training loops). [`Recorded::check`] reads the
 //!   status later, after the caller has submitted.
 
-use crate::catalogue::{Elementwise, Loss, RowKernel, RowLoss};
+use crate::catalogue::{Elementwise, Loss, RowKernel, RowLoss, Structured};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::kernel::{cross_entropy, elementwise, row_stats, row_tuples};
+use crate::image::TvProblem;
+use crate::kernel::wasserstein::{self, WassersteinProblem};
+use crate::kernel::{cross_entropy, elementwise, row_stats, row_tuples, total_variation};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
 use crate::problem::{Problem, Shapes};
@@ -130,6 +132,7 @@ impl<'a> LossCall<'a> {
             Loss::Elementwise(l) => (l.aux.map(|a| a.name), &[][..]),
             Loss::Row(l) => (None, l.tensors),
             Loss::Objective(o) => (None, o.tensors),
+            Loss::Structured(s) => (None, s.tensors),
         };
         if let (Loss::Objective(_), Some(&name)) = (self.loss, own.iter().find(|&&o| o == name)) {
             self.named.retain(|(n, _)| *n != name);
@@ -302,13 +305,14 @@ impl<'a> LossCall<'a> {
                     o.name
                 )))
             }
+            Loss::Structured(s) => return self.structured_parts(s, enc, result),
             _ => {}
         }
         let (input, target) = self.input_and_target()?;
         match self.loss {
             Loss::Elementwise(loss) => self.elementwise_parts(loss, input, target, enc, result),
             Loss::Row(loss) => self.row_parts(loss, input, target, enc, result),
-            Loss::Objective(_) => unreachable!("objectives return above"),
+            Loss::Objective(_) | Loss::Structured(_) => unreachable!("these return above"),
         }
     }
 
@@ -328,11 +332,8 @@ impl<'a> LossCall<'a> {
             (aux_name, self.aux),
         ];
         for (name, t) in inputs {
-            if let Some(t) = t.filter(|t| t.dtype() != DType::F32) {
-                return Err(LossError::Buffer {
-                    tensor: format!("{}: {name}", loss.name),
-                    why: format!("it holds {}, expected float32", t.dtype().name()),
-                });
+            if let Some(t) = t {
+                t.dtype().expect_f32(loss.name, name)?;
             }
         }
         let mut p = Problem::new(
@@ -432,11 +433,7 @@ impl<'a> LossCall<'a> {
         result: &Tensor,
     ) -> Result<Parts> {
         if self.weight.is_some() {
-            return Err(LossError::UnexpectedTensor {
-                loss: loss.name,
-                tensor: "weight".into(),
-                takes: loss.tensors.join(", "),
-            });
+            return Err(unexpected(loss.name, "weight", loss.tensors));
         }
         let shape = |t: &'a Tensor| TensorShape {
             shape: t.shape(),
@@ -488,11 +485,7 @@ impl<'a> LossCall<'a> {
             ("aux", self.aux),
         ];
         if let Some((name, _)) = stray.iter().find(|(_, t)| t.is_some()) {
-            return Err(LossError::UnexpectedTensor {
-                loss: loss.name,
-                tensor: name.to_string(),
-                takes: loss.tensors.join(", "),
-            });
+            return Err(unexpected(loss.name, name, loss.tensors));
         }
         let mut rows = Vec::new();
         for name in loss.grad_tensors() {
@@ -508,11 +501,7 @@ impl<'a> LossCall<'a> {
                 tensor: "target",
             })?)
         } else if self.target.is_some() {
-            return Err(LossError::UnexpectedTensor {
-                loss: loss.name,
-                tensor: "target".into(),
-                takes: loss.tensors.join(", "),
-            });
+            return Err(unexpected(loss.name, "target", loss.tensors));
         } else {
             None
         };
@@ -563,6 +552,164 @@ impl<'a> LossCall<'a> {
             scratch,
             labels: None,
             other_grads,
+        })
+    }
+
+    /// Sections D and F: losses with a kernel of their own (total_variation, gram,
+    /// style_loss).
+    fn structured_parts(
+        &self,
+        loss: &'static Structured,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let takes_target = loss.tensors.contains(&"target");
+        let stray = [
+            ("target", self.target.filter(|_| !takes_target)),
+            ("weight", self.weight),
+            ("aux", self.aux),
+        ];
+        if let Some((name, _)) = stray.iter().find(|(_, t)| t.is_some()) {
+            return Err(unexpected(loss.name, name, loss.tensors));
+        }
+        if loss.name == "wasserstein_1d" {
+            return self.wasserstein_parts(loss, enc, result);
+        }
+        let input = self.input.ok_or(LossError::MissingTensor {
+            loss: loss.name,
+            tensor: "input",
+        })?;
+        if loss.name != "total_variation" {
+            return self.gram_parts(loss, input, enc, result);
+        }
+        let p = TvProblem::new(
+            loss,
+            input.shape(),
+            input.dtype(),
+            &self.params,
+            self.reduction,
+        )?;
+        let inputs = [("input", Some(input))];
+        let (elements, grad) = self.outputs(p.reduction, &p.shape, &p.shape, &inputs)?;
+        let bound = total_variation::Bound {
+            input,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+        };
+        let scratch = total_variation::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+            labels: None,
+            other_grads: Vec::new(),
+        })
+    }
+
+    /// wasserstein_1d: rows `u`, `v`, a gradient for each.
+    fn wasserstein_parts(
+        &self,
+        loss: &'static Structured,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        if self.input.is_some() {
+            return Err(unexpected(loss.name, "input", loss.tensors));
+        }
+        let given = |name: &'static str| {
+            self.named
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|t| t.1)
+                .ok_or(LossError::MissingTensor {
+                    loss: loss.name,
+                    tensor: name,
+                })
+        };
+        let (u, v) = (given("u")?, given("v")?);
+        let p = WassersteinProblem::new(loss, u, v, &self.params, self.reduction)?;
+        let inputs = [("u", Some(u)), ("v", Some(v))];
+        let rows_shape = &p.shape[..p.shape.len() - 1];
+        let (elements, grad) = self.outputs(p.reduction, rows_shape, &p.shape, &inputs)?;
+        let grad_v = grad
+            .as_ref()
+            .map(|_| self.ctx.scratch_tensor(p.shape.clone()))
+            .transpose()?;
+        let bound = wasserstein::Bound {
+            u,
+            v,
+            out: elements.as_ref(),
+            grads: grad.as_ref().zip(grad_v.as_ref()),
+            result,
+        };
+        let scratch = wasserstein::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+            labels: None,
+            other_grads: grad_v.into_iter().map(|g| ("v", g)).collect(),
+        })
+    }
+
+    /// gram and style_loss (src/style.rs).
+    fn gram_parts(
+        &self,
+        loss: &'static Structured,
+        input: &'a Tensor,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        let target = if loss.tensors.contains(&"target") {
+            Some(self.target.ok_or(LossError::MissingTensor {
+                loss: loss.name,
+                tensor: "target",
+            })?)
+        } else {
+            None
+        };
+        crate::params::no_batchmean(loss.name, self.reduction)?;
+        if let Some(p) = self.params.first() {
+            return Err(LossError::UnknownParam {
+                loss: loss.name,
+                name: p.0.clone(),
+                takes: "no parameters".into(),
+            });
+        }
+        let (b, c, _) = crate::style::feature_dims(loss, input, "input")?;
+        let g_shape = if input.shape().len() == 3 {
+            vec![b, c, c]
+        } else {
+            vec![c, c]
+        };
+        let inputs = [("input", Some(input)), ("target", target)];
+        let (elements, grad) = self.outputs(self.reduction, &g_shape, input.shape(), &inputs)?;
+        let bound = crate::style::Bound {
+            input,
+            target,
+            elements,
+            grad,
+            result,
+        };
+        let r = crate::style::record(self, loss, bound, enc)?;
+        let mut names = r.term.names;
+        names.loss = loss.name;
+        Ok(Parts {
+            names,
+            reduction: self.reduction,
+            elements: r.elements,
+            grad: r.grad,
+            scratch: r.term.scratch,
+            labels: None,
+            other_grads: Vec::new(),
         })
     }
 
@@ -708,6 +855,15 @@ impl Recorded {
     pub fn read_value(&self) -> Result<f32> {
         self.check()?;
         Ok(self.ctx.download(&self.value)?[0])
+    }
+}
+
+/// `loss` was given a tensor it does not take.
+pub(crate) fn unexpected(loss: &'static str, tensor: &str, takes: &[&str]) -> LossError {
+    LossError::UnexpectedTensor {
+        loss,
+        tensor: tensor.to_string(),
+        takes: takes.join(", "),
     }
 }
 

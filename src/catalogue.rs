@@ -603,12 +603,57 @@ pub static OBJECTIVES: &[Objective] = &[
     },
 ];
 
+/// A loss with a kernel of its own over structured tensors (images, feature maps,
+/// distributions): sections D and F.
+#[derive(Debug)]
+pub struct Structured {
+    pub name: &'static str,
+    /// Its tensors, required first, in LOSSES.md's order.
+    pub tensors: &'static [&'static str],
+    /// The tensors that get a gradient, in order.
+    pub grads: &'static [&'static str],
+    pub params: &'static [ParamSpec],
+    pub follows: &'static str,
+}
+
+pub static STRUCTURED: &[Structured] = &[
+    Structured {
+        name: "total_variation",
+        tensors: &["input"],
+        grads: &["input"],
+        params: &[ParamSpec::new("power", 1.0, Rule::Positive)],
+        follows: "anisotropic total variation over the last two axes (H, W)",
+    },
+    Structured {
+        name: "wasserstein_1d",
+        tensors: &["u", "v"],
+        grads: &["u", "v"],
+        params: &[ParamSpec::new("dx", 1.0, Rule::Positive)],
+        follows: "earth mover's distance between histograms on one grid",
+    },
+    Structured {
+        name: "gram",
+        tensors: &["input"],
+        grads: &["input"],
+        params: &[],
+        follows: "Gatys et al.: G = F·Fᵀ / (C·M); `none` gives G, sum/mean reduce its entries",
+    },
+    Structured {
+        name: "style_loss",
+        tensors: &["input", "target"],
+        grads: &["input"],
+        params: &[],
+        follows: "Gatys et al.: mse(gram(F), gram(S)) for one layer",
+    },
+];
+
 /// Any loss of the catalogue.
 #[derive(Clone, Copy, Debug)]
 pub enum Loss {
     Elementwise(&'static Elementwise),
     Row(&'static RowLoss),
     Objective(&'static Objective),
+    Structured(&'static Structured),
 }
 
 impl Loss {
@@ -617,6 +662,7 @@ impl Loss {
             Loss::Elementwise(l) => l.name,
             Loss::Row(l) => l.name,
             Loss::Objective(o) => o.name,
+            Loss::Structured(s) => s.name,
         }
     }
 
@@ -627,6 +673,7 @@ impl Loss {
             Loss::Elementwise(_) => vec!["input"],
             Loss::Row(l) => l.grad_tensors().collect(),
             Loss::Objective(o) => o.grads.to_vec(),
+            Loss::Structured(s) => s.grads.to_vec(),
         }
     }
 }
@@ -643,5 +690,11 @@ pub fn find(name: &str) -> Option<Loss> {
                 .iter()
                 .find(|o| o.name == name)
                 .map(Loss::Objective)
+        })
+        .or_else(|| {
+            STRUCTURED
+                .iter()
+                .find(|s| s.name == name)
+                .map(Loss::Structured)
         })
 }

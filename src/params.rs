@@ -220,3 +220,15 @@ fn names(specs: &[ParamSpec]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The losses that take none, sum or mean only (every one but the elementwise kl_div).
+pub fn no_batchmean(loss: &'static str, reduction: Reduction) -> crate::Result<()> {
+    if reduction == Reduction::BatchMean {
+        return Err(crate::LossError::Reduction {
+            loss,
+            reduction: reduction.name().into(),
+            why: "this loss takes none, sum or mean",
+        });
+    }
+    Ok(())
+}

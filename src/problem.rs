@@ -174,6 +174,8 @@ impl Problem {
             |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");
         Names {
             loss: self.loss.name,
+            input: "input",
+            target: "target",
             aux: self.aux_name(),
             input_domain: domain(self.loss.input_domain),
             aux_domain: domain(self.loss.aux.and_then(|a| a.domain)),

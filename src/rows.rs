@@ -53,13 +53,7 @@ impl CrossEntropyProblem {
         reduction: Reduction,
     ) -> Result<CrossEntropyProblem> {
         let p = params::resolve(loss.name, loss.params, given)?;
-        if reduction == Reduction::BatchMean {
-            return Err(LossError::Reduction {
-                loss: loss.name,
-                reduction: reduction.name().into(),
-                why: "this loss takes none, sum or mean",
-            });
-        }
+        params::no_batchmean(loss.name, reduction)?;
         let mismatch = |tensor, got: &[usize], expected: String| LossError::ShapeMismatch {
             loss: loss.name,
             tensor,
@@ -142,6 +136,8 @@ impl CrossEntropyProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            input: "input",
+            target: "target",
             aux: "weight",
             input_domain: "its domain",
             aux_domain: "its domain",
@@ -173,20 +169,9 @@ impl RowStatsProblem {
         reduction: Reduction,
     ) -> Result<RowStatsProblem> {
         let params = params::resolve(loss.name, loss.params, given)?;
-        if reduction == Reduction::BatchMean {
-            return Err(LossError::Reduction {
-                loss: loss.name,
-                reduction: reduction.name().into(),
-                why: "this loss takes none, sum or mean",
-            });
-        }
+        params::no_batchmean(loss.name, reduction)?;
         for (name, t) in [("input", input), ("target", target)] {
-            if t.dtype != DType::F32 {
-                return Err(LossError::Buffer {
-                    tensor: format!("{}: {name}", loss.name),
-                    why: format!("it holds {}, expected float32", t.dtype.name()),
-                });
-            }
+            t.dtype.expect_f32(loss.name, name)?;
         }
         let Some((&classes, rows_shape)) = input.shape.split_last() else {
             return Err(LossError::ShapeMismatch {
@@ -217,6 +202,8 @@ impl RowStatsProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            input: "input",
+            target: "target",
             aux: "aux",
             input_domain: "its domain",
             aux_domain: "its domain",
@@ -254,21 +241,10 @@ impl TupleProblem {
         reduction: Reduction,
     ) -> Result<TupleProblem> {
         let params = params::resolve(loss.name, loss.params, given)?;
-        if reduction == Reduction::BatchMean {
-            return Err(LossError::Reduction {
-                loss: loss.name,
-                reduction: reduction.name().into(),
-                why: "this loss takes none, sum or mean",
-            });
-        }
+        params::no_batchmean(loss.name, reduction)?;
         let label = labels.map(|l| ("target", l));
         for &(name, t) in row_tensors.iter().chain(label.iter()) {
-            if t.dtype != DType::F32 {
-                return Err(LossError::Buffer {
-                    tensor: format!("{}: {name}", loss.name),
-                    why: format!("it holds {}, expected float32", t.dtype.name()),
-                });
-            }
+            t.dtype.expect_f32(loss.name, name)?;
         }
         let (first, first_shape) = row_tensors[0];
         let Some((&classes, rows_shape)) = first_shape.shape.split_last() else {
@@ -314,6 +290,8 @@ impl TupleProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            input: "input",
+            target: "target",
             aux: "aux",
             input_domain: "its domain",
             aux_domain: "its domain",

@@ -41,6 +41,9 @@ pub const SCRATCH_HEADER_BYTES: u64 = 4 * STATUS_WORDS as u64 + 32;
 #[derive(Clone, Copy, Debug)]
 pub struct Names {
     pub loss: &'static str,
+    /// The names of the tensors the kernel calls input and target.
+    pub input: &'static str,
+    pub target: &'static str,
     pub aux: &'static str,
     pub input_domain: &'static str,
     pub aux_domain: &'static str,
@@ -109,13 +112,13 @@ impl Status {
                 domain,
             };
             Some(match c {
-                Check::NanInput => nan("input"),
-                Check::NanTarget => nan("target"),
+                Check::NanInput => nan(names.input),
+                Check::NanTarget => nan(names.target),
                 Check::NanWeight => nan("weight"),
                 Check::NanAux => nan(names.aux),
-                Check::InputDomain => outside("input", names.input_domain),
+                Check::InputDomain => outside(names.input, names.input_domain),
                 Check::AuxDomain => outside(names.aux, names.aux_domain),
-                Check::TargetDomain => outside("target", names.target_domain),
+                Check::TargetDomain => outside(names.target, names.target_domain),
                 Check::BadLabel => LossError::LabelOutOfRange {
                     loss,
                     row: index,

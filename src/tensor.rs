@@ -15,6 +15,17 @@ pub enum DType {
 }
 
 impl DType {
+    /// The error for a tensor of `loss` that must hold float32 and holds this.
+    pub fn expect_f32(self, loss: &str, tensor: &str) -> Result<()> {
+        if self == DType::F32 {
+            return Ok(());
+        }
+        Err(LossError::Buffer {
+            tensor: format!("{loss}: {tensor}"),
+            why: format!("it holds {}, expected float32", self.name()),
+        })
+    }
+
     pub fn size(self) -> u64 {
         match self {
             DType::F32 | DType::I32 => 4,

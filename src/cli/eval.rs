@@ -164,6 +164,36 @@ fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
     }
 }
 
+/// Uploads named arrays as the loss takes them: class labels stay integers (int64) for the
+/// losses that read labels; everything else becomes float32 (±1 labels included).
+pub fn upload_named<'a>(
+    ctx: &GpuContext,
+    loss: Loss,
+    tensors: &'a [(String, Array)],
+) -> Result<Vec<(&'a str, Tensor)>> {
+    let takes_labels = |name: &str| match loss {
+        Loss::Row(l) => {
+            name == "target"
+                && matches!(
+                    l.kernel,
+                    RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
+                )
+        }
+        Loss::Objective(_) => true,
+        Loss::Elementwise(_) | Loss::Structured(_) => false,
+    };
+    tensors
+        .iter()
+        .map(|(name, a)| {
+            let t = match a.ints() {
+                Some(labels) if takes_labels(name) => ctx.upload_i64(labels, &a.shape)?,
+                _ => ctx.upload(&a.f32s(), &a.shape)?,
+            };
+            Ok((name.as_str(), t))
+        })
+        .collect()
+}
+
 /// An objective's terms: each one's contribution to the value.
 type Terms = Vec<(&'static str, f64)>;
 
@@ -176,29 +206,7 @@ fn run_gpu(
     args: &EvalArgs,
     grads: &[(String, PathBuf)],
 ) -> Result<(Option<f64>, Terms)> {
-    // Class labels stay integers for the losses that take them; everything else is float32.
-    let takes_labels = match loss {
-        Loss::Row(l) => matches!(
-            l.kernel,
-            RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
-        ),
-        Loss::Objective(_) => true,
-        Loss::Elementwise(_) => false,
-    };
-    let uploaded: Vec<(&str, Tensor)> = tensors
-        .iter()
-        .map(|(name, a)| {
-            let t = match a.ints() {
-                Some(labels)
-                    if takes_labels && (name == "target" || matches!(loss, Loss::Objective(_))) =>
-                {
-                    ctx.upload_i64(labels, &a.shape)?
-                }
-                _ => ctx.upload(&a.f32s(), &a.shape)?,
-            };
-            Ok((name.as_str(), t))
-        })
-        .collect::<Result<_>>()?;
+    let uploaded = upload_named(ctx, loss, tensors)?;
     let mut call = ctx.loss(loss.name())?.reduction(reduction);
     for (name, t) in &uploaded {
         call = call.tensor(name, t);

@@ -1,7 +1,8 @@
 //! `gpu-loss list`: the catalogue, each loss with its tensors, parameters and reductions.
 
 use gpu_loss::catalogue::{
-    Broadcast, Elementwise, Objective, RowKernel, RowLoss, ELEMENTWISE, OBJECTIVES, ROWS,
+    Broadcast, Elementwise, Objective, RowKernel, RowLoss, Structured, ELEMENTWISE, OBJECTIVES,
+    ROWS, STRUCTURED,
 };
 use gpu_loss::params::{ParamSpec, Rule};
 use gpu_loss::Result;
@@ -129,6 +130,29 @@ fn objective(o: &Objective) -> Value {
     })
 }
 
+fn structured(s: &Structured) -> Value {
+    let shape = match s.name {
+        "total_variation" => "[..., H, W]",
+        "wasserstein_1d" => "[..., C]",
+        _ => "[C, M] or [B, C, M]",
+    };
+    let tensors: Vec<Value> = s
+        .tensors
+        .iter()
+        .map(|&t| tensor(t, true, "float32", shape))
+        .collect();
+    json!({
+        "name": s.name,
+        "aliases": [],
+        "kind": "structured",
+        "follows": s.follows,
+        "tensors": tensors,
+        "gradients": s.grads,
+        "params": params(s.params),
+        "reductions": ["none", "sum", "mean"],
+    })
+}
+
 /// Every loss of the catalogue, as `list --json` prints it.
 pub fn catalogue() -> Vec<Value> {
     ELEMENTWISE
@@ -136,6 +160,7 @@ pub fn catalogue() -> Vec<Value> {
         .map(elementwise)
         .chain(ROWS.iter().map(row))
         .chain(OBJECTIVES.iter().map(objective))
+        .chain(STRUCTURED.iter().map(structured))
         .collect()
 }
 

@@ -6,6 +6,7 @@
 pub mod elementwise;
 pub mod named;
 pub mod rows;
+pub mod structured;
 
 use crate::error::Result;
 use crate::params::Reduction;

@@ -2,8 +2,9 @@
 //! names (as `gpu-loss eval --backend cpu` and the conformance cases give them).
 
 use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
+use super::structured;
 use super::{evaluate, Compensated, Inputs};
-use crate::catalogue::{self, Loss, Objective, RowLoss};
+use crate::catalogue::{self, Loss, Objective, RowLoss, Structured};
 use crate::error::{LossError, Result};
 use crate::npy::Array;
 use crate::params::{self, ParamValue, Reduction};
@@ -35,6 +36,7 @@ pub fn evaluate_named(
             .collect(),
         Loss::Row(l) => l.tensors.to_vec(),
         Loss::Objective(o) => o.tensors.to_vec(),
+        Loss::Structured(s) => s.tensors.to_vec(),
     };
     if let Some((name, _)) = tensors.iter().find(|(n, _)| !takes.contains(&n.as_str())) {
         return Err(LossError::UnexpectedTensor {
@@ -87,7 +89,75 @@ pub fn evaluate_named(
         }
         Loss::Row(l) => row_loss(l, &get, given, reduction),
         Loss::Objective(o) => objective(o, &get, given, reduction),
+        Loss::Structured(s) => structured(s, &get, given, reduction),
     }
+}
+
+/// Sections D and F with kernels of their own: their float64 twins in cpu::structured.
+fn structured<'a>(
+    s: &'static Structured,
+    get: &dyn Fn(&str) -> Option<&'a Array>,
+    given: &[(String, ParamValue)],
+    reduction: Reduction,
+) -> Result<NamedResult> {
+    let need = |name: &'static str| {
+        get(name).ok_or(LossError::MissingTensor {
+            loss: s.name,
+            tensor: name,
+        })
+    };
+    let p = params::resolve(s.name, s.params, given)?;
+    params::no_batchmean(s.name, reduction)?;
+    let (r, out_shape) = match s.name {
+        "total_variation" => {
+            let x = need("input")?;
+            let r = structured::total_variation(&x.floats(), &x.shape, p[0], reduction)?;
+            (r, x.shape.clone())
+        }
+        "wasserstein_1d" => {
+            let (u, v) = (need("u")?, need("v")?);
+            if u.shape != v.shape {
+                return Err(LossError::ShapeMismatch {
+                    loss: s.name,
+                    tensor: "v",
+                    got: v.shape.clone(),
+                    expected: format!("{:?}, the shape of `u`", u.shape),
+                });
+            }
+            let classes = *u.shape.last().unwrap_or(&0);
+            let r = structured::wasserstein_1d(&u.floats(), &v.floats(), classes, p[0], reduction)?;
+            (r, u.shape[..u.shape.len().saturating_sub(1)].to_vec())
+        }
+        _ => {
+            let x = need("input")?;
+            let g_shape = match *x.shape.as_slice() {
+                [b, c, _] => vec![b, c, c],
+                [c, _] => vec![c, c],
+                _ => x.shape.clone(),
+            };
+            let r = if s.name == "gram" {
+                structured::gram_loss(&x.floats(), &x.shape, reduction)?
+            } else {
+                let t = need("target")?;
+                structured::style_loss(&x.floats(), &t.floats(), &x.shape, reduction)?
+            };
+            (r, g_shape)
+        }
+    };
+    // gram's per-element output is G whatever the reduction (the GPU's `elements` too).
+    let out = match (s.name, r.rows) {
+        ("gram", _) => Some(structured::gram(
+            &need("input")?.floats(),
+            &need("input")?.shape,
+        )?),
+        (_, rows) => rows,
+    };
+    Ok(NamedResult {
+        value: r.value,
+        out: out.map(|v| (out_shape, v)),
+        grads: s.grads.iter().copied().zip(r.grads).collect(),
+        terms: Vec::new(),
+    })
 }
 
 /// An objective as the GPU runs it (src/objective.rs): the same terms, each by its float64

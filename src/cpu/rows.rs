@@ -145,7 +145,7 @@ fn param(loss: &'static str, name: &'static str, value: f64, rule: Rule) -> Resu
     }
 }
 
-fn no_nan(loss: &'static str, tensor: &'static str, v: &[f64]) -> Result<()> {
+pub(crate) fn no_nan(loss: &'static str, tensor: &'static str, v: &[f64]) -> Result<()> {
     match v.iter().position(|x| x.is_nan()) {
         Some(i) => Err(LossError::NaN {
             loss,
@@ -190,7 +190,7 @@ fn no_batchmean(loss: &'static str, reduction: Reduction) -> Result<()> {
 }
 
 /// A compensated sum: the reference's sums are exact to a few ulp.
-fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
+pub(crate) fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
     let mut s = Compensated::default();
     values.into_iter().for_each(|x| s.add(x));
     s.value()
@@ -198,18 +198,18 @@ fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
 
 /// How the per-row losses combine: `mean` (and `batchmean`) divide their sum by `divisor`.
 #[derive(Clone, Copy, Debug)]
-struct Reducer {
+pub(crate) struct Reducer {
     reduction: Reduction,
     divisor: f64,
 }
 
 impl Reducer {
-    fn new(reduction: Reduction, divisor: f64) -> Self {
+    pub(crate) fn new(reduction: Reduction, divisor: f64) -> Self {
         Reducer { reduction, divisor }
     }
 
     /// The factor the reduction puts on each row's gradient.
-    fn scale(self) -> f64 {
+    pub(crate) fn scale(self) -> f64 {
         match self.reduction {
             Reduction::Mean | Reduction::BatchMean => 1.0 / self.divisor,
             Reduction::None | Reduction::Sum => 1.0,
@@ -217,7 +217,7 @@ impl Reducer {
     }
 
     /// With an empty input the sum is 0 and the mean 0/0 = NaN, as LOSSES.md asks.
-    fn finish(self, rows: Vec<f64>, grads: Vec<Vec<f64>>) -> RowResult {
+    pub(crate) fn finish(self, rows: Vec<f64>, grads: Vec<Vec<f64>>) -> RowResult {
         let value = match self.reduction {
             Reduction::None => None,
             Reduction::Sum => Some(sum(rows.iter().copied())),

@@ -320,6 +320,50 @@ impl Finish {
         pass.set_bind_group(0, &self.group, &[]);
         pass.dispatch_workgroups(1, 1, 1);
     }
+
+    /// The finish of a plain sum of `partials` (each already scaled for the reduction):
+    /// the divisor is 1, or 0 for a mean over nothing, which makes the value NaN.
+    pub(crate) fn sum(
+        ctx: &GpuContext,
+        code: CodeConfig,
+        scratch: &Pooled,
+        result: &Tensor,
+        partials: u32,
+        empty_mean: bool,
+    ) -> Result<Finish> {
+        let uniform = FinishUniform {
+            count: partials,
+            partial_at: 0,
+            result_at: 0,
+            divisor: if empty_mean { 0.0 } else { 1.0 },
+            norm_divisor: 0,
+            _pad: [0; 3],
+        };
+        Finish::new(ctx, code, scratch, result, uniform)
+    }
+}
+
+/// Records one kernel's dispatches (bind group, workgroups) and the finish pass in one compute
+/// pass, after clearing the scratch buffer's status words and norms.
+pub(crate) fn record_pass(
+    enc: &mut wgpu::CommandEncoder,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    dispatches: &[(wgpu::BindGroup, u32)],
+    scratch: &Pooled,
+    finish: &Finish,
+) {
+    enc.clear_buffer(scratch.buffer(), 0, Some(SCRATCH_HEADER_BYTES));
+    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(label),
+        timestamp_writes: None,
+    });
+    pass.set_pipeline(pipeline);
+    for (bind, groups) in dispatches {
+        pass.set_bind_group(0, bind, &[]);
+        pass.dispatch_workgroups(*groups, 1, 1);
+    }
+    finish.dispatch(&mut pass);
 }
 
 #[cfg(test)]

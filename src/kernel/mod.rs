@@ -3,9 +3,12 @@
 
 pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;
+pub(crate) mod matmul;
 pub(crate) mod row_stats;
 pub(crate) mod row_tuples;
 mod source;
+pub(crate) mod total_variation;
+pub(crate) mod wasserstein;
 
 use crate::error::{LossError, Result};
 use std::collections::HashMap;
@@ -83,6 +86,29 @@ pub(crate) const ROW_TUPLES: KernelDef = KernelDef {
     ],
 };
 
+/// shaders/total_variation.wgsl: segment, image, per-element losses, gradient, scratch.
+pub(crate) const TOTAL_VARIATION: KernelDef = KernelDef {
+    name: "total_variation",
+    template: include_str!("../../shaders/total_variation.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
+};
+
+/// shaders/matmul.wgsl: dims, A, B, out.
+pub(crate) const MATMUL: KernelDef = KernelDef {
+    name: "matmul",
+    template: include_str!("../../shaders/matmul.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite],
+};
+
+/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch.
+pub(crate) const WASSERSTEIN: KernelDef = KernelDef {
+    name: "wasserstein",
+    template: include_str!("../../shaders/wasserstein.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
 /// the uniform.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +124,19 @@ pub(crate) enum KernelKey {
     CrossEntropy(CrossEntropyConfig),
     RowStats(RowStatsConfig),
     RowTuples(RowTuplesConfig),
+    TotalVariation {
+        code: CodeConfig,
+        write_out: bool,
+        write_grad: bool,
+    },
+    Matmul {
+        trans_b: bool,
+    },
+    Wasserstein {
+        code: CodeConfig,
+        write_out: bool,
+        write_grad: bool,
+    },
 }
 
 /// Bind group layouts (one per kernel) and the compiled pipelines of one device.
@@ -116,6 +155,9 @@ impl Kernels {
             &CROSS_ENTROPY,
             &ROW_STATS,
             &ROW_TUPLES,
+            &TOTAL_VARIATION,
+            &MATMUL,
+            &WASSERSTEIN,
         ]
         .into_iter()
         .map(|k| (k.name, layout(device, k)))
@@ -153,6 +195,25 @@ impl Kernels {
             KernelKey::CrossEntropy(c) => (&CROSS_ENTROPY, source::cross_entropy(c), "main"),
             KernelKey::RowStats(c) => (&ROW_STATS, source::row_stats(c), "main"),
             KernelKey::RowTuples(c) => (&ROW_TUPLES, source::row_tuples(c), "main"),
+            KernelKey::Matmul { trans_b } => (&MATMUL, source::matmul(*trans_b), "main"),
+            KernelKey::Wasserstein {
+                code,
+                write_out,
+                write_grad,
+            } => (
+                &WASSERSTEIN,
+                source::wasserstein(code, *write_out, *write_grad),
+                "main",
+            ),
+            KernelKey::TotalVariation {
+                code,
+                write_out,
+                write_grad,
+            } => (
+                &TOTAL_VARIATION,
+                source::total_variation(code, *write_out, *write_grad),
+                "main",
+            ),
         };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self

@@ -2,14 +2,13 @@
 //! dispatches that fit the binding limit, then the finish pass.
 
 use super::cross_entropy::{group, row_lanes};
-use super::elementwise::{window, Finish, FinishUniform, Window};
+use super::elementwise::{record_pass, window, Finish, Window};
 use super::{CodeConfig, KernelKey, RowTuplesConfig, ROW_TUPLES};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::rows::TupleProblem;
-use crate::status::SCRATCH_HEADER_BYTES;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 
@@ -162,33 +161,8 @@ pub(crate) fn record(
         );
         dispatches.push((bind, groups));
     }
-    // A mean over no row is NaN: the finish pass divides by 0 then.
-    let finish = Finish::new(
-        ctx,
-        code,
-        &scratch,
-        t.result,
-        FinishUniform {
-            count: partials,
-            partial_at: 0,
-            result_at: 0,
-            divisor: if mean && n == 0 { 0.0 } else { 1.0 },
-            norm_divisor: 0,
-            _pad: [0; 3],
-        },
-    )?;
-
-    enc.clear_buffer(scratch.buffer(), 0, Some(SCRATCH_HEADER_BYTES));
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(p.loss.name),
-        timestamp_writes: None,
-    });
-    pass.set_pipeline(&pipeline);
-    for (bind, groups) in &dispatches {
-        pass.set_bind_group(0, bind, &[]);
-        pass.dispatch_workgroups(*groups, 1, 1);
-    }
-    finish.dispatch(&mut pass);
-    drop(pass);
+    // A mean over no row is NaN.
+    let finish = Finish::sum(ctx, code, &scratch, t.result, partials, mean && n == 0)?;
+    record_pass(enc, p.loss.name, &pipeline, &dispatches, &scratch, &finish);
     Ok(scratch)
 }

@@ -310,3 +310,30 @@ pub(crate) fn row_tuples(c: &RowTuplesConfig) -> String {
     s.push_str(super::ROW_TUPLES.template);
     s
 }
+
+pub(crate) fn total_variation(code: &CodeConfig, write_out: bool, write_grad: bool) -> String {
+    let mut s = prelude(code);
+    s.push_str(&format!(
+        "const WRITE_OUT: bool = {write_out};\nconst WRITE_GRAD: bool = {write_grad};\n"
+    ));
+    s.push_str(super::TOTAL_VARIATION.template);
+    s
+}
+
+pub(crate) fn matmul(trans_b: bool) -> String {
+    let mut s = format!("const TRANS_B: bool = {trans_b};\n");
+    for piece in [COMMON, REDUCE, super::MATMUL.template] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    s
+}
+
+pub(crate) fn wasserstein(code: &CodeConfig, write_out: bool, write_grad: bool) -> String {
+    let mut s = prelude(code);
+    s.push_str(&format!(
+        "const WRITE_OUT: bool = {write_out};\nconst WRITE_GRAD: bool = {write_grad};\n"
+    ));
+    s.push_str(super::WASSERSTEIN.template);
+    s
+}

@@ -1,0 +1,218 @@
+//! The float64 twins of the section D and F kernels of their own: total_variation,
+//! wasserstein_1d, gram and style_loss (one layer). Written to be read beside
+//! shaders/total_variation.wgsl, shaders/wasserstein.wgsl and src/style.rs.
+
+use super::rows::{no_nan, sum, Reducer, RowResult};
+use crate::error::{LossError, Result};
+use crate::params::Reduction;
+
+/// |d|^p and its slope p·|d|^(p−1)·sign(d), 0 at d = 0 (as ATen's abs and pow backward).
+fn power_term(d: f64, p: f64) -> (f64, f64) {
+    if d == 0.0 {
+        return (0.0, 0.0);
+    }
+    (d.abs().powf(p), p * d.abs().powf(p - 1.0) * d.signum())
+}
+
+/// total_variation over the last two axes of `shape` (every leading axis another plane):
+/// each pixel's loss is its right and down terms |x[i, j+1] − x[i, j]|^p + |x[i+1, j] − x[i, j]|^p;
+/// `none` returns them per pixel, `mean` divides their sum by the element count.
+pub fn total_variation(
+    x: &[f64],
+    shape: &[usize],
+    power: f64,
+    reduction: Reduction,
+) -> Result<RowResult> {
+    const LOSS: &str = "total_variation";
+    let [.., h, w] = *shape else {
+        return Err(LossError::ShapeMismatch {
+            loss: LOSS,
+            tensor: "input",
+            got: shape.to_vec(),
+            expected: "[..., H, W] (at least two axes)".into(),
+        });
+    };
+    no_nan(LOSS, "input", x)?;
+    let n = x.len();
+    let red = Reducer::new(reduction, n as f64);
+    let mut pixels = vec![0.0; n];
+    let mut grad = vec![0.0; n];
+    for (e, loss) in pixels.iter_mut().enumerate() {
+        let (col, row) = (e % w, e / w % h);
+        let mut pair = |other: usize| {
+            let (v, g) = power_term(x[other] - x[e], power);
+            grad[e] -= g;
+            grad[other] += g;
+            v
+        };
+        if col + 1 < w {
+            *loss += pair(e + 1);
+        }
+        if row + 1 < h {
+            *loss += pair(e + w);
+        }
+    }
+    let scale = red.scale();
+    grad.iter_mut().for_each(|g| *g *= scale);
+    Ok(red.finish(pixels, vec![grad]))
+}
+
+/// wasserstein_1d: each row of `u` and `v` normalised to sum 1, W1 = dx·Σ_c |U_c − V_c| with
+/// U, V the cumulative sums; the gradients go through the normalisation
+/// (d U_c / d u_k = (1[k ≤ c] − U_c) / S_u) and take sign(0) = 0.
+pub fn wasserstein_1d(
+    u: &[f64],
+    v: &[f64],
+    classes: usize,
+    dx: f64,
+    reduction: Reduction,
+) -> Result<RowResult> {
+    const LOSS: &str = "wasserstein_1d";
+    let c = classes;
+    if u.len() != v.len() || (c == 0 && !u.is_empty()) || (c > 0 && !u.len().is_multiple_of(c)) {
+        return Err(LossError::ShapeMismatch {
+            loss: LOSS,
+            tensor: "v",
+            got: vec![v.len()],
+            expected: format!("{} values, rows of {c} as `u`", u.len()),
+        });
+    }
+    let outside = |tensor, index: usize, domain| LossError::OutOfDomain {
+        loss: LOSS,
+        tensor,
+        index: index as u64,
+        domain,
+    };
+    for (name, t) in [("u", u), ("v", v)] {
+        // NaN is no weight either.
+        if let Some(i) = t.iter().position(|w| w.is_nan() || *w < 0.0) {
+            return Err(outside(name, i, "non-negative weights"));
+        }
+    }
+    let n = u.len().checked_div(c).unwrap_or(0);
+    let red = Reducer::new(reduction, n as f64);
+    let mut rows = vec![0.0; n];
+    let (mut gu, mut gv) = (vec![0.0; n * c], vec![0.0; n * c]);
+    for (r, loss) in rows.iter_mut().enumerate() {
+        let range = r * c..(r + 1) * c;
+        let (ur, vr) = (&u[range.clone()], &v[range.clone()]);
+        let (su, sv) = (sum(ur.iter().copied()), sum(vr.iter().copied()));
+        if !(su > 0.0 && sv > 0.0) {
+            return Err(outside("u and v", r, "rows of positive mass"));
+        }
+        let (mut big_u, mut big_v) = (0.0, 0.0);
+        let mut signs = vec![0.0; c];
+        let (mut a, mut b, mut l) = (0.0, 0.0, 0.0);
+        for k in 0..c {
+            big_u += ur[k] / su;
+            big_v += vr[k] / sv;
+            let d = big_u - big_v;
+            signs[k] = if d > 0.0 {
+                1.0
+            } else if d < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            l += d.abs();
+            a += signs[k] * big_u;
+            b += signs[k] * big_v;
+        }
+        *loss = dx * l;
+        // Σ_{c ≥ k} s_c, from the end.
+        let scale = dx * red.scale();
+        let mut suffix = 0.0;
+        for k in (0..c).rev() {
+            suffix += signs[k];
+            gu[r * c + k] = scale / su * (suffix - a);
+            gv[r * c + k] = -scale / sv * (suffix - b);
+        }
+    }
+    Ok(red.finish(rows, vec![gu, gv]))
+}
+
+/// Features [C, M] or [B, C, M]: (batch, channels, positions).
+fn feature_dims(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)> {
+    match *shape {
+        [c, m] => Ok((1, c, m)),
+        [b, c, m] => Ok((b, c, m)),
+        _ => Err(LossError::ShapeMismatch {
+            loss,
+            tensor: "input",
+            got: shape.to_vec(),
+            expected: "[C, M] or [B, C, M] (M = H·W)".into(),
+        }),
+    }
+}
+
+/// G = F·Fᵀ / (C·M) for each batch item, [B, C, C] row-major.
+pub fn gram(f: &[f64], shape: &[usize]) -> Result<Vec<f64>> {
+    let (b, c, m) = feature_dims("gram", shape)?;
+    no_nan("gram", "input", f)?;
+    let mut g = vec![0.0; b * c * c];
+    for item in 0..b {
+        let fb = &f[item * c * m..(item + 1) * c * m];
+        for i in 0..c {
+            for j in 0..c {
+                let dot = sum((0..m).map(|k| fb[i * m + k] * fb[j * m + k]));
+                g[item * c * c + i * c + j] = dot / (c * m) as f64;
+            }
+        }
+    }
+    Ok(g)
+}
+
+/// d L / d F = (dG + dGᵀ)·F / (C·M) for each batch item, given d L / d G.
+fn gram_backward(f: &[f64], shape: &[usize], d_g: &[f64]) -> Result<Vec<f64>> {
+    let (b, c, m) = feature_dims("gram", shape)?;
+    let mut grad = vec![0.0; f.len()];
+    for item in 0..b {
+        let (fb, db) = (&f[item * c * m..], &d_g[item * c * c..]);
+        for a in 0..c {
+            for k in 0..m {
+                let s = sum((0..c).map(|j| (db[a * c + j] + db[j * c + a]) * fb[j * m + k]));
+                grad[item * c * m + a * m + k] = s / (c * m) as f64;
+            }
+        }
+    }
+    Ok(grad)
+}
+
+/// `gram` as a loss: `none` gives G; `sum`/`mean` reduce its entries; the gradient is that of
+/// the reduced value (of the sum for `none`).
+pub fn gram_loss(f: &[f64], shape: &[usize], reduction: Reduction) -> Result<RowResult> {
+    let g = gram(f, shape)?;
+    let red = Reducer::new(reduction, g.len() as f64);
+    let d_g = vec![red.scale(); g.len()];
+    let grad = gram_backward(f, shape, &d_g)?;
+    Ok(red.finish(g, vec![grad]))
+}
+
+/// style_loss for one layer: mse(gram(F), gram(S)) over the entries of G (`none`: each
+/// entry's squared difference), the gradient for F.
+pub fn style_loss(
+    f: &[f64],
+    s: &[f64],
+    shape: &[usize],
+    reduction: Reduction,
+) -> Result<RowResult> {
+    if f.len() != s.len() {
+        return Err(LossError::ShapeMismatch {
+            loss: "style_loss",
+            tensor: "target",
+            got: vec![s.len()],
+            expected: format!("{shape:?}, the shape of `input`"),
+        });
+    }
+    no_nan("style_loss", "target", s)?;
+    let (gf, gs) = (gram(f, shape)?, gram(s, shape)?);
+    let red = Reducer::new(reduction, gf.len() as f64);
+    let entries: Vec<f64> = gf.iter().zip(&gs).map(|(a, b)| (a - b).powi(2)).collect();
+    let d_g: Vec<f64> = gf
+        .iter()
+        .zip(&gs)
+        .map(|(a, b)| 2.0 * (a - b) * red.scale())
+        .collect();
+    let grad = gram_backward(f, shape, &d_g)?;
+    Ok(red.finish(entries, vec![grad]))
+}

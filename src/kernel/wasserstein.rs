@@ -1,0 +1,202 @@
+//! Records one call of wasserstein_1d: rows split into dispatches that fit a binding (one
+//! workgroup per row inside each), then the finish pass.
+
+use super::cross_entropy::group;
+use super::elementwise::{record_pass, window, Finish};
+use super::{CodeConfig, KernelKey, WASSERSTEIN};
+use crate::catalogue::Structured;
+use crate::context::GpuContext;
+use crate::error::{LossError, Result};
+use crate::params::{self, ParamValue, Reduction};
+use crate::pool::Pooled;
+use crate::status::Names;
+use crate::tensor::Tensor;
+use bytemuck::{Pod, Zeroable};
+
+/// One call of wasserstein_1d: `u` and `v` of one shape [..., C], rows of weights.
+#[derive(Clone, Debug)]
+pub(crate) struct WassersteinProblem {
+    pub loss: &'static Structured,
+    pub shape: Vec<usize>,
+    pub rows: usize,
+    pub classes: usize,
+    pub dx: f64,
+    pub reduction: Reduction,
+}
+
+impl WassersteinProblem {
+    pub(crate) fn new(
+        loss: &'static Structured,
+        u: &Tensor,
+        v: &Tensor,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<WassersteinProblem> {
+        let p = params::resolve(loss.name, loss.params, given)?;
+        params::no_batchmean(loss.name, reduction)?;
+        for (name, t) in [("u", u), ("v", v)] {
+            t.dtype().expect_f32(loss.name, name)?;
+        }
+        let Some((&classes, rows)) = u.shape().split_last() else {
+            return Err(LossError::ShapeMismatch {
+                loss: loss.name,
+                tensor: "u",
+                got: u.shape().to_vec(),
+                expected: "[N, C] (at least one axis)".into(),
+            });
+        };
+        if v.shape() != u.shape() {
+            return Err(LossError::ShapeMismatch {
+                loss: loss.name,
+                tensor: "v",
+                got: v.shape().to_vec(),
+                expected: format!("{:?}, the shape of `u`", u.shape()),
+            });
+        }
+        Ok(WassersteinProblem {
+            loss,
+            shape: u.shape().to_vec(),
+            rows: rows.iter().product(),
+            classes,
+            dx: p[0],
+            reduction,
+        })
+    }
+
+    pub(crate) fn names(&self) -> Names {
+        Names {
+            loss: self.loss.name,
+            input: "u",
+            target: "u and v",
+            aux: "v",
+            input_domain: "non-negative weights",
+            aux_domain: "non-negative weights",
+            target_domain: "rows of positive mass (a row that sums to 0 is no distribution)",
+            classes: self.classes,
+        }
+    }
+}
+
+/// shaders/wasserstein.wgsl's `Segment`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SegmentUniform {
+    rows: u32,
+    first_row: u32,
+    classes: u32,
+    u_at: u32,
+    v_at: u32,
+    out_at: u32,
+    gu_at: u32,
+    gv_at: u32,
+    partial_at: u32,
+    scale: f32,
+    dx: f32,
+    _pad: u32,
+}
+
+pub(crate) struct Bound<'a> {
+    pub u: &'a Tensor,
+    pub v: &'a Tensor,
+    pub out: Option<&'a Tensor>,
+    /// Gradients for u and v, or none.
+    pub grads: Option<(&'a Tensor, &'a Tensor)>,
+    pub result: &'a Tensor,
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    p: &WassersteinProblem,
+    t: &Bound<'_>,
+    enc: &mut wgpu::CommandEncoder,
+) -> Result<Pooled> {
+    let inner = &ctx.inner;
+    let tuning = ctx.tuning();
+    let code = CodeConfig::from(&tuning);
+    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
+    let (n, c) = (p.rows, p.classes);
+    let row_bytes = 4 * c as u64;
+    if row_bytes + align > tuning.max_binding_bytes {
+        return Err(LossError::Limit {
+            what: format!("one row of {c} values in one storage binding"),
+            needed: row_bytes + align,
+            limit: tuning.max_binding_bytes,
+        });
+    }
+    let rows_per_segment =
+        (((tuning.max_binding_bytes - align) / row_bytes.max(4)) as usize).max(1);
+    let max_groups = inner.limits.max_compute_workgroups_per_dimension as usize;
+    let pipeline = inner.kernels.pipeline(&KernelKey::Wasserstein {
+        code,
+        write_out: t.out.is_some(),
+        write_grad: t.grads.is_some(),
+    })?;
+    let mut segments = Vec::new();
+    let mut first = 0;
+    while first < n {
+        let count = rows_per_segment.min(n - first);
+        segments.push((first, count, count.clamp(1, max_groups) as u32));
+        first += count;
+    }
+    let partials: u32 = segments.iter().map(|s| s.2).sum();
+    let scratch = ctx.scratch(u64::from(partials))?;
+    let mean = p.reduction == Reduction::Mean;
+    let mut dispatches = Vec::new();
+    let mut partial_at = 0;
+    for &(first, count, groups) in &segments {
+        let u = window(t.u, first * c, count * c, align);
+        let v = window(t.v, first * c, count * c, align);
+        let out = t.out.map(|o| (o, window(o, first, count, align)));
+        let grads = t.grads.map(|(gu, gv)| {
+            (
+                (gu, window(gu, first * c, count * c, align)),
+                (gv, window(gv, first * c, count * c, align)),
+            )
+        });
+        let uniform = SegmentUniform {
+            rows: count as u32,
+            first_row: first as u32,
+            classes: c as u32,
+            u_at: u.at,
+            v_at: v.at,
+            out_at: out.as_ref().map_or(0, |w| w.1.at),
+            gu_at: grads.as_ref().map_or(0, |g| g.0 .1.at),
+            gv_at: grads.as_ref().map_or(0, |g| g.1 .1.at),
+            partial_at,
+            scale: if mean { 1.0 / n as f32 } else { 1.0 },
+            dx: p.dx as f32,
+            _pad: 0,
+        };
+        partial_at += groups;
+        let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
+        let out_res = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
+            (o.buffer(), w.offset, w.size)
+        });
+        let (gu_res, gv_res) = match &grads {
+            Some(((gu, wu), (gv, wv))) => (
+                (gu.buffer(), wu.offset, wu.size),
+                (gv.buffer(), wv.offset, wv.size),
+            ),
+            None => ((&inner.dummy_grad, 0, 16), (&inner.dummy_grad, 0, 16)),
+        };
+        let bind = group(
+            ctx,
+            inner.kernels.bind_group_layout(&WASSERSTEIN),
+            p.loss.name,
+            &[
+                (&ubuf, 0, ubuf.size()),
+                (t.u.buffer(), u.offset, u.size),
+                (t.v.buffer(), v.offset, v.size),
+                out_res,
+                gu_res,
+                gv_res,
+                (scratch.buffer(), 0, scratch.buffer().size()),
+            ],
+        );
+        dispatches.push((bind, groups));
+    }
+    // A mean over no row is NaN.
+    let finish = Finish::sum(ctx, code, &scratch, t.result, partials, mean && n == 0)?;
+    record_pass(enc, p.loss.name, &pipeline, &dispatches, &scratch, &finish);
+    Ok(scratch)
+}

@@ -1,0 +1,309 @@
+//! Sections D and F with kernels of their own (total_variation, gram, style_loss,
+//! wasserstein_1d) on every adapter and launch profile against the float64 reference
+//! (cpu::structured), on awkward sizes, every option and reduction, every gradient.
+
+mod common;
+
+use common::{normwise_error, seed, targets};
+use gpu_loss::cpu::structured as objectives;
+use gpu_loss::sample::normal;
+use gpu_loss::{LossError, Reduction};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+#[test]
+fn total_variation_matches_the_reference() {
+    let shapes: [&[usize]; 7] = [
+        &[1, 1],
+        &[1, 3],
+        &[3, 1],
+        &[3, 5, 7],
+        &[2, 3, 16, 16],
+        &[255, 257],
+        &[4, 3, 129, 67],
+    ];
+    let base = seed();
+    for (s, shape) in shapes.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let mut rng = StdRng::seed_from_u64(base + s as u64);
+        let mut x: Vec<f32> = (0..n).map(|_| normal(&mut rng)).collect();
+        // Equal neighbours: |d| = 0 where the slope of power 1 is 0 (PyTorch's sign).
+        if n > 2 {
+            x[1] = x[0];
+        }
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        for power in [1.0, 2.0, 1.5] {
+            for reduction in Reduction::ALL {
+                let want =
+                    objectives::total_variation(&x64, shape, power, reduction).expect("reference");
+                for t in targets() {
+                    let label = format!(
+                        "total_variation {shape:?} p={power} {reduction} on {}",
+                        t.name
+                    );
+                    let xt = t.ctx.upload(&x, shape).unwrap();
+                    let out = t
+                        .ctx
+                        .loss("total_variation")
+                        .unwrap()
+                        .input(&xt)
+                        .param("power", power)
+                        .reduction(reduction)
+                        .with_grad()
+                        .run()
+                        .unwrap_or_else(|e| panic!("{label}: {e}"));
+                    if let (Some(g), Some(w)) = (out.value, want.value) {
+                        let err = (g as f64 - w).abs() / w.abs().max(1e-30);
+                        assert!(err <= 1e-5, "{label}: value {g} vs {w} ({err:.1e})");
+                    }
+                    if let Some(rows) = &want.rows {
+                        let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                        let err = normwise_error(&got, rows);
+                        assert!(err <= 2e-6, "{label}: per-pixel error {err:.1e}");
+                    }
+                    let got = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+                    let err = normwise_error(&got, &want.grads[0]);
+                    assert!(err <= 2e-6, "{label}: gradient error {err:.1e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn total_variation_errors() {
+    for t in targets() {
+        let ctx = &t.ctx;
+        let flat = ctx.upload(&[1.0, 2.0, 3.0], &[3]).unwrap();
+        let e = ctx.loss("total_variation").unwrap().input(&flat).value();
+        assert!(
+            matches!(
+                e,
+                Err(LossError::ShapeMismatch {
+                    tensor: "input",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let img = ctx.upload(&[1.0, f32::NAN, 3.0, 4.0], &[2, 2]).unwrap();
+        let e = ctx.loss("total_variation").unwrap().input(&img).value();
+        assert!(
+            matches!(
+                e,
+                Err(LossError::NaN {
+                    tensor: "input",
+                    index: 1,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let good = ctx.upload(&[1.0, 2.0, 3.0, 5.0], &[2, 2]).unwrap();
+        let e = ctx
+            .loss("total_variation")
+            .unwrap()
+            .input(&good)
+            .param("power", 0.0)
+            .value();
+        assert!(matches!(e, Err(LossError::InvalidParam { .. })), "{e:?}");
+        // |2-1| + |3-1| + |5-3| + |5-2| = 8, summed.
+        let v = ctx
+            .loss("total_variation")
+            .unwrap()
+            .input(&good)
+            .reduction(Reduction::Sum)
+            .value()
+            .unwrap();
+        assert_eq!(v, 8.0, "{}", t.name);
+        let empty = ctx.upload(&[], &[0, 4]).unwrap();
+        let mean = ctx
+            .loss("total_variation")
+            .unwrap()
+            .input(&empty)
+            .value()
+            .unwrap();
+        assert!(mean.is_nan(), "empty mean {mean}");
+    }
+}
+
+fn random(n: usize, rng: &mut StdRng) -> Vec<f32> {
+    (0..n).map(|_| normal(rng)).collect()
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+#[test]
+fn gram_and_style_loss_match_the_reference() {
+    // [C, M] and [B, C, M], C not a multiple of the 16-wide tile.
+    let shapes: [&[usize]; 6] = [
+        &[1, 1],
+        &[3, 64],
+        &[17, 1000],
+        &[2, 5, 33],
+        &[40, 7],
+        &[31, 4099],
+    ];
+    let base = seed();
+    for (s, shape) in shapes.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let mut rng = StdRng::seed_from_u64(base + 7 * s as u64);
+        let (f, st) = (random(n, &mut rng), random(n, &mut rng));
+        let want_g = objectives::gram(&f64s(&f), shape).expect("reference gram");
+        for reduction in Reduction::ALL {
+            let want = objectives::style_loss(&f64s(&f), &f64s(&st), shape, reduction)
+                .expect("reference style");
+            for t in targets() {
+                let label = format!("{shape:?} {reduction} on {}", t.name);
+                let ft = t.ctx.upload(&f, shape).unwrap();
+                let stt = t.ctx.upload(&st, shape).unwrap();
+                // gram: `none` gives G itself.
+                let g = t
+                    .ctx
+                    .loss("gram")
+                    .unwrap()
+                    .input(&ft)
+                    .reduction(Reduction::None)
+                    .run()
+                    .unwrap_or_else(|e| panic!("gram {label}: {e}"));
+                let got = t.ctx.download(g.elements.as_ref().unwrap()).unwrap();
+                let err = normwise_error(&got, &want_g);
+                assert!(err <= 2e-6, "gram {label}: {err:.1e}");
+                let out = t
+                    .ctx
+                    .loss("style_loss")
+                    .unwrap()
+                    .input(&ft)
+                    .target(&stt)
+                    .reduction(reduction)
+                    .with_grad()
+                    .run()
+                    .unwrap_or_else(|e| panic!("style {label}: {e}"));
+                if let (Some(got), Some(w)) = (out.value, want.value) {
+                    let got = got as f64;
+                    assert!(
+                        (got - w).abs() <= 1e-5 * w.abs().max(1e-30),
+                        "style {label}: {got} vs {w}"
+                    );
+                }
+                if let Some(rows) = &want.rows {
+                    let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                    let err = normwise_error(&got, rows);
+                    assert!(err <= 1e-5, "style {label}: entries {err:.1e}");
+                }
+                let grad = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+                let err = normwise_error(&grad, &want.grads[0]);
+                assert!(err <= 1e-5, "style {label}: gradient {err:.1e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn wasserstein_1d_matches_the_reference() {
+    let shapes = [
+        (1usize, 1usize),
+        (2, 7),
+        (40, 100),
+        (3, 257),
+        (257, 3),
+        (2, 4099),
+    ];
+    let base = seed();
+    for (s, &(n, c)) in shapes.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(base + 13 * s as u64);
+        // Non-negative weights with exact zeros (empty bins), rows not normalised.
+        let mut weights = || {
+            (0..n * c)
+                .map(|i| {
+                    if i % 5 == 2 {
+                        0.0
+                    } else {
+                        normal(&mut rng).abs()
+                    }
+                })
+                .collect::<Vec<f32>>()
+        };
+        let (u, v) = (weights(), weights());
+        for dx in [1.0, 0.5] {
+            for reduction in Reduction::ALL {
+                let want = objectives::wasserstein_1d(&f64s(&u), &f64s(&v), c, dx, reduction)
+                    .expect("reference");
+                for t in targets() {
+                    let label = format!("wasserstein_1d {n}x{c} dx={dx} {reduction} on {}", t.name);
+                    let ut = t.ctx.upload(&u, &[n, c]).unwrap();
+                    let vt = t.ctx.upload(&v, &[n, c]).unwrap();
+                    let out = t
+                        .ctx
+                        .loss("wasserstein_1d")
+                        .unwrap()
+                        .tensor("u", &ut)
+                        .tensor("v", &vt)
+                        .param("dx", dx)
+                        .reduction(reduction)
+                        .with_grad()
+                        .run()
+                        .unwrap_or_else(|e| panic!("{label}: {e}"));
+                    if let (Some(g), Some(w)) = (out.value, want.value) {
+                        let err = (g as f64 - w).abs() / w.abs().max(1e-30);
+                        assert!(err <= 1e-5, "{label}: value {g} vs {w} ({err:.1e})");
+                    }
+                    if let Some(rows) = &want.rows {
+                        let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
+                        let err = normwise_error(&got, rows);
+                        assert!(err <= 1e-5, "{label}: per-row error {err:.1e}");
+                    }
+                    let gu = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+                    let gv = t.ctx.download(&out.other_grads[0].1).unwrap();
+                    for (name, got, want) in [("u", gu, &want.grads[0]), ("v", gv, &want.grads[1])]
+                    {
+                        let err = normwise_error(&got, want);
+                        assert!(err <= 1e-5, "{label}: gradient {name} {err:.1e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wasserstein_1d_rejects_what_is_no_distribution() {
+    for t in targets() {
+        let ctx = &t.ctx;
+        let u = ctx
+            .upload(&[0.2, 0.3, 0.5, 0.0, 0.0, 0.0], &[2, 3])
+            .unwrap();
+        let v = ctx
+            .upload(&[0.1, 0.1, 0.8, 0.3, 0.3, 0.4], &[2, 3])
+            .unwrap();
+        let run = |u: &gpu_loss::Tensor, v: &gpu_loss::Tensor| {
+            ctx.loss("wasserstein_1d")
+                .unwrap()
+                .tensor("u", u)
+                .tensor("v", v)
+                .value()
+        };
+        match run(&u, &v) {
+            Err(LossError::OutOfDomain { index: 1, .. }) => {}
+            other => panic!("zero-mass row: {other:?} on {}", t.name),
+        }
+        let negative = ctx
+            .upload(&[0.2, -0.3, 0.5, 0.1, 0.1, 0.1], &[2, 3])
+            .unwrap();
+        match run(&negative, &v) {
+            Err(LossError::OutOfDomain {
+                tensor: "u",
+                index: 1,
+                ..
+            }) => {}
+            other => panic!("negative weight: {other:?} on {}", t.name),
+        }
+        let short = ctx.upload(&[0.2, 0.3, 0.5], &[1, 3]).unwrap();
+        assert!(matches!(
+            run(&u, &short),
+            Err(LossError::ShapeMismatch { tensor: "v", .. })
+        ));
+    }
+}
