@@ -1,8 +1,9 @@
 // A tiled matrix product for section F: out = alpha · A · op(B), A [R, K] row-major, op(B)
 // = B [K, Q] or, with TRANS_B, Bᵀ where B is [Q, K] (the Gram matrix F·Fᵀ reads F twice).
 // Each workgroup computes one TILE × TILE block of `out`, walking K in steps of TILE through
-// two tiles in workgroup memory; each invocation keeps one compensated sum (Kahan), so sums
-// over hundreds of thousands of products keep f32 precision, in a fixed order (deterministic).
+// two tiles in workgroup memory; each invocation keeps one compensated sum (TwoSum) of the
+// tiles' partial sums, so sums over hundreds of thousands of products keep f32 precision, in a
+// fixed order (deterministic).
 //
 // The host prepends TRANS_B, and common.wgsl and reduce.wgsl (for Acc). Every invocation
 // reaches every barrier: the K loop's bounds are uniform, and loads out of range read 0.
@@ -64,9 +65,14 @@ fn main(
             b_tile[lid.x][lid.y] = b_at(k0 + lid.y, wid.x * TILE + lid.x);
         }
         workgroupBarrier();
+        // A plain sum of this tile's TILE products, then TwoSum into the running total. (A
+        // compensated update per product would meet a compiler fusing a·b + s into one FMA,
+        // whose rounding the error term then misses.)
+        var tile_sum = 0.0;
         for (var k = 0u; k < TILE; k++) {
-            acc = acc_add(acc, a_tile[lid.y][k] * b_tile[lid.x][k]);
+            tile_sum += a_tile[lid.y][k] * b_tile[lid.x][k];
         }
+        acc = acc_combine(acc, Acc(tile_sum, 0.0));
         workgroupBarrier();
     }
     if i < dims.rows && j < dims.cols {

@@ -59,6 +59,13 @@ fn scan2(lid: u32, x: vec2<f32>) -> array<vec2<f32>, 2> {
     return out;
 }
 
+// sign(D), 0 within the scan's rounding of 0: where both CDFs have reached 1 (empty trailing
+// bins) D is 0 in exact arithmetic, and its rounding must not pick a subgradient at random.
+fn tie_sign(d: f32, chunks: u32) -> f32 {
+    let tol = 4.0 * 1.1920929e-7 * f32(countTrailingZeros(WG_SIZE) + chunks);
+    return select(sign(d), 0.0, abs(d) <= tol);
+}
+
 fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
@@ -109,7 +116,7 @@ fn main(ids: Ids) {
             let prefix = carry + s[0];
             carry += s[1];
             if i < c {
-                let sg = sign(prefix.y);
+                let sg = tie_sign(prefix.y, chunks);
                 sums += vec3(abs(prefix.y), sg, sg * prefix.x);
             }
         }
@@ -140,7 +147,7 @@ fn main(ids: Ids) {
                 carry3.x += sd[1].x;
                 var sg = 0.0;
                 if i < c {
-                    sg = sign(big_d);
+                    sg = tie_sign(big_d, chunks);
                 }
                 let sp = scan2(lid, vec2(sg, 0.0));
                 let p_before = carry3.y + sp[0].x - sg;

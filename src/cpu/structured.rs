@@ -59,7 +59,8 @@ pub fn total_variation(
 
 /// wasserstein_1d: each row of `u` and `v` normalised to sum 1, W1 = dx·Σ_c |U_c − V_c| with
 /// U, V the cumulative sums; the gradients go through the normalisation
-/// (d U_c / d u_k = (1[k ≤ c] − U_c) / S_u) and take sign(0) = 0.
+/// (d U_c / d u_k = (1[k ≤ c] − U_c) / S_u) and take sign(0) = 0, where 0 is what the sums'
+/// rounding leaves of an exact 0 (empty trailing bins: both CDFs at 1), as the GPU does.
 pub fn wasserstein_1d(
     u: &[f64],
     v: &[f64],
@@ -102,14 +103,15 @@ pub fn wasserstein_1d(
         }
         let (mut big_u, mut big_v) = (0.0, 0.0);
         let mut signs = vec![0.0; c];
+        let tie = 4.0 * f64::EPSILON * c as f64;
         let (mut a, mut b, mut l) = (0.0, 0.0, 0.0);
         for k in 0..c {
             big_u += ur[k] / su;
             big_v += vr[k] / sv;
             let d = big_u - big_v;
-            signs[k] = if d > 0.0 {
+            signs[k] = if d > tie {
                 1.0
-            } else if d < 0.0 {
+            } else if d < -tie {
                 -1.0
             } else {
                 0.0
