@@ -49,6 +49,7 @@ fn weight_of(c: u32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn count(ids: Ids) {
+    acc_setup(ids.nwg.x);
     var weighted = ACC_ZERO;
     var counted = ACC_ZERO;
     var weights = ACC_ZERO;
@@ -86,6 +87,7 @@ fn count(ids: Ids) {
 
 @compute @workgroup_size(WG_SIZE)
 fn finish(ids: Ids) {
+    acc_setup(ids.nwg.x);
     var a = ACC_ZERO;
     var b = ACC_ZERO;
     var w = ACC_ZERO;

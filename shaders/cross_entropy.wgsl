@@ -175,6 +175,7 @@ fn class_weight_of(c: u32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;
     let n_vec = seg.classes / VEC;

@@ -115,10 +115,34 @@ fn check(i: u32, t: Loaded) {
     }
 }
 
+// One compensated sum per lane, folded only after the loop: adding hsum(value) instead would
+// round each vec4's sum uncompensated, sqrt(n) ulp of drift on signed terms.
+struct LaneAcc {
+    hi: VT,
+    lo: VT,
+}
+
+fn lane_add(a: LaneAcc, v: VT) -> LaneAcc {
+    // two_sum (reduce.wgsl) on four lanes at once.
+    let s = a.hi + v;
+    let sv = s + opaque_zero;
+    let bb = sv - a.hi;
+    return LaneAcc(s, a.lo + ((a.hi - (sv - bb)) + (v - bb)));
+}
+
+fn lane_total(a: LaneAcc) -> Acc {
+    var acc = ACC_ZERO;
+    for (var k = 0u; k < VEC; k++) {
+        acc = acc_combine(acc, Acc(lane(a.hi, k), lane(a.lo, k)));
+    }
+    return acc;
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / VEC);
-    var acc = ACC_ZERO;
+    var acc = LaneAcc(VT(0.0), VT(0.0));
     // No branch in the loop: a suspicious value only sets a flag, and the rare path after
     // the loop walks the same elements again to find which check failed where.
     var suspicious = false;
@@ -127,7 +151,7 @@ fn main(ids: Ids) {
         suspicious = suspicious | suspect(t);
         let r = loss_fn(t.x, t.y, t.a, seg.params);
         let value = r.value * t.w;
-        acc = acc_add(acc, hsum(value));
+        acc = lane_add(acc, value);
         if WRITE_OUT {
             out_buf[seg.out_at / VEC + i] = value;
         }
@@ -140,7 +164,7 @@ fn main(ids: Ids) {
             check(i, load(i));
         }
     }
-    let total = workgroup_reduce(ids, acc);
+    let total = workgroup_reduce(ids, lane_total(acc));
     if ids.lid == 0u {
         scratch.partials[seg.partial_at + ids.wid.x] = total;
     }

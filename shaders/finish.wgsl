@@ -20,6 +20,7 @@ struct Finish {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     var acc = ACC_ZERO;
     for (var i = ids.lid; i < fin.count; i += WG_SIZE) {
         acc = acc_combine(acc, scratch.partials[fin.partial_at + i]);

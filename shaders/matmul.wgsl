@@ -51,7 +51,9 @@ fn b_at(k: u32, j: u32) -> f32 {
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    acc_setup(nwg.x);
     let i = wid.y * TILE + lid.y;
     let j = wid.x * TILE + lid.x;
     var acc = ACC_ZERO;

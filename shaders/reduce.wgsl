@@ -1,7 +1,7 @@
 // The reduction's monoid, kept apart from the strategy (tree_shared.wgsl, tree_subgroup.wgsl).
 //
 // Accumulation precision: f32 with a compensation term. Acc = (hi, lo) holds the sum hi + lo,
-// where lo collects the rounding error of every addition into hi (Kahan, TwoSum), so 2^24
+// where lo collects the rounding error of every addition into hi (TwoSum), so 2^24
 // terms sum to within a few ulp of the exact value rather than drifting by sqrt(n) ulp.
 //   identity: ACC_ZERO   combine: acc_combine   finalize: acc_value
 
@@ -9,20 +9,31 @@ alias Acc = vec2<f32>;
 
 const ACC_ZERO: Acc = Acc(0.0, 0.0);
 
+// A zero the compiler cannot see. Compilers free to treat float addition as associative
+// (Mesa's NIR is, and WGSL cannot mark an operation exact) fold (a + b) - a to b, and TwoSum's
+// error term to 0; going through s + opaque_zero keeps the algebra as written. Every kernel
+// calls acc_setup(num_workgroups.x) first: without it the zero is a known constant again and
+// sums are merely uncompensated (tests/api.rs checks they are compensated on every adapter).
+var<private> opaque_zero: f32;
+
+fn acc_setup(num_workgroups: u32) {
+    opaque_zero = select(0.0, 1.0, num_workgroups == 0u);
+}
+
 // (fl(a + b), the exact rounding error of that addition). Knuth's TwoSum: no branch, any order.
 fn two_sum(a: f32, b: f32) -> vec2<f32> {
     let s = a + b;
-    let bb = s - a;
-    let err = (a - (s - bb)) + (b - bb);
+    let sv = s + opaque_zero;
+    let bb = sv - a;
+    let err = (a - (sv - bb)) + (b - bb);
     return vec2<f32>(s, err);
 }
 
-// Adds one term: Kahan's update (Fast2Sum of hi and the corrected term), four flops. It
-// relies on |hi| >= |term|, which holds for the long per-invocation sums it serves.
+// Adds one term: TwoSum, which holds whatever the magnitudes. (Kahan's cheaper update needs
+// |hi| >= |term|, which fails where signed terms cancel: a critic's mean score, say.)
 fn acc_add(acc: Acc, v: f32) -> Acc {
-    let y = v + acc.y;
-    let s = acc.x + y;
-    return Acc(s, y - (s - acc.x));
+    let t = two_sum(acc.x, v);
+    return Acc(t.x, acc.y + t.y);
 }
 
 fn acc_combine(a: Acc, b: Acc) -> Acc {

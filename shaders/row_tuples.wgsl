@@ -56,6 +56,7 @@ const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;
     let n_vec = seg.classes / VEC;

@@ -52,6 +52,7 @@ fn slope(d: f32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     let grid = ids.nwg.x * WG_SIZE;
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, grid, seg.count);
     var acc = ACC_ZERO;

@@ -72,6 +72,7 @@ fn flag(slot: u32, index: u32) {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    acc_setup(ids.nwg.x);
     let lid = ids.lid;
     let c = seg.classes;
     let chunks = (c + WG_SIZE - 1u) / WG_SIZE;

@@ -160,6 +160,42 @@ fn msle_keeps_its_relative_accuracy_where_the_logs_cancel() {
     }
 }
 
+/// Signed sums that cancel: pairs of ±1e6 around O(1) noise. An uncompensated f32 sum drifts
+/// by ~0.06 per addition against a total of ~sqrt(n), percents off; the compensated sum stays
+/// within 1e-5. This also catches a driver folding TwoSum's error term to 0 (Mesa's does,
+/// unless reduce.wgsl's opaque zero hides the algebra from it).
+#[test]
+fn signed_sums_are_compensated() {
+    let mut rng = StdRng::seed_from_u64(seed() ^ 0x5eed);
+    for n in [4099usize, 262_147] {
+        let mut x: Vec<f32> = (0..n).map(|_| normal(&mut rng)).collect();
+        for i in 0..n / 2 {
+            let big = 1e6 * (1.0 + normal(&mut rng).abs());
+            x[i] += big;
+            x[n - 1 - i] -= big;
+        }
+        // The wgan generator's loss is -mean(fake): a plain signed mean.
+        let want = -x.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        for t in targets() {
+            let fake = t.ctx.upload(&x, &[n]).unwrap();
+            let got = t
+                .ctx
+                .loss("gan_generator")
+                .unwrap()
+                .tensor("fake", &fake)
+                .param("kind", "wgan")
+                .value()
+                .unwrap() as f64;
+            let err = (got - want).abs() / want.abs();
+            assert!(
+                err <= 1e-5,
+                "n={n}: {got} vs {want} ({err:.1e}) on {}",
+                t.name
+            );
+        }
+    }
+}
+
 #[test]
 fn empty_input_mean_is_nan_sum_is_zero() {
     for t in targets() {
