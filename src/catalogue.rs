@@ -678,6 +678,16 @@ impl Loss {
     }
 }
 
+/// Every loss of the catalogue, in LOSSES.md's order of sections.
+pub fn all() -> impl Iterator<Item = Loss> {
+    ELEMENTWISE
+        .iter()
+        .map(Loss::Elementwise)
+        .chain(ROWS.iter().map(Loss::Row))
+        .chain(OBJECTIVES.iter().map(Loss::Objective))
+        .chain(STRUCTURED.iter().map(Loss::Structured))
+}
+
 /// The loss (or objective) with this name or alias.
 pub fn find(name: &str) -> Option<Loss> {
     ELEMENTWISE

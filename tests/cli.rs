@@ -1,11 +1,11 @@
 //! The `gpu-loss` command end to end: `eval` on .npy files this test writes, on the GPU
 //! against `--backend cpu` (the float64 reference), its errors (exit 2, one line on stderr,
-//! nothing on stdout), and `list --json`.
+//! nothing on stdout), `list --json`, and `bench --json --plot`.
 
 mod common;
 
 use common::seed;
-use gpu_loss::catalogue::{ELEMENTWISE, OBJECTIVES, ROWS};
+use gpu_loss::catalogue::{ELEMENTWISE, OBJECTIVES, ROWS, STRUCTURED};
 use gpu_loss::npy::{self, Array};
 use gpu_loss::sample::normal;
 use rand::rngs::StdRng;
@@ -373,7 +373,8 @@ fn list_json_names_every_loss() {
         .iter()
         .map(|l| l.name)
         .chain(ROWS.iter().map(|l| l.name))
-        .chain(OBJECTIVES.iter().map(|o| o.name));
+        .chain(OBJECTIVES.iter().map(|o| o.name))
+        .chain(STRUCTURED.iter().map(|s| s.name));
     for name in names {
         assert!(listed.contains(&name), "{name} missing from list --json");
     }
@@ -394,4 +395,89 @@ fn list_json_names_every_loss() {
         ["ignore_index", "label_smoothing", "z_loss", "softcap"]
     );
     assert_eq!(ce["tensors"][0]["name"], "input");
+}
+
+#[test]
+fn bench_json_has_every_field_and_the_plot_draws_it() {
+    let dir = scratch_dir("bench");
+    let json = dir.join("bench.json").display().to_string();
+    let svg = dir.join("bench.svg").display().to_string();
+    let o = gpu_loss(&[
+        "bench",
+        "mse",
+        "cross_entropy",
+        "--sizes",
+        "4099,8x300",
+        "--grad",
+        "--reps",
+        "2",
+        "--json",
+        &json,
+        "--plot",
+        &svg,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), gpu_loss::adapters().len() * 2 * 2);
+    for r in records {
+        let num = |k: &str| {
+            r[k].as_f64()
+                .unwrap_or_else(|| panic!("{k} is not a number in {r}"))
+        };
+        for k in ["adapter", "backend", "loss"] {
+            assert!(r[k].as_str().is_some_and(|s| !s.is_empty()), "{k} in {r}");
+        }
+        assert_eq!(r["grad"], true);
+        let shape: Vec<u64> = r["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
+        let n = r["n"].as_u64().unwrap();
+        assert_eq!(shape.iter().product::<u64>(), n, "{r}");
+        let rows_cols = r["loss"] == "cross_entropy" || shape.len() == 2;
+        let want_shape: &[u64] = match (n, rows_cols) {
+            (4099, false) => &[4099],
+            (4096, true) => &[4, 1024],
+            (2400, true) => &[8, 300],
+            _ => panic!("unexpected shape {shape:?} in {r}"),
+        };
+        assert_eq!(shape, want_shape, "{r}");
+        // mse reads input and target and writes the gradient; cross_entropy reads the logits
+        // and the labels and writes the gradient.
+        let bytes = num("bytes");
+        if r["loss"] == "mse" {
+            assert_eq!(bytes, 12.0 * n as f64, "{r}");
+        } else {
+            assert!(bytes > 8.0 * n as f64, "{r}");
+        }
+        for k in ["gpu_ms", "gbps", "copy_gbps", "ratio_to_copy", "cpu_ms"] {
+            assert!(num(k) > 0.0 && num(k).is_finite(), "{k} in {r}");
+        }
+        let gbps = bytes / (num("gpu_ms") * 1e6);
+        assert!((num("gbps") / gbps - 1.0).abs() < 1e-6, "{r}");
+        assert!((num("ratio_to_copy") * num("copy_gbps") / num("gbps") - 1.0).abs() < 1e-6);
+    }
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.trim_end().ends_with("</svg>"));
+    for needle in ["mse", "cross_entropy", "buffer copy", "<polyline"] {
+        assert!(plot.contains(needle), "the plot lacks {needle}");
+    }
+    for bad in [
+        &["bench", "no_such_loss"][..],
+        &["bench", "--sizes", "0"],
+        &["bench", "--sizes", "3y4"],
+    ] {
+        let o = gpu_loss(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(o.stdout.is_empty(), "{bad:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr).lines().count(),
+            1,
+            "{bad:?}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
 }

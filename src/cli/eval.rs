@@ -131,37 +131,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
 }
 
 /// The adapter the flags name: `auto` is the default adapter (honouring WGPU_BACKEND and
-/// WGPU_ADAPTER_NAME); a backend name keeps that backend's adapters.
+/// WGPU_ADAPTER_NAME); otherwise the first adapter of that backend and name.
 fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
-    let wanted = match backend {
-        "auto" if name.is_none() => return GpuContext::new(),
-        "auto" => None,
-        "vulkan" => Some(wgpu::Backend::Vulkan),
-        "gl" => Some(wgpu::Backend::Gl),
-        "metal" => Some(wgpu::Backend::Metal),
-        "dx12" => Some(wgpu::Backend::Dx12),
-        other => {
-            return Err(LossError::Usage(format!(
-                "--backend {other}: expected auto, vulkan, gl, metal, dx12 or cpu"
-            )))
-        }
-    };
-    let name_lc = name.map(str::to_lowercase);
-    let found = gpu_loss::adapters().into_iter().find(|a| {
-        let info = a.get_info();
-        wanted.is_none_or(|b| info.backend == b)
-            && name_lc
-                .as_ref()
-                .is_none_or(|n| info.name.to_lowercase().contains(n))
-    });
-    match found {
-        Some(a) => GpuContext::from_adapter(&a),
-        None => Err(LossError::NoAdapter(format!(
-            " for --backend {backend}{}",
-            name.map(|n| format!(" --adapter {n:?}"))
-                .unwrap_or_default()
-        ))),
+    if backend == "auto" && name.is_none() {
+        return GpuContext::new();
     }
+    GpuContext::from_adapter(&super::matching_adapters(backend, name)?[0])
 }
 
 /// Uploads named arrays as the loss takes them: class labels stay integers (int64) for the

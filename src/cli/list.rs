@@ -1,8 +1,7 @@
 //! `gpu-loss list`: the catalogue, each loss with its tensors, parameters and reductions.
 
 use gpu_loss::catalogue::{
-    Broadcast, Elementwise, Objective, RowKernel, RowLoss, Structured, ELEMENTWISE, OBJECTIVES,
-    ROWS, STRUCTURED,
+    self, Broadcast, Elementwise, Loss, Objective, RowKernel, RowLoss, Structured,
 };
 use gpu_loss::params::{ParamSpec, Rule};
 use gpu_loss::Result;
@@ -155,12 +154,13 @@ fn structured(s: &Structured) -> Value {
 
 /// Every loss of the catalogue, as `list --json` prints it.
 pub fn catalogue() -> Vec<Value> {
-    ELEMENTWISE
-        .iter()
-        .map(elementwise)
-        .chain(ROWS.iter().map(row))
-        .chain(OBJECTIVES.iter().map(objective))
-        .chain(STRUCTURED.iter().map(structured))
+    catalogue::all()
+        .map(|l| match l {
+            Loss::Elementwise(e) => elementwise(e),
+            Loss::Row(r) => row(r),
+            Loss::Objective(o) => objective(o),
+            Loss::Structured(s) => structured(s),
+        })
         .collect()
 }
 

@@ -1,12 +1,16 @@
 //! Command-line interface: subcommands and their arguments.
 
 mod adapters;
+mod bench;
 mod eval;
 mod list;
+mod plot;
 mod report;
+mod workload;
 
 use clap::{Parser, Subcommand};
-use gpu_loss::Result;
+use gpu_loss::{GpuContext, LossError, Result};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -31,6 +35,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// The catalogue: each loss's tensors, parameters and reductions.
     List(list::ListArgs),
+    /// Throughput of losses at several sizes beside the adapter's own buffer copy and the
+    /// CPU reference; a table, JSON records, an SVG plot.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -42,5 +49,70 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Adapters => adapters::run(),
         Command::Eval(a) => eval::run(&a),
         Command::List(a) => list::run(&a),
+        Command::Bench(a) => bench::run(&a),
     }
+}
+
+/// Writes `value` as pretty JSON to `path`.
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    std::fs::write(path, text + "\n").map_err(|e| LossError::File {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })
+}
+
+/// Writes `text` to `path`.
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| LossError::File {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })
+}
+
+/// The adapters of `backend` (auto, vulkan, gl, metal, dx12) whose name contains `name`; at
+/// least one, or an error saying what was asked for.
+fn matching_adapters(backend: &str, name: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
+    let wanted = match backend {
+        "auto" => None,
+        "vulkan" => Some(wgpu::Backend::Vulkan),
+        "gl" => Some(wgpu::Backend::Gl),
+        "metal" => Some(wgpu::Backend::Metal),
+        "dx12" => Some(wgpu::Backend::Dx12),
+        other => {
+            return Err(LossError::Usage(format!(
+                "--backend {other}: expected auto, vulkan, gl, metal, dx12 or cpu"
+            )))
+        }
+    };
+    let name_lc = name.map(str::to_lowercase);
+    let found: Vec<wgpu::Adapter> = gpu_loss::adapters()
+        .into_iter()
+        .filter(|a| {
+            let info = a.get_info();
+            wanted.is_none_or(|b| info.backend == b)
+                && name_lc
+                    .as_ref()
+                    .is_none_or(|n| info.name.to_lowercase().contains(n))
+        })
+        .collect();
+    if found.is_empty() {
+        return Err(LossError::NoAdapter(format!(
+            " for --backend {backend}{}",
+            name.map(|n| format!(" --adapter {n:?}"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(found)
+}
+
+/// Every adapter the flags name (`auto` without a name: every adapter found).
+fn contexts(backend: &str, name: Option<&str>) -> Result<Vec<GpuContext>> {
+    if backend == "auto" && name.is_none() {
+        return GpuContext::all();
+    }
+    matching_adapters(backend, name)?
+        .iter()
+        .map(GpuContext::from_adapter)
+        .collect()
 }

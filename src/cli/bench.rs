@@ -1,0 +1,159 @@
+//! `gpu-loss bench`: the throughput of losses at several sizes, each beside the adapter's own
+//! buffer copy of the same traffic (measured right before it, in the same run) and the float64
+//! reference's time. Ratios measured side by side are what mean something on shared machines.
+
+use super::plot::{self, Point};
+use super::report::chosen;
+use super::workload::{inputs, measure, Size};
+use gpu_loss::{timing, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_LOSSES: [&str; 4] = ["mse", "huber", "bce_with_logits", "cross_entropy"];
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The losses (default: mse huber bce_with_logits cross_entropy).
+    losses: Vec<String>,
+    /// Element counts (65536) or ROWSxCOLS (512x32768), comma-separated. A count is
+    /// [N/1024, 1024] for the row losses; ROWSxCOLS is [ROWS, COLS] for elementwise ones.
+    #[arg(long, value_delimiter = ',', default_value = "65536,1048576,16777216")]
+    sizes: Vec<String>,
+    /// Time the loss with its gradient (written into a preallocated tensor).
+    #[arg(long)]
+    grad: bool,
+    /// all (every adapter), vulkan, gl, metal or dx12.
+    #[arg(long, default_value = "all")]
+    backend: String,
+    /// Only adapters whose name contains this.
+    #[arg(long, value_name = "SUBSTRING")]
+    adapter: Option<String>,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Write one JSON record per (adapter, loss, size).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Draw GB/s against size per loss, with the copy bandwidth, as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let names: Vec<String> = if args.losses.is_empty() {
+        DEFAULT_LOSSES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.losses.clone()
+    };
+    let losses = chosen(&names)?;
+    let sizes: Vec<Size> = args
+        .sizes
+        .iter()
+        .map(|s| Size::parse(s))
+        .collect::<Result<_>>()?;
+    let backend = match args.backend.as_str() {
+        "all" => "auto",
+        other => other,
+    };
+    let contexts = super::contexts(backend, args.adapter.as_deref())?;
+    let reps = args.reps.max(1);
+
+    let bar = ProgressBar::new((contexts.len() * losses.len() * sizes.len()) as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
+    );
+    let mut records = Vec::new();
+    let mut points = Vec::new();
+    for ctx in &contexts {
+        let info = ctx.adapter_info();
+        let backend = format!("{:?}", info.backend).to_lowercase();
+        bar.suspend(|| {
+            println!(
+                "\n{}  (times by {}, median of {reps})",
+                ctx.adapter_name(),
+                timing::clock(ctx).name()
+            );
+            println!(
+                "{:<24} {:>16} {:>5} {:>10} {:>9} {:>8} {:>9} {:>7} {:>10} {:>8}",
+                "loss",
+                "size",
+                "grad",
+                "GPU ms",
+                "MB",
+                "GB/s",
+                "copy GB/s",
+                "/copy",
+                "CPU ms",
+                "CPU/GPU"
+            )
+        });
+        for &loss in &losses {
+            for &size in &sizes {
+                bar.set_message(format!("{} {} on {}", loss.name(), size.label(), info.name));
+                let tensors = inputs(loss, size, 0xbe7c ^ size.elements() as u64);
+                let m = measure(ctx, loss, &tensors, args.grad, reps, false)?;
+                // The copy moves the same bytes: half read, half written.
+                let copy = timing::copy_bandwidth(ctx, m.bytes.div_ceil(2), reps)?;
+                let gbps = timing::gbps(m.bytes, m.gpu);
+                let (gpu_ms, cpu_ms) = (m.gpu.as_secs_f64() * 1e3, m.cpu.as_secs_f64() * 1e3);
+                let shape = &tensors[0].1.shape;
+                bar.suspend(|| {
+                    println!(
+                        "{:<24} {:>16} {:>5} {:>10.3} {:>9.2} {:>8.2} {:>9.2} {:>7.2} {:>10.2} {:>8.1}",
+                        loss.name(),
+                        size.label(),
+                        if args.grad { "yes" } else { "no" },
+                        gpu_ms,
+                        m.bytes as f64 / 1e6,
+                        gbps,
+                        copy,
+                        gbps / copy,
+                        cpu_ms,
+                        cpu_ms / gpu_ms,
+                    )
+                });
+                records.push(json!({
+                    "adapter": info.name,
+                    "backend": backend,
+                    "loss": loss.name(),
+                    "n": shape.iter().product::<usize>(),
+                    "shape": shape,
+                    "grad": args.grad,
+                    "gpu_ms": gpu_ms,
+                    "bytes": m.bytes,
+                    "gbps": gbps,
+                    "copy_gbps": copy,
+                    "ratio_to_copy": gbps / copy,
+                    "cpu_ms": cpu_ms,
+                    "clock": timing::clock(ctx).name(),
+                }));
+                points.push(Point {
+                    panel: format!("{} ({backend})", info.name),
+                    series: loss.name().to_string(),
+                    n: shape.iter().product(),
+                    gbps,
+                    copy_gbps: copy,
+                });
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "\nMB: bytes every call must move (each tensor read once, each gradient written once); \
+         GB/s = MB / GPU time. copy GB/s: copy_buffer_to_buffer of the same traffic, measured \
+         just before. CPU ms: the float64 reference (value and gradients)."
+    );
+    if let Some(path) = &args.json {
+        super::write_json(path, &serde_json::Value::Array(records))?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "gpu-loss bench{}",
+            if args.grad { " (with gradient)" } else { "" }
+        );
+        super::write_text(path, &plot::svg(&title, &points))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
