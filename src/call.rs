@@ -46,7 +46,7 @@ pub struct LossCall<'a> {
     value_into: Option<&'a Tensor>,
     pub(crate) error: Option<LossError>,
     /// A weight on the reduced loss and its gradient: an objective's term's.
-    scale: f64,
+    pub(crate) scale: f64,
 }
 
 /// What [`LossCall::run`] returns.
@@ -717,10 +717,7 @@ impl<'a> LossCall<'a> {
     fn run_blocking(&self) -> Result<(Option<f32>, Parts)> {
         let ctx = self.ctx;
         let _serial = ctx.gl_lock();
-        let device = ctx.device();
-        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let outcome = (|| {
+        ctx.scoped(|| {
             let result = ctx.scratch_tensor(vec![1])?;
             let mut enc = ctx.encoder();
             let parts = self.record_parts(&mut enc, &result)?;
@@ -741,14 +738,7 @@ impl<'a> LossCall<'a> {
             }
             let value = f32::from_bits(words[0]);
             Ok(((parts.reduction != Reduction::None).then_some(value), parts))
-        })();
-        let oom = pollster::block_on(memory.pop());
-        let invalid = pollster::block_on(validation.pop());
-        match (invalid.or(oom), outcome) {
-            (_, Err(e)) => Err(e),
-            (Some(e), Ok(_)) => Err(LossError::Gpu(e.to_string())),
-            (None, Ok(v)) => Ok(v),
-        }
+        })
     }
 
     /// Runs the call and returns the reduced value (sum or mean).
@@ -865,6 +855,46 @@ pub(crate) fn unexpected(loss: &'static str, tensor: &str, takes: &[&str]) -> Lo
         tensor: tensor.to_string(),
         takes: takes.join(", "),
     }
+}
+
+/// Submits `enc` and reads back, in one mapping, each recorded call's value and the status
+/// words its kernels left: per call, its value or the error its data caused.
+pub(crate) fn read_recorded(
+    ctx: &GpuContext,
+    mut enc: wgpu::CommandEncoder,
+    recorded: &[Recorded],
+) -> Result<Vec<Result<f32>>> {
+    let status_bytes = 4 * STATUS_WORDS as u64;
+    let values_bytes = (4 * recorded.len() as u64).next_multiple_of(16);
+    let size = values_bytes + status_bytes * recorded.len() as u64;
+    let staging = ctx.staging(size)?;
+    for (i, r) in recorded.iter().enumerate() {
+        let i = i as u64;
+        enc.copy_buffer_to_buffer(
+            r.value.buffer(),
+            r.value.offset(),
+            staging.buffer(),
+            4 * i,
+            4,
+        );
+        let at = values_bytes + status_bytes * i;
+        enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), at, status_bytes);
+    }
+    let idx = ctx.queue().submit([enc.finish()]);
+    let raw = ctx.map_read(staging.buffer(), size, idx)?;
+    let words: &[u32] = bytemuck::cast_slice(&raw);
+    Ok(recorded
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = (values_bytes / 4) as usize + i * STATUS_WORDS;
+            let status = &words[at..at + STATUS_WORDS];
+            match status_error(ctx, status, &r.names, r.labels.as_ref()) {
+                Some(e) => Err(e),
+                None => Ok(f32::from_bits(words[i])),
+            }
+        })
+        .collect())
 }
 
 /// The error the GPU's status words report, if any, with the label of a bad row read back.

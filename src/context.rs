@@ -362,6 +362,22 @@ impl GpuContext {
         Ok(bytemuck::cast_slice(&raw).to_vec())
     }
 
+    /// Runs `f` inside validation and out-of-memory error scopes, so that a wgpu error in it
+    /// is a `LossError::Gpu`, not a panic in wgpu's default handler.
+    pub(crate) fn scoped<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let device = &self.inner.device;
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let outcome = f();
+        let oom = pollster::block_on(memory.pop());
+        let invalid = pollster::block_on(validation.pop());
+        match (invalid.or(oom), outcome) {
+            (_, Err(e)) => Err(e),
+            (Some(e), Ok(_)) => Err(LossError::Gpu(e.to_string())),
+            (None, Ok(v)) => Ok(v),
+        }
+    }
+
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
         self.inner
             .device

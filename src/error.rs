@@ -111,6 +111,13 @@ pub enum LossError {
     #[error("{0}")]
     Usage(String),
 
+    /// An error in one layer of a call over several layers (style_loss).
+    #[error("layer {layer}: {source}")]
+    Layer {
+        layer: usize,
+        source: Box<LossError>,
+    },
+
     /// A file that cannot be read or written, or is not what it claims to be.
     #[error("{path}: {why}")]
     File { path: String, why: String },

@@ -38,5 +38,6 @@ pub use call::{Computed, LossCall, Recorded};
 pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};
 pub use params::{ParamValue, Reduction};
+pub use style::{StyleLayer, StyleLosses};
 pub use tensor::Tensor;
 pub use tuning::Tuning;

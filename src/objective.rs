@@ -4,11 +4,10 @@
 //! (when asked) the gradient of the total for its prediction tensor, and read back together:
 //! one submission, one readback.
 
-use crate::call::{status_error, LossCall, Output};
+use crate::call::{read_recorded, LossCall, Output};
 use crate::catalogue::{self, Loss, Objective};
 use crate::error::{LossError, Result};
 use crate::params::{self, Reduction};
-use crate::status::STATUS_WORDS;
 use crate::tensor::Tensor;
 use crate::Computed;
 
@@ -193,10 +192,7 @@ pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed
     let want_grads = !matches!(call.grad, Output::No);
 
     let _serial = ctx.gl_lock();
-    let device = ctx.device();
-    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let outcome = (|| {
+    let (values, grads) = ctx.scoped(|| {
         let mut enc = ctx.encoder();
         let mut recorded = Vec::with_capacity(terms.len());
         let mut grads: Vec<(&'static str, Tensor)> = Vec::new();
@@ -230,41 +226,15 @@ pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed
             if let Some(g) = &grad {
                 c = c.grad_into(g);
             }
-            let r = c.record(&mut enc).map_err(|e| rename(e, o, t))?;
-            recorded.push((slot, r));
+            recorded.push(c.record(&mut enc).map_err(|e| rename(e, o, t))?);
         }
-        // One readback: each term's value, then each term's status words.
-        let status_bytes = 4 * STATUS_WORDS as u64;
-        let values_bytes = (4 * terms.len() as u64).next_multiple_of(16);
-        let size = values_bytes + status_bytes * terms.len() as u64;
-        let staging = ctx.staging(size)?;
-        for (i, (slot, r)) in recorded.iter().enumerate() {
-            let i = i as u64;
-            enc.copy_buffer_to_buffer(slot.buffer(), slot.offset(), staging.buffer(), 4 * i, 4);
-            let at = values_bytes + status_bytes * i;
-            enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), at, status_bytes);
-        }
-        let idx = ctx.queue().submit([enc.finish()]);
-        let raw = ctx.map_read(staging.buffer(), size, idx)?;
-        let words: &[u32] = bytemuck::cast_slice(&raw);
+        // One submission, one readback: each term's value and status words.
         let mut values = Vec::with_capacity(terms.len());
-        for (i, (t, (_, r))) in terms.iter().zip(&recorded).enumerate() {
-            let at = (values_bytes / 4) as usize + i * STATUS_WORDS;
-            let status = &words[at..at + STATUS_WORDS];
-            if let Some(e) = status_error(ctx, status, &r.names, r.labels.as_ref()) {
-                return Err(rename(e, o, t));
-            }
-            values.push((t.name, f32::from_bits(words[i])));
+        for (t, v) in terms.iter().zip(read_recorded(ctx, enc, &recorded)?) {
+            values.push((t.name, v.map_err(|e| rename(e, o, t))?));
         }
         Ok((values, grads))
-    })();
-    let oom = pollster::block_on(memory.pop());
-    let invalid = pollster::block_on(validation.pop());
-    let (values, grads) = match (invalid.or(oom), outcome) {
-        (_, Err(e)) => return Err(e),
-        (Some(e), Ok(_)) => return Err(LossError::Gpu(e.to_string())),
-        (None, Ok(v)) => v,
-    };
+    })?;
     let total: f64 = values.iter().map(|(_, v)| f64::from(*v)).sum();
     let mut ordered = o
         .grads

@@ -6,8 +6,9 @@
 //! For the style loss, d L / d F = (dG + dGᵀ)·F / (C·M) = 2·dG·F / (C·M), dG = d L / d G
 //! (symmetric), another tiled product.
 
-use crate::call::LossCall;
+use crate::call::{read_recorded, LossCall};
 use crate::catalogue::{self, Loss, Structured};
+use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
 use crate::params::Reduction;
@@ -146,7 +147,8 @@ pub(crate) fn record(
             .input(&g_f)
             .target(&g_f),
     };
-    let mut term = term.reduction(if gram_is_output {
+    // The call's weight (a layer's w_l) scales the value and d L / d G alike.
+    let mut term = term.scaled(call.scale).reduction(if gram_is_output {
         Reduction::Sum
     } else {
         call.reduction
@@ -191,4 +193,84 @@ pub(crate) fn record(
         elements: elements_into.or(gram_is_output.then_some(g_f)),
         grad,
     })
+}
+
+/// One layer of a style loss over several layers: the generated image's features `input`
+/// ([C, M] or [B, C, M]), the style image's `target` (same shape) and the layer's weight w_l.
+#[derive(Clone, Copy, Debug)]
+pub struct StyleLayer<'a> {
+    pub input: &'a Tensor,
+    pub target: &'a Tensor,
+    pub weight: f64,
+}
+
+/// What [`GpuContext::style_loss`] returns.
+#[derive(Debug)]
+pub struct StyleLosses {
+    /// Σ_l w_l·mse(gram(F_l), gram(S_l)).
+    pub value: f32,
+    /// Each layer's weighted term w_l·mse(gram(F_l), gram(S_l)), in the layers' order.
+    pub layers: Vec<f32>,
+    /// d value / d F_l for each layer (empty unless asked for).
+    pub grads: Vec<Tensor>,
+}
+
+impl GpuContext {
+    /// LOSSES.md's style_loss over several layers, Σ_l w_l·mse(gram(F_l), gram(S_l)): every
+    /// layer recorded into one encoder, one submission, one readback. An error in a layer's
+    /// tensors or data is `LossError::Layer` naming the layer.
+    pub fn style_loss(&self, layers: &[StyleLayer<'_>], with_grad: bool) -> Result<StyleLosses> {
+        if layers.is_empty() {
+            return Err(LossError::Usage(
+                "style_loss: no layers given (it needs at least one)".into(),
+            ));
+        }
+        let in_layer = |layer: usize| {
+            move |e| LossError::Layer {
+                layer,
+                source: Box::new(e),
+            }
+        };
+        for (i, l) in layers.iter().enumerate() {
+            if !(l.weight.is_finite() && l.weight >= 0.0) {
+                return Err(in_layer(i)(LossError::InvalidParam {
+                    loss: "style_loss",
+                    name: "weight",
+                    value: l.weight.to_string(),
+                    rule: "finite and >= 0",
+                }));
+            }
+        }
+        let _serial = self.gl_lock();
+        self.scoped(|| {
+            let mut enc = self.encoder();
+            let mut recorded = Vec::with_capacity(layers.len());
+            let mut grads = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                let grad = with_grad
+                    .then(|| self.scratch_tensor(l.input.shape().to_vec()))
+                    .transpose()?;
+                let mut c = self
+                    .loss("style_loss")?
+                    .input(l.input)
+                    .target(l.target)
+                    .scaled(l.weight);
+                if let Some(g) = &grad {
+                    c = c.grad_into(g);
+                }
+                recorded.push(c.record(&mut enc).map_err(in_layer(i))?);
+                grads.extend(grad);
+            }
+            let mut values = Vec::with_capacity(layers.len());
+            for (i, v) in read_recorded(self, enc, &recorded)?.into_iter().enumerate() {
+                values.push(v.map_err(in_layer(i))?);
+            }
+            let total: f64 = values.iter().map(|&v| f64::from(v)).sum();
+            Ok(StyleLosses {
+                value: total as f32,
+                layers: values,
+                grads,
+            })
+        })
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 use common::{normwise_error, seed, targets};
 use gpu_loss::cpu::structured as objectives;
 use gpu_loss::sample::normal;
-use gpu_loss::{LossError, Reduction};
+use gpu_loss::{LossError, Reduction, StyleLayer};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -252,6 +252,107 @@ fn gram_and_style_loss_match_the_reference() {
                 assert!(err <= 1e-5, "style {label}: gradient {err:.1e}");
             }
         }
+    }
+}
+
+/// style_loss over several layers with weights (the library form): layers of different shapes
+/// (each within the small-bindings profile's 8 KiB), C not a multiple of the tile, a batch
+/// axis; the total, each layer's term and each layer's gradient against the float64 twin; and
+/// the errors, naming the layer.
+#[test]
+fn style_loss_over_layers_with_weights() {
+    let shapes: [&[usize]; 3] = [&[5, 37], &[17, 100], &[2, 3, 50]];
+    let weights = [1.0, 0.5, 2.0];
+    let mut rng = StdRng::seed_from_u64(seed() ^ 0x57e1);
+    let data: Vec<(Vec<f32>, Vec<f32>)> = shapes
+        .iter()
+        .map(|s| {
+            let n = s.iter().product();
+            (random(n, &mut rng), random(n, &mut rng))
+        })
+        .collect();
+    let f64_data: Vec<(Vec<f64>, Vec<f64>)> =
+        data.iter().map(|(f, s)| (f64s(f), f64s(s))).collect();
+    let layers: Vec<objectives::StyleLayer> = f64_data
+        .iter()
+        .zip(shapes.iter().zip(weights))
+        .map(|((f, s), (shape, weight))| objectives::StyleLayer {
+            input: f,
+            target: s,
+            shape,
+            weight,
+        })
+        .collect();
+    let (want, want_terms, want_grads) = objectives::style_loss_layers(&layers).unwrap();
+    for t in targets() {
+        let tensors: Vec<(gpu_loss::Tensor, gpu_loss::Tensor)> = data
+            .iter()
+            .zip(shapes)
+            .map(|((f, s), shape)| {
+                (
+                    t.ctx.upload(f, shape).unwrap(),
+                    t.ctx.upload(s, shape).unwrap(),
+                )
+            })
+            .collect();
+        let layers: Vec<StyleLayer> = tensors
+            .iter()
+            .zip(weights)
+            .map(|((f, s), weight)| StyleLayer {
+                input: f,
+                target: s,
+                weight,
+            })
+            .collect();
+        let out = t.ctx.style_loss(&layers, true).unwrap();
+        let scale: f64 = want_terms.iter().map(|v| v.abs()).sum();
+        let label = &t.name;
+        assert!(
+            (out.value as f64 - want).abs() <= 1e-5 * scale,
+            "{label}: {} vs {want}",
+            out.value
+        );
+        for (l, (got, w)) in out.layers.iter().zip(&want_terms).enumerate() {
+            let err = (*got as f64 - w).abs() / w.abs();
+            assert!(err <= 1e-5, "{label}: layer {l}: {got} vs {w}");
+        }
+        assert_eq!(out.grads.len(), shapes.len());
+        for (l, (g, w)) in out.grads.iter().zip(&want_grads).enumerate() {
+            let err = normwise_error(&t.ctx.download(g).unwrap(), w);
+            assert!(err <= 1e-5, "{label}: layer {l} gradient {err:.1e}");
+        }
+        // The value alone, without gradients, is the same.
+        let alone = t.ctx.style_loss(&layers, false).unwrap();
+        assert!(alone.grads.is_empty());
+        assert_eq!(alone.value.to_bits(), out.value.to_bits(), "{label}");
+
+        // Errors name the layer.
+        assert!(matches!(
+            t.ctx.style_loss(&[], false),
+            Err(LossError::Usage(_))
+        ));
+        let mut bad = layers.clone();
+        bad[1].weight = -1.0;
+        let e = t.ctx.style_loss(&bad, false);
+        assert!(
+            matches!(&e, Err(LossError::Layer { layer: 1, source }) if matches!(**source, LossError::InvalidParam { .. })),
+            "{label}: {e:?}"
+        );
+        let mut bad = layers.clone();
+        bad[2].target = &tensors[0].1;
+        let e = t.ctx.style_loss(&bad, true);
+        assert!(
+            matches!(&e, Err(LossError::Layer { layer: 2, source }) if matches!(**source, LossError::ShapeMismatch { .. })),
+            "{label}: {e:?}"
+        );
+        let nan = t.ctx.upload(&vec![f32::NAN; 5 * 37], &[5, 37]).unwrap();
+        let mut bad = layers.clone();
+        bad[0].target = &nan;
+        let e = t.ctx.style_loss(&bad, false);
+        assert!(
+            matches!(&e, Err(LossError::Layer { layer: 0, .. })),
+            "{label}: {e:?}"
+        );
     }
 }
 

@@ -218,3 +218,24 @@ pub fn style_loss(
     let grad = gram_backward(f, shape, &d_g)?;
     Ok(red.finish(entries, vec![grad]))
 }
+
+/// One layer for [`style_loss_layers`]: features F, style features S, their shape, weight w_l.
+pub struct StyleLayer<'a> {
+    pub input: &'a [f64],
+    pub target: &'a [f64],
+    pub shape: &'a [usize],
+    pub weight: f64,
+}
+
+/// style_loss over layers, Σ_l w_l·mse(gram(F_l), gram(S_l)): the total, each layer's weighted
+/// term, and d total / d F_l for each layer (the twin of `GpuContext::style_loss`).
+pub fn style_loss_layers(layers: &[StyleLayer<'_>]) -> Result<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+    let mut terms = Vec::with_capacity(layers.len());
+    let mut grads = Vec::with_capacity(layers.len());
+    for l in layers {
+        let r = style_loss(l.input, l.target, l.shape, Reduction::Mean)?;
+        terms.push(l.weight * r.value.unwrap_or(f64::NAN));
+        grads.push(r.grads[0].iter().map(|g| l.weight * g).collect());
+    }
+    Ok((terms.iter().sum(), terms, grads))
+}
