@@ -6,7 +6,6 @@ use super::plot::{self, Point};
 use super::report::chosen;
 use super::workload::{inputs, measure, Size};
 use gpu_loss::{timing, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,9 +59,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let contexts = super::contexts(backend, args.adapter.as_deref())?;
     let reps = args.reps.max(1);
 
-    let bar = ProgressBar::new((contexts.len() * losses.len() * sizes.len()) as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
-    );
+    let bar = super::progress(contexts.len() * losses.len() * sizes.len());
     let mut records = Vec::new();
     let mut points = Vec::new();
     for ctx in &contexts {

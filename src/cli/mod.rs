@@ -116,3 +116,11 @@ fn contexts(backend: &str, name: Option<&str>) -> Result<Vec<GpuContext>> {
         .map(GpuContext::from_adapter)
         .collect()
 }
+
+/// A progress bar on stderr: drawn on a terminal, nothing elsewhere (a pipe, CI).
+fn progress(len: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(len as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    )
+}

@@ -4,7 +4,6 @@
 use super::workload::{inputs, measure, Size};
 use gpu_loss::catalogue::{self, Loss};
 use gpu_loss::{timing, GpuContext, LossError, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,10 +56,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     let losses = chosen(&args.losses)?;
     let contexts = GpuContext::all()?;
     let size = Size::Elements(args.size);
-    // On a terminal, a bar on stderr; elsewhere (a pipe, CI) nothing.
-    let bar = ProgressBar::new((contexts.len() * losses.len()) as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
-    );
+    let bar = super::progress(contexts.len() * losses.len());
     let mut records = Vec::new();
     let mut failed = 0;
     for ctx in &contexts {
