@@ -13,6 +13,7 @@ use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::image::TvProblem;
 use crate::kernel::wasserstein::{self, WassersteinProblem};
+use crate::kernel::wasserstein_samples as samples;
 use crate::kernel::{cross_entropy, elementwise, row_stats, row_tuples, total_variation};
 use crate::params::{ParamValue, Reduction};
 use crate::pool::Pooled;
@@ -578,6 +579,9 @@ impl<'a> LossCall<'a> {
         if loss.name == "wasserstein_1d" {
             return self.wasserstein_parts(loss, enc, result);
         }
+        if loss.name == "wasserstein_1d_samples" {
+            return self.samples_parts(loss, enc, result);
+        }
         let input = self.input.ok_or(LossError::MissingTensor {
             loss: loss.name,
             tensor: "input",
@@ -657,6 +661,58 @@ impl<'a> LossCall<'a> {
             scratch,
             labels: None,
             other_grads: grad_v.into_iter().map(|g| ("v", g)).collect(),
+        })
+    }
+
+    /// wasserstein_1d_samples: two sample sets, optionally weighted; a gradient for each set.
+    fn samples_parts(
+        &self,
+        loss: &'static Structured,
+        enc: &mut wgpu::CommandEncoder,
+        result: &Tensor,
+    ) -> Result<Parts> {
+        if self.input.is_some() {
+            return Err(unexpected(loss.name, "input", loss.tensors));
+        }
+        let given = |name: &str| self.named.iter().find(|(n, _)| *n == name).map(|t| t.1);
+        let need = |name: &'static str| {
+            given(name).ok_or(LossError::MissingTensor {
+                loss: loss.name,
+                tensor: name,
+            })
+        };
+        let mut bound = samples::Bound {
+            u: need("u_values")?,
+            v: need("v_values")?,
+            u_weights: given("u_weights"),
+            v_weights: given("v_weights"),
+            grads: None,
+            out: None,
+            result,
+        };
+        let p = samples::SamplesProblem::new(loss, &bound, &self.params, self.reduction)?;
+        let inputs = [
+            ("u_values", Some(bound.u)),
+            ("v_values", Some(bound.v)),
+            ("u_weights", bound.u_weights),
+            ("v_weights", bound.v_weights),
+        ];
+        let (elements, grad) = self.outputs(p.reduction, &[1], bound.u.shape(), &inputs)?;
+        let grad_v = grad
+            .as_ref()
+            .map(|_| self.ctx.scratch_tensor(bound.v.shape().to_vec()))
+            .transpose()?;
+        bound.grads = grad.as_ref().zip(grad_v.as_ref());
+        bound.out = elements.as_ref();
+        let scratch = samples::record(self.ctx, &p, &bound, enc)?;
+        Ok(Parts {
+            names: p.names(),
+            reduction: p.reduction,
+            elements,
+            grad,
+            scratch,
+            labels: None,
+            other_grads: grad_v.into_iter().map(|g| ("v_values", g)).collect(),
         })
     }
 

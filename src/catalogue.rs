@@ -610,6 +610,8 @@ pub struct Structured {
     pub name: &'static str,
     /// Its tensors, required first, in LOSSES.md's order.
     pub tensors: &'static [&'static str],
+    /// How many of `tensors` are required (the rest are optional).
+    pub required: usize,
     /// The tensors that get a gradient, in order.
     pub grads: &'static [&'static str],
     pub params: &'static [ParamSpec],
@@ -620,6 +622,7 @@ pub static STRUCTURED: &[Structured] = &[
     Structured {
         name: "total_variation",
         tensors: &["input"],
+        required: 1,
         grads: &["input"],
         params: &[ParamSpec::new("power", 1.0, Rule::Positive)],
         follows: "anisotropic total variation over the last two axes (H, W)",
@@ -627,13 +630,23 @@ pub static STRUCTURED: &[Structured] = &[
     Structured {
         name: "wasserstein_1d",
         tensors: &["u", "v"],
+        required: 2,
         grads: &["u", "v"],
         params: &[ParamSpec::new("dx", 1.0, Rule::Positive)],
         follows: "earth mover's distance between histograms on one grid",
     },
     Structured {
+        name: "wasserstein_1d_samples",
+        tensors: &["u_values", "v_values", "u_weights", "v_weights"],
+        required: 2,
+        grads: &["u_values", "v_values"],
+        params: &[],
+        follows: "scipy.stats.wasserstein_distance: both sample sets sorted together on the GPU",
+    },
+    Structured {
         name: "gram",
         tensors: &["input"],
+        required: 1,
         grads: &["input"],
         params: &[],
         follows: "Gatys et al.: G = F·Fᵀ / (C·M); `none` gives G, sum/mean reduce its entries",
@@ -641,6 +654,7 @@ pub static STRUCTURED: &[Structured] = &[
     Structured {
         name: "style_loss",
         tensors: &["input", "target"],
+        required: 2,
         grads: &["input"],
         params: &[],
         follows: "Gatys et al.: mse(gram(F), gram(S)) for one layer",

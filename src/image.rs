@@ -61,6 +61,7 @@ impl TvProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "input",
             target: "target",
             aux: "aux",

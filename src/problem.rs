@@ -174,6 +174,7 @@ impl Problem {
             |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "input",
             target: "target",
             aux: self.aux_name(),

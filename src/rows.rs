@@ -136,6 +136,7 @@ impl CrossEntropyProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "input",
             target: "target",
             aux: "weight",
@@ -202,6 +203,7 @@ impl RowStatsProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "input",
             target: "target",
             aux: "aux",
@@ -290,6 +292,7 @@ impl TupleProblem {
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "input",
             target: "target",
             aux: "aux",

@@ -45,6 +45,8 @@ pub struct Names {
     pub input: &'static str,
     pub target: &'static str,
     pub aux: &'static str,
+    /// The tensor the NaN-weight check names (`weight` for most losses).
+    pub weight: &'static str,
     pub input_domain: &'static str,
     pub aux_domain: &'static str,
     pub target_domain: &'static str,
@@ -114,7 +116,7 @@ impl Status {
             Some(match c {
                 Check::NanInput => nan(names.input),
                 Check::NanTarget => nan(names.target),
-                Check::NanWeight => nan("weight"),
+                Check::NanWeight => nan(names.weight),
                 Check::NanAux => nan(names.aux),
                 Check::InputDomain => outside(names.input, names.input_domain),
                 Check::AuxDomain => outside(names.aux, names.aux_domain),

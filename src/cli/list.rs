@@ -133,12 +133,14 @@ fn structured(s: &Structured) -> Value {
     let shape = match s.name {
         "total_variation" => "[..., H, W]",
         "wasserstein_1d" => "[..., C]",
+        "wasserstein_1d_samples" => "[n]",
         _ => "[C, M] or [B, C, M]",
     };
     let tensors: Vec<Value> = s
         .tensors
         .iter()
-        .map(|&t| tensor(t, true, "float32", shape))
+        .enumerate()
+        .map(|(i, &t)| tensor(t, i < s.required, "float32", shape))
         .collect();
     json!({
         "name": s.name,

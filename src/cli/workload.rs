@@ -79,7 +79,8 @@ fn array(shape: &[usize], values: impl Iterator<Item = f64>) -> Array {
 /// Valid random tensors for `loss` at `size`: elementwise losses on `[n]` (or `[rows, cols]`)
 /// drawn from each loss's domain; row losses on `[rows, cols]`; gram and style_loss on
 /// features `[C, M]` = `[64, n/64]` (or `[rows, cols]`); total_variation on one plane;
-/// objectives on discriminator outputs of n/64 and images of n elements.
+/// objectives on discriminator outputs of n/64 and images of n elements; sample sets of n
+/// and n/2 + 1.
 pub fn inputs(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = size.elements();
@@ -189,6 +190,16 @@ pub fn inputs(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
                 named(vec![
                     ("u", ramp(true, &mut rng)),
                     ("v", ramp(false, &mut rng)),
+                ])
+            }
+            // Two sample sets of different sizes, weighted.
+            "wasserstein_1d_samples" => {
+                let m = n / 2 + 1;
+                named(vec![
+                    ("u_values", normal(&[n.max(1)], &mut rng)),
+                    ("v_values", normal(&[m], &mut rng)),
+                    ("u_weights", uniform(&[n.max(1)], 0.1, 1.0, &mut rng)),
+                    ("v_weights", uniform(&[m], 0.1, 1.0, &mut rng)),
                 ])
             }
             objective => {

@@ -128,6 +128,25 @@ fn structured<'a>(
             let r = structured::wasserstein_1d(&u.floats(), &v.floats(), classes, p[0], reduction)?;
             (r, u.shape[..u.shape.len().saturating_sub(1)].to_vec())
         }
+        "wasserstein_1d_samples" => {
+            let (u, v) = (need("u_values")?, need("v_values")?);
+            let weights = |name| get(name).map(|a| a.floats());
+            let (uw, vw) = (weights("u_weights"), weights("v_weights"));
+            let (w1, gu, gv) = structured::wasserstein_1d_samples(
+                &u.floats(),
+                &v.floats(),
+                uw.as_deref(),
+                vw.as_deref(),
+            )?;
+            // One distance: `none` gives it as a one-element output.
+            let none = reduction == Reduction::None;
+            let r = RowResult {
+                value: (!none).then_some(w1),
+                rows: none.then(|| vec![w1]),
+                grads: vec![gu, gv],
+            };
+            (r, vec![1])
+        }
         _ => {
             let x = need("input")?;
             let g_shape = match *x.shape.as_slice() {

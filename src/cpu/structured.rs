@@ -239,3 +239,88 @@ pub fn style_loss_layers(layers: &[StyleLayer<'_>]) -> Result<(f64, Vec<f64>, Ve
     }
     Ok((terms.iter().sum(), terms, grads))
 }
+
+/// What a sample-weight tensor must hold.
+pub const SAMPLE_WEIGHTS: &str = "finite non-negative weights with a positive sum";
+
+/// wasserstein_1d_samples, as scipy.stats.wasserstein_distance: W1 = ∫ |F_u − F_v| over the
+/// merged support, F the weighted empirical CDFs. All samples are sorted together by (value,
+/// position, u before v) — the GPU's order — and S_e = F_u − F_v just after sample e, so
+/// W1 = Σ_e |S_e|·(x_{e+1} − x_e) and d W1 / d x_e = |S_{e−1}| − |S_e| (S_{−1} = S_last = 0).
+/// Returns the value and the gradients for u_values and v_values.
+pub fn wasserstein_1d_samples(
+    u: &[f64],
+    v: &[f64],
+    u_weights: Option<&[f64]>,
+    v_weights: Option<&[f64]>,
+) -> Result<(f64, Vec<f64>, Vec<f64>)> {
+    const LOSS: &str = "wasserstein_1d_samples";
+    let check = |name: &'static str, values: &[f64], weights: Option<&[f64]>, wname| {
+        if values.is_empty() {
+            return Err(LossError::ShapeMismatch {
+                loss: LOSS,
+                tensor: name,
+                got: vec![0],
+                expected: "[n], n ≥ 1 (a distribution needs a sample)".into(),
+            });
+        }
+        no_nan(LOSS, name, values)?;
+        let Some(w) = weights else {
+            return Ok(values.len() as f64);
+        };
+        if w.len() != values.len() {
+            return Err(LossError::ShapeMismatch {
+                loss: LOSS,
+                tensor: wname,
+                got: vec![w.len()],
+                expected: format!("[{}], the shape of `{name}`", values.len()),
+            });
+        }
+        let outside = |index: usize| LossError::OutOfDomain {
+            loss: LOSS,
+            tensor: wname,
+            index: index as u64,
+            domain: SAMPLE_WEIGHTS,
+        };
+        if let Some(i) = w.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+            return Err(outside(i));
+        }
+        let total: f64 = w.iter().sum();
+        if total <= 0.0 {
+            return Err(outside(0));
+        }
+        Ok(total)
+    };
+    let total_u = check("u_values", u, u_weights, "u_weights")?;
+    let total_v = check("v_values", v, v_weights, "v_weights")?;
+    let (n, m) = (u.len(), v.len());
+    // Global position k: u's samples first, then v's.
+    let value = |k: usize| if k < n { u[k] } else { v[k - n] };
+    let step = |k: usize| {
+        if k < n {
+            u_weights.map_or(1.0, |w| w[k]) / total_u
+        } else {
+            -v_weights.map_or(1.0, |w| w[k - n]) / total_v
+        }
+    };
+    let mut order: Vec<usize> = (0..n + m).collect();
+    order.sort_by(|&a, &b| value(a).total_cmp(&value(b)).then(a.cmp(&b)));
+    let mut grad_u = vec![0.0; n];
+    let mut grad_v = vec![0.0; m];
+    let (mut w1, mut s_prev) = (0.0, 0.0f64);
+    for (e, &k) in order.iter().enumerate() {
+        let last = e + 1 == order.len();
+        let s = if last { 0.0 } else { s_prev + step(k) };
+        if !last {
+            w1 += s.abs() * (value(order[e + 1]) - value(k));
+        }
+        let g = s_prev.abs() - s.abs();
+        if k < n {
+            grad_u[k] = g;
+        } else {
+            grad_v[k - n] = g;
+        }
+        s_prev = s;
+    }
+    Ok((w1, grad_u, grad_v))
+}

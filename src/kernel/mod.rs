@@ -9,6 +9,7 @@ pub(crate) mod row_tuples;
 mod source;
 pub(crate) mod total_variation;
 pub(crate) mod wasserstein;
+pub(crate) mod wasserstein_samples;
 
 use crate::error::{LossError, Result};
 use std::collections::HashMap;
@@ -109,6 +110,33 @@ pub(crate) const WASSERSTEIN: KernelDef = KernelDef {
     ],
 };
 
+/// shaders/samples_prep.wgsl (entries `totals`, `keys_from_samples`): params, u_values,
+/// v_values, u_weights, v_weights, keys, order, scratch.
+pub(crate) const SAMPLES_PREP: KernelDef = KernelDef {
+    name: "samples_prep",
+    template: include_str!("../../shaders/samples_prep.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
+/// shaders/bitonic.wgsl (entries `local_sort`, `global_step`, `local_merge`): step, keys, order.
+pub(crate) const BITONIC: KernelDef = KernelDef {
+    name: "bitonic",
+    template: include_str!("../../shaders/bitonic.wgsl"),
+    bindings: &[Uniform, ReadWrite, ReadWrite],
+};
+
+/// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
+/// u_weights, v_weights, keys, order, chunk sums, the two gradients, scratch.
+pub(crate) const SAMPLES_SCAN: KernelDef = KernelDef {
+    name: "samples_scan",
+    template: include_str!("../../shaders/samples_scan.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
 /// What identifies one compiled pipeline. Loss parameters are not part of it: they travel in
 /// the uniform.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -137,6 +165,12 @@ pub(crate) enum KernelKey {
         write_out: bool,
         write_grad: bool,
     },
+    /// wasserstein_1d_samples' stages: one of SAMPLES_PREP, BITONIC, SAMPLES_SCAN and its entry.
+    Samples {
+        code: CodeConfig,
+        kernel: &'static str,
+        entry: &'static str,
+    },
 }
 
 /// Bind group layouts (one per kernel) and the compiled pipelines of one device.
@@ -158,6 +192,9 @@ impl Kernels {
             &TOTAL_VARIATION,
             &MATMUL,
             &WASSERSTEIN,
+            &SAMPLES_PREP,
+            &BITONIC,
+            &SAMPLES_SCAN,
         ]
         .into_iter()
         .map(|k| (k.name, layout(device, k)))
@@ -205,6 +242,17 @@ impl Kernels {
                 source::wasserstein(code, *write_out, *write_grad),
                 "main",
             ),
+            KernelKey::Samples {
+                code,
+                kernel,
+                entry,
+            } => {
+                let def = [&SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN]
+                    .into_iter()
+                    .find(|d| d.name == *kernel)
+                    .expect("a samples kernel");
+                (def, source::samples(code, def), *entry)
+            }
             KernelKey::TotalVariation {
                 code,
                 write_out,

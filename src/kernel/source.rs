@@ -337,3 +337,14 @@ pub(crate) fn wasserstein(code: &CodeConfig, write_out: bool, write_grad: bool) 
     s.push_str(super::WASSERSTEIN.template);
     s
 }
+
+/// wasserstein_1d_samples' stages. The sort needs only WG_SIZE; the other two the prelude.
+pub(crate) fn samples(code: &CodeConfig, def: &super::KernelDef) -> String {
+    let mut s = if def.name == super::BITONIC.name {
+        format!("const WG_SIZE: u32 = {}u;\n", code.workgroup_size)
+    } else {
+        prelude(code)
+    };
+    s.push_str(def.template);
+    s
+}

@@ -66,6 +66,7 @@ impl WassersteinProblem {
     pub(crate) fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
+            weight: "weight",
             input: "u",
             target: "u and v",
             aux: "v",

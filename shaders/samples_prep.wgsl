@@ -1,0 +1,105 @@
+// wasserstein_1d_samples, stage 1 of 3 (LOSSES.md section D; stages 2 and 3 are bitonic.wgsl
+// and samples_scan.wgsl). `totals` (one workgroup) checks every sample and weight and sums each
+// set's weights into scratch.norms[0..4] (hi, lo each); `keys` lays both sets out as one array of
+// (value, position) to sort: u's samples at positions 0..n, v's at n..n+m, then +inf padding to
+// a power of two. The host prepends WG_SIZE, common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl,
+// one tree strategy.
+
+struct Params {
+    n: u32,
+    m: u32,
+    padded: u32,
+    weighted: u32,  // bit 0: u_weights given; bit 1: v_weights given
+    u_at: u32,
+    v_at: u32,
+    uw_at: u32,
+    vw_at: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> u_buf: array<f32>;
+@group(0) @binding(2) var<storage, read> v_buf: array<f32>;
+@group(0) @binding(3) var<storage, read> uw_buf: array<f32>;
+@group(0) @binding(4) var<storage, read> vw_buf: array<f32>;
+@group(0) @binding(5) var<storage, read_write> keys: array<f32>;
+@group(0) @binding(6) var<storage, read_write> order: array<u32>;
+@group(0) @binding(7) var<storage, read_write> scratch: Scratch;
+
+// Status slots as src/call.rs names them for this loss: NAN_INPUT u_values, NAN_WEIGHT
+// v_values, AUX_DOMAIN u_weights, TARGET_DOMAIN v_weights.
+fn flag(slot: u32, index: u32) {
+    atomicMax(&scratch.status[slot], ~index);
+}
+
+fn good_weight(w: f32) -> bool {
+    return !is_nan_f(w) && !is_inf_f(w) && w >= 0.0;
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn totals(ids: Ids) {
+    acc_setup(ids.nwg.x);
+    var wu = ACC_ZERO;
+    for (var i = ids.lid; i < p.n; i += WG_SIZE) {
+        if is_nan_f(u_buf[p.u_at + i]) {
+            flag(STATUS_NAN_INPUT, i);
+        }
+        var w = 1.0;
+        if (p.weighted & 1u) != 0u {
+            w = uw_buf[p.uw_at + i];
+            if !good_weight(w) {
+                flag(STATUS_AUX_DOMAIN, i);
+            }
+        }
+        wu = acc_add(wu, w);
+    }
+    var wv = ACC_ZERO;
+    for (var i = ids.lid; i < p.m; i += WG_SIZE) {
+        if is_nan_f(v_buf[p.v_at + i]) {
+            flag(STATUS_NAN_WEIGHT, i);
+        }
+        var w = 1.0;
+        if (p.weighted & 2u) != 0u {
+            w = vw_buf[p.vw_at + i];
+            if !good_weight(w) {
+                flag(STATUS_TARGET_DOMAIN, i);
+            }
+        }
+        wv = acc_add(wv, w);
+    }
+    let tu = workgroup_reduce(ids, wu);
+    let tv = workgroup_reduce(ids, wv);
+    if ids.lid == 0u {
+        let su = acc_value(tu);
+        let sv = acc_value(tv);
+        // Each total as hi + lo: the steps w / W are formed to twice f32's precision.
+        scratch.norms[0] = tu.x;
+        scratch.norms[1] = tu.y;
+        scratch.norms[2] = tv.x;
+        scratch.norms[3] = tv.y;
+        // A set of no mass (or more than f32 holds) is no distribution.
+        if !(su > 0.0) || is_inf_f(su) {
+            flag(STATUS_AUX_DOMAIN, 0u);
+        }
+        if !(sv > 0.0) || is_inf_f(sv) {
+            flag(STATUS_TARGET_DOMAIN, 0u);
+        }
+    }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn keys_from_samples(ids: Ids) {
+    let grid = ids.nwg.x * WG_SIZE;
+    for (var i = ids.wid.x * WG_SIZE + ids.lid; i < p.padded; i += grid) {
+        var key = bitcast<f32>(0x7f800000u);
+        var at = 0xffffffffu;
+        if i < p.n {
+            key = u_buf[p.u_at + i];
+            at = i;
+        } else if i < p.n + p.m {
+            key = v_buf[p.v_at + i - p.n];
+            at = i;
+        }
+        keys[i] = key;
+        order[i] = at;
+    }
+}
