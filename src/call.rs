@@ -75,6 +75,10 @@ pub struct Recorded {
     pub grad: Option<Tensor>,
     /// As [`Computed::other_grads`].
     pub other_grads: Vec<(&'static str, Tensor)>,
+    /// An objective's terms: each one's weighted value, element 0 of its tensor.
+    pub terms: Vec<(&'static str, Tensor)>,
+    /// An objective's term calls, whose checks `check` reads too.
+    pub(crate) parts: Vec<Recorded>,
     pub(crate) scratch: Pooled,
     pub(crate) names: Names,
     pub(crate) labels: Option<Tensor>,
@@ -300,12 +304,6 @@ impl<'a> LossCall<'a> {
             Loss::Row(loss) if loss.kernel == RowKernel::Tuples => {
                 return self.tuple_parts(loss, enc, result);
             }
-            Loss::Objective(o) => {
-                return Err(LossError::Usage(format!(
-                    "{}: an objective runs with value() or run(), not record()",
-                    o.name
-                )))
-            }
             Loss::Structured(s) => return self.structured_parts(s, enc, result),
             _ => {}
         }
@@ -313,6 +311,7 @@ impl<'a> LossCall<'a> {
         match self.loss {
             Loss::Elementwise(loss) => self.elementwise_parts(loss, input, target, enc, result),
             Loss::Row(loss) => self.row_parts(loss, input, target, enc, result),
+            // record() and run() take objectives to src/objective.rs.
             Loss::Objective(_) | Loss::Structured(_) => unreachable!("these return above"),
         }
     }
@@ -479,7 +478,6 @@ impl<'a> LossCall<'a> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        let given = |name: &str| self.named.iter().find(|(n, _)| *n == name).map(|t| t.1);
         let stray = [
             ("input", self.input),
             ("weight", self.weight),
@@ -490,11 +488,7 @@ impl<'a> LossCall<'a> {
         }
         let mut rows = Vec::new();
         for name in loss.grad_tensors() {
-            let t = given(name).ok_or(LossError::MissingTensor {
-                loss: loss.name,
-                tensor: name,
-            })?;
-            rows.push((name, t));
+            rows.push((name, self.required(loss.name, name)?));
         }
         let labels = if loss.tensors.contains(&"target") {
             Some(self.target.ok_or(LossError::MissingTensor {
@@ -616,6 +610,17 @@ impl<'a> LossCall<'a> {
         })
     }
 
+    /// The tensor given by this name (`.tensor(name, ..)`), if any.
+    pub(crate) fn named_tensor(&self, name: &str) -> Option<&'a Tensor> {
+        self.named.iter().find(|(n, _)| *n == name).map(|t| t.1)
+    }
+
+    /// The tensor `loss` requires by this name, or the error saying it is missing.
+    fn required(&self, loss: &'static str, name: &'static str) -> Result<&'a Tensor> {
+        self.named_tensor(name)
+            .ok_or(LossError::MissingTensor { loss, tensor: name })
+    }
+
     /// wasserstein_1d: rows `u`, `v`, a gradient for each.
     fn wasserstein_parts(
         &self,
@@ -626,17 +631,10 @@ impl<'a> LossCall<'a> {
         if self.input.is_some() {
             return Err(unexpected(loss.name, "input", loss.tensors));
         }
-        let given = |name: &'static str| {
-            self.named
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|t| t.1)
-                .ok_or(LossError::MissingTensor {
-                    loss: loss.name,
-                    tensor: name,
-                })
-        };
-        let (u, v) = (given("u")?, given("v")?);
+        let (u, v) = (
+            self.required(loss.name, "u")?,
+            self.required(loss.name, "v")?,
+        );
         let p = WassersteinProblem::new(loss, u, v, &self.params, self.reduction)?;
         let inputs = [("u", Some(u)), ("v", Some(v))];
         let rows_shape = &p.shape[..p.shape.len() - 1];
@@ -674,18 +672,11 @@ impl<'a> LossCall<'a> {
         if self.input.is_some() {
             return Err(unexpected(loss.name, "input", loss.tensors));
         }
-        let given = |name: &str| self.named.iter().find(|(n, _)| *n == name).map(|t| t.1);
-        let need = |name: &'static str| {
-            given(name).ok_or(LossError::MissingTensor {
-                loss: loss.name,
-                tensor: name,
-            })
-        };
         let mut bound = samples::Bound {
-            u: need("u_values")?,
-            v: need("v_values")?,
-            u_weights: given("u_weights"),
-            v_weights: given("v_weights"),
+            u: self.required(loss.name, "u_values")?,
+            v: self.required(loss.name, "v_values")?,
+            u_weights: self.named_tensor("u_weights"),
+            v_weights: self.named_tensor("v_weights"),
             grads: None,
             out: None,
             result,
@@ -849,12 +840,17 @@ impl<'a> LossCall<'a> {
             Some(t) => t.clone(),
             None => self.ctx.scratch_tensor(vec![1])?,
         };
+        if let Loss::Objective(o) = self.loss {
+            return crate::objective::record(&self, o, enc, &value);
+        }
         let parts = self.record_parts(enc, &value)?;
         Ok(Recorded {
             value,
             elements: parts.elements,
             grad: parts.grad,
             other_grads: parts.other_grads,
+            terms: Vec::new(),
+            parts: Vec::new(),
             scratch: parts.scratch,
             names: parts.names,
             labels: parts.labels,
@@ -878,6 +874,8 @@ impl Recorded {
     /// After the encoder has been submitted: reads the GPU's checks (a few words) and turns
     /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
     pub fn check(&self) -> Result<()> {
+        // An objective's terms first: their data is what the caller gave.
+        self.parts.iter().try_for_each(Recorded::check)?;
         let ctx = &self.ctx;
         let _serial = ctx.gl_lock();
         let bytes = 4 * STATUS_WORDS as u64;
@@ -886,15 +884,15 @@ impl Recorded {
         enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
         let idx = ctx.queue().submit([enc.finish()]);
         let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
-        match status_error(
+        if let Some(e) = status_error(
             ctx,
             bytemuck::cast_slice(&raw),
             &self.names,
             self.labels.as_ref(),
         ) {
-            Some(e) => Err(e),
-            None => Ok(()),
+            return Err(e);
         }
+        Ok(())
     }
 
     /// Reads the reduced value back (blocking) after checking the status.

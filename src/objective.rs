@@ -4,7 +4,7 @@
 //! (when asked) the gradient of the total for its prediction tensor, and read back together:
 //! one submission, one readback.
 
-use crate::call::{read_recorded, LossCall, Output};
+use crate::call::{read_recorded, LossCall, Output, Recorded};
 use crate::catalogue::{self, Loss, Objective};
 use crate::error::{LossError, Result};
 use crate::params::{self, Reduction};
@@ -149,8 +149,22 @@ pub fn terms(o: &Objective, p: &[f64]) -> Vec<Term> {
     }
 }
 
-/// Runs an objective: every term recorded into one encoder, one submission, one readback.
-pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed> {
+/// An objective's terms recorded into one encoder: each term's call (its weighted value in
+/// `values[i]`), and the gradients by tensor name.
+struct RecordedTerms {
+    terms: Vec<Term>,
+    /// One element per term.
+    values: Tensor,
+    calls: Vec<Recorded>,
+    grads: Vec<(&'static str, Tensor)>,
+}
+
+/// Checks the call and records every term of `o` into `enc`.
+fn record_terms(
+    call: &LossCall<'_>,
+    o: &'static Objective,
+    enc: &mut wgpu::CommandEncoder,
+) -> Result<RecordedTerms> {
     if let Some(e) = &call.error {
         return Err(e.clone());
     }
@@ -171,10 +185,7 @@ pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed
         }
     }
     let given = |name: &str| {
-        call.named
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|t| t.1)
+        call.named_tensor(name)
             .or(call.target.filter(|_| name == "target"))
     };
     let tensor = |name: &'static str| {
@@ -190,64 +201,125 @@ pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed
     let terms = terms(o, &p);
     let ctx = call.ctx;
     let want_grads = !matches!(call.grad, Output::No);
+    let values = ctx.scratch_tensor(vec![terms.len()])?;
+    let mut calls = Vec::with_capacity(terms.len());
+    let mut grads: Vec<(&'static str, Tensor)> = Vec::new();
+    for (i, t) in terms.iter().enumerate() {
+        let input = tensor(t.input)?;
+        let target = match t.target {
+            Some(name) => tensor(name)?,
+            None => input,
+        };
+        let loss = catalogue::elementwise(t.loss)
+            .map(Loss::Elementwise)
+            .or_else(|| catalogue::find(t.loss))
+            .expect("terms name catalogue entries");
+        let slot = values.element(i)?;
+        let mut c = ctx
+            .call(loss)
+            .input(input)
+            .target(target)
+            .scaled(t.weight)
+            .value_into(&slot);
+        let grad = if want_grads && o.grads.contains(&t.input) {
+            let g = match call.grad {
+                Output::Into(g) if t.input == o.grads[0] => g.clone(),
+                _ => ctx.scratch_tensor(input.shape().to_vec())?,
+            };
+            grads.push((t.input, g.clone()));
+            Some(g)
+        } else {
+            None
+        };
+        if let Some(g) = &grad {
+            c = c.grad_into(g);
+        }
+        let mut r = c.record(enc).map_err(|e| rename(e, o, t))?;
+        // What the GPU's checks find is said in the objective's words.
+        r.names.loss = o.name;
+        r.names.input = t.input;
+        r.names.target = t.target.unwrap_or(t.input);
+        calls.push(r);
+    }
+    Ok(RecordedTerms {
+        terms,
+        values,
+        calls,
+        grads,
+    })
+}
 
-    let _serial = ctx.gl_lock();
-    let (values, grads) = ctx.scoped(|| {
-        let mut enc = ctx.encoder();
-        let mut recorded = Vec::with_capacity(terms.len());
-        let mut grads: Vec<(&'static str, Tensor)> = Vec::new();
-        for t in &terms {
-            let input = tensor(t.input)?;
-            let target = match t.target {
-                Some(name) => tensor(name)?,
-                None => input,
-            };
-            let loss = catalogue::elementwise(t.loss)
-                .map(Loss::Elementwise)
-                .or_else(|| catalogue::find(t.loss))
-                .expect("terms name catalogue entries");
-            let slot = ctx.scratch_tensor(vec![1])?;
-            let mut c = ctx
-                .call(loss)
-                .input(input)
-                .target(target)
-                .scaled(t.weight)
-                .value_into(&slot);
-            let grad = if want_grads && o.grads.contains(&t.input) {
-                let g = match call.grad {
-                    Output::Into(g) if t.input == o.grads[0] => g.clone(),
-                    _ => ctx.scratch_tensor(input.shape().to_vec())?,
-                };
-                grads.push((t.input, g.clone()));
-                Some(g)
-            } else {
-                None
-            };
-            if let Some(g) = &grad {
-                c = c.grad_into(g);
-            }
-            recorded.push(c.record(&mut enc).map_err(|e| rename(e, o, t))?);
-        }
-        // One submission, one readback: each term's value and status words.
-        let mut values = Vec::with_capacity(terms.len());
-        for (t, v) in terms.iter().zip(read_recorded(ctx, enc, &recorded)?) {
-            values.push((t.name, v.map_err(|e| rename(e, o, t))?));
-        }
-        Ok((values, grads))
-    })?;
-    let total: f64 = values.iter().map(|(_, v)| f64::from(*v)).sum();
+/// The gradients in the objective's order: the first, and the rest by name.
+fn ordered_grads(
+    o: &'static Objective,
+    grads: &[(&'static str, Tensor)],
+) -> (Option<Tensor>, Vec<(&'static str, Tensor)>) {
     let mut ordered = o
         .grads
         .iter()
         .filter_map(|name| grads.iter().find(|(n, _)| n == name).cloned());
-    let grad = ordered.next().map(|g| g.1);
+    let first = ordered.next().map(|g| g.1);
+    (first, ordered.collect())
+}
+
+/// Runs an objective: every term recorded into one encoder, one submission, one readback.
+pub(crate) fn run(call: &LossCall<'_>, o: &'static Objective) -> Result<Computed> {
+    let ctx = call.ctx;
+    let _serial = ctx.gl_lock();
+    let (values, grads) = ctx.scoped(|| {
+        let mut enc = ctx.encoder();
+        let r = record_terms(call, o, &mut enc)?;
+        // One submission, one readback: each term's value and status words.
+        let mut values = Vec::with_capacity(r.terms.len());
+        for (t, v) in r.terms.iter().zip(read_recorded(ctx, enc, &r.calls)?) {
+            values.push((t.name, v?));
+        }
+        Ok((values, r.grads))
+    })?;
+    let total: f64 = values.iter().map(|(_, v)| f64::from(*v)).sum();
+    let (grad, other_grads) = ordered_grads(o, &grads);
     Ok(Computed {
         value: Some(total as f32),
         elements: None,
         grad,
-        other_grads: ordered.collect(),
+        other_grads,
         terms: values,
     })
+}
+
+/// Records an objective into the caller's encoder, nothing read back: each term's weighted
+/// value in `Recorded::terms`, their sum in `value` (summed on the GPU, compensated), the
+/// gradients as `run` gives them. `Recorded::check` reads every term's checks.
+pub(crate) fn record(
+    call: &LossCall<'_>,
+    o: &'static Objective,
+    enc: &mut wgpu::CommandEncoder,
+    value: &Tensor,
+) -> Result<Recorded> {
+    let ctx = call.ctx;
+    let r = record_terms(call, o, enc)?;
+    let identity = catalogue::elementwise("identity").expect("identity");
+    let mut total = ctx
+        .call(Loss::Elementwise(identity))
+        .input(&r.values)
+        .target(&r.values)
+        .reduction(Reduction::Sum)
+        .value_into(value)
+        .record(enc)?;
+    // A NaN among the term values (a mean over an empty tensor) is the objective's.
+    total.names.loss = o.name;
+    total.names.input = "terms";
+    let (grad, other_grads) = ordered_grads(o, &r.grads);
+    total.grad = grad;
+    total.other_grads = other_grads;
+    total.terms = r
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Ok((t.name, r.values.element(i)?)))
+        .collect::<Result<_>>()?;
+    total.parts = r.calls;
+    Ok(total)
 }
 
 /// A term's error in the objective's words: its loss and its tensors' names.

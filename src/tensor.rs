@@ -168,6 +168,23 @@ impl Tensor {
         self.dtype.size() * self.len as u64
     }
 
+    /// Element `i` as a tensor of shape [1], sharing the buffer (and, for a pooled buffer, its
+    /// lease: the buffer stays out of the pool while any view lives).
+    pub fn element(&self, i: usize) -> Result<Tensor> {
+        if i >= self.len {
+            return Err(LossError::Buffer {
+                tensor: format!("{:?}", self.shape()),
+                why: format!("no element {i} in {} elements", self.len),
+            });
+        }
+        Ok(Tensor {
+            offset: self.offset + self.dtype.size() * i as u64,
+            shape: vec![1],
+            len: 1,
+            ..self.clone()
+        })
+    }
+
     /// The same values viewed with another shape of the same element count.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let len: usize = shape.iter().product();
