@@ -190,17 +190,51 @@ impl Case<'_> {
             ("elements", out.elements, want.elements),
             ("grad", out.grad, want.grad),
         ];
+        // poisson_nll on log inputs subtracts: e^x − y·x and e^x − y. With one or three
+        // elements the largest of them can be a near-cancellation, whose f32 error (exp's few
+        // ulp of e^x) is large beside the result; judge it against the parts it subtracts.
+        let cancelling = self.loss.name == "poisson_nll"
+            && !self
+                .params
+                .iter()
+                .any(|(k, v)| k == "log_input" && *v == ParamValue::Bool(false));
+        let parts_scale = |of_grad: bool| -> f64 {
+            if !cancelling {
+                return 0.0;
+            }
+            let n = s.input.len().max(1) as f64;
+            let scale = if of_grad && self.reduction == Reduction::Mean {
+                1.0 / n
+            } else {
+                1.0
+            };
+            (0..s.input.len())
+                .map(|i| {
+                    let (x, y) = (s.input[i] as f64, s.target[i] as f64);
+                    let w = s.weight.as_ref().map_or(1.0, |w| w[i] as f64).abs();
+                    (x.exp() + y.abs() * (1.0 + x.abs())) * w * scale
+                })
+                .fold(0.0, f64::max)
+        };
         for (what, got, want) in pairs {
             match (got, want) {
                 (None, None) => {}
                 (Some(got), Some(want)) => {
                     let got = ctx.download(&got).unwrap();
-                    let norm = normwise_error(&got, &want);
+                    let largest = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+                    let mut norm = normwise_error(&got, &want);
+                    if cancelling && largest > 0.0 && norm.is_finite() {
+                        norm *= largest / largest.max(parts_scale(what == "grad"));
+                    }
                     assert!(
                         norm <= NORM_TOL,
                         "{label}: {what} normwise error {norm:.2e}"
                     );
-                    let (err, at) = elementwise_error(&got, &want, 1e-3);
+                    let mut floor = 1e-3;
+                    if cancelling && largest > 0.0 {
+                        floor = f64::max(floor, parts_scale(what == "grad") / largest);
+                    }
+                    let (err, at) = elementwise_error(&got, &want, floor);
                     assert!(
                         err <= ELEMENT_TOL,
                         "{label}: {what}[{at}] = {} vs {} (error {err:.2e})",
