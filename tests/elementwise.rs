@@ -190,18 +190,30 @@ impl Case<'_> {
             ("elements", out.elements, want.elements),
             ("grad", out.grad, want.grad),
         ];
-        // poisson_nll on log inputs subtracts: e^x − y·x and e^x − y. With one or three
-        // elements the largest of them can be a near-cancellation, whose f32 error (exp's few
-        // ulp of e^x) is large beside the result; judge it against the parts it subtracts.
-        let cancelling = self.loss.name == "poisson_nll"
-            && !self
-                .params
+        // Losses whose element is a difference of larger parts: poisson_nll on log inputs
+        // (e^x − y·x, e^x − y), kl_div (y·(log y − x) and its other forms). With one or three
+        // elements the largest can be a near-cancellation, whose f32 error (a few ulp of the
+        // parts) is large beside the result; judge those against the parts they subtract.
+        let flag = |name: &str, value: bool| {
+            self.params
                 .iter()
-                .any(|(k, v)| k == "log_input" && *v == ParamValue::Bool(false));
-        let parts_scale = |of_grad: bool| -> f64 {
-            if !cancelling {
-                return 0.0;
+                .any(|(k, v)| k == name && *v == ParamValue::Bool(value))
+        };
+        let parts = |x: f64, y: f64| -> Option<f64> {
+            match self.loss.name {
+                "poisson_nll" if !flag("log_input", false) => {
+                    Some(x.exp() + y.abs() * (1.0 + x.abs()))
+                }
+                "kl_div" if flag("log_target", true) => Some(y.exp() * (y.abs() + x.abs())),
+                "kl_div" if flag("log_input", false) => {
+                    Some(y.abs() * (y.abs().ln().abs() + x.abs().ln().abs()))
+                }
+                "kl_div" => Some(y.abs() * (y.abs().ln().abs() + x.abs())),
+                _ => None,
             }
+        };
+        let cancelling = parts(1.0, 1.0).is_some();
+        let parts_scale = |of_grad: bool| -> f64 {
             let n = s.input.len().max(1) as f64;
             let scale = if of_grad && self.reduction == Reduction::Mean {
                 1.0 / n
@@ -209,11 +221,12 @@ impl Case<'_> {
                 1.0
             };
             (0..s.input.len())
-                .map(|i| {
-                    let (x, y) = (s.input[i] as f64, s.target[i] as f64);
+                .filter_map(|i| {
                     let w = s.weight.as_ref().map_or(1.0, |w| w[i] as f64).abs();
-                    (x.exp() + y.abs() * (1.0 + x.abs())) * w * scale
+                    let p = parts(s.input[i] as f64, s.target[i] as f64)?;
+                    Some(p * w * scale)
                 })
+                .filter(|v| v.is_finite())
                 .fold(0.0, f64::max)
         };
         for (what, got, want) in pairs {
