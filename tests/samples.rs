@@ -65,7 +65,8 @@ fn matches_the_reference_with_and_without_weights_and_ties() {
     ];
     let base = seed();
     for (s, &(n, m)) in sizes.iter().enumerate() {
-        // Continuous values; values on a few levels (ties within and across the sets).
+        // Continuous values; values on a few levels (ties within and across the sets, −0 and
+        // +0 among them).
         for ties in [false, true] {
             let mut rng = StdRng::seed_from_u64(base + 10 * s as u64 + u64::from(ties));
             let mut draw = |len: usize, shift: f32| -> Vec<f32> {
@@ -290,6 +291,38 @@ fn errors_name_the_tensor() {
         assert!(
             matches!(e, Err(LossError::Reduction { .. })),
             "{label}: {e:?}"
+        );
+    }
+}
+
+/// −0 and +0 are one value on both sides (the GPU compares floats; the twin must not order
+/// them), so ties among them sort by position alike and the gradients agree.
+#[test]
+fn signed_zeros_are_one_value() {
+    // By position u's +0 comes first and S steps up then back; ordered by sign v's −0 would
+    // come first, S would step down, and both zeros' gradients would change sign.
+    let u = [0.0f32, 1.0, -0.0];
+    let v = [-0.0f32, 2.0];
+    let uw = [1.0f32, 2.0, 0.5];
+    let vw = [1.0f32, 1.5];
+    let (want, want_gu, want_gv) =
+        reference(&f64s(&u), &f64s(&v), Some(&f64s(&uw)), Some(&f64s(&vw))).unwrap();
+    for t in targets() {
+        let got = run(t, &u, &v, Some((&uw, &vw))).unwrap();
+        assert!(
+            (got.value as f64 - want).abs() <= 1e-6,
+            "{} vs {want}",
+            got.value
+        );
+        assert!(
+            normwise_error(&got.grad_u, &want_gu) <= 2e-6,
+            "{:?} vs {want_gu:?}",
+            got.grad_u
+        );
+        assert!(
+            normwise_error(&got.grad_v, &want_gv) <= 2e-6,
+            "{:?} vs {want_gv:?}",
+            got.grad_v
         );
     }
 }

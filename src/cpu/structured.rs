@@ -304,7 +304,13 @@ pub fn wasserstein_1d_samples(
         }
     };
     let mut order: Vec<usize> = (0..n + m).collect();
-    order.sort_by(|&a, &b| value(a).total_cmp(&value(b)).then(a.cmp(&b)));
+    // −0 and +0 are one value (total_cmp would order them); no NaN is left by now.
+    order.sort_by(|&a, &b| {
+        value(a)
+            .partial_cmp(&value(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
     let mut grad_u = vec![0.0; n];
     let mut grad_v = vec![0.0; m];
     let (mut w1, mut s_prev) = (0.0, 0.0f64);
