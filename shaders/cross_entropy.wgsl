@@ -15,7 +15,8 @@
 //
 // The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, MODE, PROB_TARGET, LABEL_WORDS,
 // HAS_WEIGHT, SOFTCAP, WRITE_OUT, WRITE_GRAD, IN_PLACE (the gradient overwrites the logits:
-// each lane reads then writes its own elements), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one
+// each lane reads then writes its own elements), CACHE_ROW (each lane's share of a row fits in
+// ROW_CACHE registers, so the gradient sweep reads no logit twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one
 // tree strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
 
 struct RowSegment {
@@ -51,6 +52,7 @@ const MODE_CROSS_ENTROPY: u32 = 0u;
 const MODE_NLL: u32 = 1u;
 const MODE_SPARSE_KERAS: u32 = 2u;
 const NEG_INF_BITS: u32 = 0xff800000u;
+const ROW_CACHE: u32 = 8u;
 
 // The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
 // but one that equals m (so Σ exp = 1 + r, and log Σ = log1p(r) keeps a confident row's
@@ -199,12 +201,21 @@ fn main(ids: Ids) {
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
 
         var s = stats_zero();
+        // The lane's share of the row, for the gradient sweep (the host sets CACHE_ROW only
+        // when it fits; min keeps the index in bounds regardless).
+        var kept: array<VT, ROW_CACHE>;
+        var k_at = 0u;
         if !skip && MODE != MODE_NLL {
             for (var i = walk.first; i < walk.end; i += walk.step) {
+                let raw = logits(row_at / VEC + i);
+                if CACHE_ROW {
+                    kept[min(k_at, ROW_CACHE - 1u)] = raw;
+                    k_at++;
+                }
                 if MODE == MODE_SPARSE_KERAS {
-                    s = sparse_add(s, i, logits(row_at / VEC + i), u32(label.index));
+                    s = sparse_add(s, i, raw, u32(label.index));
                 } else {
-                    s = stats_add(s, row, i, capped(logits(row_at / VEC + i)));
+                    s = stats_add(s, row, i, capped(raw));
                 }
             }
         }
@@ -277,8 +288,15 @@ fn main(ids: Ids) {
             workgroupBarrier();
         }
         if WRITE_GRAD && in_range {
+            k_at = 0u;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let raw = logits(row_at / VEC + i);
+                var raw: VT;
+                if CACHE_ROW {
+                    raw = kept[min(k_at, ROW_CACHE - 1u)];
+                    k_at++;
+                } else {
+                    raw = logits(row_at / VEC + i);
+                }
                 var g = VT(0.0);
                 if !skip && MODE == MODE_NLL {
                     // -w[y] at the target, 0 elsewhere.

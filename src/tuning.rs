@@ -24,6 +24,11 @@ pub struct Tuning {
     pub vector_loads: bool,
     /// Subgroup operations in the workgroup reduction, where the device has them.
     pub subgroups: bool,
+    /// Row kernels keep a short row's logits in each lane's registers between their loss and
+    /// gradient sweeps, instead of reading them again: a gain where each storage read is costly
+    /// (CPU drivers, about 10% on cross_entropy's gradient at 4096 × 1024 on lavapipe); not yet
+    /// measured on GPUs, where the second read mostly hits the cache.
+    pub cache_rows: bool,
     /// Largest window of one tensor that a dispatch binds; bigger tensors take several
     /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
     /// to cover the split on small inputs).
@@ -37,6 +42,7 @@ impl Tuning {
         features: wgpu::Features,
         limits: &wgpu::Limits,
     ) -> Tuning {
+        let cpu = info.device_type == wgpu::DeviceType::Cpu;
         let (max_workgroups, layout) = match info.device_type {
             // A discrete GPU wants many workgroups in flight to hide memory latency.
             wgpu::DeviceType::DiscreteGpu => (4096, Layout::GridStride),
@@ -59,6 +65,7 @@ impl Tuning {
             max_workgroups,
             vector_loads: true,
             subgroups: true,
+            cache_rows: cpu,
             max_binding_bytes: limits.max_storage_buffer_binding_size,
         }
         .fit(info, features, limits)

@@ -75,6 +75,10 @@ pub(crate) fn row_lanes(vts_per_row: usize, workgroup: u32) -> u32 {
     (vts_per_row.div_ceil(8).next_power_of_two() as u32).clamp(1, workgroup)
 }
 
+/// VTs of a row one lane keeps in registers between the loss and gradient sweeps
+/// (`ROW_CACHE` in shaders/cross_entropy.wgsl).
+const ROW_CACHE: usize = 8;
+
 pub(crate) fn group(
     ctx: &GpuContext,
     layout: &wgpu::BindGroupLayout,
@@ -251,6 +255,12 @@ pub(crate) fn record(
             write_out: t.out.is_some(),
             write_grad: t.grad.is_some(),
             in_place,
+            // Only softmax cross-entropy sweeps the row twice; nll and Keras's sparse form
+            // compute their gradients without the logits.
+            cache_row: tuning.cache_rows
+                && mode == 0
+                && t.grad.is_some()
+                && (c / vec).div_ceil(lanes as usize) <= ROW_CACHE,
         }))?;
     let mut row_groups = Vec::with_capacity(segments.len());
     let mut partial_at = 3 * pre_slots;

@@ -158,6 +158,9 @@ pub(crate) struct CrossEntropyConfig {
     pub write_grad: bool,
     /// The gradient overwrites the logits (read through the gradient's binding).
     pub in_place: bool,
+    /// Each lane's share of a row fits in ROW_CACHE registers: the gradient sweep reuses the
+    /// logits the first sweep read instead of reading them again.
+    pub cache_row: bool,
 }
 
 pub(crate) fn class_labels(code: &CodeConfig, label_words: u32, has_weight: bool) -> String {
@@ -181,7 +184,8 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
          const SOFTCAP: bool = {};\n\
          const WRITE_OUT: bool = {};\n\
          const WRITE_GRAD: bool = {};\n\
-         const IN_PLACE: bool = {};\n",
+         const IN_PLACE: bool = {};\n\
+         const CACHE_ROW: bool = {};\n",
         c.row_lanes,
         c.mode,
         c.prob_target,
@@ -191,6 +195,7 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
         c.write_out,
         c.write_grad,
         c.in_place,
+        c.cache_row,
     ));
     for piece in [
         if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },

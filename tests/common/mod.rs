@@ -53,6 +53,7 @@ pub fn targets() -> &'static [Target] {
             out.push(make("gpu layout", &|t| Tuning {
                 layout: Layout::GridStride,
                 max_workgroups: 4096,
+                cache_rows: false,
                 ..t
             }));
             out.push(make("shared tree, small bindings", &|t| Tuning {
