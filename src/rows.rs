@@ -98,7 +98,7 @@ impl CrossEntropyProblem {
             return Err(LossError::UnexpectedTensor {
                 loss: loss.name,
                 tensor: "weight".into(),
-                takes: loss.tensors.join(", "),
+                takes: crate::catalogue::names(loss.tensors).join(", "),
             });
         }
         if let Some(w) = weight {

@@ -2,7 +2,9 @@
 //! report, the tests and the benches all draw from here, so "random data" means the same
 //! thing everywhere.
 
-use crate::catalogue::{Broadcast, Elementwise, Sampling};
+use crate::catalogue::{Broadcast, Draw, Elementwise, Extent, Loss, Sampling};
+use crate::error::{LossError, Result};
+use crate::npy::{Array, Values};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -124,4 +126,161 @@ pub fn sample(
         weight,
         aux,
     }
+}
+
+/// Classes per row when a size is a plain element count.
+const ROW_WIDTH: usize = 1024;
+
+/// A workload's size: `N` elements, or `ROWSxCOLS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    Elements(usize),
+    Matrix(usize, usize),
+}
+
+impl Size {
+    pub fn parse(s: &str) -> Result<Size> {
+        let number = |t: &str| {
+            t.trim()
+                .replace('_', "")
+                .parse::<usize>()
+                .ok()
+                .filter(|&v| v > 0)
+        };
+        let parsed = match s.split_once(['x', 'X']) {
+            Some((r, c)) => number(r).zip(number(c)).map(|(r, c)| Size::Matrix(r, c)),
+            None => number(s).map(Size::Elements),
+        };
+        parsed.ok_or_else(|| {
+            LossError::Usage(format!(
+                "size {s:?}: expected a positive element count (65536) or ROWSxCOLS (512x32768)"
+            ))
+        })
+    }
+
+    pub fn elements(self) -> usize {
+        match self {
+            Size::Elements(n) => n,
+            Size::Matrix(r, c) => r * c,
+        }
+    }
+
+    /// Rows and columns for the losses that take a matrix: an element count becomes rows of
+    /// 1024.
+    pub fn rows_cols(self) -> (usize, usize) {
+        match self {
+            Size::Elements(n) => ((n / ROW_WIDTH).max(1), ROW_WIDTH.min(n).max(1)),
+            Size::Matrix(r, c) => (r, c),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Size::Elements(n) => n.to_string(),
+            Size::Matrix(r, c) => format!("{r}x{c}"),
+        }
+    }
+
+    /// The shape of a tensor of this extent, and the classes its labels range over.
+    fn shape(self, extent: Extent) -> (Vec<usize>, usize) {
+        let n = self.elements();
+        let (rows, cols) = self.rows_cols();
+        let shape = match extent {
+            Extent::Rows => vec![rows, cols],
+            Extent::PerRow => vec![rows],
+            Extent::Plane => vec![1, rows, cols],
+            Extent::Features => match self {
+                Size::Elements(n) => vec![64, (n / 64).max(1)],
+                Size::Matrix(r, c) => vec![r, c],
+            },
+            Extent::Samples => vec![n.max(1)],
+            Extent::HalfSamples => vec![n / 2 + 1],
+            Extent::Scores => vec![(n / 64).max(1)],
+            Extent::ClassScores => vec![256, 8],
+            Extent::ClassLabels => return (vec![256], 8),
+            Extent::Image => vec![n],
+        };
+        (shape, cols)
+    }
+}
+
+fn floats(shape: &[usize], values: impl Iterator<Item = f64>) -> Array {
+    let values: Vec<f64> = values.map(|v| v as f32 as f64).collect();
+    Array {
+        shape: shape.to_vec(),
+        values: Values::Float(values),
+        dtype: "<f4".into(),
+    }
+}
+
+/// One tensor drawn as `draw` says, or None for `Draw::Skip`.
+fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
+    let (rows, cols) = size.rows_cols();
+    let sized = |extent| {
+        let (shape, classes) = size.shape(extent);
+        let len = shape.iter().product::<usize>();
+        (shape, len, classes)
+    };
+    Some(match draw {
+        Draw::Normal(extent) => {
+            let (shape, len, _) = sized(extent);
+            floats(&shape, (0..len).map(|_| 2.0 * f64::from(normal(rng))))
+        }
+        Draw::Uniform(lo, hi, extent) => {
+            let (shape, len, _) = sized(extent);
+            floats(&shape, (0..len).map(|_| rng.random_range(lo..hi)))
+        }
+        Draw::Labels(extent) => {
+            let (shape, len, classes) = sized(extent);
+            Array {
+                shape,
+                values: Values::Int(
+                    (0..len)
+                        .map(|_| rng.random_range(0..classes as i64))
+                        .collect(),
+                ),
+                dtype: "<i8".into(),
+            }
+        }
+        Draw::Signs => floats(
+            &[rows],
+            (0..rows).map(|i| if i % 3 == 0 { 1.0 } else { -1.0 }),
+        ),
+        Draw::Ramp(first) => floats(
+            &[rows, cols],
+            (0..rows * cols).map(|k| {
+                let i = k % cols;
+                let w = if first { cols - i } else { i + 1 };
+                rng.random_range(0.5..1.0) * w as f64
+            }),
+        ),
+        Draw::Skip => return None,
+    })
+}
+
+/// Valid random tensors for `loss` at `size`, by its tensor names (as `eval` takes them),
+/// drawn as its catalogue entry says: elementwise losses on `[n]` (or `[rows, cols]`) from
+/// their `Sampling`; the others tensor by tensor from their `Draw`.
+pub fn named(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
+    if let Loss::Elementwise(l) = loss {
+        let shape = match size {
+            Size::Elements(n) => vec![n],
+            Size::Matrix(r, c) => vec![r, c],
+        };
+        let s = sample(l, &shape, false, AuxForm::Default, seed);
+        let float = |v: &[f32], shape: &[usize]| floats(shape, v.iter().map(|&x| x as f64));
+        let mut t = vec![
+            ("input".to_string(), float(&s.input, &s.shape)),
+            ("target".to_string(), float(&s.target, &s.shape)),
+        ];
+        if let (Some((v, shape)), Some(spec)) = (&s.aux, l.aux) {
+            t.push((spec.name.to_string(), float(v, shape)));
+        }
+        return t;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    loss.tensors()
+        .into_iter()
+        .filter_map(|t| Some((t.name.to_string(), draw_tensor(t.draw, size, &mut rng)?)))
+        .collect()
 }

@@ -169,7 +169,8 @@ fn objective_gradients() {
                 let mut tensors: Vec<(String, Array)> = objective
                     .tensors
                     .iter()
-                    .map(|&t| {
+                    .map(|spec| {
+                        let t = spec.name;
                         let a = match t {
                             "target_domain" | "original_domain" => Array {
                                 shape: vec![3],

@@ -2,7 +2,7 @@
 //! on a chosen adapter or the float64 reference; one JSON object on stdout, the per-element
 //! losses and gradients as `.npy` files.
 
-use gpu_loss::catalogue::{self, Loss, RowKernel};
+use gpu_loss::catalogue::{self, Loss};
 use gpu_loss::cpu::named::evaluate_named;
 use gpu_loss::npy::{self, Array};
 use gpu_loss::{GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
@@ -146,17 +146,7 @@ pub fn upload_named<'a>(
     loss: Loss,
     tensors: &'a [(String, Array)],
 ) -> Result<Vec<(&'a str, Tensor)>> {
-    let takes_labels = |name: &str| match loss {
-        Loss::Row(l) => {
-            name == "target"
-                && matches!(
-                    l.kernel,
-                    RowKernel::CrossEntropy | RowKernel::Nll | RowKernel::SparseCategorical
-                )
-        }
-        Loss::Objective(_) => true,
-        Loss::Elementwise(_) | Loss::Structured(_) => false,
-    };
+    let takes_labels = |name: &str| loss.tensor(name).is_some_and(|t| t.holds.takes_indices());
     tensors
         .iter()
         .map(|(name, a)| {

@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod named;
 pub mod rows;
 pub mod structured;
+pub mod twins;
 
 use crate::error::Result;
 use crate::params::Reduction;

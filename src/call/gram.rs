@@ -1,13 +1,17 @@
-//! Section F's Gram-matrix losses, recorded: `gram` (G = F·Fᵀ / (C·M) per batch item) and
-//! `style_loss` for one layer (mse(gram(F), gram(S))), with the gradient for F. The products
-//! are shaders/matmul.wgsl; the reduction over G and its gradient come from the elementwise
-//! kernel (mse, or `identity` for gram's own value), so each piece is a kernel already tested.
+//! Section F's Gram-matrix losses: `gram` (G = F·Fᵀ / (C·M) per batch item) and `style_loss`
+//! for one layer (mse(gram(F), gram(S))), with the gradient for F; and the style loss over
+//! several weighted layers. The products are shaders/matmul.wgsl; the reduction over G and
+//! its gradient come from the elementwise adapter (mse, or `identity` for gram's own value),
+//! so each piece is a kernel already tested.
 //!
 //! For the style loss, d L / d F = (dG + dGᵀ)·F / (C·M) = 2·dG·F / (C·M), dG = d L / d G
 //! (symmetric), another tiled product.
 
-use crate::call::{read_recorded, LossCall};
-use crate::catalogue::{self, Loss, Structured};
+use super::dispatch::{self, Parts};
+use super::outputs::{self, outputs, Output};
+use super::readback::read_recorded;
+use super::{elementwise, structured, Request};
+use crate::catalogue::{self, Loss, Structured, StructuredKernel};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
@@ -15,7 +19,7 @@ use crate::params::Reduction;
 use crate::tensor::Tensor;
 
 /// Feature maps [C, M] or [B, C, M]: (batch, channels, positions).
-pub(crate) fn feature_dims(
+fn feature_dims(
     loss: &'static Structured,
     t: &Tensor,
     name: &'static str,
@@ -33,9 +37,19 @@ pub(crate) fn feature_dims(
     }
 }
 
+/// The matrix of batch item `i` of a `[B, rows, cols]` stack.
+fn item(tensor: &Tensor, i: usize, rows: usize, cols: usize) -> Matrix<'_> {
+    Matrix {
+        tensor,
+        first: i * rows * cols,
+        rows,
+        cols,
+    }
+}
+
 /// G_b = F_b·F_bᵀ / (C·M) for every batch item, into `g` ([B, C, C]).
 fn grams(
-    call: &LossCall<'_>,
+    ctx: &GpuContext,
     pass: &mut wgpu::ComputePass<'_>,
     f: &Tensor,
     g: &Tensor,
@@ -43,57 +57,46 @@ fn grams(
 ) -> Result<()> {
     let alpha = 1.0 / (c * m).max(1) as f32;
     for i in 0..b {
-        let fb = Matrix {
-            tensor: f,
-            first: i * c * m,
-            rows: c,
-            cols: m,
-        };
-        let gb = Matrix {
-            tensor: g,
-            first: i * c * c,
-            rows: c,
-            cols: c,
-        };
-        matmul::record(call.ctx, pass, fb, fb, true, gb, alpha)?;
+        let fb = item(f, i, c, m);
+        matmul::record(ctx, pass, fb, fb, true, item(g, i, c, c), alpha)?;
     }
     Ok(())
 }
 
-/// What a Gram-matrix call recorded: the reduction's call (its status words say whether
-/// the data was good) and the outputs.
-pub(crate) struct Recorded {
-    pub term: crate::Recorded,
-    pub elements: Option<Tensor>,
-    pub grad: Option<Tensor>,
-}
-
-/// The tensors of one call; `elements` and `grad` are the outputs to write, if any.
-pub(crate) struct Bound<'a> {
-    pub input: &'a Tensor,
-    pub target: Option<&'a Tensor>,
-    pub elements: Option<Tensor>,
-    pub grad: Option<Tensor>,
-    pub result: &'a Tensor,
-}
-
 /// Records `gram` or `style_loss` into `enc`, the reduced value into `result`.
 pub(crate) fn record(
-    call: &LossCall<'_>,
+    ctx: &GpuContext,
+    req: &Request<'_>,
     loss: &'static Structured,
-    t: Bound<'_>,
     enc: &mut wgpu::CommandEncoder,
-) -> Result<Recorded> {
-    let Bound {
-        input,
-        target,
-        elements: elements_into,
-        grad,
-        result,
-    } = t;
-    let ctx = call.ctx;
+    result: &Tensor,
+) -> Result<Parts> {
+    let input = structured::input(req, loss)?;
+    let target = if loss.takes("target") {
+        Some(req.target.ok_or(LossError::MissingTensor {
+            loss: loss.name,
+            tensor: "target",
+        })?)
+    } else {
+        None
+    };
+    crate::params::no_batchmean(loss.name, req.reduction)?;
+    if let Some(p) = req.params.first() {
+        return Err(LossError::UnknownParam {
+            loss: loss.name,
+            name: p.0.clone(),
+            takes: "no parameters".into(),
+        });
+    }
     let dims = feature_dims(loss, input, "input")?;
     let (b, c, m) = dims;
+    let g_shape = if input.shape().len() == 3 {
+        vec![b, c, c]
+    } else {
+        vec![c, c]
+    };
+    let inputs = [("input", Some(input)), ("target", target)];
+    let (elements, grad) = outputs(ctx, req, req.reduction, &g_shape, input.shape(), &inputs)?;
     if let Some(s) = target {
         let sd = feature_dims(loss, s, "target")?;
         if sd != dims {
@@ -105,13 +108,8 @@ pub(crate) fn record(
             });
         }
     }
-    let g_shape = if input.shape().len() == 3 {
-        vec![b, c, c]
-    } else {
-        vec![c, c]
-    };
-    let gram_is_output = loss.name == "gram" && call.reduction == Reduction::None;
-    let g_f = match (&elements_into, gram_is_output) {
+    let gram_is_output = loss.kernel == StructuredKernel::Gram && req.reduction == Reduction::None;
+    let g_f = match (&elements, gram_is_output) {
         (Some(e), true) => e.clone(),
         _ => ctx.scratch_tensor(g_shape.clone())?,
     };
@@ -123,9 +121,9 @@ pub(crate) fn record(
             label: Some(loss.name),
             timestamp_writes: None,
         });
-        grams(call, &mut pass, input, &g_f, dims)?;
+        grams(ctx, &mut pass, input, &g_f, dims)?;
         if let (Some(s), Some(gs)) = (target, &g_s) {
-            grams(call, &mut pass, s, gs, dims)?;
+            grams(ctx, &mut pass, s, gs, dims)?;
         }
     }
     // The reduction over G, and d L / d G when the gradient is asked for.
@@ -133,33 +131,25 @@ pub(crate) fn record(
         .as_ref()
         .map(|_| ctx.scratch_tensor(g_shape.clone()))
         .transpose()?;
-    let term = match &g_s {
-        Some(gs) => ctx
-            .call(Loss::Elementwise(
-                catalogue::elementwise("mse").expect("mse"),
-            ))
-            .input(&g_f)
-            .target(gs),
-        None => ctx
-            .call(Loss::Elementwise(
-                catalogue::elementwise("identity").expect("identity"),
-            ))
-            .input(&g_f)
-            .target(&g_f),
-    };
+    let term_loss = if g_s.is_some() { "mse" } else { "identity" };
+    let term_loss = catalogue::elementwise(term_loss).expect("a catalogue term");
+    let mut term = Request::new(Loss::Elementwise(term_loss));
+    term.input = Some(&g_f);
+    term.target = Some(g_s.as_ref().unwrap_or(&g_f));
     // The call's weight (a layer's w_l) scales the value and d L / d G alike.
-    let mut term = term.scaled(call.scale).reduction(if gram_is_output {
+    term.scale = req.scale;
+    term.reduction = if gram_is_output {
         Reduction::Sum
     } else {
-        call.reduction
-    });
+        req.reduction
+    };
     if let Some(d) = &d_g {
-        term = term.grad_into(d);
+        term.grad = Output::Into(d);
     }
-    if let (Some(e), false) = (&elements_into, gram_is_output) {
-        term = term.elements_into(e);
+    if let (Some(e), false) = (&elements, gram_is_output) {
+        term.elements = Output::Into(e);
     }
-    let recorded = term.value_into(result).record(enc)?;
+    let mut parts = elementwise::record(ctx, &term, term_loss, enc, result)?;
     if let (Some(gf), Some(d)) = (&grad, &d_g) {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(loss.name),
@@ -167,32 +157,15 @@ pub(crate) fn record(
         });
         let alpha = 2.0 / (c * m).max(1) as f32;
         for i in 0..b {
-            let db = Matrix {
-                tensor: d,
-                first: i * c * c,
-                rows: c,
-                cols: c,
-            };
-            let fb = Matrix {
-                tensor: input,
-                first: i * c * m,
-                rows: c,
-                cols: m,
-            };
-            let out = Matrix {
-                tensor: gf,
-                first: i * c * m,
-                rows: c,
-                cols: m,
-            };
-            matmul::record(ctx, &mut pass, db, fb, false, out, alpha)?;
+            let (db, fb) = (item(d, i, c, c), item(input, i, c, m));
+            matmul::record(ctx, &mut pass, db, fb, false, item(gf, i, c, m), alpha)?;
         }
     }
-    Ok(Recorded {
-        term: recorded,
-        elements: elements_into.or(gram_is_output.then_some(g_f)),
-        grad,
-    })
+    parts.names.loss = loss.name;
+    parts.reduction = req.reduction;
+    parts.elements = elements.or(gram_is_output.then_some(g_f));
+    parts.grad = grad;
+    Ok(parts)
 }
 
 /// One layer of a style loss over several layers: the generated image's features `input`
@@ -241,6 +214,7 @@ impl GpuContext {
                 }));
             }
         }
+        let style_loss = catalogue::find("style_loss").expect("style_loss is in the catalogue");
         let _serial = self.gl_lock();
         self.scoped(|| {
             let mut enc = self.encoder();
@@ -250,15 +224,16 @@ impl GpuContext {
                 let grad = with_grad
                     .then(|| self.scratch_tensor(l.input.shape().to_vec()))
                     .transpose()?;
-                let mut c = self
-                    .loss("style_loss")?
-                    .input(l.input)
-                    .target(l.target)
-                    .scaled(l.weight);
+                let mut layer = Request::new(style_loss);
+                layer.input = Some(l.input);
+                layer.target = Some(l.target);
+                layer.scale = l.weight;
                 if let Some(g) = &grad {
-                    c = c.grad_into(g);
+                    layer.grad = Output::Into(g);
                 }
-                recorded.push(c.record(&mut enc).map_err(in_layer(i))?);
+                let value = outputs::value_tensor(self, None)?;
+                let r = dispatch::record(self, &layer, &mut enc, value).map_err(in_layer(i))?;
+                recorded.push(r);
                 grads.extend(grad);
             }
             let mut values = Vec::with_capacity(layers.len());

@@ -1,0 +1,72 @@
+//! The elementwise family's adapter (sections A and B, kl_div, the objectives' terms):
+//! `input`, `target`, optional `weight` and extra tensor → one elementwise kernel call.
+
+use super::dispatch::Parts;
+use super::outputs::outputs;
+use super::Request;
+use crate::catalogue::Elementwise;
+use crate::context::GpuContext;
+use crate::error::{LossError, Result};
+use crate::kernel::elementwise;
+use crate::problem::{Problem, Shapes};
+use crate::tensor::Tensor;
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    loss: &'static Elementwise,
+    enc: &mut wgpu::CommandEncoder,
+    result: &Tensor,
+) -> Result<Parts> {
+    req.checked()?;
+    let missing = |tensor| LossError::MissingTensor {
+        loss: loss.name,
+        tensor,
+    };
+    let input = req.input.ok_or_else(|| missing("input"))?;
+    let target = req.target.ok_or_else(|| missing("target"))?;
+    let aux_name = loss.aux.map(|a| a.name).unwrap_or("aux");
+    let inputs = [
+        ("input", Some(input)),
+        ("target", Some(target)),
+        ("weight", req.weight),
+        (aux_name, req.aux),
+    ];
+    for (name, t) in inputs {
+        if let Some(t) = t {
+            t.dtype().expect_f32(loss.name, name)?;
+        }
+    }
+    let mut p = Problem::new(
+        loss,
+        Shapes {
+            input: input.shape(),
+            target: target.shape(),
+            weight: req.weight.map(Tensor::shape),
+            aux: req.aux.map(Tensor::shape),
+        },
+        &req.params,
+        req.reduction,
+    )?;
+    p.scale = req.scale;
+    let (elements, grad) = outputs(ctx, req, p.reduction, &p.shape, &p.shape, &inputs)?;
+    let bound = elementwise::Bound {
+        input,
+        target,
+        weight: req.weight,
+        aux: req.aux,
+        out: elements.as_ref(),
+        grad: grad.as_ref(),
+        result,
+    };
+    let scratch = elementwise::record(ctx, &p, &bound, enc)?;
+    Ok(Parts {
+        names: p.names(),
+        reduction: p.reduction,
+        elements,
+        grad,
+        scratch,
+        labels: None,
+        other_grads: Vec::new(),
+    })
+}

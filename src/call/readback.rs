@@ -1,0 +1,193 @@
+//! Running a recorded call and reading its result: the reduced value and the status words the
+//! kernels left, turned into the value or the typed error the data caused.
+
+use super::dispatch::{self, Parts};
+use super::{objective, outputs, Computed, Request};
+use crate::catalogue::Loss;
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::params::Reduction;
+use crate::pool::Pooled;
+use crate::status::{Check, Names, Status, STATUS_WORDS};
+use crate::tensor::{DType, Tensor};
+use crate::LossError;
+
+/// What [`LossCall::record`](super::LossCall::record) returns: everything stays on the GPU.
+pub struct Recorded {
+    /// Element 0 holds the reduced value (the sum for `Reduction::None`) once submitted.
+    pub value: Tensor,
+    pub elements: Option<Tensor>,
+    pub grad: Option<Tensor>,
+    /// As [`Computed::other_grads`].
+    pub other_grads: Vec<(&'static str, Tensor)>,
+    /// An objective's terms: each one's weighted value, element 0 of its tensor.
+    pub terms: Vec<(&'static str, Tensor)>,
+    /// A composite's parts (an objective's terms), whose checks `check` reads too.
+    pub(crate) parts: Vec<Recorded>,
+    pub(crate) scratch: Pooled,
+    pub(crate) names: Names,
+    pub(crate) labels: Option<Tensor>,
+    pub(crate) reduction: Reduction,
+    ctx: GpuContext,
+}
+
+impl Recorded {
+    pub(crate) fn new(ctx: &GpuContext, value: Tensor, parts: Parts) -> Recorded {
+        Recorded {
+            value,
+            elements: parts.elements,
+            grad: parts.grad,
+            other_grads: parts.other_grads,
+            terms: Vec::new(),
+            parts: Vec::new(),
+            scratch: parts.scratch,
+            names: parts.names,
+            labels: parts.labels,
+            reduction: parts.reduction,
+            ctx: ctx.clone(),
+        }
+    }
+
+    /// After the encoder has been submitted: reads the GPU's checks (a few words) and turns
+    /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
+    pub fn check(&self) -> Result<()> {
+        // A composite's parts first: their data is what the caller gave.
+        self.parts.iter().try_for_each(Recorded::check)?;
+        let ctx = &self.ctx;
+        let _serial = ctx.gl_lock();
+        let bytes = 4 * STATUS_WORDS as u64;
+        let staging = ctx.staging(bytes)?;
+        let mut enc = ctx.encoder();
+        enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
+        let idx = ctx.queue().submit([enc.finish()]);
+        let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
+        match status_error(
+            ctx,
+            bytemuck::cast_slice(&raw),
+            &self.names,
+            self.labels.as_ref(),
+        ) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the reduced value back (blocking) after checking the status.
+    pub fn read_value(&self) -> Result<f32> {
+        self.check()?;
+        Ok(self.ctx.download(&self.value)?[0])
+    }
+}
+
+/// Records `req` into the caller's encoder, the value into element 0 of `value`.
+pub(crate) fn record(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    enc: &mut wgpu::CommandEncoder,
+    value: Tensor,
+) -> Result<Recorded> {
+    dispatch::record(ctx, req, enc, value)
+}
+
+/// Runs `req` and reads back the value and the status; the outputs stay on the GPU. An
+/// objective reads each term's value and sums them on the host.
+pub(crate) fn run(ctx: &GpuContext, req: &Request<'_>) -> Result<Computed> {
+    if let Loss::Objective(o) = req.loss {
+        return objective::run(ctx, req, o);
+    }
+    let _serial = ctx.gl_lock();
+    ctx.scoped(|| {
+        let mut enc = ctx.encoder();
+        let value = outputs::value_tensor(ctx, None)?;
+        let r = dispatch::record(ctx, req, &mut enc, value)?;
+        let v = read_recorded(ctx, enc, std::slice::from_ref(&r))?.remove(0)?;
+        Ok(Computed {
+            value: (r.reduction != Reduction::None).then_some(v),
+            elements: r.elements,
+            grad: r.grad,
+            other_grads: r.other_grads,
+            terms: Vec::new(),
+        })
+    })
+}
+
+/// Submits `enc` and reads back, in one mapping, each recorded call's value and the status
+/// words its kernels left: per call, its value or the error its data caused.
+pub(crate) fn read_recorded(
+    ctx: &GpuContext,
+    mut enc: wgpu::CommandEncoder,
+    recorded: &[Recorded],
+) -> Result<Vec<Result<f32>>> {
+    let status_bytes = 4 * STATUS_WORDS as u64;
+    let values_bytes = (4 * recorded.len() as u64).next_multiple_of(16);
+    let size = values_bytes + status_bytes * recorded.len() as u64;
+    let staging = ctx.staging(size)?;
+    for (i, r) in recorded.iter().enumerate() {
+        let i = i as u64;
+        enc.copy_buffer_to_buffer(
+            r.value.buffer(),
+            r.value.offset(),
+            staging.buffer(),
+            4 * i,
+            4,
+        );
+        let at = values_bytes + status_bytes * i;
+        enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), at, status_bytes);
+    }
+    let idx = ctx.queue().submit([enc.finish()]);
+    let raw = ctx.map_read(staging.buffer(), size, idx)?;
+    let words: &[u32] = bytemuck::cast_slice(&raw);
+    Ok(recorded
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = (values_bytes / 4) as usize + i * STATUS_WORDS;
+            let status = &words[at..at + STATUS_WORDS];
+            match status_error(ctx, status, &r.names, r.labels.as_ref()) {
+                Some(e) => Err(e),
+                None => Ok(f32::from_bits(words[i])),
+            }
+        })
+        .collect())
+}
+
+/// The error the GPU's status words report, if any, with the label of a bad row read back.
+fn status_error(
+    ctx: &GpuContext,
+    words: &[u32],
+    names: &Names,
+    labels: Option<&Tensor>,
+) -> Option<LossError> {
+    let mut status = Status::from_words(words);
+    if let (Some(row), Some(labels)) = (status.first(Check::BadLabel), labels) {
+        status.set_bad_label(read_label(ctx, labels, row).unwrap_or(i64::MIN));
+    }
+    status.error(names)
+}
+
+/// One class label, read back for an error message (None if the buffer cannot be read).
+fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64) -> Option<i64> {
+    if !labels
+        .buffer()
+        .usage()
+        .contains(wgpu::BufferUsages::COPY_SRC)
+    {
+        return None;
+    }
+    let size = labels.dtype().size();
+    let staging = ctx.staging(8).ok()?;
+    let mut enc = ctx.encoder();
+    enc.copy_buffer_to_buffer(
+        labels.buffer(),
+        labels.offset() + row * size,
+        staging.buffer(),
+        0,
+        size,
+    );
+    let idx = ctx.queue().submit([enc.finish()]);
+    let raw = ctx.map_read(staging.buffer(), size, idx).ok()?;
+    Some(match labels.dtype() {
+        DType::I64 => i64::from_le_bytes(raw[..8].try_into().ok()?),
+        _ => i64::from(i32::from_le_bytes(raw[..4].try_into().ok()?)),
+    })
+}

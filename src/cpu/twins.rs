@@ -1,0 +1,260 @@
+//! The float64 twins of the row and structured losses behind one signature: tensors by name
+//! in, the value, the per-row (or per-element) losses and the gradients out. Each catalogue
+//! entry names its twin; `cpu::named` resolves the call (tensor names, parameters) from the
+//! entry and labels the gradients with the entry's names.
+
+use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
+use super::structured;
+use crate::error::{LossError, Result};
+use crate::npy::Array;
+use crate::params::Reduction;
+
+/// One call of a twin: its tensors by LOSSES.md name, its parameters resolved in catalogue
+/// order (NaN stands for "none"), its reduction.
+pub struct TwinCall<'a> {
+    pub loss: &'static str,
+    pub tensors: &'a [(String, Array)],
+    pub params: &'a [f64],
+    pub reduction: Reduction,
+}
+
+/// What a twin returns: the reduced value (None for `none`), the per-row or per-element
+/// losses for `none` with their shape, and the gradients in the entry's `grads` order.
+pub struct TwinResult {
+    pub value: Option<f64>,
+    pub out: Option<(Vec<usize>, Vec<f64>)>,
+    pub grads: Vec<Vec<f64>>,
+}
+
+/// A loss's float64 twin.
+pub type Twin = fn(&TwinCall<'_>) -> Result<TwinResult>;
+
+impl<'a> TwinCall<'a> {
+    pub fn get(&self, name: &str) -> Option<&'a Array> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|t| &t.1)
+    }
+
+    pub fn need(&self, name: &'static str) -> Result<&'a Array> {
+        self.get(name).ok_or(LossError::MissingTensor {
+            loss: self.loss,
+            tensor: name,
+        })
+    }
+
+    fn floats(&self, name: &'static str) -> Result<Vec<f64>> {
+        self.need(name).map(Array::floats)
+    }
+
+    /// Class indices, int32 or int64.
+    fn labels(&self, name: &'static str) -> Result<Vec<i64>> {
+        let t = self.need(name)?;
+        t.ints()
+            .map(<[i64]>::to_vec)
+            .ok_or_else(|| LossError::Buffer {
+                tensor: format!("{}: {name}", self.loss),
+                why: format!(
+                    "it holds {}, expected int32 or int64 class indices",
+                    t.dtype
+                ),
+            })
+    }
+
+    /// `[..., C]` rows of `name`: the values and C.
+    fn rows(&self, name: &'static str) -> Result<(&'a Array, Vec<f64>, usize)> {
+        let a = self.need(name)?;
+        let classes = *a.shape.last().ok_or_else(|| LossError::ShapeMismatch {
+            loss: self.loss,
+            tensor: name,
+            got: vec![],
+            expected: "[N, C] (at least one axis)".into(),
+        })?;
+        Ok((a, a.floats(), classes))
+    }
+}
+
+fn none_if_nan(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+/// A row loss's result, its per-row losses shaped as `x`'s rows.
+fn by_rows(x: &Array, r: RowResult) -> TwinResult {
+    let rows_shape = x.shape[..x.shape.len() - 1].to_vec();
+    TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (rows_shape, v)),
+        grads: r.grads,
+    }
+}
+
+pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let p = c.params;
+    let opts = CrossEntropy {
+        ignore_index: p[0] as i64,
+        label_smoothing: p[1],
+        z_loss: p[2],
+        softcap: none_if_nan(p[3]),
+    };
+    let (a, x, classes) = c.rows("input")?;
+    let t = c.need("target")?;
+    let weight = c.get("weight").map(Array::floats);
+    let (ints, probs);
+    let target = match t.ints() {
+        Some(v) => {
+            ints = v.to_vec();
+            ClassTarget::Index(&ints)
+        }
+        None => {
+            probs = t.floats();
+            ClassTarget::Probs(&probs)
+        }
+    };
+    let r = rows::cross_entropy(&x, classes, target, weight.as_deref(), &opts, c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let weight = c.get("weight").map(Array::floats);
+    let labels = c.labels("target")?;
+    let ignore = c.params[0] as i64;
+    let r = rows::nll(&x, classes, &labels, weight.as_deref(), ignore, c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn sparse_categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let labels = c.labels("target")?;
+    let ignore = none_if_nan(c.params[0]).map(|v| v as i64);
+    let r = rows::sparse_categorical_cross_entropy(&x, classes, &labels, ignore, c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let y = c.floats("target")?;
+    let r = rows::categorical_cross_entropy(&x, classes, &y, c.params[0], c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn js_div(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let y = c.floats("target")?;
+    let p = c.params;
+    let r = rows::js_div(&x, classes, &y, p[0], p[1] != 0.0, c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn cosine_similarity(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let y = c.floats("target")?;
+    let r = rows::cosine_similarity(&x, classes, &y, c.params[0], c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn dice(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input")?;
+    let y = c.floats("target")?;
+    Ok(by_rows(a, rows::dice(&x, classes, &y, c.reduction)?))
+}
+
+pub fn cosine_embedding(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("input1")?;
+    let (x2, labels) = (c.floats("input2")?, c.floats("target")?);
+    let r = rows::cosine_embedding(&x, &x2, classes, &labels, c.params[0], c.reduction)?;
+    Ok(by_rows(a, r))
+}
+
+pub fn triplet_margin(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, classes) = c.rows("anchor")?;
+    let (pos, neg) = (c.floats("positive")?, c.floats("negative")?);
+    let p = c.params;
+    let r = rows::triplet_margin(
+        &x,
+        &pos,
+        &neg,
+        classes,
+        p[0],
+        p[1],
+        p[2],
+        p[3] != 0.0,
+        c.reduction,
+    )?;
+    Ok(by_rows(a, r))
+}
+
+pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let x = c.need("input")?;
+    let r = structured::total_variation(&x.floats(), &x.shape, c.params[0], c.reduction)?;
+    Ok(TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (x.shape.clone(), v)),
+        grads: r.grads,
+    })
+}
+
+pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (u, v) = (c.need("u")?, c.need("v")?);
+    if u.shape != v.shape {
+        return Err(LossError::ShapeMismatch {
+            loss: c.loss,
+            tensor: "v",
+            got: v.shape.clone(),
+            expected: format!("{:?}, the shape of `u`", u.shape),
+        });
+    }
+    let classes = *u.shape.last().unwrap_or(&0);
+    let r =
+        structured::wasserstein_1d(&u.floats(), &v.floats(), classes, c.params[0], c.reduction)?;
+    let rows_shape = u.shape[..u.shape.len().saturating_sub(1)].to_vec();
+    Ok(TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (rows_shape, v)),
+        grads: r.grads,
+    })
+}
+
+pub fn wasserstein_1d_samples(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (u, v) = (c.need("u_values")?, c.need("v_values")?);
+    let weights = |name| c.get(name).map(Array::floats);
+    let (uw, vw) = (weights("u_weights"), weights("v_weights"));
+    let (w1, gu, gv) =
+        structured::wasserstein_1d_samples(&u.floats(), &v.floats(), uw.as_deref(), vw.as_deref())?;
+    // One distance: `none` gives it as a one-element output.
+    let none = c.reduction == Reduction::None;
+    Ok(TwinResult {
+        value: (!none).then_some(w1),
+        out: none.then(|| (vec![1], vec![w1])),
+        grads: vec![gu, gv],
+    })
+}
+
+/// G's shape for features `[C, M]` or `[B, C, M]`.
+fn gram_shape(shape: &[usize]) -> Vec<usize> {
+    match *shape {
+        [b, c, _] => vec![b, c, c],
+        [c, _] => vec![c, c],
+        _ => shape.to_vec(),
+    }
+}
+
+/// gram's per-element output is G whatever the reduction (the GPU's `elements` too).
+pub fn gram(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let x = c.need("input")?;
+    let f = x.floats();
+    let r = structured::gram_loss(&f, &x.shape, c.reduction)?;
+    Ok(TwinResult {
+        value: r.value,
+        out: Some((gram_shape(&x.shape), structured::gram(&f, &x.shape)?)),
+        grads: r.grads,
+    })
+}
+
+pub fn style_loss(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (x, t) = (c.need("input")?, c.need("target")?);
+    let r = structured::style_loss(&x.floats(), &t.floats(), &x.shape, c.reduction)?;
+    Ok(TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (gram_shape(&x.shape), v)),
+        grads: r.grads,
+    })
+}
