@@ -106,35 +106,6 @@ fn like_input(n: usize, c: usize) -> impl FnOnce() -> String {
     move || format!("[{n}, {c}] ({} values, like the input)", n * c)
 }
 
-/// What a parameter of these losses may be.
-#[derive(Clone, Copy, Debug)]
-enum Rule {
-    Finite,
-    Positive,
-    NonNegative,
-    /// In [0, 1].
-    Fraction,
-}
-
-fn param(loss: &'static str, name: &'static str, value: f64, rule: Rule) -> Result<()> {
-    let (ok, text) = match rule {
-        Rule::Finite => (value.is_finite(), "a finite number"),
-        Rule::Positive => (value.is_finite() && value > 0.0, "a finite number > 0"),
-        Rule::NonNegative => (value.is_finite() && value >= 0.0, "a finite number >= 0"),
-        Rule::Fraction => ((0.0..=1.0).contains(&value), "a number in [0, 1]"),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(LossError::InvalidParam {
-            loss,
-            name,
-            value: value.to_string(),
-            rule: text,
-        })
-    }
-}
-
 pub(crate) fn no_nan(loss: &'static str, tensor: &'static str, v: &[f64]) -> Result<()> {
     match v.iter().position(|x| x.is_nan()) {
         Some(i) => Err(LossError::NaN {

@@ -2,11 +2,10 @@
 //! (row_losses.wgsl).
 
 use super::{
-    expect_len, like_input, no_batchmean, no_nan, param, row_count, sum, Reducer, RowResult, Rule,
-    KERAS_EPSILON,
+    expect_len, like_input, no_batchmean, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::error::Result;
-use crate::params::Reduction;
+use crate::params::{Reduction, Rule};
 
 /// Keras CosineSimilarity (cosine proximity): ℓ_n = −(x·y)/(max(‖x‖, ε)·max(‖y‖, ε)), which is
 /// Keras's normalize (x·min(1/‖x‖, 1/ε)); `mean` over N.
@@ -22,7 +21,7 @@ pub fn cosine_similarity(
     let c = classes;
     let n = row_count(LOSS, "input", x.len(), c)?;
     expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    param(LOSS, "eps", eps, Rule::NonNegative)?;
+    Rule::NonNegative.check(LOSS, "eps", eps)?;
     no_nan(LOSS, "input", x)?;
     no_nan(LOSS, "target", target)?;
 

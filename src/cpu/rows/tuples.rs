@@ -2,11 +2,10 @@
 //! (row_tuple_losses.wgsl).
 
 use super::{
-    expect_len, like_input, no_batchmean, no_nan, param, per_row, row_count, sum, Reducer,
-    RowResult, Rule,
+    expect_len, like_input, no_batchmean, no_nan, per_row, row_count, sum, Reducer, RowResult,
 };
 use crate::error::{LossError, Result};
-use crate::params::Reduction;
+use crate::params::{Reduction, Rule};
 
 /// What ATen adds to each squared norm in cosine_embedding_loss.
 const ATEN_COSINE_EPSILON: f64 = 1e-12;
@@ -30,7 +29,7 @@ pub fn cosine_embedding(
     let n = row_count(LOSS, "input1", x1.len(), c)?;
     expect_len(LOSS, "input2", x2.len(), n * c, like_input(n, c))?;
     expect_len(LOSS, "target", target.len(), n, per_row(n))?;
-    param(LOSS, "margin", margin, Rule::Finite)?;
+    Rule::Finite.check(LOSS, "margin", margin)?;
     no_nan(LOSS, "input1", x1)?;
     no_nan(LOSS, "input2", x2)?;
     no_nan(LOSS, "target", target)?;
@@ -122,9 +121,9 @@ pub fn triplet_margin(
     let n = row_count(LOSS, "anchor", anchor.len(), c)?;
     expect_len(LOSS, "positive", positive.len(), n * c, like_input(n, c))?;
     expect_len(LOSS, "negative", negative.len(), n * c, like_input(n, c))?;
-    param(LOSS, "margin", margin, Rule::Finite)?;
-    param(LOSS, "p", p, Rule::Positive)?;
-    param(LOSS, "eps", eps, Rule::Finite)?;
+    Rule::Finite.check(LOSS, "margin", margin)?;
+    Rule::Positive.check(LOSS, "p", p)?;
+    Rule::Finite.check(LOSS, "eps", eps)?;
     no_nan(LOSS, "anchor", anchor)?;
     no_nan(LOSS, "positive", positive)?;
     no_nan(LOSS, "negative", negative)?;
