@@ -2,12 +2,12 @@
 //! log-probabilities) and Keras's two cross-entropies on probabilities.
 
 use super::{
-    check_labels, clip_slope, expect_len, like_input, no_batchmean, no_nan, per_row, row_count,
-    sum, Reducer, RowResult, KERAS_EPSILON,
+    check_labels, clip_slope, expect_len, like_input, no_nan, per_row, row_count, sum, Reducer,
+    RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
 use crate::error::Result;
-use crate::params::{Reduction, Rule};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// cross_entropy's target: class indices [N], or probabilities [N, C].
 #[derive(Clone, Copy, Debug)]

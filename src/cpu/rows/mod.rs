@@ -138,18 +138,6 @@ fn check_labels(
     }
 }
 
-fn no_batchmean(loss: &'static str, reduction: Reduction) -> Result<()> {
-    if reduction == Reduction::BatchMean {
-        Err(LossError::Reduction {
-            loss,
-            reduction: reduction.to_string(),
-            why: "batchmean is kl_div's alone",
-        })
-    } else {
-        Ok(())
-    }
-}
-
 /// A compensated sum: the reference's sums are exact to a few ulp.
 pub(crate) fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
     let mut s = Compensated::default();

@@ -1,11 +1,9 @@
 //! Keras's cosine_similarity and dice: a few sums per row of `input` and `target`
 //! (row_losses.wgsl).
 
-use super::{
-    expect_len, like_input, no_batchmean, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
-};
+use super::{expect_len, like_input, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON};
 use crate::error::Result;
-use crate::params::{Reduction, Rule};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// Keras CosineSimilarity (cosine proximity): ℓ_n = −(x·y)/(max(‖x‖, ε)·max(‖y‖, ε)), which is
 /// Keras's normalize (x·min(1/‖x‖, 1/ε)); `mean` over N.

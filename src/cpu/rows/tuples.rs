@@ -1,11 +1,9 @@
 //! PyTorch's cosine_embedding and triplet_margin: two or three tensors, each with a gradient
 //! (row_tuple_losses.wgsl).
 
-use super::{
-    expect_len, like_input, no_batchmean, no_nan, per_row, row_count, sum, Reducer, RowResult,
-};
+use super::{expect_len, like_input, no_nan, per_row, row_count, sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
-use crate::params::{Reduction, Rule};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// What ATen adds to each squared norm in cosine_embedding_loss.
 const ATEN_COSINE_EPSILON: f64 = 1e-12;
