@@ -2,12 +2,12 @@
 //! log-probabilities) and Keras's two cross-entropies on probabilities.
 
 use super::{
-    check_labels, clip_slope, expect_len, like_input, no_nan, per_row, row_count, sum, Reducer,
-    RowResult, KERAS_EPSILON,
+    check_labels, clip_slope, expect_len, like_input, no_nan, param, per_row, row_count, sum,
+    Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
 use crate::error::Result;
-use crate::params::{no_batchmean, Reduction, Rule};
+use crate::params::{no_batchmean, Reduction};
 
 /// cross_entropy's target: class indices [N], or probabilities [N, C].
 #[derive(Clone, Copy, Debug)]
@@ -96,10 +96,10 @@ pub fn cross_entropy(
         })?;
     }
     let eps = p.label_smoothing;
-    Rule::Unit.check(LOSS, "label_smoothing", eps)?;
-    Rule::Finite.check(LOSS, "z_loss", p.z_loss)?;
+    param(LOSS, "label_smoothing", eps)?;
+    param(LOSS, "z_loss", p.z_loss)?;
     if let Some(s) = p.softcap {
-        Rule::Positive.check(LOSS, "softcap", s)?;
+        param(LOSS, "softcap", s)?;
     }
     no_nan(LOSS, "input", x)?;
     if let ClassTarget::Probs(t) = target {
@@ -302,7 +302,7 @@ pub fn categorical_cross_entropy(
     let n = row_count(LOSS, "input", x.len(), c)?;
     expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
     let ls = label_smoothing;
-    Rule::Unit.check(LOSS, "label_smoothing", ls)?;
+    param(LOSS, "label_smoothing", ls)?;
     no_nan(LOSS, "input", x)?;
     no_nan(LOSS, "target", target)?;
 
