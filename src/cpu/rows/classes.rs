@@ -1,5 +1,5 @@
-//! The class losses of cross_entropy's kernel: cross_entropy and nll (PyTorch, on logits and
-//! log-probabilities) and Keras's two cross-entropies on probabilities.
+//! The class losses: cross_entropy and nll (PyTorch, on logits and log-probabilities) and
+//! Keras's two cross-entropies on probabilities, which share one row function.
 
 use super::{
     check_labels, clip_slope, expect_len, like_input, no_nan, param, per_row, row_count, sum,

@@ -12,10 +12,11 @@
 //! Checks, in order: the reduction, the shapes, the parameters, NaN in any tensor (first
 //! index), then the labels (first bad row).
 //!
-//! One file per family, each beside its kernel: `classes` (cross_entropy's kernel: class labels
-//! or probabilities), `divergences` and `similarities` (row_losses.wgsl's per-row sums),
-//! `tuples` (row_tuple_losses.wgsl: two or three tensors with a gradient each). This file holds
-//! what they share: the result, the checks, the compensated sum and the reduction.
+//! One file per family: `classes` (the cross-entropies and nll, on class labels or
+//! probabilities), `divergences` (kl_div, whose term cpu::elementwise shares, and js_div),
+//! `similarities` (cosine_similarity, dice), `tuples` (two or three tensors with a gradient
+//! each). This file holds what they share: the result, the checks, the compensated sum and the
+//! reduction.
 
 mod classes;
 mod divergences;
