@@ -134,6 +134,25 @@ impl Rule {
         }
     }
 
+    /// A number given directly (the CPU twins' parameters): the same rule, the same error as
+    /// [`resolve`] gives.
+    pub(crate) fn check(self, loss: &'static str, name: &'static str, value: f64) -> Result<()> {
+        let value = ParamValue::Number(value);
+        match self.admit(&value) {
+            Some(_) => Ok(()),
+            None => Err(self.refusal(loss, name, &value)),
+        }
+    }
+
+    fn refusal(self, loss: &'static str, name: &'static str, value: &ParamValue) -> LossError {
+        LossError::InvalidParam {
+            loss,
+            name,
+            value: value.to_string(),
+            rule: self.describe(),
+        }
+    }
+
     /// The value as the kernel sees it (booleans as 0 or 1), or None if it breaks the rule.
     fn admit(self, v: &ParamValue) -> Option<f64> {
         match (self, v) {
@@ -200,12 +219,7 @@ pub fn resolve(
         values[i] = spec
             .rule
             .admit(value)
-            .ok_or_else(|| LossError::InvalidParam {
-                loss,
-                name: spec.name,
-                value: value.to_string(),
-                rule: spec.rule.describe(),
-            })?;
+            .ok_or_else(|| spec.rule.refusal(loss, spec.name, value))?;
     }
     Ok(values)
 }

@@ -133,7 +133,8 @@ pub fn wasserstein_1d(
     Ok(red.finish(rows, vec![gu, gv]))
 }
 
-/// Features [C, M] or [B, C, M]: (batch, channels, positions).
+/// Features [C, M] or [B, C, M]: (batch, channels, positions). The API path's check
+/// (style::feature_dims) reads a GPU tensor's shape; this one a bare shape, same message.
 fn feature_dims(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)> {
     match *shape {
         [c, m] => Ok((1, c, m)),

@@ -1,0 +1,76 @@
+//! Keras's cosine_similarity and dice: a few sums per row of `input` and `target`
+//! (row_losses.wgsl).
+
+use super::{
+    expect_len, like_input, no_nan, param, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
+};
+use crate::error::Result;
+use crate::params::{no_batchmean, Reduction};
+
+/// Keras CosineSimilarity (cosine proximity): ℓ_n = −(x·y)/(max(‖x‖, ε)·max(‖y‖, ε)), which is
+/// Keras's normalize (x·min(1/‖x‖, 1/ε)); `mean` over N.
+pub fn cosine_similarity(
+    x: &[f64],
+    classes: usize,
+    target: &[f64],
+    eps: f64,
+    reduction: Reduction,
+) -> Result<RowResult> {
+    const LOSS: &str = "cosine_similarity";
+    no_batchmean(LOSS, reduction)?;
+    let c = classes;
+    let n = row_count(LOSS, "input", x.len(), c)?;
+    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
+    param(LOSS, "eps", eps)?;
+    no_nan(LOSS, "input", x)?;
+    no_nan(LOSS, "target", target)?;
+
+    let red = Reducer::new(reduction, n as f64);
+    let mut rows = vec![0.0; n];
+    let mut grad = vec![0.0; n * c];
+    for (r, loss) in rows.iter_mut().enumerate() {
+        let range = r * c..(r + 1) * c;
+        let (xr, yr) = (&x[range.clone()], &target[range.clone()]);
+        let norm_x = sum(xr.iter().map(|v| v * v)).sqrt();
+        let norm_y = sum(yr.iter().map(|v| v * v)).sqrt();
+        let denom = norm_x.max(eps) * norm_y.max(eps);
+        let dot = sum(xr.iter().zip(yr).map(|(a, b)| a * b));
+        *loss = -dot / denom;
+        // Below ε the norm is the constant ε and passes no gradient.
+        let through_norm = if norm_x > eps {
+            dot / denom / (norm_x * norm_x)
+        } else {
+            0.0
+        };
+        for (k, g) in grad[range].iter_mut().enumerate() {
+            *g = (-yr[k] / denom + through_norm * xr[k]) * red.scale();
+        }
+    }
+    Ok(red.finish(rows, vec![grad]))
+}
+
+/// Keras dice over each row: ℓ_n = 1 − 2·Σx·y / (Σx + Σy + 1e-7); `mean` over N.
+pub fn dice(x: &[f64], classes: usize, target: &[f64], reduction: Reduction) -> Result<RowResult> {
+    const LOSS: &str = "dice";
+    no_batchmean(LOSS, reduction)?;
+    let c = classes;
+    let n = row_count(LOSS, "input", x.len(), c)?;
+    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
+    no_nan(LOSS, "input", x)?;
+    no_nan(LOSS, "target", target)?;
+
+    let red = Reducer::new(reduction, n as f64);
+    let mut rows = vec![0.0; n];
+    let mut grad = vec![0.0; n * c];
+    for (r, loss) in rows.iter_mut().enumerate() {
+        let range = r * c..(r + 1) * c;
+        let (xr, yr) = (&x[range.clone()], &target[range.clone()]);
+        let inter = sum(xr.iter().zip(yr).map(|(a, b)| a * b));
+        let denom = sum(xr.iter().copied()) + sum(yr.iter().copied()) + KERAS_EPSILON;
+        *loss = 1.0 - 2.0 * inter / denom;
+        for (k, g) in grad[range].iter_mut().enumerate() {
+            *g = (-2.0 * yr[k] / denom + 2.0 * inter / (denom * denom)) * red.scale();
+        }
+    }
+    Ok(red.finish(rows, vec![grad]))
+}
