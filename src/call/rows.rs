@@ -8,7 +8,7 @@ use crate::catalogue::{self, RowLoss};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::{cross_entropy, row_stats, row_tuples};
-use crate::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape, TupleProblem};
+use crate::problem::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape, TupleProblem};
 use crate::tensor::{DType, Tensor};
 
 fn shape(t: &Tensor) -> TensorShape<'_> {

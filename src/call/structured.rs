@@ -7,10 +7,10 @@ use super::Request;
 use crate::catalogue::{self, Structured};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::image::TvProblem;
 use crate::kernel::total_variation as tv;
 use crate::kernel::wasserstein::{self, WassersteinProblem};
 use crate::kernel::wasserstein_samples as samples;
+use crate::problem::images::TvProblem;
 use crate::tensor::Tensor;
 
 /// Fails on the builder's error and on a tensor slot the loss does not take.

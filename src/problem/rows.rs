@@ -1,5 +1,6 @@
 //! Row losses (section C of LOSSES.md), validated: the shapes, the resolved parameters and the
-//! reduction of one call. The kernels and the CPU reference (src/cpu/rows.rs) both take these.
+//! reduction of one call, which the row kernels take. The float64 twins (src/cpu/rows/) check
+//! the same parameter rules through `params::Rule`.
 
 use crate::catalogue::{RowKernel, RowLoss};
 use crate::error::{LossError, Result};
