@@ -1,9 +1,9 @@
 //! The elementwise family's adapter (sections A and B, kl_div, the objectives' terms):
 //! `input`, `target`, optional `weight` and extra tensor → one elementwise kernel call.
 
-use super::dispatch::Parts;
 use super::outputs::outputs;
-use super::Request;
+use super::readback::Parts;
+use super::request::Request;
 use crate::catalogue::Elementwise;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};

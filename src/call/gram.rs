@@ -7,10 +7,10 @@
 //! For the style loss, d L / d F = (dG + dGᵀ)·F / (C·M) = 2·dG·F / (C·M), dG = d L / d G
 //! (symmetric), another tiled product.
 
-use super::dispatch::{self, Parts};
-use super::outputs::{self, outputs, Output};
-use super::readback::read_recorded;
-use super::{elementwise, structured, Request};
+use super::outputs::{self, outputs};
+use super::readback::{read_recorded, Parts, Recorded};
+use super::request::{Output, Request};
+use super::{elementwise, structured};
 use crate::catalogue::{self, Loss, Structured, StructuredKernel};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -214,7 +214,10 @@ impl GpuContext {
                 }));
             }
         }
-        let style_loss = catalogue::find("style_loss").expect("style_loss is in the catalogue");
+        let style_loss = catalogue::STRUCTURED
+            .iter()
+            .find(|s| s.kernel == StructuredKernel::StyleLoss)
+            .expect("style_loss is in the catalogue");
         let _serial = self.gl_lock();
         self.scoped(|| {
             let mut enc = self.encoder();
@@ -224,7 +227,7 @@ impl GpuContext {
                 let grad = with_grad
                     .then(|| self.scratch_tensor(l.input.shape().to_vec()))
                     .transpose()?;
-                let mut layer = Request::new(style_loss);
+                let mut layer = Request::new(Loss::Structured(style_loss));
                 layer.input = Some(l.input);
                 layer.target = Some(l.target);
                 layer.scale = l.weight;
@@ -232,8 +235,9 @@ impl GpuContext {
                     layer.grad = Output::Into(g);
                 }
                 let value = outputs::value_tensor(self, None)?;
-                let r = dispatch::record(self, &layer, &mut enc, value).map_err(in_layer(i))?;
-                recorded.push(r);
+                let parts =
+                    record(self, &layer, style_loss, &mut enc, &value).map_err(in_layer(i))?;
+                recorded.push(Recorded::new(self, value, parts));
                 grads.extend(grad);
             }
             let mut values = Vec::with_capacity(layers.len());

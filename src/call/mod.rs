@@ -8,111 +8,37 @@
 //!   buffer and nothing is read back (for training loops). [`Recorded::check`] reads the
 //!   status later, after the caller has submitted.
 //!
-//! The builder knows no kernel: it collects a [`Request`], which `dispatch` hands to the
-//! adapter of the loss's kernel family (`elementwise`, `rows`, `structured`, `gram`), or to a
-//! composite of those adapters (`objective`); `readback` runs and reads the result.
+//! The builder knows no kernel: it collects a `Request`, which `family` hands to the adapter
+//! of the loss's kernel family (`elementwise`, `rows`, `structured`, `gram`); an objective
+//! goes to `objective`, a composite of those adapters. `readback` reads what they recorded.
 
-mod dispatch;
 mod elementwise;
+mod family;
 mod gram;
 mod objective;
 mod outputs;
 mod readback;
+mod request;
 mod rows;
 mod structured;
 
 pub use gram::{StyleLayer, StyleLosses};
-pub use readback::Recorded;
+pub use readback::{Computed, Recorded};
 
 use crate::catalogue::Loss;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::{ParamValue, Reduction};
 use crate::tensor::Tensor;
-use outputs::Output;
-
-/// What one call asks for, as plain data: the loss, its tensors, parameters, reduction,
-/// outputs and weight. The builder fills it; composites (objectives, style layers) build
-/// their parts' requests directly.
-#[derive(Clone)]
-pub(crate) struct Request<'a> {
-    pub loss: Loss,
-    pub input: Option<&'a Tensor>,
-    pub target: Option<&'a Tensor>,
-    pub weight: Option<&'a Tensor>,
-    /// An elementwise loss's extra tensor (`var`, `pos_weight`).
-    pub aux: Option<&'a Tensor>,
-    /// A row loss's, structured loss's or objective's own tensors (input1, anchor, u, real).
-    pub named: Vec<(&'static str, &'a Tensor)>,
-    pub params: Vec<(String, ParamValue)>,
-    pub reduction: Reduction,
-    pub grad: Output<'a>,
-    pub elements: Output<'a>,
-    /// A weight on the reduced loss and its gradient: an objective's term's, a style layer's.
-    pub scale: f64,
-    /// The first bad builder step (an unknown tensor name), reported when the call runs.
-    pub error: Option<LossError>,
-}
-
-impl<'a> Request<'a> {
-    pub fn new(loss: Loss) -> Request<'a> {
-        Request {
-            loss,
-            input: None,
-            target: None,
-            weight: None,
-            aux: None,
-            named: Vec::new(),
-            params: Vec::new(),
-            reduction: Reduction::Mean,
-            grad: Output::No,
-            elements: Output::No,
-            scale: 1.0,
-            error: None,
-        }
-    }
-
-    /// The tensor given by this name (`.tensor(name, ..)`), if any.
-    pub fn named_tensor(&self, name: &str) -> Option<&'a Tensor> {
-        self.named.iter().find(|(n, _)| *n == name).map(|t| t.1)
-    }
-
-    /// The tensor the loss requires by this name, or the error saying it is missing.
-    pub fn required(&self, name: &'static str) -> Result<&'a Tensor> {
-        self.named_tensor(name).ok_or(LossError::MissingTensor {
-            loss: self.loss.name(),
-            tensor: name,
-        })
-    }
-
-    /// The builder's error, if a step failed.
-    pub fn checked(&self) -> Result<()> {
-        self.error.clone().map_or(Ok(()), Err)
-    }
-}
+use readback::read_recorded;
+use request::Output;
+use request::Request;
 
 /// One call of a loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
 pub struct LossCall<'a> {
     ctx: &'a GpuContext,
     req: Request<'a>,
     value_into: Option<&'a Tensor>,
-}
-
-/// What [`LossCall::run`] returns.
-#[derive(Debug)]
-pub struct Computed {
-    /// The reduced value; None for `Reduction::None`.
-    pub value: Option<f32>,
-    /// The per-element losses (always for `Reduction::None`, else when asked).
-    pub elements: Option<Tensor>,
-    /// The gradient of the reduced loss with respect to `input` (or the loss's first tensor:
-    /// input1, anchor), when asked.
-    pub grad: Option<Tensor>,
-    /// The gradients with respect to the loss's further tensors, by name, when asked
-    /// (cosine_embedding's input2; triplet_margin's positive and negative; an objective's).
-    pub other_grads: Vec<(&'static str, Tensor)>,
-    /// An objective's terms, by name: each one's contribution to `value` (weight included).
-    pub terms: Vec<(&'static str, f32)>,
 }
 
 impl GpuContext {
@@ -243,9 +169,27 @@ impl<'a> LossCall<'a> {
         Ok(self.run()?.value.unwrap_or(f32::NAN))
     }
 
-    /// Runs the call; the per-element losses and the gradient stay on the GPU.
+    /// Runs the call; the per-element losses and the gradient stay on the GPU. Only the
+    /// value and the status words are read back (an objective's: each term's, summed here).
     pub fn run(self) -> Result<Computed> {
-        readback::run(self.ctx, &self.req)
+        let (ctx, req) = (self.ctx, &self.req);
+        if let Loss::Objective(o) = req.loss {
+            return objective::run(ctx, req, o);
+        }
+        let _serial = ctx.gl_lock();
+        ctx.scoped(|| {
+            let mut enc = ctx.encoder();
+            let value = outputs::value_tensor(ctx, None)?;
+            let r = family::record(ctx, req, &mut enc, value)?;
+            let v = read_recorded(ctx, enc, std::slice::from_ref(&r))?.remove(0)?;
+            Ok(Computed {
+                value: (r.reduction != Reduction::None).then_some(v),
+                elements: r.elements,
+                grad: r.grad,
+                other_grads: r.other_grads,
+                terms: Vec::new(),
+            })
+        })
     }
 
     /// Records the call into the caller's encoder; nothing runs until the caller submits it.
@@ -254,6 +198,9 @@ impl<'a> LossCall<'a> {
     pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
         let _serial = self.ctx.gl_lock();
         let value = outputs::value_tensor(self.ctx, self.value_into)?;
-        readback::record(self.ctx, &self.req, enc, value)
+        match self.req.loss {
+            Loss::Objective(o) => objective::record(self.ctx, &self.req, o, enc, value),
+            _ => family::record(self.ctx, &self.req, enc, value),
+        }
     }
 }

@@ -3,9 +3,9 @@
 //! terms tensor and (when asked) the gradient of the total for its prediction tensor; then
 //! read back together (one submission, one readback) or summed on the GPU.
 
-use super::outputs::Output;
-use super::readback::{read_recorded, Recorded};
-use super::{dispatch, Computed, Request};
+use super::family;
+use super::readback::{read_recorded, Computed, Recorded};
+use super::request::{Output, Request};
 use crate::catalogue::{self, Loss, Objective, Term};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -92,7 +92,7 @@ fn record_terms(
             term.grad = Output::Into(g);
         }
         let slot = values.element(i)?;
-        let mut r = dispatch::record(ctx, &term, enc, slot).map_err(|e| rename(e, o, t))?;
+        let mut r = family::record(ctx, &term, enc, slot).map_err(|e| rename(e, o, t))?;
         // What the GPU's checks find is said in the objective's words.
         r.names.loss = o.name;
         r.names.input = t.input;
@@ -160,7 +160,7 @@ pub(crate) fn record(
     sum.input = Some(&r.values);
     sum.target = Some(&r.values);
     sum.reduction = Reduction::Sum;
-    let mut total = dispatch::record(ctx, &sum, enc, value)?;
+    let mut total = family::record(ctx, &sum, enc, value)?;
     // A NaN among the term values (a mean over an empty tensor) is the objective's.
     total.names.loss = o.name;
     total.names.input = "terms";

@@ -2,19 +2,11 @@
 //! allocated or the caller's, checked for size, usage and for sharing a buffer with an input
 //! (wgpu tracks usage per buffer).
 
-use super::Request;
+use super::request::{Output, Request};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 use crate::tensor::{DType, Tensor};
-
-/// Where an optional output goes.
-#[derive(Clone, Copy)]
-pub(crate) enum Output<'a> {
-    No,
-    New,
-    Into(&'a Tensor),
-}
 
 /// The tensor element 0 of which receives the reduced value: the caller's, or a new one.
 pub(crate) fn value_tensor(ctx: &GpuContext, into: Option<&Tensor>) -> Result<Tensor> {

@@ -1,9 +1,6 @@
 //! Running a recorded call and reading its result: the reduced value and the status words the
 //! kernels left, turned into the value or the typed error the data caused.
 
-use super::dispatch::{self, Parts};
-use super::{objective, outputs, Computed, Request};
-use crate::catalogue::Loss;
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
@@ -11,6 +8,36 @@ use crate::pool::Pooled;
 use crate::status::{Check, Names, Status, STATUS_WORDS};
 use crate::tensor::{DType, Tensor};
 use crate::LossError;
+
+/// What an adapter recorded: the outputs, and what reading its result needs.
+pub(crate) struct Parts {
+    pub names: Names,
+    pub reduction: Reduction,
+    pub elements: Option<Tensor>,
+    pub grad: Option<Tensor>,
+    pub other_grads: Vec<(&'static str, Tensor)>,
+    /// Status words and partials.
+    pub scratch: Pooled,
+    /// Class labels, whose first bad one an error quotes.
+    pub labels: Option<Tensor>,
+}
+
+/// What [`LossCall::run`] returns.
+#[derive(Debug)]
+pub struct Computed {
+    /// The reduced value; None for `Reduction::None`.
+    pub value: Option<f32>,
+    /// The per-element losses (always for `Reduction::None`, else when asked).
+    pub elements: Option<Tensor>,
+    /// The gradient of the reduced loss with respect to `input` (or the loss's first tensor:
+    /// input1, anchor), when asked.
+    pub grad: Option<Tensor>,
+    /// The gradients with respect to the loss's further tensors, by name, when asked
+    /// (cosine_embedding's input2; triplet_margin's positive and negative; an objective's).
+    pub other_grads: Vec<(&'static str, Tensor)>,
+    /// An objective's terms, by name: each one's contribution to `value` (weight included).
+    pub terms: Vec<(&'static str, f32)>,
+}
 
 /// What [`LossCall::record`](super::LossCall::record) returns: everything stays on the GPU.
 pub struct Recorded {
@@ -77,38 +104,6 @@ impl Recorded {
         self.check()?;
         Ok(self.ctx.download(&self.value)?[0])
     }
-}
-
-/// Records `req` into the caller's encoder, the value into element 0 of `value`.
-pub(crate) fn record(
-    ctx: &GpuContext,
-    req: &Request<'_>,
-    enc: &mut wgpu::CommandEncoder,
-    value: Tensor,
-) -> Result<Recorded> {
-    dispatch::record(ctx, req, enc, value)
-}
-
-/// Runs `req` and reads back the value and the status; the outputs stay on the GPU. An
-/// objective reads each term's value and sums them on the host.
-pub(crate) fn run(ctx: &GpuContext, req: &Request<'_>) -> Result<Computed> {
-    if let Loss::Objective(o) = req.loss {
-        return objective::run(ctx, req, o);
-    }
-    let _serial = ctx.gl_lock();
-    ctx.scoped(|| {
-        let mut enc = ctx.encoder();
-        let value = outputs::value_tensor(ctx, None)?;
-        let r = dispatch::record(ctx, req, &mut enc, value)?;
-        let v = read_recorded(ctx, enc, std::slice::from_ref(&r))?.remove(0)?;
-        Ok(Computed {
-            value: (r.reduction != Reduction::None).then_some(v),
-            elements: r.elements,
-            grad: r.grad,
-            other_grads: r.other_grads,
-            terms: Vec::new(),
-        })
-    })
 }
 
 /// Submits `enc` and reads back, in one mapping, each recorded call's value and the status

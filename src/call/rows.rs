@@ -1,9 +1,9 @@
 //! The row families' adapters (section C): the cross-entropy kernel (cross_entropy, nll,
 //! sparse_categorical_cross_entropy), the row-statistics kernel and the row-tuples kernel.
 
-use super::dispatch::Parts;
-use super::outputs::{outputs, unexpected, Output};
-use super::Request;
+use super::outputs::{outputs, unexpected};
+use super::readback::Parts;
+use super::request::{Output, Request};
 use crate::catalogue::{self, RowLoss};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};

@@ -1,9 +1,9 @@
 //! The adapters of sections D and F's own kernels: total_variation, wasserstein_1d and
 //! wasserstein_1d_samples (gram and style_loss are in `gram`).
 
-use super::dispatch::Parts;
 use super::outputs::{outputs, unexpected};
-use super::Request;
+use super::readback::Parts;
+use super::request::Request;
 use crate::catalogue::{self, Structured};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};

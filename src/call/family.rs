@@ -1,29 +1,14 @@
 //! The one place a loss meets its kernel family: each family's adapter validates the request
-//! against the entry, allocates the outputs and records the kernels; an objective is a
-//! composite of those adapters.
+//! against the entry, allocates the outputs and records the kernels. (Objectives, composites
+//! of these adapters, are `objective`'s.)
 
 use super::readback::Recorded;
-use super::{elementwise, gram, objective, rows, structured, Request};
+use super::request::Request;
+use super::{elementwise, gram, rows, structured};
 use crate::catalogue::{Loss, RowKernel, StructuredKernel};
 use crate::context::GpuContext;
 use crate::error::Result;
-use crate::params::Reduction;
-use crate::pool::Pooled;
-use crate::status::Names;
 use crate::tensor::Tensor;
-
-/// What an adapter recorded: the outputs, and what reading its result needs.
-pub(crate) struct Parts {
-    pub names: Names,
-    pub reduction: Reduction,
-    pub elements: Option<Tensor>,
-    pub grad: Option<Tensor>,
-    pub other_grads: Vec<(&'static str, Tensor)>,
-    /// Status words and partials.
-    pub scratch: Pooled,
-    /// Class labels, whose first bad one an error quotes.
-    pub labels: Option<Tensor>,
-}
 
 /// Records `req` into `enc`, its reduced value into element 0 of `value`.
 pub(crate) fn record(
@@ -56,7 +41,7 @@ pub(crate) fn record(
                 }
             }
         }
-        Loss::Objective(o) => return objective::record(ctx, req, o, enc, value),
+        Loss::Objective(o) => unreachable!("{}: objectives are composites", o.name),
     };
     Ok(Recorded::new(ctx, value, parts))
 }

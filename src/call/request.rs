@@ -1,0 +1,74 @@
+//! A call's request: what the builder collects, as plain data the adapters read.
+
+use crate::catalogue::Loss;
+use crate::error::{LossError, Result};
+use crate::params::{ParamValue, Reduction};
+use crate::tensor::Tensor;
+
+/// Where an optional output goes.
+#[derive(Clone, Copy)]
+pub(crate) enum Output<'a> {
+    No,
+    New,
+    Into(&'a Tensor),
+}
+
+/// What one call asks for, as plain data: the loss, its tensors, parameters, reduction,
+/// outputs and weight. The builder fills it; composites (objectives, style layers) build
+/// their parts' requests directly.
+#[derive(Clone)]
+pub(crate) struct Request<'a> {
+    pub loss: Loss,
+    pub input: Option<&'a Tensor>,
+    pub target: Option<&'a Tensor>,
+    pub weight: Option<&'a Tensor>,
+    /// An elementwise loss's extra tensor (`var`, `pos_weight`).
+    pub aux: Option<&'a Tensor>,
+    /// A row loss's, structured loss's or objective's own tensors (input1, anchor, u, real).
+    pub named: Vec<(&'static str, &'a Tensor)>,
+    pub params: Vec<(String, ParamValue)>,
+    pub reduction: Reduction,
+    pub grad: Output<'a>,
+    pub elements: Output<'a>,
+    /// A weight on the reduced loss and its gradient: an objective's term's, a style layer's.
+    pub scale: f64,
+    /// The first bad builder step (an unknown tensor name), reported when the call runs.
+    pub error: Option<LossError>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(loss: Loss) -> Request<'a> {
+        Request {
+            loss,
+            input: None,
+            target: None,
+            weight: None,
+            aux: None,
+            named: Vec::new(),
+            params: Vec::new(),
+            reduction: Reduction::Mean,
+            grad: Output::No,
+            elements: Output::No,
+            scale: 1.0,
+            error: None,
+        }
+    }
+
+    /// The tensor given by this name (`.tensor(name, ..)`), if any.
+    pub fn named_tensor(&self, name: &str) -> Option<&'a Tensor> {
+        self.named.iter().find(|(n, _)| *n == name).map(|t| t.1)
+    }
+
+    /// The tensor the loss requires by this name, or the error saying it is missing.
+    pub fn required(&self, name: &'static str) -> Result<&'a Tensor> {
+        self.named_tensor(name).ok_or(LossError::MissingTensor {
+            loss: self.loss.name(),
+            tensor: name,
+        })
+    }
+
+    /// The builder's error, if a step failed.
+    pub fn checked(&self) -> Result<()> {
+        self.error.clone().map_or(Ok(()), Err)
+    }
+}
