@@ -2,12 +2,12 @@
 //! Keras's two cross-entropies on probabilities, which share one row function.
 
 use super::{
-    check_labels, clip_slope, expect_len, like_input, no_nan, param, per_row, row_count, sum,
-    Reducer, RowResult, KERAS_EPSILON,
+    check_labels, clip_slope, expect_len, like_input, no_nan, per_row, row_count, sum, Reducer,
+    RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
 use crate::error::Result;
-use crate::params::{no_batchmean, Reduction};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// cross_entropy's target: class indices [N], or probabilities [N, C].
 #[derive(Clone, Copy, Debug)]
@@ -96,10 +96,10 @@ pub fn cross_entropy(
         })?;
     }
     let eps = p.label_smoothing;
-    param(LOSS, "label_smoothing", eps)?;
-    param(LOSS, "z_loss", p.z_loss)?;
+    Rule::Unit.check(LOSS, "label_smoothing", eps)?;
+    Rule::Finite.check(LOSS, "z_loss", p.z_loss)?;
     if let Some(s) = p.softcap {
-        param(LOSS, "softcap", s)?;
+        Rule::Positive.check(LOSS, "softcap", s)?;
     }
     no_nan(LOSS, "input", x)?;
     if let ClassTarget::Probs(t) = target {
@@ -302,7 +302,7 @@ pub fn categorical_cross_entropy(
     let n = row_count(LOSS, "input", x.len(), c)?;
     expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
     let ls = label_smoothing;
-    param(LOSS, "label_smoothing", ls)?;
+    Rule::Unit.check(LOSS, "label_smoothing", ls)?;
     no_nan(LOSS, "input", x)?;
     no_nan(LOSS, "target", target)?;
 

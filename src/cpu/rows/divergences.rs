@@ -1,11 +1,11 @@
 //! kl_div (elementwise terms, PyTorch's reductions) and js_div (per row, row_losses.wgsl).
 
 use super::{
-    clip_slope, expect_len, like_input, no_nan, param, row_count, Reducer, RowResult, KERAS_EPSILON,
+    clip_slope, expect_len, like_input, no_nan, row_count, Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
 use crate::error::Result;
-use crate::params::{no_batchmean, Reduction};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// One kl_div term and its derivative with respect to x.
 pub(crate) fn kl_term(x: f64, t: f64, log_input: bool, log_target: bool) -> (f64, f64) {
@@ -92,7 +92,7 @@ pub fn js_div(
     let c = classes;
     let n = row_count(LOSS, "input", x.len(), c)?;
     expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    param(LOSS, "beta", beta)?;
+    Rule::Unit.check(LOSS, "beta", beta)?;
     no_nan(LOSS, "input", x)?;
     no_nan(LOSS, "target", target)?;
 

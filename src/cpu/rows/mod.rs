@@ -33,7 +33,6 @@ pub use similarities::{cosine_similarity, dice};
 pub use tuples::{cosine_embedding, triplet_margin};
 
 use super::Compensated;
-use crate::catalogue;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 
@@ -106,17 +105,6 @@ fn per_row(n: usize) -> impl FnOnce() -> String {
 /// A tensor shaped like the [N, C] input.
 fn like_input(n: usize, c: usize) -> impl FnOnce() -> String {
     move || format!("[{n}, {c}] ({} values, like the input)", n * c)
-}
-
-/// A parameter given directly, held to the rule its catalogue entry sets for the API path, so
-/// the two paths refuse the same values.
-fn param(loss: &'static str, name: &'static str, value: f64) -> Result<()> {
-    let spec = catalogue::ROWS
-        .iter()
-        .find(|l| l.name == loss)
-        .and_then(|l| l.params.iter().find(|s| s.name == name))
-        .expect("each twin's parameters are its catalogue entry's");
-    spec.rule.check(loss, name, value)
 }
 
 pub(crate) fn no_nan(loss: &'static str, tensor: &'static str, v: &[f64]) -> Result<()> {

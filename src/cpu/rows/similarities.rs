@@ -1,11 +1,9 @@
 //! Keras's cosine_similarity and dice: a few sums per row of `input` and `target`
 //! (row_losses.wgsl).
 
-use super::{
-    expect_len, like_input, no_nan, param, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
-};
+use super::{expect_len, like_input, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON};
 use crate::error::Result;
-use crate::params::{no_batchmean, Reduction};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// Keras CosineSimilarity (cosine proximity): ℓ_n = −(x·y)/(max(‖x‖, ε)·max(‖y‖, ε)), which is
 /// Keras's normalize (x·min(1/‖x‖, 1/ε)); `mean` over N.
@@ -21,7 +19,7 @@ pub fn cosine_similarity(
     let c = classes;
     let n = row_count(LOSS, "input", x.len(), c)?;
     expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    param(LOSS, "eps", eps)?;
+    Rule::NonNegative.check(LOSS, "eps", eps)?;
     no_nan(LOSS, "input", x)?;
     no_nan(LOSS, "target", target)?;
 

@@ -1,9 +1,9 @@
 //! PyTorch's cosine_embedding and triplet_margin: two or three tensors, each with a gradient
 //! (row_tuple_losses.wgsl).
 
-use super::{expect_len, like_input, no_nan, param, per_row, row_count, sum, Reducer, RowResult};
+use super::{expect_len, like_input, no_nan, per_row, row_count, sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
-use crate::params::{no_batchmean, Reduction};
+use crate::params::{no_batchmean, Reduction, Rule};
 
 /// What ATen adds to each squared norm in cosine_embedding_loss.
 const ATEN_COSINE_EPSILON: f64 = 1e-12;
@@ -27,7 +27,7 @@ pub fn cosine_embedding(
     let n = row_count(LOSS, "input1", x1.len(), c)?;
     expect_len(LOSS, "input2", x2.len(), n * c, like_input(n, c))?;
     expect_len(LOSS, "target", target.len(), n, per_row(n))?;
-    param(LOSS, "margin", margin)?;
+    Rule::Finite.check(LOSS, "margin", margin)?;
     no_nan(LOSS, "input1", x1)?;
     no_nan(LOSS, "input2", x2)?;
     no_nan(LOSS, "target", target)?;
@@ -119,9 +119,9 @@ pub fn triplet_margin(
     let n = row_count(LOSS, "anchor", anchor.len(), c)?;
     expect_len(LOSS, "positive", positive.len(), n * c, like_input(n, c))?;
     expect_len(LOSS, "negative", negative.len(), n * c, like_input(n, c))?;
-    param(LOSS, "margin", margin)?;
-    param(LOSS, "p", p)?;
-    param(LOSS, "eps", eps)?;
+    Rule::Finite.check(LOSS, "margin", margin)?;
+    Rule::Positive.check(LOSS, "p", p)?;
+    Rule::Finite.check(LOSS, "eps", eps)?;
     no_nan(LOSS, "anchor", anchor)?;
     no_nan(LOSS, "positive", positive)?;
     no_nan(LOSS, "negative", negative)?;
