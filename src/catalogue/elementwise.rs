@@ -2,7 +2,7 @@
 //! objectives. Adding one is a function in its family's WGSL file, its float64 twin in
 //! src/cpu/elementwise.rs, an entry here, and its tests; nothing else changes.
 
-use super::{Draw, Extent, TensorSpec};
+use super::tensors::{Draw, Extent, TensorSpec};
 use crate::cpu::elementwise::{self as cpu, ElementFn};
 use crate::params::{ParamSpec, Rule};
 

@@ -12,6 +12,7 @@ mod elementwise;
 mod objectives;
 mod rows;
 mod structured;
+mod tensors;
 
 pub use elementwise::{
     elementwise, Aux, Broadcast, Domain, Elementwise, Family, Sampling, ELEMENTWISE, TERMS,
@@ -19,121 +20,9 @@ pub use elementwise::{
 pub use objectives::{Objective, Term, DISCRIMINATOR_KINDS, GENERATOR_KINDS, OBJECTIVES};
 pub use rows::{RowKernel, RowLoss, ROWS};
 pub use structured::{Structured, StructuredKernel, STRUCTURED};
+pub use tensors::{names, Draw, Extent, Holds, TensorSpec};
 
 use crate::params::{ParamSpec, Reduction};
-
-/// What a tensor holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Holds {
-    Floats,
-    /// Class indices, int32 or int64.
-    ClassIndices,
-    /// Class indices, or float32 probabilities of the input's shape (cross_entropy's target).
-    IndicesOrProbabilities,
-    /// One float32 label per row, ±1.
-    Signs,
-}
-
-impl Holds {
-    /// The dtypes `list` names.
-    pub fn dtypes(self) -> &'static str {
-        match self {
-            Holds::Floats => "float32",
-            Holds::ClassIndices => "int32 | int64",
-            Holds::IndicesOrProbabilities => "int32 | int64 | float32",
-            Holds::Signs => "float32 (±1)",
-        }
-    }
-
-    /// Whether integer arrays given for this tensor stay integers (class labels).
-    pub fn takes_indices(self) -> bool {
-        matches!(self, Holds::ClassIndices | Holds::IndicesOrProbabilities)
-    }
-}
-
-/// The shape a drawn tensor takes, from the workload's size: n elements, or rows × cols (an
-/// element count gives rows of 1024).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extent {
-    /// `[rows, cols]`
-    Rows,
-    /// `[rows]`, one label (of `cols` classes) or one ±1 per row
-    PerRow,
-    /// `[1, rows, cols]`: one image plane
-    Plane,
-    /// `[64, n/64]` feature maps, or `[rows, cols]`
-    Features,
-    /// `[n]`
-    Samples,
-    /// `[n/2 + 1]`: a second sample set of another size
-    HalfSamples,
-    /// `[n/64]`: discriminator outputs
-    Scores,
-    /// `[256, 8]`: an auxiliary classifier's logits
-    ClassScores,
-    /// `[256]` labels of 8 classes
-    ClassLabels,
-    /// `[n]`: images, flattened
-    Image,
-}
-
-/// How report, bench and tests draw a tensor's values (src/sample.rs draws them).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Draw {
-    /// 2·N(0, 1)
-    Normal(Extent),
-    /// Uniform in [lo, hi)
-    Uniform(f64, f64, Extent),
-    /// Class indices, uniform over the classes
-    Labels(Extent),
-    /// ±1 per row (every third +1)
-    Signs,
-    /// Non-negative histogram mass leaning to the first bins (`true`) or the last: two such
-    /// rows' CDFs differ clearly until both reach 1.
-    Ramp(bool),
-    /// Not drawn: an optional tensor the workloads leave out.
-    Skip,
-}
-
-/// One tensor of a row loss, objective or structured loss.
-#[derive(Clone, Copy, Debug)]
-pub struct TensorSpec {
-    pub name: &'static str,
-    pub required: bool,
-    pub holds: Holds,
-    /// The shape, as `list` prints it.
-    pub shape: &'static str,
-    pub draw: Draw,
-}
-
-impl TensorSpec {
-    /// A required float32 tensor.
-    pub const fn floats(name: &'static str, shape: &'static str, draw: Draw) -> TensorSpec {
-        TensorSpec {
-            name,
-            required: true,
-            holds: Holds::Floats,
-            shape,
-            draw,
-        }
-    }
-
-    pub const fn holding(self, holds: Holds) -> TensorSpec {
-        TensorSpec { holds, ..self }
-    }
-
-    pub const fn optional(self) -> TensorSpec {
-        TensorSpec {
-            required: false,
-            ..self
-        }
-    }
-}
-
-/// The names of `tensors`, in order.
-pub fn names(tensors: &[TensorSpec]) -> Vec<&'static str> {
-    tensors.iter().map(|t| t.name).collect()
-}
 
 /// Any loss of the catalogue.
 #[derive(Clone, Copy, Debug)]

@@ -3,7 +3,7 @@
 //! cross_entropy. The terms are plain data, read alike by the GPU composite
 //! (src/call/objective.rs) and the float64 reference (src/cpu/named.rs).
 
-use super::{Draw, Extent, Holds, TensorSpec};
+use super::tensors::{Draw, Extent, Holds, TensorSpec};
 use crate::params::{ParamSpec, Rule};
 
 /// One term: `weight · mean(loss(input[, target]))`.

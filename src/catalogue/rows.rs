@@ -1,6 +1,6 @@
 //! Section C's row losses: `[..., C]` tensors, one loss per row (leading axes are rows).
 
-use super::{Draw, Extent, Holds, TensorSpec};
+use super::tensors::{Draw, Extent, Holds, TensorSpec};
 use crate::cpu::twins::{self, Twin};
 use crate::params::{ParamSpec, Rule};
 

@@ -1,7 +1,7 @@
 //! Sections D and F: losses with a kernel of their own over structured tensors (images,
 //! feature maps, distributions).
 
-use super::{Draw, Extent, TensorSpec};
+use super::tensors::{Draw, Extent, TensorSpec};
 use crate::cpu::twins::{self, Twin};
 use crate::params::{ParamSpec, Rule};
 

@@ -1,7 +1,7 @@
 //! The class losses: cross_entropy and nll (PyTorch, on logits and log-probabilities) and
 //! Keras's two cross-entropies on probabilities, which share one row function.
 
-use super::{
+use super::shared::{
     check_labels, clip_slope, expect_len, like_input, no_nan, per_row, row_count, sum, Reducer,
     RowResult, KERAS_EPSILON,
 };
@@ -97,7 +97,7 @@ pub fn cross_entropy(
     }
     let eps = p.label_smoothing;
     Rule::Unit.check(LOSS, "label_smoothing", eps)?;
-    Rule::Finite.check(LOSS, "z_loss", p.z_loss)?;
+    Rule::NonNegative.check(LOSS, "z_loss", p.z_loss)?;
     if let Some(s) = p.softcap {
         Rule::Positive.check(LOSS, "softcap", s)?;
     }

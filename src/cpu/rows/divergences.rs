@@ -1,6 +1,6 @@
 //! kl_div (elementwise terms, PyTorch's reductions) and js_div (per row, row_losses.wgsl).
 
-use super::{
+use super::shared::{
     clip_slope, expect_len, like_input, no_nan, row_count, Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;

@@ -1,7 +1,9 @@
 //! Keras's cosine_similarity and dice: a few sums per row of `input` and `target`
 //! (row_losses.wgsl).
 
-use super::{expect_len, like_input, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON};
+use super::shared::{
+    expect_len, like_input, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
+};
 use crate::error::Result;
 use crate::params::{no_batchmean, Reduction, Rule};
 

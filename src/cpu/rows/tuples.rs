@@ -1,7 +1,7 @@
 //! PyTorch's cosine_embedding and triplet_margin: two or three tensors, each with a gradient
 //! (row_tuple_losses.wgsl).
 
-use super::{expect_len, like_input, no_nan, per_row, row_count, sum, Reducer, RowResult};
+use super::shared::{expect_len, like_input, no_nan, per_row, row_count, sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
 use crate::params::{no_batchmean, Reduction, Rule};
 
