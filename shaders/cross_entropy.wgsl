@@ -53,7 +53,7 @@ const MODE_CROSS_ENTROPY: u32 = 0u;
 const MODE_NLL: u32 = 1u;
 const MODE_SPARSE_KERAS: u32 = 2u;
 const NEG_INF_BITS: u32 = 0xff800000u;
-const ROW_CACHE: u32 = 8u; // ROW_CACHE in src/kernel/cross_entropy.rs
+const ROW_CACHE: u32 = 8u; // ROW_CACHE in src/kernel/source.rs
 
 // The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
 // but one that equals m (so Σ exp = 1 + r, and log Σ = log1p(r) keeps a confident row's
