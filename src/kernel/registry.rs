@@ -147,3 +147,136 @@ pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
     source: source::with_prelude,
 };
 
+#[cfg(test)]
+mod tests {
+    //! Every kernel's WGSL, assembled for a spread of variants, must pass naga's validation:
+    //! a shader the host and a template disagree on (a constant missing or written twice)
+    //! fails here without a GPU.
+    use super::*;
+    use crate::catalogue::{self, RowKernel};
+    use crate::kernel::source::CrossEntropyMode;
+    use crate::tuning::Layout;
+    use wgpu::naga;
+
+    fn validate<C>(kernel: &KernelDef<C>, variant: &C) {
+        let code = kernel.source(variant);
+        let module = naga::front::wgsl::parse_str(&code)
+            .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(&code)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(&code)));
+    }
+
+    fn codes() -> [CodeConfig; 2] {
+        [
+            CodeConfig {
+                workgroup_size: 256,
+                layout: Layout::GridStride,
+                subgroups: true,
+            },
+            CodeConfig {
+                workgroup_size: 64,
+                layout: Layout::Blocked { lanes: 8 },
+                subgroups: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kernel_assembles_to_valid_wgsl() {
+        for code in codes() {
+            for loss in catalogue::ELEMENTWISE {
+                for (vec4, flags) in [(true, true), (false, false)] {
+                    let variant = ElementConfig {
+                        loss: loss.name,
+                        code,
+                        vec4,
+                        has_weight: flags,
+                        has_aux: loss.aux.is_some(),
+                        aux_broadcast: !flags,
+                        write_out: flags,
+                        write_grad: !flags,
+                    };
+                    validate(&ELEMENTWISE, &variant);
+                }
+            }
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
+                validate(kernel, &code);
+            }
+            for (label_words, has_weight) in [(1, true), (2, false)] {
+                let variant = ClassLabelsConfig {
+                    code,
+                    label_words,
+                    has_weight,
+                };
+                validate(&CLASS_LABELS, &variant);
+            }
+            for mode in [
+                CrossEntropyMode::CrossEntropy,
+                CrossEntropyMode::Nll,
+                CrossEntropyMode::SparseKeras,
+            ] {
+                for flags in [true, false] {
+                    let variant = CrossEntropyConfig {
+                        code,
+                        mode,
+                        vec4: flags,
+                        row_lanes: 4,
+                        prob_target: flags,
+                        label_words: 2,
+                        has_weight: flags,
+                        softcap: !flags,
+                        write_out: flags,
+                        write_grad: true,
+                        in_place: !flags,
+                        cache_row: flags,
+                    };
+                    validate(&CROSS_ENTROPY, &variant);
+                }
+            }
+            for loss in catalogue::ROWS {
+                for vec4 in [true, false] {
+                    match loss.kernel {
+                        RowKernel::Stats => validate(
+                            &ROW_STATS,
+                            &RowStatsConfig {
+                                loss: loss.name,
+                                code,
+                                vec4,
+                                row_lanes: 8,
+                                write_out: vec4,
+                                write_grad: true,
+                            },
+                        ),
+                        RowKernel::Tuples => validate(
+                            &ROW_TUPLES,
+                            &RowTuplesConfig {
+                                loss: loss.name,
+                                code,
+                                vec4,
+                                row_lanes: 8,
+                                write_out: vec4,
+                                write_grad: true,
+                                labels: vec4,
+                            },
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            for write in [true, false] {
+                let variant = OutputsConfig {
+                    code,
+                    write_out: write,
+                    write_grad: !write,
+                };
+                validate(&TOTAL_VARIATION, &variant);
+                validate(&WASSERSTEIN, &variant);
+                validate(&MATMUL, &MatmulConfig { trans_b: write });
+            }
+        }
+    }
+}
