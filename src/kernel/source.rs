@@ -1,9 +1,13 @@
 //! Assembles a kernel's WGSL: configuration constants, then the shared pieces, then the
 //! template. Everything that changes the code is in the config (and so in the pipeline key);
-//! everything that does not (loss parameters, sizes) goes in the uniform.
+//! everything that does not (loss parameters, sizes) goes in the uniform. Numbers the host and
+//! the shaders share (status slots, scratch layout, cross-entropy modes, ROW_CACHE) are written
+//! here from their Rust definitions, never typed in WGSL.
 
 use crate::catalogue::Elementwise;
+use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
 use crate::tuning::{Layout, Tuning};
+use std::fmt::Debug;
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
@@ -62,6 +66,7 @@ fn prelude(tuning: &CodeConfig) -> String {
         "const WG_SIZE: u32 = {}u;\nconst BLOCKED: bool = {blocked};\nconst LANES: u32 = {lanes}u;\n",
         tuning.workgroup_size
     ));
+    s.push_str(&scratch_constants());
     for piece in [
         COMMON,
         REDUCE,
@@ -75,6 +80,33 @@ fn prelude(tuning: &CodeConfig) -> String {
     ] {
         s.push_str(piece);
         s.push('\n');
+    }
+    s
+}
+
+/// scratch.wgsl's sizes and status slots, from src/status.rs.
+fn scratch_constants() -> String {
+    let mut s = format!(
+        "const STATUS_WORDS: u32 = {STATUS_WORDS}u;\nconst SCRATCH_NORMS: u32 = {SCRATCH_NORMS}u;\n"
+    );
+    for check in CHECKS {
+        s.push_str(&format!(
+            "const STATUS_{}: u32 = {}u;\n",
+            const_name(check),
+            check as u32
+        ));
+    }
+    s
+}
+
+/// A Rust variant's name as a WGSL constant's: `NanInput` → `NAN_INPUT`.
+fn const_name(variant: impl Debug) -> String {
+    let mut s = String::new();
+    for (i, ch) in format!("{variant:?}").chars().enumerate() {
+        if i > 0 && ch.is_ascii_uppercase() {
+            s.push('_');
+        }
+        s.push(ch.to_ascii_uppercase());
     }
     s
 }
@@ -158,6 +190,10 @@ pub(crate) enum CrossEntropyMode {
     SparseKeras = 2,
 }
 
+impl CrossEntropyMode {
+    const ALL: [CrossEntropyMode; 3] = [Self::CrossEntropy, Self::Nll, Self::SparseKeras];
+}
+
 /// VTs of a row one lane keeps in registers between the loss and gradient sweeps.
 pub(crate) const ROW_CACHE: usize = 8;
 
@@ -202,8 +238,16 @@ pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
 
 pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
     let mut s = prelude(&c.code);
+    for mode in CrossEntropyMode::ALL {
+        s.push_str(&format!(
+            "const MODE_{}: u32 = {}u;\n",
+            const_name(mode),
+            mode as u32
+        ));
+    }
     s.push_str(&format!(
-        "const ROW_LANES: u32 = {}u;\n\
+        "const ROW_CACHE: u32 = {ROW_CACHE}u;\n\
+         const ROW_LANES: u32 = {}u;\n\
          const MODE: u32 = {}u;\n\
          const PROB_TARGET: bool = {};\n\
          const LABEL_WORDS: u32 = {}u;\n\
