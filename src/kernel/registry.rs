@@ -154,8 +154,8 @@ mod tests {
     //! fails here without a GPU.
     use super::*;
     use crate::catalogue::{self, RowKernel};
-    use crate::kernel::source::CrossEntropyMode;
     use crate::tuning::Layout;
+    use source::CrossEntropyMode;
     use wgpu::naga;
 
     fn validate<C>(kernel: &KernelDef<C>, variant: &C) {
