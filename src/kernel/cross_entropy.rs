@@ -3,8 +3,8 @@
 //! and the finish pass that folds the rows' losses.
 
 use super::dispatch::{
-    begin_pass, group, res_or, row_plan, scratch_res, window, Finish, FinishUniform, Launch,
-    RowLanes,
+    begin_pass, group, range_or_dummy, row_plan, scratch_range, window, Finish, FinishUniform,
+    Launch, RowLanes,
 };
 use super::registry::{CLASS_LABELS, CROSS_ENTROPY};
 use super::source::{ClassLabelsConfig, CrossEntropyConfig, CrossEntropyMode, ROW_CACHE};
@@ -132,7 +132,7 @@ pub(crate) fn record(
     let rows_at = 3 * pre_slots;
     let scratch = ctx.scratch(u64::from(rows_at) + u64::from(rows.partials))?;
     let dummy = (&inner.dummy_read, 0u64, 16u64);
-    let weight_res = res_or(t.weight, weight_window.as_ref(), &inner.dummy_read);
+    let weight_res = range_or_dummy(t.weight, weight_window.as_ref(), &inner.dummy_read);
 
     let mut pre_groups = Vec::with_capacity(pre_segments.len());
     let mut slot_at = 0;
@@ -167,9 +167,9 @@ pub(crate) fn record(
             "class_labels",
             &[
                 (&ubuf, 0, ubuf.size()),
-                res_or(Some(t.target), labels.as_ref(), &inner.dummy_read),
+                range_or_dummy(Some(t.target), labels.as_ref(), &inner.dummy_read),
                 weight_res,
-                scratch_res(&scratch),
+                scratch_range(&scratch),
             ],
         );
         pre_groups.push((bind, groups));
@@ -263,9 +263,9 @@ pub(crate) fn record(
                 labels,
                 probs,
                 weight_res,
-                res_or(t.out, out.as_ref(), &inner.dummy_out),
-                res_or(t.grad, grad.as_ref(), &inner.dummy_grad),
-                scratch_res(&scratch),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
         row_groups.push((bind, s.groups));

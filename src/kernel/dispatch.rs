@@ -50,14 +50,14 @@ pub(crate) fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Wind
 }
 
 /// A buffer range for one binding: buffer, offset, size.
-pub(crate) type Res<'a> = (&'a wgpu::Buffer, u64, u64);
+pub(crate) type BindRange<'a> = (&'a wgpu::Buffer, u64, u64);
 
 /// `tensor`'s window, or 16 bytes of `dummy` when the call has no such tensor.
-pub(crate) fn res_or<'a>(
+pub(crate) fn range_or_dummy<'a>(
     tensor: Option<&'a Tensor>,
     w: Option<&Window>,
     dummy: &'a wgpu::Buffer,
-) -> Res<'a> {
+) -> BindRange<'a> {
     match (tensor, w) {
         (Some(t), Some(w)) => (t.buffer(), w.offset, w.size),
         _ => (dummy, 0, 16),
@@ -65,7 +65,7 @@ pub(crate) fn res_or<'a>(
 }
 
 /// The whole scratch buffer (status words, norms, partials).
-pub(crate) fn scratch_res(scratch: &Pooled) -> Res<'_> {
+pub(crate) fn scratch_range(scratch: &Pooled) -> BindRange<'_> {
     (scratch.buffer(), 0, scratch.buffer().size())
 }
 
@@ -82,7 +82,7 @@ pub(crate) fn group<C>(
     ctx: &GpuContext,
     kernel: &KernelDef<C>,
     label: &str,
-    resources: &[Res<'_>],
+    resources: &[BindRange<'_>],
 ) -> wgpu::BindGroup {
     let entries: Vec<_> = resources
         .iter()
@@ -260,7 +260,7 @@ impl Finish {
             "finish",
             &[
                 (&ubuf, 0, ubuf.size()),
-                scratch_res(scratch),
+                scratch_range(scratch),
                 (result.buffer(), win.offset, win.size),
             ],
         );

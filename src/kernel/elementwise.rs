@@ -3,7 +3,8 @@
 //! dispatch's workgroup partials in one finish pass.
 
 use super::dispatch::{
-    begin_pass, group, res_or, scratch_res, segments, window, Finish, FinishUniform, Launch, Window,
+    begin_pass, group, range_or_dummy, scratch_range, segments, window, Finish, FinishUniform,
+    Launch, Window,
 };
 use super::registry::ELEMENTWISE;
 use super::source::ElementConfig;
@@ -150,11 +151,11 @@ pub(crate) fn record(
                 (&ubuf, 0, ubuf.size()),
                 (t.input.buffer(), x.offset, x.size),
                 (t.target.buffer(), y.offset, y.size),
-                res_or(t.weight, w.as_ref(), &inner.dummy_read),
-                res_or(t.aux, aux_ref, &inner.dummy_read),
-                res_or(t.out, out.as_ref(), &inner.dummy_out),
-                res_or(t.grad, grad.as_ref(), &inner.dummy_grad),
-                scratch_res(&scratch),
+                range_or_dummy(t.weight, w.as_ref(), &inner.dummy_read),
+                range_or_dummy(t.aux, aux_ref, &inner.dummy_read),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
         let pipeline = inner.kernels.pipeline(&ELEMENTWISE, &config(s.vec4))?;

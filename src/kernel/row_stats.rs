@@ -2,7 +2,7 @@
 //! into dispatches that fit the binding limit, then the finish pass.
 
 use super::dispatch::{
-    group, record_pass, res_or, row_plan, scratch_res, window, Finish, Launch, RowLanes,
+    group, range_or_dummy, record_pass, row_plan, scratch_range, window, Finish, Launch, RowLanes,
 };
 use super::registry::ROW_STATS;
 use super::source::RowStatsConfig;
@@ -103,9 +103,9 @@ pub(crate) fn record(
                 (&ubuf, 0, ubuf.size()),
                 (t.input.buffer(), x.offset, x.size),
                 (t.target.buffer(), y.offset, y.size),
-                res_or(t.out, out.as_ref(), &inner.dummy_out),
-                res_or(t.grad, grad.as_ref(), &inner.dummy_grad),
-                scratch_res(&scratch),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
         dispatches.push((bind, s.groups));

@@ -2,7 +2,8 @@
 //! dispatches that fit the binding limit, then the finish pass.
 
 use super::dispatch::{
-    group, record_pass, row_plan, scratch_res, window, Finish, Launch, Res, RowLanes, Window,
+    group, record_pass, row_plan, scratch_range, window, BindRange, Finish, Launch, RowLanes,
+    Window,
 };
 use super::registry::ROW_TUPLES;
 use super::source::RowTuplesConfig;
@@ -100,10 +101,10 @@ pub(crate) fn record(
             params,
         };
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let out_res: Res<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
+        let out_res: BindRange<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
             (o.buffer(), w.offset, w.size)
         });
-        let grad_res = |k: usize| -> Res<'_> {
+        let grad_res = |k: usize| -> BindRange<'_> {
             grads.get(k).map_or((&inner.dummy_grad, 0, 16), |(g, w)| {
                 (g.buffer(), w.offset, w.size)
             })
@@ -129,7 +130,7 @@ pub(crate) fn record(
                 grad_res(0),
                 grad_res(1),
                 grad_res(2),
-                scratch_res(&scratch),
+                scratch_range(&scratch),
             ],
         );
         dispatches.push((bind, s.groups));

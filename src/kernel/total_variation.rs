@@ -2,7 +2,7 @@
 //! window), then the finish pass.
 
 use super::dispatch::{
-    group, plan, record_pass, res_or, scratch_res, window, Finish, FinishUniform, Launch,
+    group, plan, range_or_dummy, record_pass, scratch_range, window, Finish, FinishUniform, Launch,
 };
 use super::registry::TOTAL_VARIATION;
 use super::source::OutputsConfig;
@@ -101,9 +101,9 @@ pub(crate) fn record(
             &[
                 (&ubuf, 0, ubuf.size()),
                 (t.input.buffer(), x.offset, x.size),
-                res_or(t.out, out.as_ref(), &inner.dummy_out),
-                res_or(t.grad, grad.as_ref(), &inner.dummy_grad),
-                scratch_res(&scratch),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
         dispatches.push((bind, s.groups));

@@ -1,7 +1,9 @@
 //! Records one call of wasserstein_1d: rows split into dispatches that fit a binding (one
 //! workgroup per row inside each), then the finish pass.
 
-use super::dispatch::{group, record_pass, row_plan, scratch_res, window, Finish, Launch, Res};
+use super::dispatch::{
+    group, record_pass, row_plan, scratch_range, window, BindRange, Finish, Launch,
+};
 use super::registry::WASSERSTEIN;
 use super::source::OutputsConfig;
 use crate::catalogue::Structured;
@@ -148,10 +150,10 @@ pub(crate) fn record(
             _pad: 0,
         };
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let out_res: Res<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
+        let out_res: BindRange<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
             (o.buffer(), w.offset, w.size)
         });
-        let (gu_res, gv_res): (Res<'_>, Res<'_>) = match &grads {
+        let (gu_res, gv_res): (BindRange<'_>, BindRange<'_>) = match &grads {
             Some(((gu, wu), (gv, wv))) => (
                 (gu.buffer(), wu.offset, wu.size),
                 (gv.buffer(), wv.offset, wv.size),
@@ -169,7 +171,7 @@ pub(crate) fn record(
                 out_res,
                 gu_res,
                 gv_res,
-                scratch_res(&scratch),
+                scratch_range(&scratch),
             ],
         );
         dispatches.push((bind, s.groups));

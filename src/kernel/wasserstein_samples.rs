@@ -4,7 +4,9 @@
 //! shaders/bitonic.wgsl and shaders/samples_scan.wgsl; the float64 twin is
 //! cpu::structured::wasserstein_1d_samples.
 
-use super::dispatch::{begin_pass, group, scratch_res, window, Finish, Launch, Res, Window};
+use super::dispatch::{
+    begin_pass, group, scratch_range, window, BindRange, Finish, Launch, Window,
+};
 use super::registry::{KernelDef, BITONIC, SAMPLES_PREP, SAMPLES_SCAN};
 use super::source::CodeConfig;
 use crate::catalogue::Structured;
@@ -186,7 +188,7 @@ pub(crate) fn record<'a>(
     let vw = t.v_weights.map(whole);
     let weighted = u32::from(t.u_weights.is_some()) | (u32::from(t.v_weights.is_some()) << 1);
     let dummy = &inner.dummy_out;
-    let bind = |tensor: Option<&'a Tensor>, w: &Option<Window>| -> Res<'a> {
+    let bind = |tensor: Option<&'a Tensor>, w: &Option<Window>| -> BindRange<'a> {
         match (tensor, w) {
             (Some(t), Some(w)) => (t.buffer(), w.offset, w.size),
             _ => (dummy, 0, 16),
@@ -218,7 +220,7 @@ pub(crate) fn record<'a>(
             bind(t.v_weights, &vw),
             whole_buffer(&keys),
             whole_buffer(&order),
-            scratch_res(&scratch),
+            scratch_range(&scratch),
         ],
     );
     let step_group = |k: usize, j: usize| {
@@ -273,7 +275,7 @@ pub(crate) fn record<'a>(
             whole_buffer(&chunk_sums),
             gu_res,
             gv_res,
-            scratch_res(&scratch),
+            scratch_range(&scratch),
         ],
     );
     let finishes = [Some(t.result), t.out]
@@ -331,6 +333,6 @@ pub(crate) fn record<'a>(
 }
 
 /// A tensor's whole span as a binding (for the call's own scratch tensors).
-fn whole_buffer(t: &Tensor) -> Res<'_> {
+fn whole_buffer(t: &Tensor) -> BindRange<'_> {
     (t.buffer(), t.offset(), t.byte_len())
 }
