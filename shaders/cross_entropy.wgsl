@@ -13,12 +13,12 @@
 // ROW_LANES invocations share a row (1 for short rows, up to WG_SIZE for vocabularies), so a
 // workgroup handles WG_SIZE / ROW_LANES rows at a time.
 //
-// The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, MODE, PROB_TARGET, LABEL_WORDS,
-// HAS_WEIGHT, SOFTCAP, WRITE_OUT, WRITE_GRAD, IN_PLACE (the gradient overwrites the logits:
-// each lane reads then writes its own elements), CACHE_ROW (each lane's share of a row fits in
-// ROW_CACHE registers, so the gradient sweep reads no logit twice), and common.wgsl,
-// reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl,
-// labels.wgsl, row_reduce.wgsl.
+// The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, MODE (one of MODE_CROSS_ENTROPY,
+// MODE_NLL, MODE_SPARSE_KERAS), PROB_TARGET, LABEL_WORDS, HAS_WEIGHT, SOFTCAP, WRITE_OUT,
+// WRITE_GRAD, IN_PLACE (the gradient overwrites the logits: each lane reads then writes its own
+// elements), CACHE_ROW (each lane's share of a row fits in ROW_CACHE registers, so the gradient
+// sweep reads no logit twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree
+// strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
 
 struct RowSegment {
     rows: u32,          // rows in this dispatch
@@ -49,11 +49,7 @@ struct RowSegment {
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
-const MODE_CROSS_ENTROPY: u32 = 0u;
-const MODE_NLL: u32 = 1u;
-const MODE_SPARSE_KERAS: u32 = 2u;
 const NEG_INF_BITS: u32 = 0xff800000u;
-const ROW_CACHE: u32 = 8u; // ROW_CACHE in src/kernel/cross_entropy.rs
 
 // The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
 // but one that equals m (so Σ exp = 1 + r, and log Σ = log1p(r) keeps a confident row's

@@ -7,6 +7,7 @@
 use crate::error::LossError;
 
 /// The slots, in the order they are reported when several are set (as in elementwise.wgsl).
+/// The shaders get them as `STATUS_{NAME}` constants written from this enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
     NanInput = 0,
@@ -34,8 +35,10 @@ pub const CHECKS: [Check; 8] = [
 
 /// Status words at the start of the scratch buffer (some spare for later checks).
 pub const STATUS_WORDS: usize = 16;
-/// Bytes before the partials in the scratch buffer: status words, then 8 f32 norms.
-pub const SCRATCH_HEADER_BYTES: u64 = 4 * STATUS_WORDS as u64 + 32;
+/// f32 normalisers after the status words, which one dispatch leaves for the next.
+pub const SCRATCH_NORMS: usize = 8;
+/// Bytes before the partials in the scratch buffer: status words, then the norms.
+pub const SCRATCH_HEADER_BYTES: u64 = 4 * (STATUS_WORDS + SCRATCH_NORMS) as u64;
 
 /// What a call's errors are to name: its loss, its tensors, their domains.
 #[derive(Clone, Copy, Debug)]
@@ -129,5 +132,18 @@ impl Status {
                 },
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_list_every_slot_in_order() {
+        for (i, c) in CHECKS.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+        }
+        assert!(CHECKS.len() <= STATUS_WORDS);
     }
 }

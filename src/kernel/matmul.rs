@@ -1,8 +1,8 @@
 //! Records shaders/matmul.wgsl: out = alpha · A · op(B) on windows of three tensors.
 
-use super::cross_entropy::group;
-use super::elementwise::window;
-use super::{KernelKey, MATMUL};
+use super::dispatch::{group, window};
+use super::registry::MATMUL;
+use super::source::MatmulConfig;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::tensor::Tensor;
@@ -85,7 +85,7 @@ pub(crate) fn record(
     let ubuf = ctx.uniform(bytemuck::bytes_of(&dims));
     let bind = group(
         ctx,
-        inner.kernels.bind_group_layout(&MATMUL),
+        &MATMUL,
         "matmul",
         &[
             (&ubuf, 0, ubuf.size()),
@@ -94,7 +94,7 @@ pub(crate) fn record(
             (out.tensor.buffer(), wo.offset, wo.size),
         ],
     );
-    let pipeline = inner.kernels.pipeline(&KernelKey::Matmul { trans_b })?;
+    let pipeline = inner.kernels.pipeline(&MATMUL, &MatmulConfig { trans_b })?;
     pass.set_pipeline(&pipeline);
     pass.set_bind_group(0, &bind, &[]);
     pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);

@@ -1,11 +1,13 @@
 //! Records one call of a row-statistics loss (js_div, cosine_similarity, dice): rows split
 //! into dispatches that fit the binding limit, then the finish pass.
 
-use super::cross_entropy::{group, row_lanes};
-use super::elementwise::{record_pass, window, Finish};
-use super::{CodeConfig, KernelKey, RowStatsConfig, ROW_STATS};
+use super::dispatch::{
+    group, range_or_dummy, record_pass, row_plan, scratch_range, window, Finish, Launch, RowLanes,
+};
+use super::registry::ROW_STATS;
+use super::source::RowStatsConfig;
 use crate::context::GpuContext;
-use crate::error::{LossError, Result};
+use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::rows::RowStatsProblem;
@@ -44,101 +46,79 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let tuning = ctx.tuning();
-    let code = CodeConfig::from(&tuning);
-    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
-    let max_binding = tuning.max_binding_bytes;
+    let l = Launch::of(ctx);
     let (n, c) = (p.rows, p.classes);
-    let row_bytes = 4 * c as u64;
-    if row_bytes + align > max_binding {
-        return Err(LossError::Limit {
-            what: format!("one row of {c} values in one storage binding"),
-            needed: row_bytes + align,
-            limit: max_binding,
-        });
-    }
-    let aligned = [Some(t.input), Some(t.target), t.grad]
-        .into_iter()
-        .flatten()
-        .all(|t| t.offset() % 16 == 0);
-    let vec4 = tuning.vector_loads && c % 4 == 0 && aligned;
-    let lanes = row_lanes(c / if vec4 { 4 } else { 1 }, tuning.workgroup_size);
-    let rows_per_group = (tuning.workgroup_size / lanes) as usize;
-    let rows_per_segment = (((max_binding - align) / row_bytes.max(4)) as usize).max(1);
-    let max_groups = tuning.max_workgroups as usize;
+    let shape = RowLanes::new(
+        &l,
+        c,
+        [Some(t.input), Some(t.target), t.grad]
+            .into_iter()
+            .flatten(),
+    );
+    let max_groups = l.tuning.max_workgroups as usize;
+    let rows = row_plan(&l, n, c, "values", shape.rows_per_group, max_groups)?;
     let mean = p.reduction == Reduction::Mean;
     let mut params = [0f32; 4];
     for (dst, src) in params.iter_mut().zip(&p.params) {
         *dst = *src as f32;
     }
 
-    let pipeline = inner
-        .kernels
-        .pipeline(&KernelKey::RowStats(RowStatsConfig {
-            loss: p.loss.name,
-            code,
-            vec4,
-            row_lanes: lanes,
-            write_out: t.out.is_some(),
-            write_grad: t.grad.is_some(),
-        }))?;
-    let mut segments = Vec::new();
-    let mut first = 0;
-    while first < n {
-        let count = rows_per_segment.min(n - first);
-        let groups = count.div_ceil(rows_per_group).clamp(1, max_groups) as u32;
-        segments.push((first, count, groups));
-        first += count;
-    }
-    let partials: u32 = segments.iter().map(|s| s.2).sum();
-    let scratch = ctx.scratch(u64::from(partials))?;
-    let mut dispatches = Vec::with_capacity(segments.len());
-    let mut partial_at = 0;
-    for &(first, count, groups) in &segments {
-        let x = window(t.input, first * c, count * c, align);
-        let y = window(t.target, first * c, count * c, align);
-        let out = t.out.map(|o| window(o, first, count, align));
-        let grad = t.grad.map(|g| window(g, first * c, count * c, align));
+    let config = RowStatsConfig {
+        loss: p.loss.name,
+        code: l.code,
+        vec4: shape.vec4,
+        row_lanes: shape.lanes,
+        write_out: t.out.is_some(),
+        write_grad: t.grad.is_some(),
+    };
+    let pipeline = inner.kernels.pipeline(&ROW_STATS, &config)?;
+    let scratch = ctx.scratch(u64::from(rows.partials))?;
+    let mut dispatches = Vec::with_capacity(rows.spans.len());
+    for s in &rows.spans {
+        let win =
+            |t: &Tensor, per_row: usize| window(t, s.first * per_row, s.count * per_row, l.align);
+        let x = win(t.input, c);
+        let y = win(t.target, c);
+        let out = t.out.map(|o| win(o, 1));
+        let grad = t.grad.map(|g| win(g, c));
         let uniform = RowSegmentUniform {
-            rows: count as u32,
-            first_row: first as u32,
+            rows: s.count as u32,
+            first_row: s.first as u32,
             classes: c as u32,
             x_at: x.at,
             y_at: y.at,
             out_at: out.as_ref().map_or(0, |w| w.at),
             grad_at: grad.as_ref().map_or(0, |w| w.at),
-            partial_at,
+            partial_at: s.partial_at,
             scale: if mean { 1.0 / n as f32 } else { 1.0 },
             _pad: [0.0; 3],
             params,
         };
-        partial_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let out_res = match (t.out, &out) {
-            (Some(o), Some(w)) => (o.buffer(), w.offset, w.size),
-            _ => (&inner.dummy_out, 0, 16),
-        };
-        let grad_res = match (t.grad, &grad) {
-            (Some(g), Some(w)) => (g.buffer(), w.offset, w.size),
-            _ => (&inner.dummy_grad, 0, 16),
-        };
         let bind = group(
             ctx,
-            inner.kernels.bind_group_layout(&ROW_STATS),
+            &ROW_STATS,
             p.loss.name,
             &[
                 (&ubuf, 0, ubuf.size()),
                 (t.input.buffer(), x.offset, x.size),
                 (t.target.buffer(), y.offset, y.size),
-                out_res,
-                grad_res,
-                (scratch.buffer(), 0, scratch.buffer().size()),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
-        dispatches.push((bind, groups));
+        dispatches.push((bind, s.groups));
     }
     // A mean over no row is NaN.
-    let finish = Finish::sum(ctx, code, &scratch, t.result, partials, mean && n == 0)?;
+    let finish = Finish::sum(
+        ctx,
+        l.code,
+        &scratch,
+        t.result,
+        rows.partials,
+        mean && n == 0,
+    )?;
     record_pass(enc, p.loss.name, &pipeline, &dispatches, &scratch, &finish);
     Ok(scratch)
 }

@@ -1,9 +1,13 @@
 //! Assembles a kernel's WGSL: configuration constants, then the shared pieces, then the
 //! template. Everything that changes the code is in the config (and so in the pipeline key);
-//! everything that does not (loss parameters, sizes) goes in the uniform.
+//! everything that does not (loss parameters, sizes) goes in the uniform. Numbers the host and
+//! the shaders share (status slots, scratch layout, cross-entropy modes, ROW_CACHE) are written
+//! here from their Rust definitions, never typed in WGSL.
 
 use crate::catalogue::Elementwise;
+use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
 use crate::tuning::{Layout, Tuning};
+use std::fmt::Debug;
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
@@ -62,6 +66,7 @@ fn prelude(tuning: &CodeConfig) -> String {
         "const WG_SIZE: u32 = {}u;\nconst BLOCKED: bool = {blocked};\nconst LANES: u32 = {lanes}u;\n",
         tuning.workgroup_size
     ));
+    s.push_str(&scratch_constants());
     for piece in [
         COMMON,
         REDUCE,
@@ -79,11 +84,38 @@ fn prelude(tuning: &CodeConfig) -> String {
     s
 }
 
+/// scratch.wgsl's sizes and status slots, from src/status.rs.
+fn scratch_constants() -> String {
+    let mut s = format!(
+        "const STATUS_WORDS: u32 = {STATUS_WORDS}u;\nconst SCRATCH_NORMS: u32 = {SCRATCH_NORMS}u;\n"
+    );
+    for check in CHECKS {
+        s.push_str(&format!(
+            "const STATUS_{}: u32 = {}u;\n",
+            const_name(check),
+            check as u32
+        ));
+    }
+    s
+}
+
+/// A Rust variant's name as a WGSL constant's: `NanInput` → `NAN_INPUT`.
+fn const_name(variant: impl Debug) -> String {
+    let mut s = String::new();
+    for (i, ch) in format!("{variant:?}").chars().enumerate() {
+        if i > 0 && ch.is_ascii_uppercase() {
+            s.push('_');
+        }
+        s.push(ch.to_ascii_uppercase());
+    }
+    s
+}
+
 fn f32_lit(v: f32) -> String {
     format!("{v:?}f")
 }
 
-pub(crate) fn elementwise(c: &ElementConfig) -> String {
+pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
     let loss: &Elementwise =
         crate::catalogue::elementwise(c.loss).expect("kernel keys name catalogue losses");
     let (check_input, input_lo, input_hi) = match loss.input_domain {
@@ -132,22 +164,44 @@ pub(crate) fn elementwise(c: &ElementConfig) -> String {
         "fn loss_fn(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {{\n    return {}(x, y, a, p);\n}}\n",
         loss.wgsl_fn
     ));
-    s.push_str(super::ELEMENTWISE.template);
+    s.push_str(template);
     s
 }
 
-pub(crate) fn finish(tuning: &CodeConfig) -> String {
-    let mut s = prelude(tuning);
-    s.push_str(super::FINISH.template);
+/// A kernel whose code changes only with the launch settings (finish, the samples stages).
+pub(crate) fn with_prelude(code: &CodeConfig, template: &str) -> String {
+    let mut s = prelude(code);
+    s.push_str(template);
     s
 }
+
+/// The sort needs only WG_SIZE, none of the shared pieces.
+pub(crate) fn with_workgroup_size(code: &CodeConfig, template: &str) -> String {
+    let mut s = format!("const WG_SIZE: u32 = {}u;\n", code.workgroup_size);
+    s.push_str(template);
+    s
+}
+
+/// The cross-entropy row kernel's three losses (MODE in shaders/cross_entropy.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum CrossEntropyMode {
+    CrossEntropy = 0,
+    Nll = 1,
+    SparseKeras = 2,
+}
+
+impl CrossEntropyMode {
+    const ALL: [CrossEntropyMode; 3] = [Self::CrossEntropy, Self::Nll, Self::SparseKeras];
+}
+
+/// VTs of a row one lane keeps in registers between the loss and gradient sweeps.
+pub(crate) const ROW_CACHE: usize = 8;
 
 /// One compiled variant of the cross-entropy row kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CrossEntropyConfig {
     pub code: CodeConfig,
-    /// 0 cross_entropy, 1 nll, 2 sparse_categorical_cross_entropy.
-    pub mode: u32,
+    pub mode: CrossEntropyMode,
     pub vec4: bool,
     pub row_lanes: u32,
     pub prob_target: bool,
@@ -163,20 +217,37 @@ pub(crate) struct CrossEntropyConfig {
     pub cache_row: bool,
 }
 
-pub(crate) fn class_labels(code: &CodeConfig, label_words: u32, has_weight: bool) -> String {
-    let mut s = prelude(code);
+/// One compiled variant of cross_entropy's label pre-pass (both its entry points).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ClassLabelsConfig {
+    pub code: CodeConfig,
+    pub label_words: u32,
+    pub has_weight: bool,
+}
+
+pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
     s.push_str(&format!(
-        "const LABEL_WORDS: u32 = {label_words}u;\nconst HAS_WEIGHT: bool = {has_weight};\n"
+        "const LABEL_WORDS: u32 = {}u;\nconst HAS_WEIGHT: bool = {};\n",
+        c.label_words, c.has_weight
     ));
     s.push_str(LABELS);
-    s.push_str(super::CLASS_LABELS.template);
+    s.push_str(template);
     s
 }
 
-pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
+pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
     let mut s = prelude(&c.code);
+    for mode in CrossEntropyMode::ALL {
+        s.push_str(&format!(
+            "const MODE_{}: u32 = {}u;\n",
+            const_name(mode),
+            mode as u32
+        ));
+    }
     s.push_str(&format!(
-        "const ROW_LANES: u32 = {}u;\n\
+        "const ROW_CACHE: u32 = {ROW_CACHE}u;\n\
+         const ROW_LANES: u32 = {}u;\n\
          const MODE: u32 = {}u;\n\
          const PROB_TARGET: bool = {};\n\
          const LABEL_WORDS: u32 = {}u;\n\
@@ -187,7 +258,7 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
          const IN_PLACE: bool = {};\n\
          const CACHE_ROW: bool = {};\n",
         c.row_lanes,
-        c.mode,
+        c.mode as u32,
         c.prob_target,
         c.label_words,
         c.has_weight,
@@ -202,7 +273,7 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig) -> String {
         MATH,
         LABELS,
         ROW_REDUCE,
-        super::CROSS_ENTROPY.template,
+        template,
     ] {
         s.push_str(piece);
         s.push('\n');
@@ -221,7 +292,7 @@ pub(crate) struct RowStatsConfig {
     pub write_grad: bool,
 }
 
-pub(crate) fn row_stats(c: &RowStatsConfig) -> String {
+pub(crate) fn row_stats(c: &RowStatsConfig, template: &str) -> String {
     let mut s = prelude(&c.code);
     s.push_str(&format!(
         "const ROW_LANES: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
@@ -259,7 +330,7 @@ pub(crate) fn row_stats(c: &RowStatsConfig) -> String {
              fn row_finish(s: vec4<f32>, pre: vec4<f32>) -> RowOut {{ return {l}_finish(s); }}\n"
         )
     });
-    s.push_str(super::ROW_STATS.template);
+    s.push_str(template);
     s
 }
 
@@ -276,7 +347,7 @@ pub(crate) struct RowTuplesConfig {
     pub labels: bool,
 }
 
-pub(crate) fn row_tuples(c: &RowTuplesConfig) -> String {
+pub(crate) fn row_tuples(c: &RowTuplesConfig, template: &str) -> String {
     let mut s = prelude(&c.code);
     s.push_str(&format!(
         "const ROW_LANES: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n\
@@ -312,44 +383,40 @@ pub(crate) fn row_tuples(c: &RowTuplesConfig) -> String {
          fn row_finish(s: vec4<f32>, label: f32) -> RowOut {{ return {l}_finish(s, label); }}\n\
          fn row_grads(a: VT, b: VT, c: VT, s: vec4<f32>, coef: vec4<f32>) -> Grads {{ return {l}_grads(a, b, c, s, coef); }}\n"
     ));
-    s.push_str(super::ROW_TUPLES.template);
+    s.push_str(template);
     s
 }
 
-pub(crate) fn total_variation(code: &CodeConfig, write_out: bool, write_grad: bool) -> String {
-    let mut s = prelude(code);
+/// A kernel with optional per-element (or per-row) losses and gradients (total_variation,
+/// wasserstein_1d).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct OutputsConfig {
+    pub code: CodeConfig,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+pub(crate) fn with_outputs(c: &OutputsConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
     s.push_str(&format!(
-        "const WRITE_OUT: bool = {write_out};\nconst WRITE_GRAD: bool = {write_grad};\n"
+        "const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.write_out, c.write_grad
     ));
-    s.push_str(super::TOTAL_VARIATION.template);
+    s.push_str(template);
     s
 }
 
-pub(crate) fn matmul(trans_b: bool) -> String {
-    let mut s = format!("const TRANS_B: bool = {trans_b};\n");
-    for piece in [COMMON, REDUCE, super::MATMUL.template] {
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct MatmulConfig {
+    /// out = A · Bᵀ instead of A · B.
+    pub trans_b: bool,
+}
+
+pub(crate) fn matmul(c: &MatmulConfig, template: &str) -> String {
+    let mut s = format!("const TRANS_B: bool = {};\n", c.trans_b);
+    for piece in [COMMON, REDUCE, template] {
         s.push_str(piece);
         s.push('\n');
     }
-    s
-}
-
-pub(crate) fn wasserstein(code: &CodeConfig, write_out: bool, write_grad: bool) -> String {
-    let mut s = prelude(code);
-    s.push_str(&format!(
-        "const WRITE_OUT: bool = {write_out};\nconst WRITE_GRAD: bool = {write_grad};\n"
-    ));
-    s.push_str(super::WASSERSTEIN.template);
-    s
-}
-
-/// wasserstein_1d_samples' stages. The sort needs only WG_SIZE; the other two the prelude.
-pub(crate) fn samples(code: &CodeConfig, def: &super::KernelDef) -> String {
-    let mut s = if def.name == super::BITONIC.name {
-        format!("const WG_SIZE: u32 = {}u;\n", code.workgroup_size)
-    } else {
-        prelude(code)
-    };
-    s.push_str(def.template);
     s
 }

@@ -1,9 +1,11 @@
 //! Records one call of total_variation: whole image planes per dispatch (each a binding
 //! window), then the finish pass.
 
-use super::cross_entropy::group;
-use super::elementwise::{record_pass, window, Finish, FinishUniform};
-use super::{CodeConfig, KernelKey, TOTAL_VARIATION};
+use super::dispatch::{
+    group, plan, range_or_dummy, record_pass, scratch_range, window, Finish, FinishUniform, Launch,
+};
+use super::registry::TOTAL_VARIATION;
+use super::source::OutputsConfig;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::image::TvProblem;
@@ -42,9 +44,8 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let tuning = ctx.tuning();
-    let code = CodeConfig::from(&tuning);
-    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
+    let l = Launch::of(ctx);
+    let (tuning, align) = (&l.tuning, l.align);
     let plane = p.height * p.width;
     let plane_bytes = 4 * plane as u64;
     if plane_bytes + align > tuning.max_binding_bytes {
@@ -60,71 +61,60 @@ pub(crate) fn record(
     let planes_per_segment = ((tuning.max_binding_bytes - align) / plane_bytes.max(4)).max(1);
     let per_segment = planes_per_segment as usize * plane.max(1);
     let wg = tuning.workgroup_size as usize;
-    let pipeline = inner.kernels.pipeline(&KernelKey::TotalVariation {
-        code,
+    let config = OutputsConfig {
+        code: l.code,
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
-    })?;
-    let mut segments = Vec::new();
-    let mut first = 0;
-    while first < p.n {
-        let count = per_segment.min(p.n - first);
-        let groups = count.div_ceil(wg).clamp(1, tuning.max_workgroups as usize) as u32;
-        segments.push((first, count, groups));
-        first += count;
-    }
-    let partials: u32 = segments.iter().map(|s| s.2).sum();
-    let scratch = ctx.scratch(u64::from(partials))?;
+    };
+    let pipeline = inner.kernels.pipeline(&TOTAL_VARIATION, &config)?;
+    // Whole planes per dispatch, one workgroup per WG_SIZE elements.
+    let elements = plan(p.n, per_segment, |count| {
+        count.div_ceil(wg).clamp(1, tuning.max_workgroups as usize) as u32
+    });
+    let scratch = ctx.scratch(u64::from(elements.partials))?;
     let divisor = p.divisor();
     let grad_scale = if divisor > 0.0 { 1.0 / divisor } else { 1.0 };
-    let mut dispatches = Vec::with_capacity(segments.len());
-    let mut partial_at = 0;
-    for &(first, count, groups) in &segments {
-        let x = window(t.input, first, count, align);
-        let out = t.out.map(|o| (o, window(o, first, count, align)));
-        let grad = t.grad.map(|g| (g, window(g, first, count, align)));
+    let mut dispatches = Vec::with_capacity(elements.spans.len());
+    for s in &elements.spans {
+        let win = |t: &Tensor| window(t, s.first, s.count, align);
+        let x = win(t.input);
+        let out = t.out.map(win);
+        let grad = t.grad.map(win);
         let uniform = SegmentUniform {
-            count: count as u32,
-            first: first as u32,
+            count: s.count as u32,
+            first: s.first as u32,
             width: p.width as u32,
             height: p.height as u32,
             x_at: x.at,
-            out_at: out.as_ref().map_or(0, |w| w.1.at),
-            grad_at: grad.as_ref().map_or(0, |w| w.1.at),
-            partial_at,
+            out_at: out.as_ref().map_or(0, |w| w.at),
+            grad_at: grad.as_ref().map_or(0, |w| w.at),
+            partial_at: s.partial_at,
             grad_scale: grad_scale as f32,
             power: p.power as f32,
             _pad: [0; 2],
         };
-        partial_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let out_res = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
-            (o.buffer(), w.offset, w.size)
-        });
-        let grad_res = grad.map_or((&inner.dummy_grad, 0, 16), |(g, w)| {
-            (g.buffer(), w.offset, w.size)
-        });
         let bind = group(
             ctx,
-            inner.kernels.bind_group_layout(&TOTAL_VARIATION),
+            &TOTAL_VARIATION,
             p.loss.name,
             &[
                 (&ubuf, 0, ubuf.size()),
                 (t.input.buffer(), x.offset, x.size),
-                out_res,
-                grad_res,
-                (scratch.buffer(), 0, scratch.buffer().size()),
+                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
+                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
+                scratch_range(&scratch),
             ],
         );
-        dispatches.push((bind, groups));
+        dispatches.push((bind, s.groups));
     }
     let finish = Finish::new(
         ctx,
-        code,
+        l.code,
         &scratch,
         t.result,
         FinishUniform {
-            count: partials,
+            count: elements.partials,
             partial_at: 0,
             result_at: 0,
             divisor: divisor as f32,

@@ -1,9 +1,11 @@
 //! Records one call of wasserstein_1d: rows split into dispatches that fit a binding (one
 //! workgroup per row inside each), then the finish pass.
 
-use super::cross_entropy::group;
-use super::elementwise::{record_pass, window, Finish};
-use super::{CodeConfig, KernelKey, WASSERSTEIN};
+use super::dispatch::{
+    group, record_pass, row_plan, scratch_range, window, BindRange, Finish, Launch,
+};
+use super::registry::WASSERSTEIN;
+use super::source::OutputsConfig;
 use crate::catalogue::Structured;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -112,68 +114,46 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let tuning = ctx.tuning();
-    let code = CodeConfig::from(&tuning);
-    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
+    let l = Launch::of(ctx);
     let (n, c) = (p.rows, p.classes);
-    let row_bytes = 4 * c as u64;
-    if row_bytes + align > tuning.max_binding_bytes {
-        return Err(LossError::Limit {
-            what: format!("one row of {c} values in one storage binding"),
-            needed: row_bytes + align,
-            limit: tuning.max_binding_bytes,
-        });
-    }
-    let rows_per_segment =
-        (((tuning.max_binding_bytes - align) / row_bytes.max(4)) as usize).max(1);
+    // One workgroup per row (its scan needs the whole workgroup).
     let max_groups = inner.limits.max_compute_workgroups_per_dimension as usize;
-    let pipeline = inner.kernels.pipeline(&KernelKey::Wasserstein {
-        code,
+    let rows = row_plan(&l, n, c, "values", 1, max_groups)?;
+    let config = OutputsConfig {
+        code: l.code,
         write_out: t.out.is_some(),
         write_grad: t.grads.is_some(),
-    })?;
-    let mut segments = Vec::new();
-    let mut first = 0;
-    while first < n {
-        let count = rows_per_segment.min(n - first);
-        segments.push((first, count, count.clamp(1, max_groups) as u32));
-        first += count;
-    }
-    let partials: u32 = segments.iter().map(|s| s.2).sum();
-    let scratch = ctx.scratch(u64::from(partials))?;
+    };
+    let pipeline = inner.kernels.pipeline(&WASSERSTEIN, &config)?;
+    let scratch = ctx.scratch(u64::from(rows.partials))?;
     let mean = p.reduction == Reduction::Mean;
     let mut dispatches = Vec::new();
-    let mut partial_at = 0;
-    for &(first, count, groups) in &segments {
-        let u = window(t.u, first * c, count * c, align);
-        let v = window(t.v, first * c, count * c, align);
-        let out = t.out.map(|o| (o, window(o, first, count, align)));
-        let grads = t.grads.map(|(gu, gv)| {
-            (
-                (gu, window(gu, first * c, count * c, align)),
-                (gv, window(gv, first * c, count * c, align)),
-            )
-        });
+    for s in &rows.spans {
+        let win =
+            |t: &Tensor, per_row: usize| window(t, s.first * per_row, s.count * per_row, l.align);
+        let u = win(t.u, c);
+        let v = win(t.v, c);
+        let out = t.out.map(|o| (o, win(o, 1)));
+        let grads = t.grads.map(|(gu, gv)| ((gu, win(gu, c)), (gv, win(gv, c))));
         let uniform = SegmentUniform {
-            rows: count as u32,
-            first_row: first as u32,
+            rows: s.count as u32,
+            first_row: s.first as u32,
             classes: c as u32,
             u_at: u.at,
             v_at: v.at,
             out_at: out.as_ref().map_or(0, |w| w.1.at),
             gu_at: grads.as_ref().map_or(0, |g| g.0 .1.at),
             gv_at: grads.as_ref().map_or(0, |g| g.1 .1.at),
-            partial_at,
+            partial_at: s.partial_at,
             scale: if mean { 1.0 / n as f32 } else { 1.0 },
             dx: p.dx as f32,
             _pad: 0,
         };
-        partial_at += groups;
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let out_res = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
+        let out_res: BindRange<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
             (o.buffer(), w.offset, w.size)
         });
-        let (gu_res, gv_res) = match &grads {
+        let (gu_res, gv_res): (BindRange<'_>, BindRange<'_>) = match &grads {
             Some(((gu, wu), (gv, wv))) => (
                 (gu.buffer(), wu.offset, wu.size),
                 (gv.buffer(), wv.offset, wv.size),
@@ -182,7 +162,7 @@ pub(crate) fn record(
         };
         let bind = group(
             ctx,
-            inner.kernels.bind_group_layout(&WASSERSTEIN),
+            &WASSERSTEIN,
             p.loss.name,
             &[
                 (&ubuf, 0, ubuf.size()),
@@ -191,13 +171,20 @@ pub(crate) fn record(
                 out_res,
                 gu_res,
                 gv_res,
-                (scratch.buffer(), 0, scratch.buffer().size()),
+                scratch_range(&scratch),
             ],
         );
-        dispatches.push((bind, groups));
+        dispatches.push((bind, s.groups));
     }
     // A mean over no row is NaN.
-    let finish = Finish::sum(ctx, code, &scratch, t.result, partials, mean && n == 0)?;
+    let finish = Finish::sum(
+        ctx,
+        l.code,
+        &scratch,
+        t.result,
+        rows.partials,
+        mean && n == 0,
+    )?;
     record_pass(enc, p.loss.name, &pipeline, &dispatches, &scratch, &finish);
     Ok(scratch)
 }

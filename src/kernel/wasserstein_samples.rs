@@ -4,16 +4,18 @@
 //! shaders/bitonic.wgsl and shaders/samples_scan.wgsl; the float64 twin is
 //! cpu::structured::wasserstein_1d_samples.
 
-use super::cross_entropy::group;
-use super::elementwise::{window, Finish, Window};
-use super::{CodeConfig, KernelDef, KernelKey, BITONIC, SAMPLES_PREP, SAMPLES_SCAN};
+use super::dispatch::{
+    begin_pass, group, scratch_range, window, BindRange, Finish, Launch, Window,
+};
+use super::registry::{KernelDef, BITONIC, SAMPLES_PREP, SAMPLES_SCAN};
+use super::source::CodeConfig;
 use crate::catalogue::Structured;
 use crate::context::GpuContext;
 use crate::cpu::structured::SAMPLE_WEIGHTS;
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
 use crate::pool::Pooled;
-use crate::status::{Names, SCRATCH_HEADER_BYTES};
+use crate::status::Names;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 
@@ -151,10 +153,9 @@ pub(crate) fn record<'a>(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let tuning = ctx.tuning();
-    let code = CodeConfig::from(&tuning);
+    let l = Launch::of(ctx);
+    let (tuning, code, align) = (&l.tuning, l.code, l.align);
     let wg = tuning.workgroup_size as usize;
-    let align = u64::from(inner.limits.min_storage_buffer_offset_alignment).max(16);
     let chunk = wg * PER;
     // A power of two holding every sample, and whole chunks (sort blocks are smaller).
     let padded = (p.n + p.m).next_power_of_two().max(chunk);
@@ -187,20 +188,15 @@ pub(crate) fn record<'a>(
     let vw = t.v_weights.map(whole);
     let weighted = u32::from(t.u_weights.is_some()) | (u32::from(t.v_weights.is_some()) << 1);
     let dummy = &inner.dummy_out;
-    let bind = |tensor: Option<&'a Tensor>, w: &Option<Window>| -> (&'a wgpu::Buffer, u64, u64) {
+    let bind = |tensor: Option<&'a Tensor>, w: &Option<Window>| -> BindRange<'a> {
         match (tensor, w) {
             (Some(t), Some(w)) => (t.buffer(), w.offset, w.size),
             _ => (dummy, 0, 16),
         }
     };
-    let pipeline = |def: &KernelDef, entry: &'static str| {
-        inner.kernels.pipeline(&KernelKey::Samples {
-            code,
-            kernel: def.name,
-            entry,
-        })
+    let pipeline = |def: &KernelDef<CodeConfig>, entry: &'static str| {
+        inner.kernels.entry_pipeline(def, &code, entry)
     };
-    let layout = |def: &KernelDef| inner.kernels.bind_group_layout(def);
 
     let prep_uniform = ctx.uniform(bytemuck::bytes_of(&PrepUniform {
         n: p.n as u32,
@@ -214,7 +210,7 @@ pub(crate) fn record<'a>(
     }));
     let prep = group(
         ctx,
-        layout(&SAMPLES_PREP),
+        &SAMPLES_PREP,
         p.loss.name,
         &[
             (&prep_uniform, 0, prep_uniform.size()),
@@ -224,7 +220,7 @@ pub(crate) fn record<'a>(
             bind(t.v_weights, &vw),
             whole_buffer(&keys),
             whole_buffer(&order),
-            (scratch.buffer(), 0, scratch.buffer().size()),
+            scratch_range(&scratch),
         ],
     );
     let step_group = |k: usize, j: usize| {
@@ -236,7 +232,7 @@ pub(crate) fn record<'a>(
         }));
         group(
             ctx,
-            layout(&BITONIC),
+            &BITONIC,
             p.loss.name,
             &[
                 (&uniform, 0, uniform.size()),
@@ -268,7 +264,7 @@ pub(crate) fn record<'a>(
     };
     let scan = group(
         ctx,
-        layout(&SAMPLES_SCAN),
+        &SAMPLES_SCAN,
         p.loss.name,
         &[
             (&scan_uniform, 0, scan_uniform.size()),
@@ -279,7 +275,7 @@ pub(crate) fn record<'a>(
             whole_buffer(&chunk_sums),
             gu_res,
             gv_res,
-            (scratch.buffer(), 0, scratch.buffer().size()),
+            scratch_range(&scratch),
         ],
     );
     let finishes = [Some(t.result), t.out]
@@ -305,11 +301,7 @@ pub(crate) fn record<'a>(
         k *= 2;
     }
 
-    enc.clear_buffer(scratch.buffer(), 0, Some(SCRATCH_HEADER_BYTES));
-    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(p.loss.name),
-        timestamp_writes: None,
-    });
+    let mut pass = begin_pass(enc, p.loss.name, &scratch);
     let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
     for (def, entry, bind_group, groups) in [
         (&SAMPLES_PREP, "totals", &prep, 1),
@@ -341,6 +333,6 @@ pub(crate) fn record<'a>(
 }
 
 /// A tensor's whole span as a binding (for the call's own scratch tensors).
-fn whole_buffer(t: &Tensor) -> (&wgpu::Buffer, u64, u64) {
+fn whole_buffer(t: &Tensor) -> BindRange<'_> {
     (t.buffer(), t.offset(), t.byte_len())
 }

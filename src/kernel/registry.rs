@@ -1,0 +1,282 @@
+//! Every kernel, once: its name, template, bindings (vello style) and the function that
+//! assembles its WGSL for one variant. `Kernels` creates layouts and pipelines from these
+//! entries alone, so a new kernel is one entry here and one builder in source.rs.
+
+use super::source::{
+    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
+    OutputsConfig, RowStatsConfig, RowTuplesConfig,
+};
+
+/// How a kernel sees one binding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Bind {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// A kernel: its template, its bindings in binding order, and its WGSL for a variant `C`
+/// (everything that changes the code; loss parameters travel in the uniform).
+pub(crate) struct KernelDef<C: 'static> {
+    pub name: &'static str,
+    pub template: &'static str,
+    pub bindings: &'static [Bind],
+    /// The WGSL of one variant: constants and shared pieces, then `template` (passed in).
+    pub source: fn(&C, &str) -> String,
+}
+
+impl<C> KernelDef<C> {
+    pub(crate) fn source(&self, variant: &C) -> String {
+        (self.source)(variant, self.template)
+    }
+}
+
+use Bind::{Read, ReadWrite, Uniform};
+
+/// shaders/elementwise.wgsl: segment, input, target, weight, aux, out, grad, scratch.
+pub(crate) static ELEMENTWISE: KernelDef<ElementConfig> = KernelDef {
+    name: "elementwise",
+    template: include_str!("../../shaders/elementwise.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::elementwise,
+};
+
+/// shaders/finish.wgsl: finish params, scratch, result.
+pub(crate) static FINISH: KernelDef<CodeConfig> = KernelDef {
+    name: "finish",
+    template: include_str!("../../shaders/finish.wgsl"),
+    bindings: &[Uniform, ReadWrite, ReadWrite],
+    source: source::with_prelude,
+};
+
+/// shaders/class_labels.wgsl (entry points `count` and `finish`): params, labels, class
+/// weights, scratch.
+pub(crate) static CLASS_LABELS: KernelDef<ClassLabelsConfig> = KernelDef {
+    name: "class_labels",
+    template: include_str!("../../shaders/class_labels.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite],
+    source: source::class_labels,
+};
+
+/// shaders/cross_entropy.wgsl: segment, logits, labels, probabilities, class weights,
+/// per-row losses, gradient, scratch.
+pub(crate) static CROSS_ENTROPY: KernelDef<CrossEntropyConfig> = KernelDef {
+    name: "cross_entropy",
+    template: include_str!("../../shaders/cross_entropy.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::cross_entropy,
+};
+
+/// shaders/row_stats.wgsl: segment, input, target, per-row losses, gradient, scratch.
+pub(crate) static ROW_STATS: KernelDef<RowStatsConfig> = KernelDef {
+    name: "row_stats",
+    template: include_str!("../../shaders/row_stats.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::row_stats,
+};
+
+/// shaders/row_tuples.wgsl: segment, a, b, c (or per-row labels), per-row losses, the three
+/// gradients, scratch.
+pub(crate) static ROW_TUPLES: KernelDef<RowTuplesConfig> = KernelDef {
+    name: "row_tuples",
+    template: include_str!("../../shaders/row_tuples.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::row_tuples,
+};
+
+/// shaders/total_variation.wgsl: segment, image, per-element losses, gradient, scratch.
+pub(crate) static TOTAL_VARIATION: KernelDef<OutputsConfig> = KernelDef {
+    name: "total_variation",
+    template: include_str!("../../shaders/total_variation.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::with_outputs,
+};
+
+/// shaders/matmul.wgsl: dims, A, B, out.
+pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
+    name: "matmul",
+    template: include_str!("../../shaders/matmul.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite],
+    source: source::matmul,
+};
+
+/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch.
+pub(crate) static WASSERSTEIN: KernelDef<OutputsConfig> = KernelDef {
+    name: "wasserstein",
+    template: include_str!("../../shaders/wasserstein.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::with_outputs,
+};
+
+/// shaders/samples_prep.wgsl (entries `totals`, `keys_from_samples`): params, u_values,
+/// v_values, u_weights, v_weights, keys, order, scratch.
+pub(crate) static SAMPLES_PREP: KernelDef<CodeConfig> = KernelDef {
+    name: "samples_prep",
+    template: include_str!("../../shaders/samples_prep.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::with_prelude,
+};
+
+/// shaders/bitonic.wgsl (entries `local_sort`, `global_step`, `local_merge`): step, keys,
+/// order. Keyed by the whole CodeConfig like its sibling stages, though it reads only WG_SIZE.
+pub(crate) static BITONIC: KernelDef<CodeConfig> = KernelDef {
+    name: "bitonic",
+    template: include_str!("../../shaders/bitonic.wgsl"),
+    bindings: &[Uniform, ReadWrite, ReadWrite],
+    source: source::with_workgroup_size,
+};
+
+/// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
+/// u_weights, v_weights, keys, order, chunk sums, the two gradients, scratch.
+pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
+    name: "samples_scan",
+    template: include_str!("../../shaders/samples_scan.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::with_prelude,
+};
+
+#[cfg(test)]
+mod tests {
+    //! Every kernel's WGSL, assembled for a spread of variants, must pass naga's validation:
+    //! a shader the host and a template disagree on (a constant missing or written twice)
+    //! fails here without a GPU.
+    use super::*;
+    use crate::catalogue::{self, RowKernel};
+    use crate::tuning::Layout;
+    use source::CrossEntropyMode;
+    use wgpu::naga;
+
+    fn validate<C>(kernel: &KernelDef<C>, variant: &C) {
+        let code = kernel.source(variant);
+        let module = naga::front::wgsl::parse_str(&code)
+            .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(&code)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(&code)));
+    }
+
+    fn codes() -> [CodeConfig; 2] {
+        [
+            CodeConfig {
+                workgroup_size: 256,
+                layout: Layout::GridStride,
+                subgroups: true,
+            },
+            CodeConfig {
+                workgroup_size: 64,
+                layout: Layout::Blocked { lanes: 8 },
+                subgroups: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kernel_assembles_to_valid_wgsl() {
+        for code in codes() {
+            for loss in catalogue::ELEMENTWISE {
+                for (vec4, flags) in [(true, true), (false, false)] {
+                    let variant = ElementConfig {
+                        loss: loss.name,
+                        code,
+                        vec4,
+                        has_weight: flags,
+                        has_aux: loss.aux.is_some(),
+                        aux_broadcast: !flags,
+                        write_out: flags,
+                        write_grad: !flags,
+                    };
+                    validate(&ELEMENTWISE, &variant);
+                }
+            }
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
+                validate(kernel, &code);
+            }
+            for (label_words, has_weight) in [(1, true), (2, false)] {
+                let variant = ClassLabelsConfig {
+                    code,
+                    label_words,
+                    has_weight,
+                };
+                validate(&CLASS_LABELS, &variant);
+            }
+            for mode in [
+                CrossEntropyMode::CrossEntropy,
+                CrossEntropyMode::Nll,
+                CrossEntropyMode::SparseKeras,
+            ] {
+                for flags in [true, false] {
+                    let variant = CrossEntropyConfig {
+                        code,
+                        mode,
+                        vec4: flags,
+                        row_lanes: 4,
+                        prob_target: flags,
+                        label_words: 2,
+                        has_weight: flags,
+                        softcap: !flags,
+                        write_out: flags,
+                        write_grad: true,
+                        in_place: !flags,
+                        cache_row: flags,
+                    };
+                    validate(&CROSS_ENTROPY, &variant);
+                }
+            }
+            for loss in catalogue::ROWS {
+                for vec4 in [true, false] {
+                    match loss.kernel {
+                        RowKernel::Stats => validate(
+                            &ROW_STATS,
+                            &RowStatsConfig {
+                                loss: loss.name,
+                                code,
+                                vec4,
+                                row_lanes: 8,
+                                write_out: vec4,
+                                write_grad: true,
+                            },
+                        ),
+                        RowKernel::Tuples => validate(
+                            &ROW_TUPLES,
+                            &RowTuplesConfig {
+                                loss: loss.name,
+                                code,
+                                vec4,
+                                row_lanes: 8,
+                                write_out: vec4,
+                                write_grad: true,
+                                labels: vec4,
+                            },
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            for write in [true, false] {
+                let variant = OutputsConfig {
+                    code,
+                    write_out: write,
+                    write_grad: !write,
+                };
+                validate(&TOTAL_VARIATION, &variant);
+                validate(&WASSERSTEIN, &variant);
+                validate(&MATMUL, &MatmulConfig { trans_b: write });
+            }
+        }
+    }
+}
