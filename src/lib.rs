@@ -24,7 +24,6 @@ pub mod npy;
 pub mod params;
 mod pool;
 pub mod problem;
-pub use problem::{images as image, rows};
 pub mod sample;
 pub mod status;
 pub mod tensor;

@@ -16,26 +16,8 @@ use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
 use crate::params::Reduction;
+use crate::problem::structured::feature_dims;
 use crate::tensor::Tensor;
-
-/// Feature maps [C, M] or [B, C, M]: (batch, channels, positions).
-fn feature_dims(
-    loss: &'static Structured,
-    t: &Tensor,
-    name: &'static str,
-) -> Result<(usize, usize, usize)> {
-    t.dtype().expect_f32(loss.name, name)?;
-    match *t.shape() {
-        [c, m] => Ok((1, c, m)),
-        [b, c, m] => Ok((b, c, m)),
-        _ => Err(LossError::ShapeMismatch {
-            loss: loss.name,
-            tensor: name,
-            got: t.shape().to_vec(),
-            expected: "[C, M] or [B, C, M] (M = H·W)".into(),
-        }),
-    }
-}
 
 /// The matrix of batch item `i` of a `[B, rows, cols]` stack.
 fn item(tensor: &Tensor, i: usize, rows: usize, cols: usize) -> Matrix<'_> {

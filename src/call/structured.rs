@@ -8,9 +8,9 @@ use crate::catalogue::{self, Structured};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::total_variation as tv;
-use crate::kernel::wasserstein::{self, WassersteinProblem};
+use crate::kernel::wasserstein;
 use crate::kernel::wasserstein_samples as samples;
-use crate::problem::images::TvProblem;
+use crate::problem::structured::{SampleSets, SamplesProblem, TvProblem, WassersteinProblem};
 use crate::tensor::Tensor;
 
 /// Fails on the builder's error and on a tensor slot the loss does not take.
@@ -124,7 +124,13 @@ pub(crate) fn samples(
         out: None,
         result,
     };
-    let p = samples::SamplesProblem::new(loss, &bound, &req.params, req.reduction)?;
+    let sets = SampleSets {
+        u: bound.u,
+        v: bound.v,
+        u_weights: bound.u_weights,
+        v_weights: bound.v_weights,
+    };
+    let p = SamplesProblem::new(loss, sets, &req.params, req.reduction)?;
     let inputs = [
         ("u_values", Some(bound.u)),
         ("v_values", Some(bound.v)),

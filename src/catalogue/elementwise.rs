@@ -1,14 +1,15 @@
 //! The elementwise losses (sections A and B, and kl_div of C) and the terms of section E's
-//! objectives. Adding one is a function in its family's WGSL file, its float64 twin in
+//! objectives. Adding one is a function in its WGSL file, its float64 twin in
 //! src/cpu/elementwise.rs, an entry here, and its tests; nothing else changes.
 
 use super::tensors::{Draw, Extent, TensorSpec};
 use crate::cpu::elementwise::{self as cpu, ElementFn};
 use crate::params::{ParamSpec, Rule};
 
-/// The WGSL file that holds a loss's element function.
+/// The WGSL file that holds a loss's element function (the kernel is the elementwise one for
+/// all of them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
+pub enum WgslFile {
     /// Section A: shaders/regression.wgsl
     Regression,
     /// Section B: shaders/binary.wgsl
@@ -20,13 +21,13 @@ pub enum Family {
     Adversarial,
 }
 
-impl Family {
+impl WgslFile {
     pub fn wgsl(self) -> &'static str {
         match self {
-            Family::Regression => include_str!("../../shaders/regression.wgsl"),
-            Family::Binary => include_str!("../../shaders/binary.wgsl"),
-            Family::Divergence => include_str!("../../shaders/divergence.wgsl"),
-            Family::Adversarial => concat!(
+            WgslFile::Regression => include_str!("../../shaders/regression.wgsl"),
+            WgslFile::Binary => include_str!("../../shaders/binary.wgsl"),
+            WgslFile::Divergence => include_str!("../../shaders/divergence.wgsl"),
+            WgslFile::Adversarial => concat!(
                 include_str!("../../shaders/binary.wgsl"),
                 include_str!("../../shaders/adversarial.wgsl")
             ),
@@ -88,8 +89,8 @@ pub enum Sampling {
 pub struct Elementwise {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
-    pub family: Family,
-    /// The function in the family's WGSL file.
+    pub wgsl_file: WgslFile,
+    /// The function in that file.
     pub wgsl_fn: &'static str,
     /// Its float64 twin.
     pub cpu: ElementFn,
@@ -117,7 +118,7 @@ const NON_NEGATIVE: Domain = Domain {
 
 const fn entry(
     name: &'static str,
-    family: Family,
+    wgsl_file: WgslFile,
     cpu: ElementFn,
     params: &'static [ParamSpec],
     sampling: Sampling,
@@ -126,7 +127,7 @@ const fn entry(
     Elementwise {
         name,
         aliases: &[],
-        family,
+        wgsl_file,
         wgsl_fn: name,
         cpu,
         params,
@@ -138,7 +139,7 @@ const fn entry(
     }
 }
 
-use Family::{Binary, Regression};
+use WgslFile::{Binary, Regression};
 
 pub static ELEMENTWISE: &[Elementwise] = &[
     // A. Elementwise regression
@@ -322,7 +323,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         batchmean: true,
         ..entry(
             "kl_div",
-            Family::Divergence,
+            WgslFile::Divergence,
             cpu::kl_div,
             &[
                 ParamSpec::new("log_input", 1.0, Rule::Bool),
@@ -353,7 +354,7 @@ const fn term(name: &'static str, cpu: ElementFn, input_domain: Option<Domain>) 
         input_domain,
         ..entry(
             name,
-            Family::Adversarial,
+            WgslFile::Adversarial,
             cpu,
             &[],
             Sampling::Logit,

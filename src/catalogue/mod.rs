@@ -15,7 +15,7 @@ mod structured;
 mod tensors;
 
 pub use elementwise::{
-    elementwise, Aux, Broadcast, Domain, Elementwise, Family, Sampling, ELEMENTWISE, TERMS,
+    elementwise, Aux, Broadcast, Domain, Elementwise, Sampling, WgslFile, ELEMENTWISE, TERMS,
 };
 pub use objectives::{Objective, Term, DISCRIMINATOR_KINDS, GENERATOR_KINDS, OBJECTIVES};
 pub use rows::{RowKernel, RowLoss, ROWS};

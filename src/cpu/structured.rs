@@ -57,6 +57,29 @@ pub fn total_variation(
     Ok(red.finish(pixels, vec![grad]))
 }
 
+/// wasserstein_1d's rows: `u` of shape [..., C] with at least one axis, `v` of u's shape.
+/// Returns (rows, C). The GPU path's validation applies this same rule.
+pub fn histogram_rows(u: &[usize], v: &[usize]) -> Result<(usize, usize)> {
+    const LOSS: &str = "wasserstein_1d";
+    let Some((&classes, rows)) = u.split_last() else {
+        return Err(LossError::ShapeMismatch {
+            loss: LOSS,
+            tensor: "u",
+            got: u.to_vec(),
+            expected: "[N, C] (at least one axis)".into(),
+        });
+    };
+    if v != u {
+        return Err(LossError::ShapeMismatch {
+            loss: LOSS,
+            tensor: "v",
+            got: v.to_vec(),
+            expected: format!("{u:?}, the shape of `u`"),
+        });
+    }
+    Ok((rows.iter().product(), classes))
+}
+
 /// wasserstein_1d: each row of `u` and `v` normalised to sum 1, W1 = dx·Σ_c |U_c − V_c| with
 /// U, V the cumulative sums; the gradients go through the normalisation
 /// (d U_c / d u_k = (1[k ≤ c] − U_c) / S_u) and take sign(0) = 0, where 0 is what the sums'
@@ -133,15 +156,19 @@ pub fn wasserstein_1d(
     Ok(red.finish(rows, vec![gu, gv]))
 }
 
-/// Features [C, M] or [B, C, M]: (batch, channels, positions). The API path's check
-/// (style::feature_dims) reads a GPU tensor's shape; this one a bare shape, same message.
-fn feature_dims(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)> {
+/// Features [C, M] or [B, C, M]: (batch, channels, positions). The GPU path's validation
+/// (problem::structured) applies this same rule to its tensors' shapes.
+pub fn feature_dims(
+    loss: &'static str,
+    tensor: &'static str,
+    shape: &[usize],
+) -> Result<(usize, usize, usize)> {
     match *shape {
         [c, m] => Ok((1, c, m)),
         [b, c, m] => Ok((b, c, m)),
         _ => Err(LossError::ShapeMismatch {
             loss,
-            tensor: "input",
+            tensor,
             got: shape.to_vec(),
             expected: "[C, M] or [B, C, M] (M = H·W)".into(),
         }),
@@ -150,7 +177,7 @@ fn feature_dims(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, us
 
 /// G = F·Fᵀ / (C·M) for each batch item, [B, C, C] row-major.
 pub fn gram(f: &[f64], shape: &[usize]) -> Result<Vec<f64>> {
-    let (b, c, m) = feature_dims("gram", shape)?;
+    let (b, c, m) = feature_dims("gram", "input", shape)?;
     no_nan("gram", "input", f)?;
     let mut g = vec![0.0; b * c * c];
     for item in 0..b {
@@ -167,7 +194,7 @@ pub fn gram(f: &[f64], shape: &[usize]) -> Result<Vec<f64>> {
 
 /// d L / d F = (dG + dGᵀ)·F / (C·M) for each batch item, given d L / d G.
 fn gram_backward(f: &[f64], shape: &[usize], d_g: &[f64]) -> Result<Vec<f64>> {
-    let (b, c, m) = feature_dims("gram", shape)?;
+    let (b, c, m) = feature_dims("gram", "input", shape)?;
     let mut grad = vec![0.0; f.len()];
     for item in 0..b {
         let (fb, db) = (&f[item * c * m..], &d_g[item * c * c..]);

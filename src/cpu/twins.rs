@@ -194,18 +194,10 @@ pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
 
 pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u")?, c.need("v")?);
-    if u.shape != v.shape {
-        return Err(LossError::ShapeMismatch {
-            loss: c.loss,
-            tensor: "v",
-            got: v.shape.clone(),
-            expected: format!("{:?}, the shape of `u`", u.shape),
-        });
-    }
-    let classes = *u.shape.last().unwrap_or(&0);
+    let (_, classes) = structured::histogram_rows(&u.shape, &v.shape)?;
     let r =
         structured::wasserstein_1d(&u.floats(), &v.floats(), classes, c.params[0], c.reduction)?;
-    let rows_shape = u.shape[..u.shape.len().saturating_sub(1)].to_vec();
+    let rows_shape = u.shape[..u.shape.len() - 1].to_vec();
     Ok(TwinResult {
         value: r.value,
         out: r.rows.map(|v| (rows_shape, v)),

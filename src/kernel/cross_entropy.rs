@@ -13,7 +13,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
-use crate::rows::{CrossEntropyProblem, TargetKind};
+use crate::problem::rows::{CrossEntropyProblem, TargetKind};
 use crate::tensor::{DType, Tensor};
 use bytemuck::{Pod, Zeroable};
 

@@ -10,7 +10,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
-use crate::rows::RowStatsProblem;
+use crate::problem::rows::RowStatsProblem;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 

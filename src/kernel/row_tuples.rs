@@ -11,7 +11,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
-use crate::rows::TupleProblem;
+use crate::problem::rows::TupleProblem;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 

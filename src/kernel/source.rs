@@ -155,7 +155,7 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
     for piece in [
         if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
         MATH,
-        loss.family.wgsl(),
+        loss.wgsl_file.wgsl(),
     ] {
         s.push_str(piece);
         s.push('\n');

@@ -8,8 +8,8 @@ use super::registry::TOTAL_VARIATION;
 use super::source::OutputsConfig;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::image::TvProblem;
 use crate::pool::Pooled;
+use crate::problem::structured::TvProblem;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 

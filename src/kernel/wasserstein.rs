@@ -6,79 +6,13 @@ use super::dispatch::{
 };
 use super::registry::WASSERSTEIN;
 use super::source::OutputsConfig;
-use crate::catalogue::Structured;
 use crate::context::GpuContext;
-use crate::error::{LossError, Result};
-use crate::params::{self, ParamValue, Reduction};
+use crate::error::Result;
+use crate::params::Reduction;
 use crate::pool::Pooled;
-use crate::status::Names;
+use crate::problem::structured::WassersteinProblem;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
-
-/// One call of wasserstein_1d: `u` and `v` of one shape [..., C], rows of weights.
-#[derive(Clone, Debug)]
-pub(crate) struct WassersteinProblem {
-    pub loss: &'static Structured,
-    pub shape: Vec<usize>,
-    pub rows: usize,
-    pub classes: usize,
-    pub dx: f64,
-    pub reduction: Reduction,
-}
-
-impl WassersteinProblem {
-    pub(crate) fn new(
-        loss: &'static Structured,
-        u: &Tensor,
-        v: &Tensor,
-        given: &[(String, ParamValue)],
-        reduction: Reduction,
-    ) -> Result<WassersteinProblem> {
-        let p = params::resolve(loss.name, loss.params, given)?;
-        params::no_batchmean(loss.name, reduction)?;
-        for (name, t) in [("u", u), ("v", v)] {
-            t.dtype().expect_f32(loss.name, name)?;
-        }
-        let Some((&classes, rows)) = u.shape().split_last() else {
-            return Err(LossError::ShapeMismatch {
-                loss: loss.name,
-                tensor: "u",
-                got: u.shape().to_vec(),
-                expected: "[N, C] (at least one axis)".into(),
-            });
-        };
-        if v.shape() != u.shape() {
-            return Err(LossError::ShapeMismatch {
-                loss: loss.name,
-                tensor: "v",
-                got: v.shape().to_vec(),
-                expected: format!("{:?}, the shape of `u`", u.shape()),
-            });
-        }
-        Ok(WassersteinProblem {
-            loss,
-            shape: u.shape().to_vec(),
-            rows: rows.iter().product(),
-            classes,
-            dx: p[0],
-            reduction,
-        })
-    }
-
-    pub(crate) fn names(&self) -> Names {
-        Names {
-            loss: self.loss.name,
-            weight: "weight",
-            input: "u",
-            target: "u and v",
-            aux: "v",
-            input_domain: "non-negative weights",
-            aux_domain: "non-negative weights",
-            target_domain: "rows of positive mass (a row that sums to 0 is no distribution)",
-            classes: self.classes,
-        }
-    }
-}
 
 /// shaders/wasserstein.wgsl's `Segment`.
 #[repr(C)]

@@ -9,88 +9,15 @@ use super::dispatch::{
 };
 use super::registry::{KernelDef, BITONIC, SAMPLES_PREP, SAMPLES_SCAN};
 use super::source::CodeConfig;
-use crate::catalogue::Structured;
 use crate::context::GpuContext;
-use crate::cpu::structured::SAMPLE_WEIGHTS;
 use crate::error::{LossError, Result};
-use crate::params::{self, ParamValue, Reduction};
 use crate::pool::Pooled;
-use crate::status::Names;
+use crate::problem::structured::SamplesProblem;
 use crate::tensor::Tensor;
 use bytemuck::{Pod, Zeroable};
 
 /// Samples per chunk of the scan: samples_scan.wgsl's WG_SIZE · PER.
 const PER: usize = 8;
-
-/// One call: `n` samples of u and `m` of v, each set weighted or not.
-#[derive(Clone, Debug)]
-pub(crate) struct SamplesProblem {
-    pub loss: &'static Structured,
-    pub n: usize,
-    pub m: usize,
-    pub reduction: Reduction,
-}
-
-impl SamplesProblem {
-    /// Checks dtypes and shapes: samples are 1-D (or flattened), at least one per set, and
-    /// weights have their samples' shape.
-    pub(crate) fn new(
-        loss: &'static Structured,
-        t: &Bound<'_>,
-        given: &[(String, ParamValue)],
-        reduction: Reduction,
-    ) -> Result<SamplesProblem> {
-        params::resolve(loss.name, loss.params, given)?;
-        params::no_batchmean(loss.name, reduction)?;
-        let sets = [
-            ("u_values", t.u, "u_weights", t.u_weights),
-            ("v_values", t.v, "v_weights", t.v_weights),
-        ];
-        for (name, values, wname, weights) in sets {
-            values.dtype().expect_f32(loss.name, name)?;
-            if values.is_empty() {
-                return Err(LossError::ShapeMismatch {
-                    loss: loss.name,
-                    tensor: name,
-                    got: values.shape().to_vec(),
-                    expected: "[n], n ≥ 1 (a distribution needs a sample)".into(),
-                });
-            }
-            if let Some(w) = weights {
-                w.dtype().expect_f32(loss.name, wname)?;
-                if w.shape() != values.shape() {
-                    return Err(LossError::ShapeMismatch {
-                        loss: loss.name,
-                        tensor: wname,
-                        got: w.shape().to_vec(),
-                        expected: format!("{:?}, the shape of `{name}`", values.shape()),
-                    });
-                }
-            }
-        }
-        Ok(SamplesProblem {
-            loss,
-            n: t.u.len(),
-            m: t.v.len(),
-            reduction,
-        })
-    }
-
-    /// The status slots as samples_prep.wgsl uses them.
-    pub(crate) fn names(&self) -> Names {
-        Names {
-            loss: self.loss.name,
-            weight: "v_values",
-            input: "u_values",
-            target: "v_weights",
-            aux: "u_weights",
-            input_domain: "finite samples",
-            aux_domain: SAMPLE_WEIGHTS,
-            target_domain: SAMPLE_WEIGHTS,
-            classes: 0,
-        }
-    }
-}
 
 /// The tensors of one call.
 pub(crate) struct Bound<'a> {

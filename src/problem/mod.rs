@@ -4,10 +4,11 @@
 //!
 //! - `elementwise`: sections A and B, kl_div and the objectives' terms.
 //! - `rows`: section C (the cross-entropy, row-statistics and row-tuples kernels).
-//! - `images`: total_variation.
+//! - `structured`: sections D and F (total_variation, wasserstein_1d and its samples form,
+//!   the feature maps of gram and style_loss).
 
 mod elementwise;
-pub mod images;
 pub mod rows;
+pub mod structured;
 
 pub use elementwise::{AuxLayout, Problem, Shapes};
