@@ -56,6 +56,23 @@ pub struct Names {
     pub classes: usize,
 }
 
+impl Names {
+    /// The names most losses' errors use: `input`, `target`, `weight`, `aux`, and "its domain".
+    pub fn plain(loss: &'static str, classes: usize) -> Names {
+        Names {
+            loss,
+            weight: "weight",
+            input: "input",
+            target: "target",
+            aux: "aux",
+            input_domain: "its domain",
+            aux_domain: "its domain",
+            target_domain: "its domain",
+            classes,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
     first: [Option<u64>; 8],

@@ -60,13 +60,10 @@ pub(crate) fn record(
         result,
     };
     let scratch = elementwise::record(ctx, &p, &bound, enc)?;
-    Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
+    Ok(Parts::new(
+        p.names(),
+        p.reduction,
+        (elements, grad),
         scratch,
-        labels: None,
-        other_grads: Vec::new(),
-    })
+    ))
 }

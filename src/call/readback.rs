@@ -22,6 +22,26 @@ pub(crate) struct Parts {
     pub labels: Option<Tensor>,
 }
 
+impl Parts {
+    /// The parts of a call with one gradient (or none) and no labels to quote.
+    pub fn new(
+        names: Names,
+        reduction: Reduction,
+        (elements, grad): (Option<Tensor>, Option<Tensor>),
+        scratch: Pooled,
+    ) -> Parts {
+        Parts {
+            names,
+            reduction,
+            elements,
+            grad,
+            other_grads: Vec::new(),
+            scratch,
+            labels: None,
+        }
+    }
+}
+
 /// What [`LossCall::run`] returns.
 #[derive(Debug)]
 pub struct Computed {

@@ -69,13 +69,8 @@ pub(crate) fn class_rows(
     };
     let scratch = cross_entropy::record(ctx, &p, &bound, enc)?;
     Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
-        scratch,
         labels: (target.dtype() != DType::F32).then(|| target.clone()),
-        other_grads: Vec::new(),
+        ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })
 }
 
@@ -113,15 +108,12 @@ pub(crate) fn stats(
         result,
     };
     let scratch = row_stats::record(ctx, &p, &bound, enc)?;
-    Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
+    Ok(Parts::new(
+        p.names(),
+        p.reduction,
+        (elements, grad),
         scratch,
-        labels: None,
-        other_grads: Vec::new(),
-    })
+    ))
 }
 
 /// cosine_embedding and triplet_margin: tensors by their own names, a gradient for each.
@@ -189,12 +181,7 @@ pub(crate) fn tuples(
     };
     let scratch = row_tuples::record(ctx, &p, &bound, enc)?;
     Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
-        scratch,
-        labels: None,
         other_grads,
+        ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })
 }

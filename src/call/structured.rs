@@ -60,15 +60,12 @@ pub(crate) fn total_variation(
         result,
     };
     let scratch = tv::record(ctx, &p, &bound, enc)?;
-    Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
+    Ok(Parts::new(
+        p.names(),
+        p.reduction,
+        (elements, grad),
         scratch,
-        labels: None,
-        other_grads: Vec::new(),
-    })
+    ))
 }
 
 /// wasserstein_1d: rows `u`, `v`, a gradient for each.
@@ -97,13 +94,8 @@ pub(crate) fn wasserstein(
     };
     let scratch = wasserstein::record(ctx, &p, &bound, enc)?;
     Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
-        scratch,
-        labels: None,
         other_grads: grad_v.into_iter().map(|g| ("v", g)).collect(),
+        ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })
 }
 
@@ -146,12 +138,7 @@ pub(crate) fn samples(
     bound.out = elements.as_ref();
     let scratch = samples::record(ctx, &p, &bound, enc)?;
     Ok(Parts {
-        names: p.names(),
-        reduction: p.reduction,
-        elements,
-        grad,
-        scratch,
-        labels: None,
         other_grads: grad_v.into_iter().map(|g| ("v_values", g)).collect(),
+        ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })
 }

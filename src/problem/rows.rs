@@ -136,15 +136,8 @@ impl CrossEntropyProblem {
 
     pub fn names(&self) -> Names {
         Names {
-            loss: self.loss.name,
-            weight: "weight",
-            input: "input",
-            target: "target",
             aux: "weight",
-            input_domain: "its domain",
-            aux_domain: "its domain",
-            target_domain: "its domain",
-            classes: self.classes,
+            ..Names::plain(self.loss.name, self.classes)
         }
     }
 }
@@ -202,17 +195,7 @@ impl RowStatsProblem {
     }
 
     pub fn names(&self) -> Names {
-        Names {
-            loss: self.loss.name,
-            weight: "weight",
-            input: "input",
-            target: "target",
-            aux: "aux",
-            input_domain: "its domain",
-            aux_domain: "its domain",
-            target_domain: "its domain",
-            classes: self.classes,
-        }
+        Names::plain(self.loss.name, self.classes)
     }
 }
 
@@ -292,15 +275,8 @@ impl TupleProblem {
 
     pub fn names(&self) -> Names {
         Names {
-            loss: self.loss.name,
-            weight: "weight",
-            input: "input",
-            target: "target",
-            aux: "aux",
-            input_domain: "its domain",
-            aux_domain: "its domain",
             target_domain: "{-1, 1}",
-            classes: self.classes,
+            ..Names::plain(self.loss.name, self.classes)
         }
     }
 }

@@ -61,17 +61,7 @@ impl TvProblem {
     }
 
     pub fn names(&self) -> Names {
-        Names {
-            loss: self.loss.name,
-            weight: "weight",
-            input: "input",
-            target: "target",
-            aux: "aux",
-            input_domain: "its domain",
-            aux_domain: "its domain",
-            target_domain: "its domain",
-            classes: 0,
-        }
+        Names::plain(self.loss.name, 0)
     }
 }
 
