@@ -6,6 +6,7 @@ mod eval;
 mod list;
 mod plot;
 mod report;
+mod staged;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -97,8 +98,12 @@ fn matching_adapters(backend: &str, name: Option<&str>) -> Result<Vec<wgpu::Adap
         })
         .collect();
     if found.is_empty() {
+        // WGPU_BACKEND narrows what wgpu enumerates, so it may be why nothing matched.
+        let env = std::env::var("WGPU_BACKEND")
+            .map(|b| format!(" with WGPU_BACKEND={b:?}"))
+            .unwrap_or_default();
         return Err(LossError::NoAdapter(format!(
-            " for --backend {backend}{}",
+            " for --backend {backend}{}{env}",
             name.map(|n| format!(" --adapter {n:?}"))
                 .unwrap_or_default()
         )));
