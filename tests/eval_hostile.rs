@@ -196,6 +196,37 @@ fn a_failed_call_writes_nothing() {
 }
 
 #[test]
+fn bench_and_report_write_all_their_files_or_none() {
+    let dir = scratch("bench");
+    let before = listing(&dir);
+    // The plot's folder is missing: found before measuring, and the JSON is not left alone.
+    let bench = [
+        "bench",
+        "mse",
+        "--sizes",
+        "64",
+        "--reps",
+        "1",
+        "--json",
+        "b.json",
+        "--plot",
+        "no_such_folder/b.svg",
+    ];
+    assert!(refused(&run_in(&dir, &bench)).contains("no_such_folder"));
+    let report = [
+        "report",
+        "mse",
+        "--size",
+        "64",
+        "--json",
+        "no_such_folder/r.json",
+    ];
+    assert!(refused(&run_in(&dir, &report)).contains("no_such_folder"));
+    assert_eq!(listing(&dir), before);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_full_disk_leaves_no_truncated_file() {
     let dir = scratch("full");
     let n = 4096;

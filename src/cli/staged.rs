@@ -5,7 +5,7 @@
 use gpu_loss::npy::{self, Element};
 use gpu_loss::{LossError, Result};
 use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 struct Pending {
@@ -71,8 +71,21 @@ impl Staged {
         Ok(staged)
     }
 
-    /// Writes output `i` (in the order given to `open`) to its temporary file.
+    /// Writes output `i` (in the order given to `open`) as a `.npy` file.
     pub fn write<T: Element>(&mut self, i: usize, shape: &[usize], data: &[T]) -> Result<()> {
+        self.fill(i, |w| npy::encode(w, shape, data))
+    }
+
+    /// Writes output `i` as these bytes (JSON, SVG).
+    pub fn write_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
+        self.fill(i, |w| w.write_all(bytes))
+    }
+
+    fn fill(
+        &mut self,
+        i: usize,
+        put: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+    ) -> Result<()> {
         let p = &mut self.files[i];
         let file = p
             .file
@@ -80,7 +93,7 @@ impl Staged {
             .ok_or_else(|| file_error(&p.dest, "written twice"))?;
         let fail = |e: std::io::Error| file_error(&p.dest, format!("cannot be written ({e})"));
         let mut w = BufWriter::new(file);
-        npy::encode(&mut w, shape, data).map_err(fail)?;
+        put(&mut w).map_err(fail)?;
         let file = w.into_inner().map_err(|e| fail(e.into_error()))?;
         // A write the disk could not hold may surface only here.
         file.sync_all().map_err(fail)
