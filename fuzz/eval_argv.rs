@@ -24,9 +24,15 @@ pub fn argv(data: &[u8]) -> Vec<String> {
     args
 }
 
-/// The tensors the arguments may name, written into `dir` (created if need be).
+/// The tensors the arguments may name, written into `dir` (created if need be) after
+/// emptying it: a run's outputs, or a fixture it overwrote, must not change the next run.
 pub fn fixtures(dir: &Path) {
     std::fs::create_dir_all(dir).expect("a scratch folder");
+    for entry in std::fs::read_dir(dir).expect("a scratch folder").flatten() {
+        let path = entry.path();
+        let gone = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
+        gone.expect("an emptied scratch folder");
+    }
     let f32s: &[(&str, &[usize], &[f32])] = &[
         ("x.npy", &[2, 3], &[0.1, -0.2, 0.3, 0.9, 0.5, -0.6]),
         ("y.npy", &[2, 3], &[0.0, 1.0, 0.0, 1.0, 1.0, 0.0]),

@@ -426,6 +426,7 @@ fn the_fuzz_corpus_replays() {
     let mut seen = 0;
     for entry in std::fs::read_dir(&corpus).expect("the corpus is committed") {
         let path = entry.unwrap().path();
+        eval_argv::fixtures(&dir);
         let argv = eval_argv::argv(&std::fs::read(&path).unwrap());
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
         let o = run_in(&dir, &args);

@@ -22,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
         // Relative paths, the only ones the arguments may hold, land in the scratch folder.
         std::env::set_current_dir(&dir).expect("the scratch folder");
     });
+    // Each run starts from the same files, so a crash reproduces alone.
+    eval_argv::fixtures(std::path::Path::new("."));
     if let Ok(args) = cli::Args::try_parse_from(eval_argv::argv(data)) {
         if let Err(e) = cli::run(args) {
             assert_eq!(e.to_string().lines().count(), 1, "{e}");
