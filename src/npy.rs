@@ -133,7 +133,7 @@ fn decode(r: &mut impl Read, len: u64) -> std::result::Result<Array, String> {
         "<f2" => 2,
         "<f4" | "<i4" => 4,
         "<f8" | "<i8" => 8,
-        other => return Err(format!("dtype {other}; expected {DTYPES}")),
+        other => return Err(format!("dtype {other:?}; expected {DTYPES}")),
     };
     let declared = h
         .shape
