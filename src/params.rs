@@ -128,7 +128,7 @@ impl Rule {
             Rule::Positive => "a finite number > 0",
             Rule::NonNegative => "a finite number >= 0",
             Rule::Bool => "true or false",
-            Rule::Integer => "a whole number",
+            Rule::Integer => "a whole number in i64's range",
             Rule::Unit => "a number in [0, 1]",
             Rule::OneOf { text, .. } => text,
         }
