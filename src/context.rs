@@ -90,8 +90,16 @@ impl GpuContext {
             }))
             .ok()
             .or_else(|| all.into_iter().next())
-            .ok_or_else(|| LossError::NoAdapter(String::new()))?;
+            .ok_or_else(GpuContext::no_adapter)?;
         GpuContext::from_adapter(&adapter)
+    }
+
+    /// No adapter at all: names `WGPU_BACKEND` when it is set, since it narrows the search.
+    fn no_adapter() -> LossError {
+        LossError::NoAdapter(match std::env::var("WGPU_BACKEND") {
+            Ok(b) => format!(" with WGPU_BACKEND={b:?} (unset it to search every backend)"),
+            Err(_) => String::new(),
+        })
     }
 
     /// One context per adapter found (honouring `WGPU_BACKEND`), to run the same loss on all.
@@ -99,7 +107,7 @@ impl GpuContext {
     pub fn all() -> Result<Vec<GpuContext>> {
         let found = adapters();
         if found.is_empty() {
-            return Err(LossError::NoAdapter(String::new()));
+            return Err(GpuContext::no_adapter());
         }
         found.iter().map(GpuContext::from_adapter).collect()
     }

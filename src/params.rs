@@ -128,7 +128,7 @@ impl Rule {
             Rule::Positive => "a finite number > 0",
             Rule::NonNegative => "a finite number >= 0",
             Rule::Bool => "true or false",
-            Rule::Integer => "a whole number",
+            Rule::Integer => "a whole number in i64's range",
             Rule::Unit => "a number in [0, 1]",
             Rule::OneOf { text, .. } => text,
         }
@@ -168,7 +168,9 @@ impl Rule {
                     && match self {
                         Rule::Positive => *x > 0.0,
                         Rule::NonNegative => *x >= 0.0,
-                        Rule::Integer => x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15,
+                        // Labels are i64: every whole float64 in [-2^63, 2^63] reaches
+                        // the kernel as one (2^63 is i64::MAX's float64).
+                        Rule::Integer => x.fract() == 0.0 && x.abs() <= 2f64.powi(63),
                         Rule::Unit => (0.0..=1.0).contains(x),
                         _ => true,
                     };
@@ -216,6 +218,11 @@ pub fn resolve(
             });
         };
         let spec = &specs[i];
+        // `list` prints an off-by-default parameter's default as `none`; it reads back.
+        if spec.default.is_nan() && *value == ParamValue::Word("none".into()) {
+            values[i] = f64::NAN;
+            continue;
+        }
         values[i] = spec
             .rule
             .admit(value)

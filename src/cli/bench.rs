@@ -4,6 +4,7 @@
 
 use super::plot::{self, Point};
 use super::report::chosen;
+use super::staged::Staged;
 use super::workload::{inputs, measure, Size};
 use gpu_loss::{timing, Result};
 use serde_json::json;
@@ -56,6 +57,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         "all" => "auto",
         other => other,
     };
+    // Both files are staged now, so a bad folder fails before the measuring, not after.
+    let (json, plot) = (args.json.as_deref(), args.plot.as_deref());
+    let mut staged = Staged::open(&[json, plot].into_iter().flatten().collect::<Vec<_>>())?;
     let contexts = super::contexts(backend, args.adapter.as_deref())?;
     let reps = args.reps.max(1);
 
@@ -142,15 +146,17 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
          GB/s = MB / GPU time. copy GB/s: copy_buffer_to_buffer of the same traffic, measured \
          just before. CPU ms: the float64 reference (value and gradients)."
     );
-    if let Some(path) = &args.json {
-        super::write_json(path, &serde_json::Value::Array(records))?;
+    if json.is_some() {
+        staged.write_bytes(0, &super::json_bytes(&serde_json::Value::Array(records)))?;
     }
-    if let Some(path) = &args.plot {
+    if plot.is_some() {
         let title = format!(
             "gpu-loss bench{}",
             if args.grad { " (with gradient)" } else { "" }
         );
-        super::write_text(path, &plot::svg(&title, &points))?;
+        let svg = plot::svg(&title, &points);
+        staged.write_bytes(usize::from(json.is_some()), svg.as_bytes())?;
     }
+    staged.commit()?;
     Ok(ExitCode::SUCCESS)
 }

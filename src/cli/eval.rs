@@ -2,9 +2,11 @@
 //! on a chosen adapter or the float64 reference; one JSON object on stdout, the per-element
 //! losses and gradients as `.npy` files.
 
+use super::staged::Staged;
 use gpu_loss::catalogue::{self, Loss};
 use gpu_loss::cpu::named::evaluate_named;
-use gpu_loss::npy::{self, Array};
+use gpu_loss::npy::Array;
+use gpu_loss::params::Rule;
 use gpu_loss::{GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,50 @@ fn pair(arg: &str, flag: &str) -> Result<(String, String)> {
         .ok_or_else(|| LossError::Usage(format!("{flag} {arg:?}: expected NAME=VALUE")))
 }
 
+/// The `--param` pairs, each named once. A label parameter (`ignore_index`) travels as a
+/// float64, so a whole number that float64 cannot hold exactly is refused, not rounded.
+fn params(loss: Loss, given: &[String]) -> Result<Vec<(String, ParamValue)>> {
+    let mut out: Vec<(String, ParamValue)> = Vec::new();
+    for p in given {
+        let (name, text) = pair(p, "--param")?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(LossError::Usage(format!("--param {name} given twice")));
+        }
+        let spec = loss.params().iter().find(|s| s.name == name);
+        if let (Some(spec), Ok(n)) = (spec, text.parse::<i64>()) {
+            if matches!(spec.rule, Rule::Integer) && (n as f64) as i64 != n {
+                return Err(LossError::InvalidParam {
+                    loss: loss.name(),
+                    name: spec.name,
+                    value: text,
+                    rule: "a whole number float64 holds exactly (up to 2^53, or i64's extremes)",
+                });
+            }
+        }
+        let value = ParamValue::parse(&text);
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// A number as JSON: finite ones as numbers, the others as "inf", "-inf" or "nan" (JSON has
+/// no such numbers, and null would not say which).
+fn number(v: f64) -> serde_json::Value {
+    match v {
+        _ if v.is_finite() => json!(v),
+        _ if v.is_nan() => json!("nan"),
+        _ if v > 0.0 => json!("inf"),
+        _ => json!("-inf"),
+    }
+}
+
+fn no_elements(loss: Loss) -> LossError {
+    LossError::Usage(format!(
+        "--out: {} gives no per-element losses",
+        loss.name()
+    ))
+}
+
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let loss =
         catalogue::find(&args.loss).ok_or_else(|| LossError::UnknownLoss(args.loss.clone()))?;
@@ -54,21 +100,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             args.reduction
         ))
     })?;
-    let mut tensors = Vec::new();
-    for t in &args.tensors {
-        let (name, file) = pair(t, "--tensor")?;
-        if tensors.iter().any(|(n, _)| *n == name) {
-            return Err(LossError::Usage(format!("--tensor {name} given twice")));
-        }
-        tensors.push((name, Array::read(Path::new(&file))?));
-    }
-    let params: Vec<(String, ParamValue)> = args
-        .params
-        .iter()
-        .map(|p| pair(p, "--param").map(|(k, v)| (k, ParamValue::parse(&v))))
-        .collect::<Result<_>>()?;
+    let params = params(loss, &args.params)?;
     let differentiable = loss.grad_tensors();
-    let mut grads = Vec::new();
+    let mut grads: Vec<(String, PathBuf)> = Vec::new();
     for g in &args.grads {
         let (name, file) = pair(g, "--grad")?;
         if !differentiable.contains(&name.as_str()) {
@@ -78,28 +112,56 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 differentiable.join(", ")
             )));
         }
+        if grads.iter().any(|(n, _)| *n == name) {
+            return Err(LossError::Usage(format!("--grad {name} given twice")));
+        }
         grads.push((name, PathBuf::from(file)));
+    }
+    if args.out.is_some() && matches!(loss, Loss::Objective(_)) {
+        return Err(no_elements(loss));
+    }
+    // Every output is staged before any work: `--out` first, then each `--grad`.
+    let dests: Vec<&Path> = args
+        .out
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(grads.iter().map(|g| g.1.as_path()))
+        .collect();
+    let mut staged = Staged::open(&dests)?;
+    let mut tensors = Vec::new();
+    for t in &args.tensors {
+        let (name, file) = pair(t, "--tensor")?;
+        if tensors.iter().any(|(n, _)| *n == name) {
+            return Err(LossError::Usage(format!("--tensor {name} given twice")));
+        }
+        tensors.push((name, Array::read(Path::new(&file))?));
     }
 
     let started = Instant::now();
     let (value, terms, adapter) = if args.backend == "cpu" {
         let r = evaluate_named(loss.name(), &tensors, &params, reduction)?;
-        if let (Some(path), Some((shape, out))) = (&args.out, &r.out) {
-            npy::write_f64(path, shape, out)?;
+        let first_grad = usize::from(args.out.is_some());
+        if first_grad == 1 {
+            // The per-element losses whatever the reduction, as the GPU gives them.
+            let out = match reduction {
+                Reduction::None => r.out.clone(),
+                _ => evaluate_named(loss.name(), &tensors, &params, Reduction::None)?.out,
+            };
+            let (shape, out) = out.ok_or_else(|| no_elements(loss))?;
+            staged.write(0, &shape, &out)?;
         }
-        for (name, path) in &grads {
-            let (_, g) = r
+        for (i, (name, _)) in grads.iter().enumerate() {
+            let missing = || LossError::Usage(format!("--grad {name}: no gradient was computed"));
+            let g = r
                 .grads
                 .iter()
                 .find(|(n, _)| n == name)
-                .expect("a named gradient");
-            let shape = &tensors
+                .ok_or_else(missing)?;
+            let t = tensors
                 .iter()
                 .find(|(n, _)| n == name)
-                .expect("its tensor")
-                .1
-                .shape;
-            npy::write_f64(path, shape, g)?;
+                .ok_or_else(missing)?;
+            staged.write(first_grad + i, &t.1.shape, &g.1)?;
         }
         let adapter = json!({"name": "float64 reference", "backend": "cpu"});
         (r.value, r.terms, adapter)
@@ -108,21 +170,33 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         let info = ctx.adapter_info();
         let adapter =
             json!({"name": info.name, "backend": format!("{:?}", info.backend).to_lowercase()});
-        let (value, terms) = run_gpu(&ctx, loss, &tensors, &params, reduction, args, &grads)?;
+        let (value, terms) = run_gpu(
+            &ctx,
+            loss,
+            &tensors,
+            &params,
+            reduction,
+            Outputs {
+                elements: args.out.is_some(),
+                grads: &grads,
+                staged: &mut staged,
+            },
+        )?;
         (value, terms, adapter)
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    staged.commit()?;
     let mut report = json!({
         "loss": loss.name(),
         "reduction": reduction.name(),
-        "value": value.filter(|v| v.is_finite()),
+        "value": value.map_or(serde_json::Value::Null, number),
         "adapter": adapter,
         "elapsed_ms": elapsed_ms,
     });
     if let Loss::Objective(_) = loss {
         let terms: serde_json::Map<String, serde_json::Value> = terms
             .into_iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
+            .map(|(k, v)| (k.to_string(), number(v)))
             .collect();
         report["terms"] = serde_json::Value::Object(terms);
     }
@@ -159,6 +233,13 @@ pub fn upload_named<'a>(
         .collect()
 }
 
+/// What to write: the per-element losses (first), then each named gradient.
+struct Outputs<'a> {
+    elements: bool,
+    grads: &'a [(String, PathBuf)],
+    staged: &'a mut Staged,
+}
+
 /// An objective's terms: each one's contribution to the value.
 type Terms = Vec<(&'static str, f64)>;
 
@@ -168,9 +249,13 @@ fn run_gpu(
     tensors: &[(String, Array)],
     params: &[(String, ParamValue)],
     reduction: Reduction,
-    args: &EvalArgs,
-    grads: &[(String, PathBuf)],
+    outputs: Outputs<'_>,
 ) -> Result<(Option<f64>, Terms)> {
+    let Outputs {
+        elements,
+        grads,
+        staged,
+    } = outputs;
     let uploaded = upload_named(ctx, loss, tensors)?;
     let mut call = ctx.loss(loss.name())?.reduction(reduction);
     for (name, t) in &uploaded {
@@ -182,16 +267,17 @@ fn run_gpu(
     if !grads.is_empty() {
         call = call.with_grad();
     }
-    if args.out.is_some() {
+    if elements {
         call = call.with_elements();
     }
     let out = call.run()?;
-    if let (Some(path), Some(elements)) = (&args.out, &out.elements) {
-        npy::write_f32(path, elements.shape(), &ctx.download(elements)?)?;
+    if elements {
+        let e = out.elements.as_ref().ok_or_else(|| no_elements(loss))?;
+        staged.write(0, e.shape(), &ctx.download(e)?)?;
     }
-    let first = loss.grad_tensors()[0];
-    for (name, path) in grads {
-        let g = if name == first {
+    let first = loss.grad_tensors().first().copied();
+    for (i, (name, _)) in grads.iter().enumerate() {
+        let g = if Some(name.as_str()) == first {
             out.grad.as_ref()
         } else {
             out.other_grads
@@ -200,7 +286,7 @@ fn run_gpu(
                 .map(|g| &g.1)
         };
         let g = g.ok_or_else(|| LossError::Gpu(format!("no gradient for {name}")))?;
-        npy::write_f32(path, g.shape(), &ctx.download(g)?)?;
+        staged.write(usize::from(elements) + i, g.shape(), &ctx.download(g)?)?;
     }
     let terms = out.terms.iter().map(|(k, v)| (*k, f64::from(*v))).collect();
     Ok((out.value.map(f64::from), terms))

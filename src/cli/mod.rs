@@ -6,11 +6,11 @@ mod eval;
 mod list;
 mod plot;
 mod report;
+mod staged;
 mod workload;
 
 use clap::{Parser, Subcommand};
 use gpu_loss::{GpuContext, LossError, Result};
-use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -53,21 +53,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-/// Writes `value` as pretty JSON to `path`.
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+/// `value` as pretty JSON, as `--json` files hold it.
+fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    std::fs::write(path, text + "\n").map_err(|e| LossError::File {
-        path: path.display().to_string(),
-        why: e.to_string(),
-    })
-}
-
-/// Writes `text` to `path`.
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| LossError::File {
-        path: path.display().to_string(),
-        why: e.to_string(),
-    })
+    (text + "\n").into_bytes()
 }
 
 /// The adapters of `backend` (auto, vulkan, gl, metal, dx12) whose name contains `name`; at
@@ -97,8 +86,12 @@ fn matching_adapters(backend: &str, name: Option<&str>) -> Result<Vec<wgpu::Adap
         })
         .collect();
     if found.is_empty() {
+        // WGPU_BACKEND narrows what wgpu enumerates, so it may be why nothing matched.
+        let env = std::env::var("WGPU_BACKEND")
+            .map(|b| format!(" with WGPU_BACKEND={b:?}"))
+            .unwrap_or_default();
         return Err(LossError::NoAdapter(format!(
-            " for --backend {backend}{}",
+            " for --backend {backend}{}{env}",
             name.map(|n| format!(" --adapter {n:?}"))
                 .unwrap_or_default()
         )));

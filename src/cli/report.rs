@@ -1,6 +1,7 @@
 //! `gpu-loss report`: every loss on every adapter at one size, against the float64 reference,
 //! with its time and bandwidth beside the adapter's own buffer copy measured in the same run.
 
+use super::staged::Staged;
 use super::workload::{inputs, measure, Size};
 use gpu_loss::catalogue::{self, Loss};
 use gpu_loss::{timing, GpuContext, LossError, Result};
@@ -54,6 +55,8 @@ pub fn chosen(names: &[String]) -> Result<Vec<Loss>> {
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     let losses = chosen(&args.losses)?;
+    // Staged now, so a bad folder fails before the run, not after.
+    let mut staged = Staged::open(&args.json.as_deref().into_iter().collect::<Vec<_>>())?;
     let contexts = GpuContext::all()?;
     let size = Size::Elements(args.size);
     let bar = super::progress(contexts.len() * losses.len());
@@ -138,9 +141,10 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
          counts both too.\n\
          CPU/GPU: the float64 reference's time over the kernel's."
     );
-    if let Some(path) = &args.json {
-        super::write_json(path, &serde_json::Value::Array(records))?;
+    if args.json.is_some() {
+        staged.write_bytes(0, &super::json_bytes(&serde_json::Value::Array(records)))?;
     }
+    staged.commit()?;
     if failed > 0 {
         println!("{failed} loss(es) FAILED");
         return Ok(ExitCode::FAILURE);
