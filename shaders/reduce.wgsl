@@ -48,3 +48,32 @@ fn acc_value(a: Acc) -> f32 {
     }
     return a.x + a.y;
 }
+
+// Exact products and quotients, for prefix sums whose terms must carry twice f32's precision.
+
+// Veltkamp's split of a into two halves of 12 bits; their products with another split are
+// exact. Through opaque_zero, like two_sum, so the compiler keeps the algebra.
+fn split(a: f32) -> vec2<f32> {
+    let c = 4097.0 * a + opaque_zero;
+    let hi = c - (c - a);
+    return vec2<f32>(hi, a - hi);
+}
+
+// Dekker's product: a·b = hi + lo exactly (no fma: WGSL's may be unfused).
+fn two_product(a: f32, b: f32) -> vec2<f32> {
+    let p = a * b;
+    let x = split(a);
+    let y = split(b);
+    let err = ((x.x * y.x - p) + x.x * y.y + x.y * y.x) + x.y * y.y;
+    return vec2<f32>(p, err);
+}
+
+// w / (W.x + W.y) to twice f32's precision, as hi + lo: the steps of a CDF (wasserstein's
+// scans) must be this exact, since each f32 rounding of w / W would repeat along the prefix
+// sum, and the CDFs' difference near the end (where both near 1) is a small number.
+fn quotient(w: f32, total: Acc) -> Acc {
+    let q = w / total.x;
+    let p = two_product(q, total.x);
+    let r = ((w - p.x) - p.y) - q * total.y;
+    return two_sum(q, r / total.x);
+}

@@ -36,33 +36,6 @@ struct Params {
 const PER: u32 = 8u;
 const CHUNK: u32 = WG_SIZE * PER;
 
-// Veltkamp's split of a into two halves of 12 bits; their products with another split are
-// exact. Through opaque_zero, like two_sum, so the compiler keeps the algebra.
-fn split(a: f32) -> vec2<f32> {
-    let c = 4097.0 * a + opaque_zero;
-    let hi = c - (c - a);
-    return vec2<f32>(hi, a - hi);
-}
-
-// Dekker's product: a·b = hi + lo exactly (no fma: WGSL's may be unfused).
-fn two_product(a: f32, b: f32) -> vec2<f32> {
-    let p = a * b;
-    let x = split(a);
-    let y = split(b);
-    let err = ((x.x * y.x - p) + x.x * y.y + x.y * y.x) + x.y * y.y;
-    return vec2<f32>(p, err);
-}
-
-// w / (W.x + W.y) to twice f32's precision, as hi + lo. The steps must be this exact: each
-// f32 rounding of w / W would repeat n times along the prefix sum, and S near the end (where
-// F_u and F_v both near 1) is a small difference.
-fn quotient(w: f32, total: Acc) -> Acc {
-    let q = w / total.x;
-    let p = two_product(q, total.x);
-    let r = ((w - p.x) - p.y) - q * total.y;
-    return two_sum(q, r / total.x);
-}
-
 // How sample e (in sorted order) moves S, as hi + lo; padding moves nothing.
 fn step_of(e: u32) -> Acc {
     let at = order[e];

@@ -6,6 +6,9 @@
 //   sweep 1: S_u = Σ u, S_v = Σ v (and the checks: negative, NaN, zero mass);
 //   sweep 2: the scan of (u/S_u, u/S_u − v/S_v) gives U_c and D_c = U_c − V_c:
 //            L = Σ |D_c|, T = Σ s_c, A = Σ s_c·U_c (s = sign D);
+// The masses, the steps u/S_u and v/S_v (reduce.wgsl's `quotient`) and every scan carry
+// twice f32's precision (Acc): D_c is a small difference of two CDFs near 1, and its sign
+// picks the gradient, so it must agree with float64's wherever D_c is above rounding.
 //   sweep 3 (gradient): D_c again and the scan of s give Σ_{c≥k} s_c = T − P_{k−1}, and
 //            d W/d u_k = dx/S_u·(Σ_{c≥k} s_c − A), d W/d v_k = −dx/S_v·(Σ_{c≥k} s_c − B),
 //            B = Σ s_c·V_c = A − L.
@@ -36,38 +39,61 @@ struct Segment {
 @group(0) @binding(5) var<storage, read_write> grad_v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> scratch: Scratch;
 
-var<workgroup> scan_buf: array<vec2<f32>, 2u * WG_SIZE>;
+// One scan buffer for every scan: two Accs (or two plain values) per invocation.
+var<workgroup> scan_buf: array<vec4<f32>, 2u * WG_SIZE>;
 
-// Inclusive scan of one vec2 per invocation across the workgroup (Hillis–Steele, double
+// Two Accs side by side: (x.xy, x.zw).
+fn pair_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    return vec4(acc_combine(a.xy, b.xy), acc_combine(a.zw, b.zw));
+}
+
+// Inclusive scan of two Accs per invocation across the workgroup (Hillis–Steele, double
 // buffered: one barrier per step). Returns (this invocation's prefix, the chunk's total).
-fn scan2(lid: u32, x: vec2<f32>) -> array<vec2<f32>, 2> {
+fn scan_pair(lid: u32, x: vec4<f32>) -> array<vec4<f32>, 2> {
     var src = 0u;
     scan_buf[lid] = x;
     workgroupBarrier();
     for (var step = 1u; step < WG_SIZE; step *= 2u) {
         var v = scan_buf[src + lid];
         if lid >= step {
-            v += scan_buf[src + lid - step];
+            v = pair_combine(scan_buf[src + lid - step], v);
         }
         let dst = WG_SIZE - src;
         scan_buf[dst + lid] = v;
         src = dst;
         workgroupBarrier();
     }
-    let out = array<vec2<f32>, 2>(scan_buf[src + lid], scan_buf[src + WG_SIZE - 1u]);
+    let out = array<vec4<f32>, 2>(scan_buf[src + lid], scan_buf[src + WG_SIZE - 1u]);
     workgroupBarrier();
     return out;
 }
 
+// The chunk's total of one plain value per invocation (sign counts: exact in f32).
+fn total_of(lid: u32, x: f32) -> f32 {
+    return acc_value(scan_pair(lid, vec4(x, 0.0, 0.0, 0.0))[1].xy);
+}
+
+// One plain value's inclusive prefix across the workgroup.
+fn prefix_of(lid: u32, x: f32) -> array<f32, 2> {
+    let s = scan_pair(lid, vec4(x, 0.0, 0.0, 0.0));
+    return array<f32, 2>(acc_value(s[0].xy), acc_value(s[1].xy));
+}
+
 // sign(D), 0 within the scan's rounding of 0: where both CDFs have reached 1 (empty trailing
 // bins) D is 0 in exact arithmetic, and its rounding must not pick a subgradient at random.
+// The scans keep about 2^-47 of the CDFs (≤ 1) per level they pass through.
 fn tie_sign(d: f32, chunks: u32) -> f32 {
-    let tol = 4.0 * 1.1920929e-7 * f32(countTrailingZeros(WG_SIZE) + chunks);
+    let tol = 5.684342e-14 * f32(countTrailingZeros(WG_SIZE) + chunks);
     return select(sign(d), 0.0, abs(d) <= tol);
 }
 
 fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
+}
+
+// D_c's step at bin i of the row: u_i/S_u − v_i/S_v, as an Acc.
+fn step_d(u: f32, v: f32, mass: vec4<f32>) -> Acc {
+    return acc_combine(quotient(u, mass.xy), -quotient(v, mass.zw));
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -82,49 +108,57 @@ fn main(ids: Ids) {
         let v_row = seg.v_at + row * c;
         let global_row = seg.first_row + row;
 
-        // Sweep 1: the masses, and the checks.
-        var mass = vec2<f32>(0.0);
+        // Sweep 1: the masses (S_u, S_v as Accs), and the checks.
+        var mass = vec4<f32>(0.0);
         for (var k = 0u; k < chunks; k++) {
             let i = k * WG_SIZE + lid;
-            var x = vec2<f32>(0.0);
+            var x = vec4<f32>(0.0);
             if i < c {
-                x = vec2(u_buf[u_row + i], v_buf[v_row + i]);
+                x = vec4(u_buf[u_row + i], 0.0, v_buf[v_row + i], 0.0);
                 let e = global_row * c + i;
                 if is_nan_f(x.x) || x.x < 0.0 {
                     flag(STATUS_INPUT_DOMAIN, e);
                 }
-                if is_nan_f(x.y) || x.y < 0.0 {
+                if is_nan_f(x.z) || x.z < 0.0 {
                     flag(STATUS_AUX_DOMAIN, e);
                 }
             }
-            mass += scan2(lid, x)[1];
+            mass = pair_combine(mass, scan_pair(lid, x)[1]);
         }
-        if lid == 0u && !(mass.x > 0.0 && mass.y > 0.0) {
+        let mass_u = acc_value(mass.xy);
+        let mass_v = acc_value(mass.zw);
+        if lid == 0u && !(mass_u > 0.0 && mass_v > 0.0) {
             flag(STATUS_TARGET_DOMAIN, global_row);
         }
 
-        // Sweep 2: U_c and D_c by scan; L, T, A.
-        var carry = vec2<f32>(0.0);
-        var sums = vec3<f32>(0.0); // L, T, A
+        // Sweep 2: U_c and D_c by scan; L and A (as Accs) and T.
+        var carry = vec4<f32>(0.0);
+        var la = vec4<f32>(0.0); // (L, A)
+        var t = 0.0;
         for (var k = 0u; k < chunks; k++) {
             let i = k * WG_SIZE + lid;
-            var x = vec2<f32>(0.0);
+            var x = vec4<f32>(0.0);
             if i < c {
-                let q = u_buf[u_row + i] / mass.x;
-                x = vec2(q, q - v_buf[v_row + i] / mass.y);
+                let u = u_buf[u_row + i];
+                let v = v_buf[v_row + i];
+                x = vec4(quotient(u, mass.xy), step_d(u, v, mass));
             }
-            let s = scan2(lid, x);
-            let prefix = carry + s[0];
-            carry += s[1];
+            let s = scan_pair(lid, x);
+            let prefix = pair_combine(carry, s[0]);
+            carry = pair_combine(carry, s[1]);
             if i < c {
-                let sg = tie_sign(prefix.y, chunks);
-                sums += vec3(abs(prefix.y), sg, sg * prefix.x);
+                let d = acc_value(prefix.zw);
+                let sg = tie_sign(d, chunks);
+                la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(prefix.xy)));
+                t += sg;
             }
         }
-        // Fold the invocations' sums (three scans' totals).
-        let l_total = scan2(lid, vec2(sums.x, sums.y))[1];
-        let a_total = scan2(lid, vec2(sums.z, 0.0))[1].x;
-        let loss = seg.dx * l_total.x;
+        // Fold the invocations' sums.
+        let la_total = scan_pair(lid, la)[1];
+        let l_total = acc_value(la_total.xy);
+        let a_total = acc_value(la_total.zw);
+        let t_total = total_of(lid, t);
+        let loss = seg.dx * l_total;
         if lid == 0u {
             acc = acc_add(acc, loss * seg.scale);
             if WRITE_OUT {
@@ -134,30 +168,30 @@ fn main(ids: Ids) {
 
         // Sweep 3: the gradient from the suffix sums of s.
         if WRITE_GRAD {
-            let t_total = l_total.y;
-            let b_total = a_total - l_total.x;
-            var carry3 = vec2<f32>(0.0); // (D, P)
+            let b_total = a_total - l_total;
+            var carry_d = ACC_ZERO;
+            var carry_p = 0.0;
             for (var k = 0u; k < chunks; k++) {
                 let i = k * WG_SIZE + lid;
-                var d = 0.0;
+                var d = ACC_ZERO;
                 if i < c {
-                    d = u_buf[u_row + i] / mass.x - v_buf[v_row + i] / mass.y;
+                    d = step_d(u_buf[u_row + i], v_buf[v_row + i], mass);
                 }
-                let sd = scan2(lid, vec2(d, 0.0));
-                let big_d = carry3.x + sd[0].x;
-                carry3.x += sd[1].x;
+                let sd = scan_pair(lid, vec4(d, 0.0, 0.0));
+                let big_d = acc_value(acc_combine(carry_d, sd[0].xy));
+                carry_d = acc_combine(carry_d, sd[1].xy);
                 var sg = 0.0;
                 if i < c {
                     sg = tie_sign(big_d, chunks);
                 }
-                let sp = scan2(lid, vec2(sg, 0.0));
-                let p_before = carry3.y + sp[0].x - sg;
-                carry3.y += sp[1].x;
+                let sp = prefix_of(lid, sg);
+                let p_before = carry_p + sp[0] - sg;
+                carry_p += sp[1];
                 if i < c {
                     let suffix = t_total - p_before;
                     let k_scale = seg.dx * seg.scale;
-                    grad_u[seg.gu_at + row * c + i] = k_scale / mass.x * (suffix - a_total);
-                    grad_v[seg.gv_at + row * c + i] = -k_scale / mass.y * (suffix - b_total);
+                    grad_u[seg.gu_at + row * c + i] = k_scale / mass_u * (suffix - a_total);
+                    grad_v[seg.gv_at + row * c + i] = -k_scale / mass_v * (suffix - b_total);
                 }
             }
         }

@@ -151,8 +151,9 @@ fn sign_slack(u: &[f32], v: &[f32], r: usize, c: usize, k: usize) -> f64 {
     };
     let (ur, vr) = (row(u), row(v));
     let (su, sv): (f64, f64) = (ur.iter().sum(), vr.iter().sum());
-    let chunks = c.div_ceil(256) as f64;
-    let tol = 64.0 * f32::EPSILON as f64 * (8.0 + chunks);
+    // The kernel's scans carry twice f32's precision: signs must agree with float64 wherever
+    // |D| is above 1e-10 (f32 alone would need about 1e-5 here).
+    let tol = 1e-10;
     let mut d = 0.0;
     let mut ambiguous = 0.0;
     for j in 0..c {
@@ -482,5 +483,48 @@ fn wasserstein_1d_rejects_what_is_no_distribution() {
             run(&u, &short),
             Err(LossError::ShapeMismatch { tensor: "v", .. })
         ));
+    }
+}
+
+/// A CDF difference of a few f32 ulps of 1 (8e-7, where both CDFs near 1): its sign picks the
+/// gradient of every bin before it, so an f32 scan (rounding error ~1e-6 over 100 bins) gets the
+/// gradient wrong; the kernel's double-f32 scan must agree with float64.
+#[test]
+fn wasserstein_1d_signs_hold_within_a_few_ulps() {
+    let (n, c) = (40usize, 100usize);
+    let mut rng = StdRng::seed_from_u64(seed() ^ 0x3e9);
+    // u in [0.5, 1): moving 2^-14 from bin j to bin j + 3 is exact in f32 and keeps the mass.
+    let u: Vec<f32> = (0..n * c)
+        .map(|_| 0.5 + 0.5 * (normal(&mut rng).abs() % 1.0))
+        .collect();
+    let mut v = u.clone();
+    for r in 0..n {
+        let j = r * c + 60 + r % 30;
+        v[j] -= 1.0 / 16384.0;
+        v[j + 3] += 1.0 / 16384.0;
+    }
+    let f64s = |x: &[f32]| x.iter().map(|&w| w as f64).collect::<Vec<_>>();
+    let want = objectives::wasserstein_1d(&f64s(&u), &f64s(&v), c, 0.5, Reduction::Sum)
+        .expect("reference");
+    for t in targets() {
+        let ut = t.ctx.upload(&u, &[n, c]).unwrap();
+        let vt = t.ctx.upload(&v, &[n, c]).unwrap();
+        let out = t
+            .ctx
+            .loss("wasserstein_1d")
+            .unwrap()
+            .tensor("u", &ut)
+            .tensor("v", &vt)
+            .param("dx", 0.5)
+            .reduction(Reduction::Sum)
+            .with_grad()
+            .run()
+            .unwrap();
+        let gu = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
+        let gv = t.ctx.download(&out.other_grads[0].1).unwrap();
+        for (name, got, want) in [("u", &gu, &want.grads[0]), ("v", &gv, &want.grads[1])] {
+            let err = normwise_error(got, want);
+            assert!(err <= 1e-6, "d/d{name} on {}: {err:.1e}", t.name);
+        }
     }
 }
