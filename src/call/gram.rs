@@ -53,6 +53,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
     result: &Tensor,
 ) -> Result<Parts> {
+    req.own_tensors(ctx)?;
     let input = structured::input(req, loss)?;
     let target = if loss.takes("target") {
         Some(req.target.ok_or(LossError::MissingTensor {

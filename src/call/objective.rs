@@ -30,6 +30,7 @@ fn record_terms(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<RecordedTerms> {
     req.checked()?;
+    req.own_tensors(ctx)?;
     if req.reduction != Reduction::Mean {
         return Err(LossError::Reduction {
             loss: o.name,

@@ -1,0 +1,176 @@
+//! Issue 12's hostile inputs and edge shapes: shapes whose element count overflows, zero
+//! classes, tensors from another device, and objectives' errors in their own words. Each is a
+//! typed error or the reference's value on every adapter, never a panic.
+
+mod common;
+
+use common::defaults;
+use gpu_loss::cpu::named::evaluate_named;
+use gpu_loss::npy::{Array, Values};
+use gpu_loss::problem::rows::{CrossEntropyProblem, TensorShape};
+use gpu_loss::problem::structured::TvProblem;
+use gpu_loss::problem::{Problem, Shapes};
+use gpu_loss::tensor::DType;
+use gpu_loss::{catalogue, GpuContext, LossError, Reduction, Tensor};
+
+/// 2 · HUGE wraps to 2 in usize: a shape that claims two elements' worth of data.
+const HUGE: usize = (1 << (usize::BITS - 1)) + 1;
+
+fn floats(shape: &[usize], values: Vec<f64>) -> Array {
+    Array {
+        shape: shape.to_vec(),
+        values: Values::Float(values),
+        dtype: "<f4".into(),
+    }
+}
+
+fn ints(shape: &[usize], values: Vec<i64>) -> Array {
+    Array {
+        shape: shape.to_vec(),
+        values: Values::Int(values),
+        dtype: "<i8".into(),
+    }
+}
+
+fn overflows(e: &LossError, tensor: &str) -> bool {
+    matches!(e, LossError::ShapeOverflow { tensor: t, .. } if t.contains(tensor))
+}
+
+#[test]
+fn overflowing_shapes_are_typed_errors() {
+    let ctx = &defaults().next().unwrap().ctx;
+    let e = ctx.upload(&[0.0; 2], &[2, HUGE]).unwrap_err();
+    assert!(overflows(&e, "upload"), "{e}");
+    assert!(ctx.zeros(&[2, HUGE]).is_err());
+    let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 64,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let e = Tensor::wrap(&buffer, 0, &[2, HUGE]).unwrap_err();
+    assert!(overflows(&e, "wrapped"), "{e}");
+    let t = ctx.upload(&[0.0; 2], &[2]).unwrap();
+    assert!(t.reshape(&[2, HUGE]).is_err());
+
+    let mse = catalogue::elementwise("mse").unwrap();
+    let shapes = Shapes {
+        input: &[2, HUGE],
+        target: &[2, HUGE],
+        weight: None,
+        aux: None,
+    };
+    let e = Problem::new(mse, shapes, &[], Reduction::Mean).unwrap_err();
+    assert!(overflows(&e, "mse: input"), "{e}");
+    let Some(catalogue::Loss::Row(ce)) = catalogue::find("cross_entropy") else {
+        panic!("cross_entropy is a row loss")
+    };
+    let f32s = |shape| TensorShape {
+        shape,
+        dtype: DType::F32,
+    };
+    let labels = TensorShape {
+        shape: &[2, HUGE],
+        dtype: DType::I64,
+    };
+    let e = CrossEntropyProblem::new(ce, f32s(&[2, HUGE, 3]), labels, None, &[], Reduction::Sum)
+        .unwrap_err();
+    assert!(overflows(&e, "cross_entropy: input"), "{e}");
+    let Some(catalogue::Loss::Structured(tv)) = catalogue::find("total_variation") else {
+        panic!("total_variation is structured")
+    };
+    let e = TvProblem::new(tv, &[2, HUGE], DType::F32, &[], Reduction::Sum).unwrap_err();
+    assert!(overflows(&e, "total_variation: input"), "{e}");
+
+    // The float64 twins take arrays whose shape claims more than their values.
+    for (loss, shape) in [
+        ("total_variation", vec![2, HUGE]),
+        ("gram", vec![2, HUGE, 1]),
+        ("style_loss", vec![2, HUGE, 1]),
+        ("cross_entropy", vec![2, HUGE]),
+        ("mse", vec![2, HUGE]),
+    ] {
+        let x = floats(&shape, vec![0.5, 1.0]);
+        let tensors = match loss {
+            "cross_entropy" => vec![
+                ("input".into(), x),
+                ("target".into(), ints(&[2], vec![0; 2])),
+            ],
+            "gram" | "total_variation" => vec![("input".into(), x)],
+            _ => vec![("input".into(), x.clone()), ("target".into(), x)],
+        };
+        let e = evaluate_named(loss, &tensors, &[], Reduction::Mean).unwrap_err();
+        assert!(overflows(&e, "input"), "{loss}: {e}");
+    }
+}
+
+#[test]
+fn int64_labels_wrap_as_int64() {
+    let ctx = &defaults().next().unwrap().ctx;
+    let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 16,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let t = Tensor::wrap_typed(&buffer, 0, &[2], DType::I64).unwrap();
+    assert_eq!((t.dtype(), t.byte_len()), (DType::I64, 16));
+    let e = Tensor::wrap_typed(&buffer, 0, &[3], DType::I64).unwrap_err();
+    assert!(e.to_string().contains("need 24 bytes"), "{e}");
+    assert!(Tensor::wrap_typed(&buffer, 4, &[1], DType::I64).is_err());
+}
+
+#[test]
+fn a_tensor_from_another_device_is_an_error() {
+    for t in defaults() {
+        let other = GpuContext::from_adapter(&adapter_of(&t.ctx)).unwrap();
+        let x = t.ctx.upload(&[0.5, 1.0], &[2]).unwrap();
+        let y = other.upload(&[0.5, 2.0], &[2]).unwrap();
+        let e = t.ctx.loss("mse").unwrap().input(&x).target(&y).value();
+        assert!(
+            matches!(&e, Err(LossError::ForeignTensor { tensor, .. }) if tensor.contains("target")),
+            "{}: {e:?}",
+            t.name
+        );
+        let mut enc = t.ctx.device().create_command_encoder(&Default::default());
+        let e = t
+            .ctx
+            .loss("mse")
+            .unwrap()
+            .input(&x)
+            .target(&y)
+            .record(&mut enc);
+        assert!(e.is_err(), "{}", t.name);
+        let buffer = other.device().create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let wrapped = other.wrap(&buffer, 0, &[2]).unwrap();
+        let e = t
+            .ctx
+            .loss("mse")
+            .unwrap()
+            .input(&wrapped)
+            .target(&x)
+            .value();
+        assert!(
+            matches!(&e, Err(LossError::ForeignTensor { tensor, .. }) if tensor.contains("input")),
+            "{}: {e:?}",
+            t.name
+        );
+        assert!(t.ctx.download(&y).is_err());
+    }
+}
+
+fn adapter_of(ctx: &GpuContext) -> wgpu::Adapter {
+    let info = ctx.adapter_info();
+    gpu_loss::adapters()
+        .into_iter()
+        .find(|a| {
+            let i = a.get_info();
+            (i.name.as_str(), i.backend) == (info.name.as_str(), info.backend)
+        })
+        .expect("the context's adapter")
+}
