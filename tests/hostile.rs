@@ -174,3 +174,111 @@ fn adapter_of(ctx: &GpuContext) -> wgpu::Adapter {
         })
         .expect("the context's adapter")
 }
+
+/// What a call gave: the value, the per-row (per-entry) output, each gradient's length.
+type Outcome = gpu_loss::Result<(Option<f64>, Option<Vec<f64>>, Vec<usize>)>;
+
+fn on_gpu(ctx: &GpuContext, loss: &str, tensors: &[(String, Array)], r: Reduction) -> Outcome {
+    let mut uploaded = Vec::new();
+    for (name, a) in tensors {
+        let t = match &a.values {
+            Values::Float(v) => {
+                ctx.upload(&v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &a.shape)?
+            }
+            Values::Int(v) => ctx.upload_i64(v, &a.shape)?,
+        };
+        uploaded.push((name.as_str(), t));
+    }
+    let mut call = ctx.loss(loss)?.reduction(r).with_grad();
+    for (name, t) in &uploaded {
+        call = call.tensor(name, t);
+    }
+    let got = call.run()?;
+    let out = match (r, &got.elements) {
+        (Reduction::None, Some(e)) => Some(ctx.download(e)?.into_iter().map(f64::from).collect()),
+        _ => None,
+    };
+    let grads = got.grad.iter().chain(got.other_grads.iter().map(|g| &g.1));
+    Ok((
+        got.value.map(f64::from),
+        out,
+        grads.map(Tensor::len).collect(),
+    ))
+}
+
+fn on_cpu(loss: &str, tensors: &[(String, Array)], r: Reduction) -> Outcome {
+    let want = evaluate_named(loss, tensors, &[], r)?;
+    let out = want.out.filter(|_| r == Reduction::None).map(|o| o.1);
+    Ok((
+        want.value,
+        out,
+        want.grads.iter().map(|g| g.1.len()).collect(),
+    ))
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+}
+
+#[test]
+fn zero_classes_and_positions_agree_with_the_reference() {
+    let empty = |name: &str, shape: &[usize]| (name.to_string(), floats(shape, vec![]));
+    let labels = ("target".to_string(), ints(&[3], vec![0; 3]));
+    let signs = ("target".to_string(), floats(&[3], vec![1.0, -1.0, 1.0]));
+    let pair = |shape: &[usize]| vec![empty("input", shape), empty("target", shape)];
+    let cases: Vec<(&str, Vec<(String, Array)>)> = vec![
+        (
+            "cross_entropy",
+            vec![empty("input", &[3, 0]), labels.clone()],
+        ),
+        ("cross_entropy", pair(&[3, 0])),
+        ("nll", vec![empty("input", &[3, 0]), labels.clone()]),
+        (
+            "sparse_categorical_cross_entropy",
+            vec![empty("input", &[3, 0]), labels],
+        ),
+        ("categorical_cross_entropy", pair(&[3, 0])),
+        ("js_div", pair(&[3, 0])),
+        ("cosine_similarity", pair(&[3, 0])),
+        ("dice", pair(&[3, 0])),
+        (
+            "cosine_embedding",
+            vec![empty("input1", &[3, 0]), empty("input2", &[3, 0]), signs],
+        ),
+        (
+            "triplet_margin",
+            ["anchor", "positive", "negative"]
+                .map(|n| empty(n, &[3, 0]))
+                .into(),
+        ),
+        ("gram", vec![empty("input", &[3, 0])]),
+        ("gram", vec![empty("input", &[2, 3, 0])]),
+        ("gram", vec![empty("input", &[0, 5])]),
+        ("style_loss", pair(&[3, 0])),
+        ("style_loss", pair(&[0, 5])),
+    ];
+    for t in defaults() {
+        for (loss, tensors) in &cases {
+            for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+                let what = format!("{}: {loss} {:?} {r:?}", t.name, tensors[0].1.shape);
+                match (on_gpu(&t.ctx, loss, tensors, r), on_cpu(loss, tensors, r)) {
+                    (Err(g), Err(c)) => assert_eq!(g, c, "{what}"),
+                    (Ok((gv, go, gg)), Ok((cv, co, cg))) => {
+                        assert_eq!(gv.is_some(), cv.is_some(), "{what}: value");
+                        if let (Some(g), Some(c)) = (gv, cv) {
+                            assert!(same(g, c), "{what}: value {g} against {c}");
+                        }
+                        let (go, co) = (go.unwrap_or_default(), co.unwrap_or_default());
+                        assert_eq!(go.len(), co.len(), "{what}: output");
+                        assert!(
+                            go.iter().zip(&co).all(|(&g, &c)| same(g, c)),
+                            "{what}: {go:?} against {co:?}"
+                        );
+                        assert_eq!(gg, cg, "{what}: gradients");
+                    }
+                    (g, c) => panic!("{what}: GPU {g:?}, reference {c:?}"),
+                }
+            }
+        }
+    }
+}
