@@ -282,3 +282,108 @@ fn zero_classes_and_positions_agree_with_the_reference() {
         }
     }
 }
+
+fn gpu_error(ctx: &GpuContext, loss: &str, tensors: &[(String, Array)]) -> LossError {
+    on_gpu(ctx, loss, tensors, Reduction::Mean).expect_err(loss)
+}
+
+#[test]
+fn objectives_errors_name_their_own_tensors() {
+    let f = |name: &str, shape: &[usize], v: Vec<f64>| (name.to_string(), floats(shape, v));
+    let image = |name: &str, x: f64| f(name, &[2, 2], vec![0.5, x, -1.0, 2.0]);
+    let stargan = |target_domain: (String, Array)| {
+        vec![
+            f("fake_src", &[2], vec![0.3, -0.2]),
+            f("fake_cls", &[2, 3], vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+            target_domain,
+            image("x", 1.0),
+            image("x_reconstructed", 0.0),
+        ]
+    };
+    let pix2pix = |generated| {
+        vec![
+            f("fake", &[2], vec![0.3, -0.2]),
+            generated,
+            image("target", 1.0),
+        ]
+    };
+    let cases = [
+        (
+            "stargan_generator",
+            stargan(f("target_domain", &[2], vec![0.0, 1.0])),
+        ),
+        (
+            "stargan_generator",
+            stargan(("target_domain".into(), ints(&[2], vec![0, 7]))),
+        ),
+        ("pix2pix_generator", pix2pix(image("generated", f64::NAN))),
+        (
+            "pix2pix_generator",
+            pix2pix(f("generated", &[4], vec![0.0; 4])),
+        ),
+    ];
+    for t in defaults() {
+        for (loss, tensors) in &cases {
+            let want = evaluate_named(loss, tensors, &[], Reduction::Mean).expect_err(loss);
+            assert_eq!(gpu_error(&t.ctx, loss, tensors), want, "{}: {loss}", t.name);
+            let text = want.to_string();
+            assert!(text.contains(loss) && !text.contains("`input`"), "{text}");
+        }
+        let x = t.ctx.upload_i32(&[0, 1, 2, 3], &[2, 2]).unwrap();
+        let (fake, target) = (
+            t.ctx.upload(&[0.3, -0.2], &[2]).unwrap(),
+            t.ctx.zeros(&[2, 2]).unwrap(),
+        );
+        let call = |generated: &Tensor, grad: Option<&Tensor>| {
+            let c = t.ctx.loss("pix2pix_generator").unwrap();
+            let c = c
+                .tensor("fake", &fake)
+                .tensor("generated", generated)
+                .tensor("target", &target);
+            match grad {
+                Some(g) => c.grad_into(g).run(),
+                None => c.run(),
+            }
+        };
+        let e = call(&x, None).unwrap_err();
+        assert!(
+            e.to_string().contains("pix2pix_generator: generated"),
+            "{e}"
+        );
+        let g = t.ctx.zeros(&[2, 2]).unwrap();
+        // The first gradient is `fake`'s: into `fake` itself, it would alias its input.
+        let e = call(&g, Some(&fake)).unwrap_err();
+        let aliasing = LossError::Aliasing {
+            loss: "pix2pix_generator",
+            a: "fake",
+            b: "grad",
+        };
+        assert_eq!(e, aliasing, "{}", t.name);
+    }
+}
+
+#[test]
+fn sample_weights_errors_name_the_first_bad_weight() {
+    let f = |name: &str, v: Vec<f64>| (name.to_string(), floats(&[v.len()], v));
+    for (bad, index) in [
+        (vec![1.0, f64::NAN, 1.0], 1),
+        (vec![1.0, 2.0, f64::INFINITY], 2),
+    ] {
+        let tensors = vec![
+            f("u_values", vec![0.0, 1.0, 2.0]),
+            f("v_values", vec![0.5, 1.5, 2.5]),
+            f("u_weights", vec![1.0; 3]),
+            f("v_weights", bad),
+        ];
+        let want = evaluate_named("wasserstein_1d_samples", &tensors, &[], Reduction::Mean);
+        let want = want.expect_err("a bad weight");
+        assert!(
+            matches!(want, LossError::OutOfDomain { tensor: "v_weights", index: i, .. } if i == index),
+            "{want}"
+        );
+        for t in defaults() {
+            let got = gpu_error(&t.ctx, "wasserstein_1d_samples", &tensors);
+            assert_eq!(got, want, "{}", t.name);
+        }
+    }
+}

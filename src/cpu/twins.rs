@@ -70,7 +70,7 @@ impl<'a> TwinCall<'a> {
                 tensor: format!("{}: {name}", self.loss),
                 why: format!(
                     "it holds {}, expected int32 or int64 class indices",
-                    t.dtype
+                    dtype_name(t)
                 ),
             })
     }
@@ -80,6 +80,17 @@ impl<'a> TwinCall<'a> {
         let a = self.need(name)?;
         let (_, classes) = rows::class_rows(self.loss, name, &a.shape)?;
         Ok((a, a.floats(), classes))
+    }
+}
+
+/// An array's dtype as the GPU path's errors name it.
+pub(crate) fn dtype_name(a: &Array) -> &str {
+    match a.dtype.trim_start_matches(['<', '>', '|', '=']) {
+        "f4" => "float32",
+        "f8" => "float64",
+        "i4" => "int32",
+        "i8" => "int64",
+        _ => &a.dtype,
     }
 }
 
