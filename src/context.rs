@@ -4,11 +4,12 @@
 use crate::error::{LossError, Result};
 use crate::kernel::Kernels;
 use crate::pool::Pool;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{element_count, DType, Tensor};
 use crate::tuning::Tuning;
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use std::collections::HashMap;
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 use wgpu::util::DeviceExt;
 
 /// Features used when the adapter has them; none is required.
@@ -42,6 +43,25 @@ pub(crate) struct Inner {
     /// Bound where a kernel's optional outputs are absent (one each: no two writes alias).
     pub dummy_out: wgpu::Buffer,
     pub dummy_grad: wgpu::Buffer,
+    /// Names the device for the tensors made on it (wgpu's device ids repeat across
+    /// instances, so they cannot say whether a buffer is this device's).
+    pub token: u64,
+}
+
+/// Live contexts, so that a context on a device another one uses shares its token.
+static CONTEXTS: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// The token of a live context on `device`, or a new one. A device this library created
+/// itself (`fresh`) is no other context's, whatever wgpu's id says.
+fn device_token(device: &wgpu::Device, fresh: bool) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut live = CONTEXTS.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|c| c.strong_count() > 0);
+    let shared = live
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|c| !fresh && c.device == *device);
+    shared.map_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed), |c| c.token)
 }
 
 fn instance() -> wgpu::Instance {
@@ -127,12 +147,16 @@ impl GpuContext {
                 adapter: describe(&info),
                 reason: e.to_string(),
             })?;
-        GpuContext::from_device(device, queue)
+        GpuContext::on_device(device, queue, true)
     }
 
     /// A context on a caller's device and queue (a renderer's or a trainer's): losses then
     /// run on the caller's buffers without copies. Features and limits are the device's own.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
+        GpuContext::on_device(device, queue, false)
+    }
+
+    fn on_device(device: wgpu::Device, queue: wgpu::Queue, fresh: bool) -> Result<GpuContext> {
         let info = device.adapter_info();
         let features = device.features();
         let limits = device.limits();
@@ -154,6 +178,7 @@ impl GpuContext {
             })
         };
         let inner = Inner {
+            token: device_token(&device, fresh),
             kernels: Kernels::new(&device),
             pool: Pool::new(device.clone(), limits.max_buffer_size),
             dummy_read: dummy("gpu-loss absent input"),
@@ -168,9 +193,10 @@ impl GpuContext {
             features,
             limits,
         };
-        Ok(GpuContext {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        let mut live = CONTEXTS.lock().unwrap_or_else(|e| e.into_inner());
+        live.push(Arc::downgrade(&inner));
+        Ok(GpuContext { inner })
     }
 
     /// Held around every public operation on a GL device. wgpu's GL backend has one context
@@ -262,7 +288,7 @@ impl GpuContext {
         dtype: DType,
     ) -> Result<Tensor> {
         let _serial = self.gl_lock();
-        let len: usize = shape.iter().product();
+        let len = element_count(&format!("upload of shape {shape:?}"), shape)?;
         if len != count {
             return Err(LossError::Buffer {
                 tensor: format!("upload of shape {shape:?}"),
@@ -294,12 +320,43 @@ impl GpuContext {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(LossError::Gpu(format!("allocating {bytes} bytes: {e}")));
         }
-        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), None).with_dtype(dtype))
+        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), len, None)
+            .with_dtype(dtype)
+            .on(self.inner.token))
+    }
+
+    /// [`Tensor::wrap`] for a buffer of this context's device: the tensor remembers the
+    /// device, so that another context refuses it instead of failing inside wgpu.
+    pub fn wrap(&self, buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
+        self.wrap_typed(buffer, offset, shape, DType::F32)
+    }
+
+    /// [`Tensor::wrap_typed`] for a buffer of this context's device, as [`GpuContext::wrap`].
+    pub fn wrap_typed(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
+        Ok(Tensor::wrap_typed(buffer, offset, shape, dtype)?.on(self.inner.token))
+    }
+
+    /// The error for a tensor whose buffer is known to belong to another device.
+    pub(crate) fn own(&self, tensor: &Tensor, name: impl FnOnce() -> String) -> Result<()> {
+        if tensor.is_foreign(self.inner.token) {
+            return Err(LossError::ForeignTensor {
+                tensor: name(),
+                context: self.adapter_name(),
+            });
+        }
+        Ok(())
     }
 
     /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
     pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
         let _serial = self.gl_lock();
+        self.own(tensor, || format!("{:?}", tensor.shape()))?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -329,8 +386,8 @@ impl GpuContext {
     /// A new tensor of zeros, from the scratch pool.
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
         let _serial = self.gl_lock();
-        let len: usize = shape.iter().product();
         let t = self.scratch_tensor(shape.to_vec())?;
+        let len = t.len();
         let mut enc = self.encoder();
         if len > 0 {
             enc.clear_buffer(t.buffer(), 0, Some((4 * len as u64).next_multiple_of(4)));
@@ -342,6 +399,7 @@ impl GpuContext {
     /// Reads an f32 tensor back to the host.
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
         let _serial = self.gl_lock();
+        self.own(tensor, || format!("{:?}", tensor.shape()))?;
         if tensor.dtype() != DType::F32 {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -467,8 +525,11 @@ impl GpuContext {
 
     /// A pooled f32 tensor (contents undefined) that kernels write and callers may read back.
     pub(crate) fn scratch_tensor(&self, shape: Vec<usize>) -> Result<Tensor> {
-        let len: usize = shape.iter().product();
-        let bytes = (4 * len as u64).next_multiple_of(16).max(16);
+        let len = element_count(&format!("output of shape {shape:?}"), &shape)?;
+        let bytes = (len as u64)
+            .checked_mul(4)
+            .and_then(|b| b.checked_next_multiple_of(16))
+            .map_or(u64::MAX, |b| b.max(16));
         self.check_buffer_size("output tensor", bytes)?;
         let pooled = self.inner.pool.take(
             bytes,
@@ -476,7 +537,7 @@ impl GpuContext {
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
         );
-        Ok(Tensor::pooled(pooled, shape))
+        Ok(Tensor::pooled(pooled, shape, len).on(self.inner.token))
     }
 
     /// An immutable uniform buffer holding `bytes`, shared by every call that needs the same

@@ -121,6 +121,14 @@ pub enum LossError {
     /// A file that cannot be read or written, or is not what it claims to be.
     #[error("{path}: {why}")]
     File { path: String, why: String },
+
+    /// A shape whose element count does not fit in usize: no buffer could hold it.
+    #[error("tensor `{tensor}`: shape {shape:?} has more elements than a usize can count")]
+    ShapeOverflow { tensor: String, shape: Vec<usize> },
+
+    /// A tensor whose buffer belongs to another device than the context's.
+    #[error("tensor `{tensor}`: its buffer belongs to another device than {context}'s")]
+    ForeignTensor { tensor: String, context: String },
 }
 
 pub type Result<T, E = LossError> = std::result::Result<T, E>;

@@ -73,6 +73,101 @@ impl Names {
     }
 }
 
+impl Names {
+    /// The names of a composite `loss` (an objective) whose part reads `input` and `target`.
+    pub fn composite(loss: &'static str, input: &'static str, target: &'static str) -> Names {
+        Names {
+            input,
+            target,
+            ..Names::plain(loss, 0)
+        }
+    }
+
+    /// An error of a part (an objective's term, whose loss is `part`) in these names' words:
+    /// this loss, and the tensors the part's `input` and `target` stand for, whatever the
+    /// error's kind.
+    pub fn reword(&self, part: &str, e: LossError) -> LossError {
+        let loss = self.loss;
+        let tensor = |n: &'static str| match n {
+            "input" => self.input,
+            "target" => self.target,
+            other => other,
+        };
+        // Errors that name a tensor in text say "{loss}: {tensor}".
+        let text = |s: String| match s.strip_prefix(part).and_then(|r| r.strip_prefix(": ")) {
+            Some("input") => format!("{loss}: {}", self.input),
+            Some("target") => format!("{loss}: {}", self.target),
+            Some(other) => format!("{loss}: {other}"),
+            None => s,
+        };
+        match e {
+            LossError::NaN {
+                tensor: t, index, ..
+            } => LossError::NaN {
+                loss,
+                tensor: tensor(t),
+                index,
+            },
+            LossError::OutOfDomain {
+                tensor: t,
+                index,
+                domain,
+                ..
+            } => LossError::OutOfDomain {
+                loss,
+                tensor: tensor(t),
+                index,
+                domain,
+            },
+            LossError::ShapeMismatch {
+                tensor: t,
+                got,
+                expected,
+                ..
+            } => LossError::ShapeMismatch {
+                loss,
+                tensor: tensor(t),
+                got,
+                // "the shape of `input`"
+                expected: expected.replace("`input`", &format!("`{}`", self.input)),
+            },
+            LossError::LabelOutOfRange {
+                row,
+                label,
+                classes,
+                ..
+            } => LossError::LabelOutOfRange {
+                loss,
+                row,
+                label,
+                classes,
+            },
+            LossError::MissingTensor { tensor: t, .. } => LossError::MissingTensor {
+                loss,
+                tensor: tensor(t),
+            },
+            LossError::Aliasing { a, b, .. } => LossError::Aliasing {
+                loss,
+                a: tensor(a),
+                b: tensor(b),
+            },
+            LossError::Buffer { tensor: t, why } => LossError::Buffer {
+                tensor: text(t),
+                why,
+            },
+            LossError::ShapeOverflow { tensor: t, shape } => LossError::ShapeOverflow {
+                tensor: text(t),
+                shape,
+            },
+            LossError::ForeignTensor { tensor: t, context } => LossError::ForeignTensor {
+                tensor: text(t),
+                context,
+            },
+            other => other,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
     first: [Option<u64>; 8],
@@ -112,6 +207,11 @@ impl Status {
         if slot.is_none_or(|f| index < f) {
             *slot = Some(index);
         }
+    }
+
+    /// Sets the index `check` reports, where the host knows better than the kernel's flag.
+    pub fn set_first(&mut self, check: Check, index: usize) {
+        self.first[check as usize] = Some(index as u64);
     }
 
     pub fn first(&self, check: Check) -> Option<u64> {

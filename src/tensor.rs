@@ -42,6 +42,18 @@ impl DType {
     }
 }
 
+/// The element count of `shape`, or the error naming `tensor` when it overflows usize (a
+/// wrapped product would let a shape claim far more elements than its data holds).
+pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| LossError::ShapeOverflow {
+            tensor: tensor.to_string(),
+            shape: shape.to_vec(),
+        })
+}
+
 #[derive(Clone)]
 pub struct Tensor {
     buffer: wgpu::Buffer,
@@ -49,6 +61,8 @@ pub struct Tensor {
     shape: Vec<usize>,
     len: usize,
     dtype: DType,
+    /// The token of the buffer's device, where known (uploads, scratch, `GpuContext::wrap`).
+    device: Option<u64>,
     /// Set when the buffer came from the context's pool: it goes back when the last view drops.
     _pooled: Option<Arc<Pooled>>,
 }
@@ -66,7 +80,9 @@ impl std::fmt::Debug for Tensor {
 impl Tensor {
     /// Wraps `shape.product()` f32 values of a caller's buffer starting at byte `offset`,
     /// without copying. The buffer needs STORAGE usage to be read or written by a kernel
-    /// (COPY_SRC to be downloaded, COPY_DST to be written from the host).
+    /// (COPY_SRC to be downloaded, COPY_DST to be written from the host). The tensor does not
+    /// know its buffer's device; [`GpuContext::wrap`](crate::GpuContext::wrap) makes one that
+    /// does, which a context then refuses when the device is another's.
     pub fn wrap(buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
         Tensor::wrap_typed(buffer, offset, shape, DType::F32)
     }
@@ -78,15 +94,16 @@ impl Tensor {
         shape: &[usize],
         dtype: DType,
     ) -> Result<Tensor> {
-        let len: usize = shape.iter().product();
+        let name = format!("wrapped buffer {:?}", buffer.size());
+        let len = element_count(&name, shape)?;
         let fail = |why: String| LossError::Buffer {
-            tensor: format!("wrapped buffer {:?}", buffer.size()),
+            tensor: name.clone(),
             why,
         };
-        if !offset.is_multiple_of(dtype.size()) {
+        let size = dtype.size();
+        if !offset.is_multiple_of(size) {
             return Err(fail(format!(
-                "offset {offset} is not a multiple of {} bytes (one {})",
-                dtype.size(),
+                "offset {offset} is not a multiple of {size} bytes (one {})",
                 dtype.name()
             )));
         }
@@ -94,38 +111,49 @@ impl Tensor {
             return Err(fail("the buffer lacks STORAGE usage".into()));
         }
         let end = (len as u64)
-            .checked_mul(4)
+            .checked_mul(size)
             .and_then(|b| b.checked_add(offset));
         if end.is_none_or(|e| e > buffer.size()) {
             return Err(fail(format!(
-                "{len} f32 values at offset {offset} need {} bytes; the buffer has {}",
-                offset.saturating_add(4 * len as u64),
+                "{len} {} values at offset {offset} need {} bytes; the buffer has {}",
+                dtype.name(),
+                offset.saturating_add(size.saturating_mul(len as u64)),
                 buffer.size()
             )));
         }
-        Ok(Tensor::from_parts(
-            buffer.clone(),
-            offset,
-            shape.to_vec(),
-            None,
-        ))
+        Ok(Tensor::from_parts(buffer.clone(), offset, shape.to_vec(), len, None).with_dtype(dtype))
     }
 
+    /// A tensor of `len` elements (the caller has checked `shape`'s count) at `offset`.
     pub(crate) fn from_parts(
         buffer: wgpu::Buffer,
         offset: u64,
         shape: Vec<usize>,
+        len: usize,
         pooled: Option<Pooled>,
     ) -> Tensor {
-        let len = shape.iter().product();
         Tensor {
             buffer,
             offset,
             shape,
             len,
             dtype: DType::F32,
+            device: None,
             _pooled: pooled.map(Arc::new),
         }
+    }
+
+    /// The same tensor, known to live on the device of this token (`GpuContext`'s).
+    pub(crate) fn on(self, device: u64) -> Tensor {
+        Tensor {
+            device: Some(device),
+            ..self
+        }
+    }
+
+    /// Whether the buffer is known to belong to another device than the token's.
+    pub(crate) fn is_foreign(&self, device: u64) -> bool {
+        self.device.is_some_and(|d| d != device)
     }
 
     pub(crate) fn with_dtype(self, dtype: DType) -> Tensor {
@@ -136,9 +164,9 @@ impl Tensor {
         self.dtype
     }
 
-    pub(crate) fn pooled(pooled: Pooled, shape: Vec<usize>) -> Tensor {
+    pub(crate) fn pooled(pooled: Pooled, shape: Vec<usize>, len: usize) -> Tensor {
         let buffer = pooled.buffer().clone();
-        Tensor::from_parts(buffer, 0, shape, Some(pooled))
+        Tensor::from_parts(buffer, 0, shape, len, Some(pooled))
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -187,7 +215,7 @@ impl Tensor {
 
     /// The same values viewed with another shape of the same element count.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        let len: usize = shape.iter().product();
+        let len = element_count("reshape", shape)?;
         if len != self.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", self.shape()),

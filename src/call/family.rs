@@ -17,6 +17,8 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
     value: Tensor,
 ) -> Result<Recorded> {
+    req.own_tensors(ctx)?;
+    ctx.own(&value, || format!("{}: value", req.loss.name()))?;
     let parts = match req.loss {
         Loss::Elementwise(l) => elementwise::record(ctx, req, l, enc, &value)?,
         Loss::Row(l) => match l.kernel {

@@ -17,6 +17,7 @@ use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
 use crate::params::Reduction;
 use crate::problem::structured::feature_dims;
+use crate::status::{Names, SCRATCH_HEADER_BYTES};
 use crate::tensor::Tensor;
 
 /// The matrix of batch item `i` of a `[B, rows, cols]` stack.
@@ -37,7 +38,11 @@ fn grams(
     g: &Tensor,
     (b, c, m): (usize, usize, usize),
 ) -> Result<()> {
-    let alpha = 1.0 / (c * m).max(1) as f32;
+    // No position (M = 0): each entry is 0/0, NaN, as PyTorch's mm(F, Fᵀ).div(C·M).
+    let alpha = match c * m {
+        0 => f32::NAN,
+        n => 1.0 / n as f32,
+    };
     for i in 0..b {
         let fb = item(f, i, c, m);
         matmul::record(ctx, pass, fb, fb, true, item(g, i, c, c), alpha)?;
@@ -53,6 +58,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
     result: &Tensor,
 ) -> Result<Parts> {
+    req.own_tensors(ctx)?;
     let input = structured::input(req, loss)?;
     let target = if loss.takes("target") {
         Some(req.target.ok_or(LossError::MissingTensor {
@@ -89,6 +95,10 @@ pub(crate) fn record(
                 expected: format!("{:?}, the shape of `input`", input.shape()),
             });
         }
+    }
+    if m == 0 && b * c > 0 {
+        let parts = (elements, grad);
+        return no_positions(ctx, enc, input, result, parts, dims, loss, req.reduction);
     }
     let gram_is_output = loss.kernel == StructuredKernel::Gram && req.reduction == Reduction::None;
     let g_f = match (&elements, gram_is_output) {
@@ -148,6 +158,42 @@ pub(crate) fn record(
     parts.elements = elements.or(gram_is_output.then_some(g_f));
     parts.grad = grad;
     Ok(parts)
+}
+
+/// Features of no position: G's entries are NaN, so are the value and every per-entry loss
+/// (the reference's 0/0); the gradient has no element. Written by the product itself, whose
+/// sums over nothing are 0, times a NaN alpha.
+#[allow(clippy::too_many_arguments)]
+fn no_positions(
+    ctx: &GpuContext,
+    enc: &mut wgpu::CommandEncoder,
+    input: &Tensor,
+    result: &Tensor,
+    (elements, grad): (Option<Tensor>, Option<Tensor>),
+    dims: (usize, usize, usize),
+    loss: &'static Structured,
+    reduction: Reduction,
+) -> Result<Parts> {
+    let scratch = ctx.scratch(0)?;
+    enc.clear_buffer(scratch.buffer(), 0, Some(SCRATCH_HEADER_BYTES));
+    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(loss.name),
+        timestamp_writes: None,
+    });
+    if let Some(e) = &elements {
+        grams(ctx, &mut pass, input, e, dims)?;
+    }
+    let nothing = Matrix {
+        tensor: input,
+        first: 0,
+        rows: 1,
+        cols: 0,
+    };
+    let value = item(result, 0, 1, 1);
+    matmul::record(ctx, &mut pass, nothing, nothing, true, value, f32::NAN)?;
+    drop(pass);
+    let names = Names::plain(loss.name, 0);
+    Ok(Parts::new(names, reduction, (elements, grad), scratch))
 }
 
 /// One layer of a style loss over several layers: the generated image's features `input`

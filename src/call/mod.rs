@@ -198,6 +198,8 @@ impl<'a> LossCall<'a> {
     pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
         let _serial = self.ctx.gl_lock();
         let value = outputs::value_tensor(self.ctx, self.value_into)?;
+        let loss = self.req.loss.name();
+        self.ctx.own(&value, || format!("{loss}: value"))?;
         match self.req.loss {
             Loss::Objective(o) => objective::record(self.ctx, &self.req, o, enc, value),
             _ => family::record(self.ctx, &self.req, enc, value),

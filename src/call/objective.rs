@@ -10,6 +10,7 @@ use crate::catalogue::{self, Loss, Objective, Term};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::{self, Reduction};
+use crate::status::Names;
 use crate::tensor::Tensor;
 
 /// An objective's terms recorded into one encoder: each term's call (its weighted value in
@@ -30,6 +31,7 @@ fn record_terms(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<RecordedTerms> {
     req.checked()?;
+    req.own_tensors(ctx)?;
     if req.reduction != Reduction::Mean {
         return Err(LossError::Reduction {
             loss: o.name,
@@ -92,11 +94,13 @@ fn record_terms(
             term.grad = Output::Into(g);
         }
         let slot = values.element(i)?;
-        let mut r = family::record(ctx, &term, enc, slot).map_err(|e| rename(e, o, t))?;
+        let words = Names::composite(o.name, t.input, t.target.unwrap_or(t.input));
+        let mut r =
+            family::record(ctx, &term, enc, slot).map_err(|e| words.reword(loss.name(), e))?;
         // What the GPU's checks find is said in the objective's words.
-        r.names.loss = o.name;
-        r.names.input = t.input;
-        r.names.target = t.target.unwrap_or(t.input);
+        r.names.loss = words.loss;
+        r.names.input = words.input;
+        r.names.target = words.target;
         calls.push(r);
     }
     Ok(RecordedTerms {
@@ -175,56 +179,4 @@ pub(crate) fn record(
         .collect::<Result<_>>()?;
     total.parts = r.calls;
     Ok(total)
-}
-
-/// A term's error in the objective's words: its loss and its tensors' names.
-fn rename(e: LossError, o: &'static Objective, t: &Term) -> LossError {
-    let tensor = |name: &str| match name {
-        "input" => t.input,
-        "target" => t.target.unwrap_or(t.input),
-        _ => t.input,
-    };
-    match e {
-        LossError::NaN {
-            tensor: n, index, ..
-        } => LossError::NaN {
-            loss: o.name,
-            tensor: tensor(n),
-            index,
-        },
-        LossError::OutOfDomain {
-            tensor: n,
-            index,
-            domain,
-            ..
-        } => LossError::OutOfDomain {
-            loss: o.name,
-            tensor: tensor(n),
-            index,
-            domain,
-        },
-        LossError::ShapeMismatch {
-            tensor: n,
-            got,
-            expected,
-            ..
-        } => LossError::ShapeMismatch {
-            loss: o.name,
-            tensor: tensor(n),
-            got,
-            expected,
-        },
-        LossError::LabelOutOfRange {
-            row,
-            label,
-            classes,
-            ..
-        } => LossError::LabelOutOfRange {
-            loss: o.name,
-            row,
-            label,
-            classes,
-        },
-        other => other,
-    }
 }

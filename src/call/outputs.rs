@@ -6,7 +6,7 @@ use super::request::{Output, Request};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{element_count, DType, Tensor};
 
 /// The tensor element 0 of which receives the reduced value: the caller's, or a new one.
 pub(crate) fn value_tensor(ctx: &GpuContext, into: Option<&Tensor>) -> Result<Tensor> {
@@ -27,7 +27,7 @@ pub(crate) fn value_tensor(ctx: &GpuContext, into: Option<&Tensor>) -> Result<Te
 }
 
 fn output(ctx: &GpuContext, o: Output<'_>, shape: &[usize]) -> Result<Option<Tensor>> {
-    let n: usize = shape.iter().product();
+    let n = element_count(&format!("output of shape {shape:?}"), shape)?;
     match o {
         Output::No => Ok(None),
         Output::New => ctx.scratch_tensor(shape.to_vec()).map(Some),

@@ -20,6 +20,9 @@ pub(crate) struct Parts {
     pub scratch: Pooled,
     /// Class labels, whose first bad one an error quotes.
     pub labels: Option<Tensor>,
+    /// Sample weights behind a domain check whose kernel flags index 0 for a bad total too:
+    /// the first bad weight is found on the host.
+    pub weights: Vec<(Check, Tensor)>,
 }
 
 impl Parts {
@@ -38,6 +41,7 @@ impl Parts {
             other_grads: Vec::new(),
             scratch,
             labels: None,
+            weights: Vec::new(),
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct Recorded {
     pub(crate) scratch: Pooled,
     pub(crate) names: Names,
     pub(crate) labels: Option<Tensor>,
+    pub(crate) weights: Vec<(Check, Tensor)>,
     pub(crate) reduction: Reduction,
     ctx: GpuContext,
 }
@@ -90,6 +95,7 @@ impl Recorded {
             scratch: parts.scratch,
             names: parts.names,
             labels: parts.labels,
+            weights: parts.weights,
             reduction: parts.reduction,
             ctx: ctx.clone(),
         }
@@ -108,12 +114,7 @@ impl Recorded {
         enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
         let idx = ctx.queue().submit([enc.finish()]);
         let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
-        match status_error(
-            ctx,
-            bytemuck::cast_slice(&raw),
-            &self.names,
-            self.labels.as_ref(),
-        ) {
+        match status_error(ctx, bytemuck::cast_slice(&raw), self) {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -158,7 +159,7 @@ pub(crate) fn read_recorded(
         .map(|(i, r)| {
             let at = (values_bytes / 4) as usize + i * STATUS_WORDS;
             let status = &words[at..at + STATUS_WORDS];
-            match status_error(ctx, status, &r.names, r.labels.as_ref()) {
+            match status_error(ctx, status, r) {
                 Some(e) => Err(e),
                 None => Ok(f32::from_bits(words[i])),
             }
@@ -167,17 +168,26 @@ pub(crate) fn read_recorded(
 }
 
 /// The error the GPU's status words report, if any, with the label of a bad row read back.
-fn status_error(
-    ctx: &GpuContext,
-    words: &[u32],
-    names: &Names,
-    labels: Option<&Tensor>,
-) -> Option<LossError> {
+fn status_error(ctx: &GpuContext, words: &[u32], r: &Recorded) -> Option<LossError> {
     let mut status = Status::from_words(words);
-    if let (Some(row), Some(labels)) = (status.first(Check::BadLabel), labels) {
+    if let (Some(row), Some(labels)) = (status.first(Check::BadLabel), &r.labels) {
         status.set_bad_label(read_label(ctx, labels, row).unwrap_or(i64::MIN));
     }
-    status.error(names)
+    for (check, weights) in &r.weights {
+        if status.first(*check) == Some(0) {
+            if let Some(i) = first_bad_weight(ctx, weights) {
+                status.set_first(*check, i);
+            }
+        }
+    }
+    status.error(&r.names)
+}
+
+/// The first weight that is not finite and non-negative, as the reference finds it (None if
+/// every weight is good, the total being what failed, or the buffer cannot be read).
+fn first_bad_weight(ctx: &GpuContext, weights: &Tensor) -> Option<usize> {
+    let w = ctx.download(weights).ok()?;
+    w.iter().position(|x| !(x.is_finite() && *x >= 0.0))
 }
 
 /// One class label, read back for an error message (None if the buffer cannot be read).

@@ -1,6 +1,7 @@
 //! A call's request: what the builder collects, as plain data the adapters read.
 
 use crate::catalogue::Loss;
+use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::{ParamValue, Reduction};
 use crate::tensor::Tensor;
@@ -65,6 +66,37 @@ impl<'a> Request<'a> {
             loss: self.loss.name(),
             tensor: name,
         })
+    }
+
+    /// Every tensor given, by the name its errors use: inputs, then the caller's outputs.
+    pub fn tensors(&self) -> Vec<(&'static str, &'a Tensor)> {
+        let aux = match self.loss {
+            Loss::Elementwise(l) => l.aux.map_or("aux", |a| a.name),
+            _ => "aux",
+        };
+        let into = |o: Output<'a>| match o {
+            Output::Into(t) => Some(t),
+            _ => None,
+        };
+        let slots = [
+            ("input", self.input),
+            ("target", self.target),
+            ("weight", self.weight),
+            (aux, self.aux),
+            ("grad", into(self.grad)),
+            ("elements", into(self.elements)),
+        ];
+        let given = slots.into_iter().filter_map(|(n, t)| t.map(|t| (n, t)));
+        given.chain(self.named.iter().copied()).collect()
+    }
+
+    /// Fails on a tensor whose buffer belongs to another device than `ctx`'s: wgpu would
+    /// panic on it.
+    pub fn own_tensors(&self, ctx: &GpuContext) -> Result<()> {
+        for (name, t) in self.tensors() {
+            ctx.own(t, || format!("{}: {name}", self.loss.name()))?;
+        }
+        Ok(())
     }
 
     /// The builder's error, if a step failed.

@@ -11,6 +11,7 @@ use crate::kernel::total_variation as tv;
 use crate::kernel::wasserstein;
 use crate::kernel::wasserstein_samples as samples;
 use crate::problem::structured::{SampleSets, SamplesProblem, TvProblem, WassersteinProblem};
+use crate::status::Check;
 use crate::tensor::Tensor;
 
 /// Fails on the builder's error and on a tensor slot the loss does not take.
@@ -137,7 +138,16 @@ pub(crate) fn samples(
     bound.grads = grad.as_ref().zip(grad_v.as_ref());
     bound.out = elements.as_ref();
     let scratch = samples::record(ctx, &p, &bound, enc)?;
+    // samples_prep.wgsl flags index 0 for a bad total as for a bad first weight.
+    let weights = [
+        (Check::AuxDomain, bound.u_weights),
+        (Check::TargetDomain, bound.v_weights),
+    ];
     Ok(Parts {
+        weights: weights
+            .into_iter()
+            .filter_map(|(c, w)| w.map(|w| (c, w.clone())))
+            .collect(),
         other_grads: grad_v.into_iter().map(|g| ("v_values", g)).collect(),
         ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })

@@ -3,13 +3,14 @@
 //! says which tensors it takes and which twin computes it.
 
 use super::rows::{self, ClassTarget, CrossEntropy};
-use super::twins::{TwinCall, TwinResult};
+use super::twins::{dtype_name, TwinCall, TwinResult};
 use super::{evaluate, Compensated, Inputs};
 use crate::catalogue::{self, Elementwise, Loss, Objective, Term};
 use crate::error::{LossError, Result};
 use crate::npy::Array;
 use crate::params::{self, ParamValue, Reduction};
 use crate::problem::{Problem, Shapes};
+use crate::status::Names;
 
 /// What the reference gives: the reduced value (None for `none`), the per-element or per-row
 /// losses for `none` with their shape, and each gradient by its tensor's name.
@@ -153,7 +154,8 @@ fn objective(
     for t in (o.terms)(&p) {
         let x = need(o.name, tensors, t.input)?;
         let y = need(o.name, tensors, t.target.unwrap_or(t.input))?;
-        let (v, g) = term(o, &t, x, y)?;
+        let words = Names::composite(o.name, t.input, t.target.unwrap_or(t.input));
+        let (v, g) = term(o, &t, x, y).map_err(|e| words.reword(t.loss, e))?;
         value.add(v);
         terms.push((t.name, v));
         if o.grads.contains(&t.input) {
@@ -181,7 +183,7 @@ fn term(o: &'static Objective, t: &Term, x: &Array, y: &Array) -> Result<(f64, V
             tensor: format!("{}: {}", o.name, t.target.unwrap_or("target")),
             why: format!(
                 "it holds {}, expected int32 or int64 class indices",
-                y.dtype
+                dtype_name(y)
             ),
         })?;
         let classes = *x.shape.last().unwrap_or(&0);

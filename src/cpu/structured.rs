@@ -5,6 +5,7 @@
 use super::rows::{no_nan, sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
+use crate::tensor::element_count;
 
 /// |d|^p and its slope p·|d|^(p−1)·sign(d), 0 at d = 0 (as ATen's abs and pow backward).
 fn power_term(d: f64, p: f64) -> (f64, f64) {
@@ -32,6 +33,7 @@ pub fn total_variation(
             expected: "[..., H, W] (at least two axes)".into(),
         });
     };
+    values_fit(LOSS, "input", shape, x.len())?;
     no_nan(LOSS, "input", x)?;
     let n = x.len();
     let red = Reducer::new(reduction, n as f64);
@@ -57,10 +59,24 @@ pub fn total_variation(
     Ok(red.finish(pixels, vec![grad]))
 }
 
+/// `len` values for `shape`, whose count must fit in usize: the twins index by the shape.
+fn values_fit(loss: &'static str, tensor: &'static str, shape: &[usize], len: usize) -> Result<()> {
+    if element_count(&format!("{loss}: {tensor}"), shape)? != len {
+        return Err(LossError::ShapeMismatch {
+            loss,
+            tensor,
+            got: shape.to_vec(),
+            expected: format!("a shape of {len} elements, as many as the values given"),
+        });
+    }
+    Ok(())
+}
+
 /// wasserstein_1d's rows: `u` of shape [..., C] with at least one axis, `v` of u's shape.
 /// Returns (rows, C). The GPU path's validation applies this same rule.
 pub fn histogram_rows(u: &[usize], v: &[usize]) -> Result<(usize, usize)> {
     const LOSS: &str = "wasserstein_1d";
+    element_count(&format!("{LOSS}: u"), u)?;
     let Some((&classes, rows)) = u.split_last() else {
         return Err(LossError::ShapeMismatch {
             loss: LOSS,
@@ -163,21 +179,27 @@ pub fn feature_dims(
     tensor: &'static str,
     shape: &[usize],
 ) -> Result<(usize, usize, usize)> {
-    match *shape {
-        [c, m] => Ok((1, c, m)),
-        [b, c, m] => Ok((b, c, m)),
-        _ => Err(LossError::ShapeMismatch {
-            loss,
-            tensor,
-            got: shape.to_vec(),
-            expected: "[C, M] or [B, C, M] (M = H·W)".into(),
-        }),
-    }
+    let (b, c, m) = match *shape {
+        [c, m] => (1, c, m),
+        [b, c, m] => (b, c, m),
+        _ => {
+            return Err(LossError::ShapeMismatch {
+                loss,
+                tensor,
+                got: shape.to_vec(),
+                expected: "[C, M] or [B, C, M] (M = H·W)".into(),
+            })
+        }
+    };
+    element_count(&format!("{loss}: {tensor}"), shape)?;
+    element_count(&format!("{loss}: gram of {tensor}"), &[b, c, c])?;
+    Ok((b, c, m))
 }
 
 /// G = F·Fᵀ / (C·M) for each batch item, [B, C, C] row-major.
 pub fn gram(f: &[f64], shape: &[usize]) -> Result<Vec<f64>> {
     let (b, c, m) = feature_dims("gram", "input", shape)?;
+    values_fit("gram", "input", shape, f.len())?;
     no_nan("gram", "input", f)?;
     let mut g = vec![0.0; b * c * c];
     for item in 0..b {

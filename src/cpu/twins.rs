@@ -6,8 +6,9 @@
 use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
 use super::structured;
 use crate::error::{LossError, Result};
-use crate::npy::Array;
+use crate::npy::{Array, Values};
 use crate::params::Reduction;
+use crate::tensor::element_count;
 
 /// One call of a twin: its tensors by LOSSES.md name, its parameters resolved in catalogue
 /// order (NaN stands for "none"), its reduction.
@@ -30,12 +31,27 @@ pub struct TwinResult {
 pub type Twin = fn(&TwinCall<'_>) -> Result<TwinResult>;
 
 impl<'a> TwinCall<'a> {
-    pub fn get(&self, name: &str) -> Option<&'a Array> {
-        self.tensors.iter().find(|(n, _)| n == name).map(|t| &t.1)
+    /// The tensor by this name, if given, its shape checked against its values.
+    pub fn get(&self, name: &str) -> Result<Option<&'a Array>> {
+        let Some((_, a)) = self.tensors.iter().find(|(n, _)| n == name) else {
+            return Ok(None);
+        };
+        let tensor = format!("{}: {name}", self.loss);
+        let held = match &a.values {
+            Values::Float(v) => v.len(),
+            Values::Int(v) => v.len(),
+        };
+        if element_count(&tensor, &a.shape)? != held {
+            return Err(LossError::Buffer {
+                tensor,
+                why: format!("{held} values for shape {:?}", a.shape),
+            });
+        }
+        Ok(Some(a))
     }
 
     pub fn need(&self, name: &'static str) -> Result<&'a Array> {
-        self.get(name).ok_or(LossError::MissingTensor {
+        self.get(name)?.ok_or(LossError::MissingTensor {
             loss: self.loss,
             tensor: name,
         })
@@ -54,7 +70,7 @@ impl<'a> TwinCall<'a> {
                 tensor: format!("{}: {name}", self.loss),
                 why: format!(
                     "it holds {}, expected int32 or int64 class indices",
-                    t.dtype
+                    dtype_name(t)
                 ),
             })
     }
@@ -62,13 +78,19 @@ impl<'a> TwinCall<'a> {
     /// `[..., C]` rows of `name`: the values and C.
     fn rows(&self, name: &'static str) -> Result<(&'a Array, Vec<f64>, usize)> {
         let a = self.need(name)?;
-        let classes = *a.shape.last().ok_or_else(|| LossError::ShapeMismatch {
-            loss: self.loss,
-            tensor: name,
-            got: vec![],
-            expected: "[N, C] (at least one axis)".into(),
-        })?;
+        let (_, classes) = rows::class_rows(self.loss, name, &a.shape)?;
         Ok((a, a.floats(), classes))
+    }
+}
+
+/// An array's dtype as the GPU path's errors name it.
+pub(crate) fn dtype_name(a: &Array) -> &str {
+    match a.dtype.trim_start_matches(['<', '>', '|', '=']) {
+        "f4" => "float32",
+        "f8" => "float64",
+        "i4" => "int32",
+        "i8" => "int64",
+        _ => &a.dtype,
     }
 }
 
@@ -96,7 +118,7 @@ pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     };
     let (a, x, classes) = c.rows("input")?;
     let t = c.need("target")?;
-    let weight = c.get("weight").map(Array::floats);
+    let weight = c.get("weight")?.map(Array::floats);
     let (ints, probs);
     let target = match t.ints() {
         Some(v) => {
@@ -114,7 +136,7 @@ pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
 
 pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
-    let weight = c.get("weight").map(Array::floats);
+    let weight = c.get("weight")?.map(Array::floats);
     let labels = c.labels("target")?;
     let ignore = c.params[0] as i64;
     let r = rows::nll(&x, classes, &labels, weight.as_deref(), ignore, c.reduction)?;
@@ -207,8 +229,8 @@ pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
 
 pub fn wasserstein_1d_samples(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u_values")?, c.need("v_values")?);
-    let weights = |name| c.get(name).map(Array::floats);
-    let (uw, vw) = (weights("u_weights"), weights("v_weights"));
+    let weights = |name| c.get(name).map(|w| w.map(Array::floats));
+    let (uw, vw) = (weights("u_weights")?, weights("v_weights")?);
     let (w1, gu, gv) =
         structured::wasserstein_1d_samples(&u.floats(), &v.floats(), uw.as_deref(), vw.as_deref())?;
     // One distance: `none` gives it as a one-element output.

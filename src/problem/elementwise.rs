@@ -6,6 +6,7 @@ use crate::catalogue::{Broadcast, Elementwise};
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
+use crate::tensor::element_count;
 
 /// Where element i finds its extra tensor (var, pos_weight): at ((i / div) % modulo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +58,7 @@ impl Problem {
             });
         }
         let shape = shapes.input.to_vec();
-        let n: usize = shape.iter().product();
+        let n = element_count(&format!("{}: input", loss.name), &shape)?;
         if n > MAX_ELEMENTS {
             return Err(LossError::Limit {
                 what: format!("{}: input of {n} elements", loss.name),
@@ -80,6 +81,10 @@ impl Problem {
         same("target", shapes.target)?;
         if let Some(w) = shapes.weight {
             same("weight", w)?;
+        }
+        // `aux_layout` multiplies the aux tensor's axes too.
+        if let (Some(spec), Some(got)) = (loss.aux, shapes.aux) {
+            element_count(&format!("{}: {}", loss.name, spec.name), got)?;
         }
         let aux = match (loss.aux, shapes.aux) {
             (None, None) => None,

@@ -3,6 +3,7 @@
 //! the same parameter rules through `params::Rule`.
 
 use crate::catalogue::{RowKernel, RowLoss};
+use crate::cpu::rows::class_rows;
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
@@ -68,14 +69,8 @@ impl CrossEntropyProblem {
         if input.dtype != DType::F32 {
             return Err(dtype("input", input.dtype, "float32 logits"));
         }
-        let Some((&classes, rows_shape)) = input.shape.split_last() else {
-            return Err(mismatch(
-                "input",
-                input.shape,
-                "[N, C] (at least one axis)".into(),
-            ));
-        };
-        let rows: usize = rows_shape.iter().product();
+        let (rows, classes) = class_rows(loss.name, "input", input.shape)?;
+        let rows_shape = &input.shape[..input.shape.len() - 1];
         let labels_only = loss.kernel != RowKernel::CrossEntropy;
         let target_kind =
             if target.shape == input.shape && target.dtype == DType::F32 && !labels_only {
@@ -168,14 +163,7 @@ impl RowStatsProblem {
         for (name, t) in [("input", input), ("target", target)] {
             t.dtype.expect_f32(loss.name, name)?;
         }
-        let Some((&classes, rows_shape)) = input.shape.split_last() else {
-            return Err(LossError::ShapeMismatch {
-                loss: loss.name,
-                tensor: "input",
-                got: input.shape.to_vec(),
-                expected: "[N, C] (at least one axis)".into(),
-            });
-        };
+        let (rows, classes) = class_rows(loss.name, "input", input.shape)?;
         if target.shape != input.shape {
             return Err(LossError::ShapeMismatch {
                 loss: loss.name,
@@ -187,7 +175,7 @@ impl RowStatsProblem {
         Ok(RowStatsProblem {
             loss,
             shape: input.shape.to_vec(),
-            rows: rows_shape.iter().product(),
+            rows,
             classes,
             params,
             reduction,
@@ -233,14 +221,8 @@ impl TupleProblem {
             t.dtype.expect_f32(loss.name, name)?;
         }
         let (first, first_shape) = row_tensors[0];
-        let Some((&classes, rows_shape)) = first_shape.shape.split_last() else {
-            return Err(LossError::ShapeMismatch {
-                loss: loss.name,
-                tensor: first,
-                got: first_shape.shape.to_vec(),
-                expected: "[N, C] (at least one axis)".into(),
-            });
-        };
+        let (rows, classes) = class_rows(loss.name, first, first_shape.shape)?;
+        let rows_shape = &first_shape.shape[..first_shape.shape.len() - 1];
         for &(name, t) in &row_tensors[1..] {
             if t.shape != first_shape.shape {
                 return Err(LossError::ShapeMismatch {
@@ -264,7 +246,7 @@ impl TupleProblem {
         Ok(TupleProblem {
             loss,
             shape: first_shape.shape.to_vec(),
-            rows: rows_shape.iter().product(),
+            rows,
             classes,
             tensors: row_tensors.len(),
             has_labels: labels.is_some(),

@@ -6,7 +6,7 @@ use crate::cpu::structured::{self, SAMPLE_WEIGHTS};
 use crate::error::{LossError, Result};
 use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{element_count, DType, Tensor};
 
 /// One call of total_variation: Σ |x[i, j+1] − x[i, j]|^p + |x[i+1, j] − x[i, j]|^p over the
 /// last two axes of `input`, every leading axis a separate image plane. `none` gives each
@@ -44,7 +44,7 @@ impl TvProblem {
         Ok(TvProblem {
             loss,
             shape: shape.to_vec(),
-            n: shape.iter().product(),
+            n: element_count(&format!("{}: input", loss.name), shape)?,
             height: *height,
             width: *width,
             power: p[0],

@@ -33,5 +33,5 @@ pub use divergences::{js_div, kl_div};
 pub use similarities::{cosine_similarity, dice};
 pub use tuples::{cosine_embedding, triplet_margin};
 
-pub use shared::RowResult;
+pub use shared::{class_rows, RowResult};
 pub(crate) use shared::{no_nan, sum, Reducer};

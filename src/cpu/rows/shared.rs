@@ -4,6 +4,7 @@
 use crate::cpu::Compensated;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
+use crate::tensor::element_count;
 
 /// Keras's backend.epsilon(): its probability clip and the guard of its masked mean.
 pub(super) const KERAS_EPSILON: f64 = 1e-7;
@@ -25,6 +26,31 @@ pub struct RowResult {
 // ---------------------------------------------------------------------------------------------
 // Checks and reductions shared by every loss
 
+/// An `[..., C]` tensor's rows: (N, C), the leading axes flattened. C = 0 is refused, as
+/// every row twin refuses it (no label lies in [0, 0), no row of nothing normalises); a shape
+/// whose count overflows usize is refused too. The GPU path's validation applies this rule.
+pub fn class_rows(
+    loss: &'static str,
+    tensor: &'static str,
+    shape: &[usize],
+) -> Result<(usize, usize)> {
+    element_count(&format!("{loss}: {tensor}"), shape)?;
+    let mismatch = |expected: &str| LossError::ShapeMismatch {
+        loss,
+        tensor,
+        got: shape.to_vec(),
+        expected: expected.into(),
+    };
+    match shape.split_last() {
+        None => Err(mismatch("[N, C] (at least one axis)")),
+        Some((0, _)) => Err(mismatch(NO_CLASSES)),
+        Some((&c, rows)) => Ok((rows.iter().product(), c)),
+    }
+}
+
+/// What a row tensor with no class is told.
+const NO_CLASSES: &str = "[N, C] with C >= 1";
+
 /// The row count N of an [N, C] tensor of `len` values.
 pub(super) fn row_count(
     loss: &'static str,
@@ -38,7 +64,7 @@ pub(super) fn row_count(
             tensor,
             got: vec![len],
             expected: if classes == 0 {
-                "[N, C] with C >= 1".into()
+                NO_CLASSES.into()
             } else {
                 format!("[N, {classes}]: a multiple of {classes} values")
             },
