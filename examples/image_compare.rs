@@ -96,8 +96,8 @@ fn main() -> gpu_loss::Result<()> {
     // gpu-loss on the renderer's device, reading the renderer's buffers in place.
     let ctx = GpuContext::from_device(device.clone(), queue.clone())?;
     let shape = [HEIGHT as usize, WIDTH as usize, 3];
-    let rendered = Tensor::wrap(&a, 0, &shape)?;
-    let reference = Tensor::wrap(&b, 0, &shape)?;
+    let rendered = ctx.wrap(&a, 0, &shape)?;
+    let reference = ctx.wrap(&b, 0, &shape)?;
     println!(
         "{} x {} RGB on {} (the renderer's device)",
         WIDTH,

@@ -161,9 +161,11 @@ fn msle_keeps_its_relative_accuracy_where_the_logs_cancel() {
 }
 
 /// Signed sums that cancel: pairs of ±1e6 around O(1) noise. An uncompensated f32 sum drifts
-/// by ~0.06 per addition against a total of ~sqrt(n), percents off; the compensated sum stays
-/// within 1e-5. This also catches a driver folding TwoSum's error term to 0 (Mesa's does,
-/// unless reduce.wgsl's opaque zero hides the algebra from it).
+/// by ~0.06 per addition against a total of ~sqrt(n), and ends several times off; the
+/// compensated sum stays within 1e-4 (typically 1e-7: its error term is itself an f32 sum,
+/// rounded at 2^-24 of partials up to 1e11, so one run in ten reaches ~1e-5 against a total of
+/// ~100). This also catches a driver folding TwoSum's error term to 0 (Mesa's does, unless
+/// reduce.wgsl's opaque zero hides the algebra from it).
 #[test]
 fn signed_sums_are_compensated() {
     let mut rng = StdRng::seed_from_u64(seed() ^ 0x5eed);
@@ -188,7 +190,7 @@ fn signed_sums_are_compensated() {
                 .unwrap() as f64;
             let err = (got - want).abs() / want.abs();
             assert!(
-                err <= 1e-5,
+                err <= 1e-4,
                 "n={n}: {got} vs {want} ({err:.1e}) on {}",
                 t.name
             );

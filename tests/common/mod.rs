@@ -76,8 +76,8 @@ pub fn defaults() -> impl Iterator<Item = &'static Target> {
 /// with GPU_LOSS_SEED.
 pub fn seed() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(|| {
-        let s = std::env::var("GPU_LOSS_SEED")
+    let seed = *SEED.get_or_init(|| {
+        std::env::var("GPU_LOSS_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {
@@ -85,10 +85,11 @@ pub fn seed() -> u64 {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos() as u64)
                     .unwrap_or(1)
-            });
-        eprintln!("random inputs from GPU_LOSS_SEED={s}");
-        s
-    })
+            })
+    });
+    // In every test that draws, so that a failing test's output names its seed.
+    eprintln!("random inputs from GPU_LOSS_SEED={seed}");
+    seed
 }
 
 /// Largest |got - want| over elements, relative to the largest |want| (a normwise error that
