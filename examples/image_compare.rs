@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example image_compare`
 
-use gpu_loss::{GpuContext, Tensor};
+use gpu_loss::GpuContext;
 
 const WIDTH: u32 = 512;
 const HEIGHT: u32 = 384;
