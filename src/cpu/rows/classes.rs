@@ -2,8 +2,8 @@
 //! Keras's two cross-entropies on probabilities, which share one row function.
 
 use super::shared::{
-    check_labels, clip_slope, expect_len, like_input, no_nan, per_row, row_count, sum, Reducer,
-    RowResult, KERAS_EPSILON,
+    check_labels, clip_slope, expect_len, like_input, no_nan, paired_rows, per_row, row_count, sum,
+    Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
 use crate::error::Result;
@@ -299,12 +299,10 @@ pub fn categorical_cross_entropy(
     const LOSS: &str = "categorical_cross_entropy";
     no_batchmean(LOSS, reduction)?;
     let c = classes;
-    let n = row_count(LOSS, "input", x.len(), c)?;
-    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
     let ls = label_smoothing;
-    Rule::Unit.check(LOSS, "label_smoothing", ls)?;
-    no_nan(LOSS, "input", x)?;
-    no_nan(LOSS, "target", target)?;
+    let n = paired_rows(LOSS, x, target, c, || {
+        Rule::Unit.check(LOSS, "label_smoothing", ls)
+    })?;
 
     let red = Reducer::new(reduction, n as f64);
     let mut rows = vec![0.0; n];

@@ -1,8 +1,6 @@
 //! kl_div (elementwise terms, PyTorch's reductions) and js_div (per row, row_losses.wgsl).
 
-use super::shared::{
-    clip_slope, expect_len, like_input, no_nan, row_count, Reducer, RowResult, KERAS_EPSILON,
-};
+use super::shared::{clip_slope, paired_rows, Reducer, RowResult, KERAS_EPSILON};
 use crate::cpu::Compensated;
 use crate::error::Result;
 use crate::params::{no_batchmean, Reduction, Rule};
@@ -43,10 +41,7 @@ pub fn kl_div(
 ) -> Result<RowResult> {
     const LOSS: &str = "kl_div";
     let c = classes;
-    let n = row_count(LOSS, "input", x.len(), c)?;
-    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    no_nan(LOSS, "input", x)?;
-    no_nan(LOSS, "target", target)?;
+    let n = paired_rows(LOSS, x, target, c, || Ok(()))?;
 
     let divisor = match reduction {
         Reduction::BatchMean => n as f64,
@@ -90,11 +85,7 @@ pub fn js_div(
     const LOSS: &str = "js_div";
     no_batchmean(LOSS, reduction)?;
     let c = classes;
-    let n = row_count(LOSS, "input", x.len(), c)?;
-    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    Rule::Unit.check(LOSS, "beta", beta)?;
-    no_nan(LOSS, "input", x)?;
-    no_nan(LOSS, "target", target)?;
+    let n = paired_rows(LOSS, x, target, c, || Rule::Unit.check(LOSS, "beta", beta))?;
 
     let red = Reducer::new(reduction, n as f64);
     let mut rows = vec![0.0; n];

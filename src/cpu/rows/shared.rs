@@ -102,6 +102,29 @@ pub(super) fn like_input(n: usize, c: usize) -> impl FnOnce() -> String {
     move || format!("[{n}, {c}] ({} values, like the input)", n * c)
 }
 
+/// The checks of a loss over `input` and `target` rows of one shape, in the documented order:
+/// the shapes, then `params` (the loss's own), then NaN in either tensor. Returns N.
+pub(super) fn paired_rows(
+    loss: &'static str,
+    x: &[f64],
+    target: &[f64],
+    classes: usize,
+    params: impl FnOnce() -> Result<()>,
+) -> Result<usize> {
+    let n = row_count(loss, "input", x.len(), classes)?;
+    expect_len(
+        loss,
+        "target",
+        target.len(),
+        n * classes,
+        like_input(n, classes),
+    )?;
+    params()?;
+    no_nan(loss, "input", x)?;
+    no_nan(loss, "target", target)?;
+    Ok(n)
+}
+
 pub(crate) fn no_nan(loss: &'static str, tensor: &'static str, v: &[f64]) -> Result<()> {
     match v.iter().position(|x| x.is_nan()) {
         Some(i) => Err(LossError::NaN {

@@ -1,9 +1,7 @@
 //! Keras's cosine_similarity and dice: a few sums per row of `input` and `target`
 //! (row_losses.wgsl).
 
-use super::shared::{
-    expect_len, like_input, no_nan, row_count, sum, Reducer, RowResult, KERAS_EPSILON,
-};
+use super::shared::{paired_rows, sum, Reducer, RowResult, KERAS_EPSILON};
 use crate::error::Result;
 use crate::params::{no_batchmean, Reduction, Rule};
 
@@ -19,11 +17,9 @@ pub fn cosine_similarity(
     const LOSS: &str = "cosine_similarity";
     no_batchmean(LOSS, reduction)?;
     let c = classes;
-    let n = row_count(LOSS, "input", x.len(), c)?;
-    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    Rule::NonNegative.check(LOSS, "eps", eps)?;
-    no_nan(LOSS, "input", x)?;
-    no_nan(LOSS, "target", target)?;
+    let n = paired_rows(LOSS, x, target, c, || {
+        Rule::NonNegative.check(LOSS, "eps", eps)
+    })?;
 
     let red = Reducer::new(reduction, n as f64);
     let mut rows = vec![0.0; n];
@@ -54,10 +50,7 @@ pub fn dice(x: &[f64], classes: usize, target: &[f64], reduction: Reduction) -> 
     const LOSS: &str = "dice";
     no_batchmean(LOSS, reduction)?;
     let c = classes;
-    let n = row_count(LOSS, "input", x.len(), c)?;
-    expect_len(LOSS, "target", target.len(), n * c, like_input(n, c))?;
-    no_nan(LOSS, "input", x)?;
-    no_nan(LOSS, "target", target)?;
+    let n = paired_rows(LOSS, x, target, c, || Ok(()))?;
 
     let red = Reducer::new(reduction, n as f64);
     let mut rows = vec![0.0; n];
