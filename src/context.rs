@@ -4,9 +4,10 @@
 use crate::error::{LossError, Result};
 use crate::kernel::Kernels;
 use crate::pool::Pool;
+use crate::serial::gl_serial;
 use crate::tensor::{element_count, DType, Tensor};
 use crate::tuning::Tuning;
-use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
+use parking_lot::ReentrantMutexGuard;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
@@ -206,8 +207,7 @@ impl GpuContext {
     /// that submit to a GL device themselves from several threads hold it too; on other
     /// backends it is None and costs nothing.
     pub fn gl_lock(&self) -> Option<ReentrantMutexGuard<'static, ()>> {
-        static GL_SERIAL: ReentrantMutex<()> = ReentrantMutex::new(());
-        self.inner.gl.then(|| GL_SERIAL.lock())
+        self.inner.gl.then(gl_serial)
     }
 
     pub fn device(&self) -> &wgpu::Device {

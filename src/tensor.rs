@@ -56,7 +56,8 @@ pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
 
 #[derive(Clone)]
 pub struct Tensor {
-    buffer: wgpu::Buffer,
+    /// Always Some; taken only by `drop`.
+    buffer: Option<wgpu::Buffer>,
     offset: u64,
     shape: Vec<usize>,
     len: usize,
@@ -67,12 +68,22 @@ pub struct Tensor {
     _pooled: Option<Arc<Pooled>>,
 }
 
+impl Drop for Tensor {
+    /// Destroying a buffer on GL takes wgpu's adapter-context lock, which panics after 6 s of
+    /// waiting: the last handle drops under the process's GL lock (src/serial.rs) instead.
+    fn drop(&mut self) {
+        let buffer = self.buffer.take();
+        let _serial = crate::serial::gl_serial();
+        drop(buffer);
+    }
+}
+
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tensor")
             .field("shape", &self.shape)
             .field("offset", &self.offset)
-            .field("buffer_size", &self.buffer.size())
+            .field("buffer_size", &self.buffer().size())
             .finish()
     }
 }
@@ -133,7 +144,7 @@ impl Tensor {
         pooled: Option<Pooled>,
     ) -> Tensor {
         Tensor {
-            buffer,
+            buffer: Some(buffer),
             offset,
             shape,
             len,
@@ -144,11 +155,9 @@ impl Tensor {
     }
 
     /// The same tensor, known to live on the device of this token (`GpuContext`'s).
-    pub(crate) fn on(self, device: u64) -> Tensor {
-        Tensor {
-            device: Some(device),
-            ..self
-        }
+    pub(crate) fn on(mut self, device: u64) -> Tensor {
+        self.device = Some(device);
+        self
     }
 
     /// Whether the buffer is known to belong to another device than the token's.
@@ -156,8 +165,9 @@ impl Tensor {
         self.device.is_some_and(|d| d != device)
     }
 
-    pub(crate) fn with_dtype(self, dtype: DType) -> Tensor {
-        Tensor { dtype, ..self }
+    pub(crate) fn with_dtype(mut self, dtype: DType) -> Tensor {
+        self.dtype = dtype;
+        self
     }
 
     pub fn dtype(&self) -> DType {
@@ -183,7 +193,9 @@ impl Tensor {
     }
 
     pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buffer
+        self.buffer
+            .as_ref()
+            .expect("a tensor's buffer is taken only when it drops")
     }
 
     /// Byte offset of the first element in `buffer()`.
@@ -205,12 +217,11 @@ impl Tensor {
                 why: format!("no element {i} in {} elements", self.len),
             });
         }
-        Ok(Tensor {
-            offset: self.offset + self.dtype.size() * i as u64,
-            shape: vec![1],
-            len: 1,
-            ..self.clone()
-        })
+        let mut t = self.clone();
+        t.offset = self.offset + self.dtype.size() * i as u64;
+        t.shape = vec![1];
+        t.len = 1;
+        Ok(t)
     }
 
     /// The same values viewed with another shape of the same element count.
@@ -222,15 +233,14 @@ impl Tensor {
                 why: format!("cannot reshape {} elements to {shape:?}", self.len()),
             });
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            ..self.clone()
-        })
+        let mut t = self.clone();
+        t.shape = shape.to_vec();
+        Ok(t)
     }
 
     /// Whether two tensors share a buffer (wgpu tracks usage per buffer, not per range).
     pub(crate) fn shares_buffer(&self, other: &Tensor) -> bool {
-        self.buffer == other.buffer
+        self.buffer() == other.buffer()
     }
 
     /// Whether two tensors are the same bytes of the same buffer.
