@@ -4,6 +4,7 @@
 //! function (from `cpu::elementwise`), the same weight and gradient scale, a compensated sum.
 
 pub mod elementwise;
+pub mod images;
 pub mod named;
 pub mod rows;
 pub mod structured;
