@@ -3,6 +3,7 @@
 //! entry names its twin; `cpu::named` resolves the call (tensor names, parameters) from the
 //! entry and labels the gradients with the entry's names.
 
+use super::images::{self, SsimParams};
 use super::rows::{self, ClassTarget, CrossEntropy, RowResult};
 use super::structured;
 use crate::error::{LossError, Result};
@@ -271,4 +272,98 @@ pub fn style_loss(c: &TwinCall<'_>) -> Result<TwinResult> {
         out: r.rows.map(|v| (gram_shape(&x.shape), v)),
         grads: r.grads,
     })
+}
+
+/// `input` and `target` of one image shape, as float64.
+fn image_pair<'a>(c: &TwinCall<'a>) -> Result<(&'a Array, Vec<f64>, Vec<f64>)> {
+    let (x, y) = (c.need("input")?, c.need("target")?);
+    if y.shape != x.shape {
+        return Err(LossError::ShapeMismatch {
+            loss: c.loss,
+            tensor: "target",
+            got: y.shape.clone(),
+            expected: format!("{:?}, the shape of `input`", x.shape),
+        });
+    }
+    Ok((x, x.floats(), y.floats()))
+}
+
+/// window, sigma, k1, k2, data_range in catalogue order; the window must be a whole number
+/// before it is one.
+fn ssim_params(c: &TwinCall<'_>, same: bool) -> Result<SsimParams> {
+    let p = c.params;
+    if !(p[0].fract() == 0.0 && (0.0..=1e9).contains(&p[0])) {
+        return Err(LossError::InvalidParam {
+            loss: c.loss,
+            name: "window",
+            value: p[0].to_string(),
+            rule: images::WINDOW_RULE,
+        });
+    }
+    Ok(SsimParams {
+        window: p[0] as usize,
+        sigma: p[1],
+        k1: p[2],
+        k2: p[3],
+        data_range: p[4],
+        same,
+    })
+}
+
+/// One value per image: [N] for `[N, C, H, W]`, [1] for one image.
+fn by_images(x: &Array, loss: &'static str, r: RowResult) -> Result<TwinResult> {
+    let n = images::image_dims(loss, "input", &x.shape)?.images;
+    Ok(TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (vec![n], v)),
+        grads: r.grads,
+    })
+}
+
+/// params: window, sigma, k1, k2, data_range, padding (0 valid, 1 same). `none` gives the map
+/// in the input's rank, its last two axes the map's.
+pub fn ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, y) = image_pair(c)?;
+    let same = match c.params[5] {
+        0.0 => false,
+        1.0 => true,
+        v => {
+            return Err(LossError::InvalidParam {
+                loss: c.loss,
+                name: "padding",
+                value: v.to_string(),
+                rule: "valid (0) or same (1)",
+            })
+        }
+    };
+    let p = ssim_params(c, same)?;
+    let r = images::ssim(&x, &y, &a.shape, &p, c.reduction)?;
+    let mut map_shape = a.shape.clone();
+    if !same {
+        // ssim succeeded: the shape has H and W last, each at least the window.
+        let rank = map_shape.len();
+        for d in &mut map_shape[rank - 2..] {
+            *d = *d + 1 - p.window;
+        }
+    }
+    Ok(TwinResult {
+        value: r.value,
+        out: r.rows.map(|v| (map_shape, v)),
+        grads: r.grads,
+    })
+}
+
+/// params: window, sigma, k1, k2, data_range (padding valid).
+pub fn ms_ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, y) = image_pair(c)?;
+    let p = ssim_params(c, false)?;
+    let r = images::ms_ssim(&x, &y, &a.shape, &p, c.reduction)?;
+    by_images(a, c.loss, r)
+}
+
+/// params: data_range.
+pub fn psnr(c: &TwinCall<'_>) -> Result<TwinResult> {
+    let (a, x, y) = image_pair(c)?;
+    let r = images::psnr(&x, &y, &a.shape, c.params[0], c.reduction)?;
+    by_images(a, c.loss, r)
 }

@@ -384,3 +384,71 @@ fn bad_calls_are_typed_errors() {
         })
     );
 }
+
+#[test]
+fn twins_shape_their_outputs() {
+    use crate::cpu::twins::{self, TwinCall};
+    use crate::npy::Values;
+    let array = |shape: &[usize], v: f64| Array {
+        shape: shape.to_vec(),
+        values: Values::Float(vec![v; shape.iter().product()]),
+        dtype: "<f4".into(),
+    };
+    let pair = |shape: &[usize]| {
+        vec![
+            ("input".to_string(), array(shape, 0.5)),
+            ("target".to_string(), array(shape, 0.25)),
+        ]
+    };
+    let call = |loss, tensors: &[(String, Array)], params: &[f64]| {
+        let c = TwinCall {
+            loss,
+            tensors,
+            params,
+            reduction: Reduction::None,
+        };
+        match loss {
+            "ssim" => twins::ssim(&c),
+            "ms_ssim" => twins::ms_ssim(&c),
+            _ => twins::psnr(&c),
+        }
+    };
+    let out = |r: Result<twins::TwinResult>| r.unwrap().out.unwrap().0;
+    let valid = [5.0, 1.5, 0.01, 0.03, 1.0, 0.0];
+    let same = [5.0, 1.5, 0.01, 0.03, 1.0, 1.0];
+    assert_eq!(out(call("ssim", &pair(&[17, 19]), &valid)), [13, 15]);
+    assert_eq!(out(call("ssim", &pair(&[2, 17, 19]), &valid)), [2, 13, 15]);
+    assert_eq!(
+        out(call("ssim", &pair(&[3, 2, 17, 19]), &same)),
+        [3, 2, 17, 19]
+    );
+    let ms = [5.0, 1.5, 0.01, 0.03, 1.0];
+    assert_eq!(out(call("ms_ssim", &pair(&[2, 70, 66]), &ms)), [1]);
+    assert_eq!(out(call("psnr", &pair(&[4, 2, 5, 6]), &[1.0])), [4]);
+    assert_eq!(out(call("psnr", &pair(&[5, 6]), &[1.0])), [1]);
+    // A padding that is neither, a window that is no whole number, shapes that differ.
+    let bad = [5.0, 1.5, 0.01, 0.03, 1.0, 0.5];
+    let r = call("ssim", &pair(&[17, 19]), &bad);
+    assert!(matches!(
+        r,
+        Err(LossError::InvalidParam {
+            name: "padding",
+            ..
+        })
+    ));
+    let r = call("ssim", &pair(&[17, 19]), &[5.5, 1.5, 0.01, 0.03, 1.0, 0.0]);
+    assert!(matches!(
+        r,
+        Err(LossError::InvalidParam { name: "window", .. })
+    ));
+    let mut mixed = pair(&[17, 19]);
+    mixed[1].1 = array(&[19, 17], 0.25);
+    let r = call("psnr", &mixed, &[1.0]);
+    assert!(matches!(
+        r,
+        Err(LossError::ShapeMismatch {
+            tensor: "target",
+            ..
+        })
+    ));
+}
