@@ -119,7 +119,14 @@ impl Kernels {
                 layout: Some(&self.layouts(kernel).1),
                 module: &module,
                 entry_point: Some(entry),
-                compilation_options: Default::default(),
+                // Every kernel writes its workgroup memory before reading it (each invocation its
+                // own slots, then a barrier), so the zeroing wgpu would add is dead work; on GL
+                // it is an array constructor as long as the array, which Mesa takes tens of
+                // seconds to compile for ssim's tiles.
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    zero_initialize_workgroup_memory: false,
+                    ..Default::default()
+                },
                 cache: None,
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
