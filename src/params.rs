@@ -114,6 +114,8 @@ pub enum Rule {
     Integer,
     /// A number in [0, 1].
     Unit,
+    /// An odd whole number from 3 to 15 (section G's Gaussian window).
+    Window,
     /// One of these words (section E's `kind`); the kernel sees its index.
     OneOf {
         words: &'static [&'static str],
@@ -130,6 +132,7 @@ impl Rule {
             Rule::Bool => "true or false",
             Rule::Integer => "a whole number in i64's range",
             Rule::Unit => "a number in [0, 1]",
+            Rule::Window => "an odd whole number from 3 to 15",
             Rule::OneOf { text, .. } => text,
         }
     }
@@ -172,6 +175,9 @@ impl Rule {
                         // the kernel as one (2^63 is i64::MAX's float64).
                         Rule::Integer => x.fract() == 0.0 && x.abs() <= 2f64.powi(63),
                         Rule::Unit => (0.0..=1.0).contains(x),
+                        Rule::Window => {
+                            (3.0..=15.0).contains(x) && x.fract() == 0.0 && x % 2.0 == 1.0
+                        }
                         _ => true,
                     };
                 ok.then_some(*x)

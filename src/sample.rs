@@ -131,6 +131,10 @@ pub fn sample(
 /// Classes per row when a size is a plain element count.
 const ROW_WIDTH: usize = 1024;
 
+/// The smallest side of a drawn picture: ms_ssim's five scales with the default window need
+/// more than 160 pixels.
+const MIN_PICTURE: usize = 176;
+
 /// A workload's size: `N` elements, or `ROWSxCOLS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Size {
@@ -178,6 +182,18 @@ impl Size {
         match self {
             Size::Elements(n) => n.to_string(),
             Size::Matrix(r, c) => format!("{r}x{c}"),
+        }
+    }
+
+    /// A picture's shape: `[1, 3, ROWS, COLS]`, or for an element count a square of about
+    /// n/3 pixels, at least MIN_PICTURE on a side.
+    fn picture(self) -> Vec<usize> {
+        match self {
+            Size::Elements(n) => {
+                let side = ((n / 3) as f64).sqrt() as usize;
+                vec![1, 3, side.max(MIN_PICTURE), side.max(MIN_PICTURE)]
+            }
+            Size::Matrix(r, c) => vec![1, 3, r, c],
         }
     }
 
@@ -254,6 +270,22 @@ fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
                 rng.random_range(0.5..1.0) * w as f64
             }),
         ),
+        Draw::Picture => {
+            let shape = size.picture();
+            let [_, channels, h, w] = shape[..] else {
+                unreachable!("pictures are [1, C, H, W]")
+            };
+            let plane = h * w;
+            floats(
+                &shape,
+                (0..channels * plane).map(|e| {
+                    let (c, i, j) = ((e / plane) as f64, (e % plane / w) as f64, (e % w) as f64);
+                    let smooth =
+                        0.5 + 0.35 * (0.11 * i + 0.7 * c).sin() * (0.07 * j - 0.3 * c).cos();
+                    (smooth + rng.random_range(-0.1..0.1)).clamp(0.0, 1.0)
+                }),
+            )
+        }
         Draw::Skip => return None,
     })
 }

@@ -11,12 +11,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// The files of tests that run losses on the GPU, against the float64 reference.
-const GPU_TESTS: [&str; 5] = [
+const GPU_TESTS: [&str; 6] = [
     include_str!("elementwise.rs"),
     include_str!("rows.rs"),
     include_str!("structured.rs"),
     include_str!("samples.rs"),
     include_str!("objectives.rs"),
+    include_str!("images.rs"),
 ];
 
 /// An awkward size: rows of 1024 and a ragged rest, odd sample counts.

@@ -3,11 +3,12 @@
 //! of these adapters, are `objective`'s.)
 
 use super::readback::Recorded;
+use super::request::Output;
 use super::request::Request;
-use super::{elementwise, gram, rows, structured};
+use super::{elementwise, gram, images, rows, structured};
 use crate::catalogue::{Loss, RowKernel, StructuredKernel};
 use crate::context::GpuContext;
-use crate::error::Result;
+use crate::error::{LossError, Result};
 use crate::tensor::Tensor;
 
 /// Records `req` into `enc`, its reduced value into element 0 of `value`.
@@ -19,6 +20,23 @@ pub(crate) fn record(
 ) -> Result<Recorded> {
     req.own_tensors(ctx)?;
     ctx.own(&value, || format!("{}: value", req.loss.name()))?;
+    // What only the image kernels do: add a gradient to another term's, sum 1 − ssim.
+    let kernel = match req.loss {
+        Loss::Structured(s) => Some(s.kernel),
+        _ => None,
+    };
+    let adds = matches!(
+        kernel,
+        Some(StructuredKernel::Ssim | StructuredKernel::MsSsim | StructuredKernel::Psnr)
+    );
+    if (matches!(req.grad, Output::AddTo(_)) && !adds)
+        || (req.one_minus && kernel != Some(StructuredKernel::Ssim))
+    {
+        return Err(LossError::Gpu(format!(
+            "{}: its kernel cannot be an objective's second term on a tensor, or 1 − itself",
+            req.loss.name()
+        )));
+    }
     let parts = match req.loss {
         Loss::Elementwise(l) => elementwise::record(ctx, req, l, enc, &value)?,
         Loss::Row(l) => match l.kernel {
@@ -41,6 +59,9 @@ pub(crate) fn record(
                 StructuredKernel::Gram | StructuredKernel::StyleLoss => {
                     gram::record(ctx, req, s, enc, &value)?
                 }
+                StructuredKernel::Ssim => images::ssim(ctx, req, s, enc, &value)?,
+                StructuredKernel::MsSsim => images::ms_ssim(ctx, req, s, enc, &value)?,
+                StructuredKernel::Psnr => images::psnr(ctx, req, s, enc, &value)?,
             }
         }
         Loss::Objective(o) => unreachable!("{}: objectives are composites", o.name),

@@ -15,6 +15,7 @@
 mod elementwise;
 mod family;
 mod gram;
+mod images;
 mod objective;
 mod outputs;
 mod readback;

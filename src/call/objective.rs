@@ -9,7 +9,7 @@ use super::request::{Output, Request};
 use crate::catalogue::{self, Loss, Objective, Term};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::params::{self, Reduction};
+use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
 use crate::tensor::Tensor;
 
@@ -51,6 +51,7 @@ fn record_terms(
     }
     let tensor = |name: &'static str| {
         req.named_tensor(name)
+            .or(req.input.filter(|_| name == "input"))
             .or(req.target.filter(|_| name == "target"))
             .ok_or(LossError::MissingTensor {
                 loss: o.name,
@@ -76,23 +77,38 @@ fn record_terms(
             .map(Loss::Elementwise)
             .or_else(|| catalogue::find(t.loss))
             .expect("terms name catalogue entries");
-        let grad = if want_grads && o.grads.contains(&t.input) {
-            let g = match req.grad {
-                Output::Into(g) if t.input == o.grads[0] => g.clone(),
-                _ => ctx.scratch_tensor(input.shape().to_vec())?,
-            };
-            grads.push((t.input, g.clone()));
-            Some(g)
-        } else {
-            None
+        // A tensor's first term writes its gradient; a later one (splatting's dssim) adds.
+        let earlier = grads
+            .iter()
+            .find(|(n, _)| *n == t.input)
+            .map(|g| g.1.clone());
+        let grad = match (want_grads && o.grads.contains(&t.input), earlier) {
+            (false, _) => None,
+            (true, Some(g)) => Some((g, true)),
+            (true, None) => {
+                let g = match req.grad {
+                    Output::Into(g) if t.input == o.grads[0] => g.clone(),
+                    _ => ctx.scratch_tensor(input.shape().to_vec())?,
+                };
+                grads.push((t.input, g.clone()));
+                Some((g, false))
+            }
         };
         let mut term = Request::new(loss);
         term.input = Some(input);
         term.target = Some(target);
         term.scale = t.weight;
-        if let Some(g) = &grad {
-            term.grad = Output::Into(g);
-        }
+        term.one_minus = t.one_minus;
+        term.params = t
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), ParamValue::parse(v)))
+            .collect();
+        term.grad = match &grad {
+            Some((g, true)) => Output::AddTo(g),
+            Some((g, false)) => Output::Into(g),
+            None => Output::No,
+        };
         let slot = values.element(i)?;
         let words = Names::composite(o.name, t.input, t.target.unwrap_or(t.input));
         let mut r =

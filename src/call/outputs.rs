@@ -31,8 +31,10 @@ fn output(ctx: &GpuContext, o: Output<'_>, shape: &[usize]) -> Result<Option<Ten
     match o {
         Output::No => Ok(None),
         Output::New => ctx.scratch_tensor(shape.to_vec()).map(Some),
-        Output::Into(t) if t.len() == n && t.dtype() == DType::F32 => Ok(Some(t.clone())),
-        Output::Into(t) => Err(LossError::Buffer {
+        Output::Into(t) | Output::AddTo(t) if t.len() == n && t.dtype() == DType::F32 => {
+            Ok(Some(t.clone()))
+        }
+        Output::Into(t) | Output::AddTo(t) => Err(LossError::Buffer {
             tensor: format!("output {:?}", t.shape()),
             why: format!(
                 "it has {} {} elements; this output takes {n} float32",

@@ -12,6 +12,9 @@ pub(crate) enum Output<'a> {
     No,
     New,
     Into(&'a Tensor),
+    /// Added to what the tensor holds (an objective's second term on one tensor; only the
+    /// image kernels take it).
+    AddTo(&'a Tensor),
 }
 
 /// What one call asks for, as plain data: the loss, its tensors, parameters, reduction,
@@ -33,6 +36,8 @@ pub(crate) struct Request<'a> {
     pub elements: Output<'a>,
     /// A weight on the reduced loss and its gradient: an objective's term's, a style layer's.
     pub scale: f64,
+    /// The loss is 1 − the similarity it names (an objective's D-SSIM term; ssim only).
+    pub one_minus: bool,
     /// The first bad builder step (an unknown tensor name), reported when the call runs.
     pub error: Option<LossError>,
 }
@@ -51,6 +56,7 @@ impl<'a> Request<'a> {
             grad: Output::No,
             elements: Output::No,
             scale: 1.0,
+            one_minus: false,
             error: None,
         }
     }
@@ -75,7 +81,7 @@ impl<'a> Request<'a> {
             _ => "aux",
         };
         let into = |o: Output<'a>| match o {
-            Output::Into(t) => Some(t),
+            Output::Into(t) | Output::AddTo(t) => Some(t),
             _ => None,
         };
         let slots = [

@@ -6,7 +6,7 @@
 //! - `elementwise`: sections A, B and kl_div (one WGSL function and its twin per loss).
 //! - `rows`: section C's row losses.
 //! - `objectives`: section E, each a weighted sum of terms given here as plain data.
-//! - `structured`: sections D and F, losses with kernels of their own.
+//! - `structured`: sections D, F and G, losses with kernels of their own.
 
 mod elementwise;
 mod objectives;
@@ -95,6 +95,7 @@ impl Loss {
                 .chain([Reduction::BatchMean])
                 .collect(),
             Loss::Objective(_) => vec![Reduction::Mean],
+            Loss::Structured(s) => s.reductions.to_vec(),
             _ => Reduction::ALL.to_vec(),
         }
     }

@@ -3,19 +3,24 @@
 //! cross_entropy. The terms are plain data, read alike by the GPU composite
 //! (src/call/objective.rs) and the float64 reference (src/cpu/named.rs).
 
+use super::structured::picture;
 use super::tensors::{Draw, Extent, Holds, TensorSpec};
 use crate::params::{ParamSpec, Rule};
 
-/// One term: `weight · mean(loss(input[, target]))`.
+/// One term: `weight · mean(loss(input[, target]))`, or `weight · (1 − mean(..))` when
+/// `one_minus` (a similarity made a loss: splatting's D-SSIM).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Term {
     pub name: &'static str,
-    /// An elementwise function (`TERMS`, mae) or `cross_entropy`.
+    /// An elementwise function (`TERMS`, mae), `cross_entropy` or `ssim`.
     pub loss: &'static str,
     pub input: &'static str,
     /// None: the term reads its input only.
     pub target: Option<&'static str>,
     pub weight: f64,
+    /// Parameters of `loss` other than its defaults, as `--param` would give them.
+    pub params: &'static [(&'static str, &'static str)],
+    pub one_minus: bool,
 }
 
 /// An objective: its terms from its resolved parameters (catalogue order).
@@ -49,6 +54,8 @@ fn term(name: &'static str, loss: &'static str, input: &'static str, weight: f64
         input,
         target: None,
         weight,
+        params: &[],
+        one_minus: false,
     }
 }
 
@@ -269,5 +276,24 @@ pub static OBJECTIVES: &[Objective] = &[
             t
         },
         follows: "StarGAN (Choi et al.) discriminator",
+    },
+    Objective {
+        name: "splatting",
+        tensors: &[picture("input"), picture("target")],
+        grads: &["input"],
+        params: &[ParamSpec::new("lambda", 0.2, Rule::Unit)],
+        // l1 first: its gradient is written, dssim's added to it.
+        terms: |p| {
+            let lambda = p[0];
+            vec![
+                pair("l1", "mae", "input", "target", 1.0 - lambda),
+                Term {
+                    params: &[("padding", "same")],
+                    one_minus: true,
+                    ..pair("dssim", "ssim", "input", "target", lambda)
+                },
+            ]
+        },
+        follows: "3D Gaussian splatting's training loss: (1 − λ)·L1 + λ·(1 − SSIM, same padding)",
     },
 ];

@@ -3,7 +3,7 @@
 
 use super::tensors::{Draw, Extent, TensorSpec};
 use crate::cpu::twins::{self, Twin};
-use crate::params::{ParamSpec, Rule};
+use crate::params::{ParamSpec, Reduction, Rule};
 
 /// Which kernel evaluates a structured loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +18,12 @@ pub enum StructuredKernel {
     Gram,
     /// shaders/matmul.wgsl for both Gram matrices and the gradient, mse between them.
     StyleLoss,
+    /// shaders/ssim.wgsl: moments, map and partials per tile; the adjoint filtering.
+    Ssim,
+    /// shaders/ssim.wgsl at five scales, shaders/pool.wgsl between them.
+    MsSsim,
+    /// shaders/psnr.wgsl: a sum of squares per image, then the per-image value.
+    Psnr,
 }
 
 #[derive(Debug)]
@@ -29,6 +35,7 @@ pub struct Structured {
     /// The tensors that get a gradient, in order.
     pub grads: &'static [&'static str],
     pub params: &'static [ParamSpec],
+    pub reductions: &'static [Reduction],
     pub twin: Twin,
     pub follows: &'static str,
 }
@@ -38,6 +45,29 @@ impl Structured {
         self.tensors.iter().any(|t| t.name == tensor)
     }
 }
+
+/// Section G's images: `[N, C, H, W]`, `[C, H, W]` or `[H, W]`, drawn as a picture and a
+/// render of it.
+pub(super) const fn picture(name: &'static str) -> TensorSpec {
+    TensorSpec::floats(name, "[N, C, H, W]", Draw::Picture)
+}
+
+/// Section G's images give a value per image (or an SSIM map) or their mean.
+const IMAGE_REDUCTIONS: &[Reduction] = &[Reduction::None, Reduction::Mean];
+
+/// ssim's and ms_ssim's window and constants (LOSSES.md section G), in the order their twins
+/// and kernels read them.
+const WINDOW: ParamSpec = ParamSpec::new("window", 11.0, Rule::Window);
+const SIGMA: ParamSpec = ParamSpec::new("sigma", 1.5, Rule::Positive);
+const K1: ParamSpec = ParamSpec::new("k1", 0.01, Rule::Positive);
+const K2: ParamSpec = ParamSpec::new("k2", 0.03, Rule::Positive);
+const DATA_RANGE: ParamSpec = ParamSpec::new("data_range", 1.0, Rule::Positive);
+
+/// ssim's paddings: pytorch_msssim's `valid`, or the 3DGS code's zero padding `same`.
+pub const PADDINGS: Rule = Rule::OneOf {
+    words: &["valid", "same"],
+    text: "valid or same",
+};
 
 const FEATURES: &str = "[C, M] or [B, C, M]";
 
@@ -64,6 +94,7 @@ pub static STRUCTURED: &[Structured] = &[
         )],
         grads: &["input"],
         params: &[ParamSpec::new("power", 1.0, Rule::Positive)],
+        reductions: &Reduction::ALL,
         twin: twins::total_variation,
         follows: "anisotropic total variation over the last two axes (H, W)",
     },
@@ -76,6 +107,7 @@ pub static STRUCTURED: &[Structured] = &[
         ],
         grads: &["u", "v"],
         params: &[ParamSpec::new("dx", 1.0, Rule::Positive)],
+        reductions: &Reduction::ALL,
         twin: twins::wasserstein_1d,
         follows: "earth mover's distance between histograms on one grid",
     },
@@ -90,6 +122,7 @@ pub static STRUCTURED: &[Structured] = &[
         ],
         grads: &["u_values", "v_values"],
         params: &[],
+        reductions: &Reduction::ALL,
         twin: twins::wasserstein_1d_samples,
         follows: "scipy.stats.wasserstein_distance: both sample sets sorted together on the GPU",
     },
@@ -99,6 +132,7 @@ pub static STRUCTURED: &[Structured] = &[
         tensors: &[features("input")],
         grads: &["input"],
         params: &[],
+        reductions: &Reduction::ALL,
         twin: twins::gram,
         follows: "Gatys et al.: G = F·Fᵀ / (C·M); `none` gives G, sum/mean reduce its entries",
     },
@@ -108,7 +142,45 @@ pub static STRUCTURED: &[Structured] = &[
         tensors: &[features("input"), features("target")],
         grads: &["input"],
         params: &[],
+        reductions: &Reduction::ALL,
         twin: twins::style_loss,
         follows: "Gatys et al.: mse(gram(F), gram(S)) for one layer",
+    },
+    Structured {
+        name: "ssim",
+        kernel: StructuredKernel::Ssim,
+        tensors: &[picture("input"), picture("target")],
+        grads: &["input"],
+        params: &[
+            WINDOW,
+            SIGMA,
+            K1,
+            K2,
+            DATA_RANGE,
+            ParamSpec::new("padding", 0.0, PADDINGS),
+        ],
+        reductions: IMAGE_REDUCTIONS,
+        twin: twins::ssim,
+        follows: "SSIM (Wang et al.): pytorch_msssim (valid) or 3DGS / fused-ssim (same)",
+    },
+    Structured {
+        name: "ms_ssim",
+        kernel: StructuredKernel::MsSsim,
+        tensors: &[picture("input"), picture("target")],
+        grads: &["input"],
+        params: &[WINDOW, SIGMA, K1, K2, DATA_RANGE],
+        reductions: IMAGE_REDUCTIONS,
+        twin: twins::ms_ssim,
+        follows: "pytorch_msssim.ms_ssim: five scales, valid windows",
+    },
+    Structured {
+        name: "psnr",
+        kernel: StructuredKernel::Psnr,
+        tensors: &[picture("input"), picture("target")],
+        grads: &["input"],
+        params: &[DATA_RANGE],
+        reductions: IMAGE_REDUCTIONS,
+        twin: twins::psnr,
+        follows: "10·log10(data_range² / mse) per image",
     },
 ];

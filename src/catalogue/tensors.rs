@@ -70,6 +70,10 @@ pub enum Draw {
     /// Non-negative histogram mass leaning to the first bins (`true`) or the last: two such
     /// rows' CDFs differ clearly until both reach 1.
     Ramp(bool),
+    /// `[1, 3, s, s]` (s² ≈ n/3): a smooth picture in [0, 1], the same for every tensor, plus
+    /// uniform noise of ±0.1 of the tensor's own, so two tensors are alike as a render and
+    /// its reference.
+    Picture,
     /// Not drawn: an optional tensor the workloads leave out.
     Skip,
 }

@@ -21,6 +21,7 @@ fn params(specs: &[ParamSpec]) -> Value {
                 _ if p.default.is_nan() => Value::Null,
                 Rule::OneOf { words, .. } => json!(words[p.default as usize]),
                 Rule::Bool => json!(p.default != 0.0),
+                Rule::Window | Rule::Integer => json!(p.default as i64),
                 _ => json!(p.default),
             };
             json!({"name": p.name, "default": default, "rule": p.rule.describe()})

@@ -13,11 +13,11 @@ mod ms_ssim;
 #[cfg(test)]
 mod tests;
 
-pub use ms_ssim::ms_ssim;
+pub use ms_ssim::{check_scales, ms_ssim, pooled_size, MS_SSIM_WEIGHTS};
 
 use super::rows::{no_nan, sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
-use crate::params::Reduction;
+use crate::params::{Reduction, Rule};
 use crate::tensor::element_count;
 
 /// The image axes of a section G tensor.
@@ -109,12 +109,15 @@ fn invalid(loss: &'static str, name: &'static str, value: f64, rule: &'static st
     }
 }
 
-pub(crate) const WINDOW_RULE: &str = "an odd whole number from 3 to 15";
-
 /// The window and constants valid, and with padding valid the image no smaller than the window.
 pub fn check_window(loss: &'static str, dims: &ImageDims, p: &SsimParams) -> Result<()> {
     if !(3..=15).contains(&p.window) || p.window.is_multiple_of(2) {
-        return Err(invalid(loss, "window", p.window as f64, WINDOW_RULE));
+        return Err(invalid(
+            loss,
+            "window",
+            p.window as f64,
+            Rule::Window.describe(),
+        ));
     }
     if !(p.sigma > 0.0 && p.sigma.is_finite()) {
         return Err(invalid(loss, "sigma", p.sigma, "finite and > 0"));
@@ -145,7 +148,7 @@ fn check_range(loss: &'static str, data_range: f64) -> Result<()> {
 }
 
 /// Only `mean` and `none`: a sum of similarities (or of decibels) means nothing.
-fn mean_or_none(loss: &'static str, reduction: Reduction) -> Result<()> {
+pub fn mean_or_none(loss: &'static str, reduction: Reduction) -> Result<()> {
     match reduction {
         Reduction::Mean | Reduction::None => Ok(()),
         _ => Err(LossError::Reduction {

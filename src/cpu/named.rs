@@ -150,7 +150,7 @@ fn objective(
     let p = params::resolve(o.name, o.params, given)?;
     let mut value = Compensated::default();
     let mut terms = Vec::new();
-    let mut grads = Vec::new();
+    let mut grads: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for t in (o.terms)(&p) {
         let x = need(o.name, tensors, t.input)?;
         let y = need(o.name, tensors, t.target.unwrap_or(t.input))?;
@@ -159,7 +159,11 @@ fn objective(
         value.add(v);
         terms.push((t.name, v));
         if o.grads.contains(&t.input) {
-            grads.push((t.input, g));
+            // Terms on one tensor (splatting's l1 and dssim) add their gradients.
+            match grads.iter_mut().find(|(n, _)| *n == t.input) {
+                Some((_, sum)) => sum.iter_mut().zip(&g).for_each(|(s, g)| *s += g),
+                None => grads.push((t.input, g)),
+            }
         }
     }
     let ordered = o
@@ -175,9 +179,13 @@ fn objective(
     })
 }
 
-/// One term's weighted mean and the gradient of that for its input.
+/// One term's weighted mean (or weighted 1 − mean) and the gradient of that for its input.
 fn term(o: &'static Objective, t: &Term, x: &Array, y: &Array) -> Result<(f64, Vec<f64>)> {
-    let Some(l) = catalogue::elementwise(t.loss) else {
+    let indices = o
+        .tensors
+        .iter()
+        .any(|s| Some(s.name) == t.target && s.holds.takes_indices());
+    if catalogue::elementwise(t.loss).is_none() && indices {
         // The classification terms: cross_entropy on class indices.
         let labels = y.ints().ok_or_else(|| LossError::Buffer {
             tensor: format!("{}: {}", o.name, t.target.unwrap_or("target")),
@@ -197,6 +205,30 @@ fn term(o: &'static Objective, t: &Term, x: &Array, y: &Array) -> Result<(f64, V
         )?;
         let g = r.grads[0].iter().map(|g| g * t.weight).collect();
         return Ok((r.value.unwrap_or(f64::NAN) * t.weight, g));
+    }
+    let Some(l) = catalogue::elementwise(t.loss) else {
+        // ssim: the entry's own twin.
+        let tensors = [
+            ("input".to_string(), x.clone()),
+            ("target".to_string(), y.clone()),
+        ];
+        let params: Vec<_> = t
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), ParamValue::parse(v)))
+            .collect();
+        let r = evaluate_named(t.loss, &tensors, &params, Reduction::Mean)?;
+        let v = r.value.unwrap_or(f64::NAN);
+        let (v, sign) = if t.one_minus {
+            (1.0 - v, -1.0)
+        } else {
+            (v, 1.0)
+        };
+        let g = r.grads.into_iter().next().map(|g| g.1).unwrap_or_default();
+        return Ok((
+            v * t.weight,
+            g.iter().map(|g| sign * g * t.weight).collect(),
+        ));
     };
     let mut p = Problem::new(
         l,

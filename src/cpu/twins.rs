@@ -297,7 +297,7 @@ fn ssim_params(c: &TwinCall<'_>, same: bool) -> Result<SsimParams> {
             loss: c.loss,
             name: "window",
             value: p[0].to_string(),
-            rule: images::WINDOW_RULE,
+            rule: crate::params::Rule::Window.describe(),
         });
     }
     Ok(SsimParams {

@@ -4,7 +4,7 @@
 
 use super::source::{
     self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
-    OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    OutputsConfig, RowStatsConfig, RowTuplesConfig, SsimConfig,
 };
 
 /// How a kernel sees one binding.
@@ -95,6 +95,35 @@ pub(crate) static TOTAL_VARIATION: KernelDef<OutputsConfig> = KernelDef {
     name: "total_variation",
     template: include_str!("../../shaders/total_variation.wgsl"),
     bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::with_outputs,
+};
+
+/// shaders/ssim.wgsl (entries `moments`, `gradient`): image, x, y, per-plane scales, map,
+/// the map's partials P0..P2, gradient, scratch.
+pub(crate) static SSIM: KernelDef<SsimConfig> = KernelDef {
+    name: "ssim",
+    template: include_str!("../../shaders/ssim.wgsl"),
+    bindings: &[
+        Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+    ],
+    source: source::ssim,
+};
+
+/// shaders/ms_ssim.wgsl (entries `down`, `up`, `combine`, `per_image`): pyramid, source,
+/// destination, per-plane coefficients, scratch.
+pub(crate) static MS_SSIM: KernelDef<CodeConfig> = KernelDef {
+    name: "ms_ssim",
+    template: include_str!("../../shaders/ms_ssim.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::ms_ssim,
+};
+
+/// shaders/psnr.wgsl (entries `sums`, `per_image`, `gradient`): images, x, y, per-image
+/// values, gradient, scratch.
+pub(crate) static PSNR: KernelDef<OutputsConfig> = KernelDef {
+    name: "psnr",
+    template: include_str!("../../shaders/psnr.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
     source: source::with_outputs,
 };
 
@@ -203,7 +232,7 @@ mod tests {
                     validate(&ELEMENTWISE, &variant);
                 }
             }
-            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN, &MS_SSIM] {
                 validate(kernel, &code);
             }
             for (label_words, has_weight) in [(1, true), (2, false)] {
@@ -275,7 +304,14 @@ mod tests {
                 };
                 validate(&TOTAL_VARIATION, &variant);
                 validate(&WASSERSTEIN, &variant);
+                validate(&PSNR, &variant);
                 validate(&MATMUL, &MatmulConfig { trans_b: write });
+                let variant = SsimConfig {
+                    code,
+                    write_out: write,
+                    write_grad: !write,
+                };
+                validate(&SSIM, &variant);
             }
         }
     }

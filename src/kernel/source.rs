@@ -420,3 +420,47 @@ pub(crate) fn matmul(c: &MatmulConfig, template: &str) -> String {
     }
     s
 }
+
+/// One compiled variant of shaders/ssim.wgsl (any window: its size is in the uniform).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SsimConfig {
+    /// The reduction tree's strategy; the workgroup is always SSIM_WORKGROUP (one invocation
+    /// per pixel of a 16×16 tile).
+    pub code: CodeConfig,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+/// Invocations of an ssim workgroup: a 16×16 tile.
+pub(crate) const SSIM_TILE: u32 = 16;
+/// The largest window the tile memory holds (LOSSES.md: 3 to 15).
+pub(crate) const SSIM_MAX_WINDOW: u32 = 15;
+
+pub(crate) fn ssim(c: &SsimConfig, template: &str) -> String {
+    let code = CodeConfig {
+        workgroup_size: SSIM_TILE * SSIM_TILE,
+        ..c.code
+    };
+    let span = SSIM_TILE + SSIM_MAX_WINDOW - 1;
+    // Three sources with halo (the gradient's P0..P2), or five row-filtered moments.
+    let tile_floats = (3 * span * span).max(5 * span * SSIM_TILE);
+    let mut s = prelude(&code);
+    s.push_str(&format!(
+        "const TILE_FLOATS: u32 = {tile_floats}u;\n\
+         const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.write_out, c.write_grad
+    ));
+    s.push_str(template);
+    s
+}
+
+/// shaders/ms_ssim.wgsl: the shared pieces and the number of scales.
+pub(crate) fn ms_ssim(code: &CodeConfig, template: &str) -> String {
+    let mut s = prelude(code);
+    s.push_str(&format!(
+        "const SCALES: u32 = {}u;\n",
+        crate::cpu::images::MS_SSIM_WEIGHTS.len()
+    ));
+    s.push_str(template);
+    s
+}

@@ -6,8 +6,10 @@
 //! - `rows`: section C (the cross-entropy, row-statistics and row-tuples kernels).
 //! - `structured`: sections D and F (total_variation, wasserstein_1d and its samples form,
 //!   the feature maps of gram and style_loss).
+//! - `images`: section G (ssim, ms_ssim, psnr).
 
 mod elementwise;
+pub mod images;
 pub mod rows;
 pub mod structured;
 

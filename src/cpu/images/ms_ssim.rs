@@ -4,14 +4,14 @@
 
 use super::{
     adjoint, check_window, cs_partials, image_pair, no_nans, ssim_partials, term_maps, weighted,
-    Constants, Geometry, SsimParams,
+    Constants, Geometry, ImageDims, SsimParams,
 };
 use crate::cpu::rows::{sum, Reducer, RowResult};
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 
 /// pytorch_msssim's scale weights, finest first.
-const WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
+pub const MS_SSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 
 /// One scale of one plane: its images, its filter, its mean term and that mean's partials per
 /// map position, weighted once the product over the scales is known.
@@ -47,7 +47,7 @@ fn relu(v: f64) -> f64 {
 
 /// F.avg_pool2d(kernel 2, stride 2, padding (h mod 2, w mod 2), count_include_pad): an odd
 /// axis gains a zero on each side, and the pooled size is floor((n + 2p − 2) / 2) + 1.
-pub(super) fn pooled_size(n: usize) -> usize {
+pub fn pooled_size(n: usize) -> usize {
     (n + 2 * (n % 2) - 2) / 2 + 1
 }
 
@@ -75,6 +75,26 @@ fn avg_pool_adjoint(pooled: &[f64], h: usize, w: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Images large enough for five scales: min(H, W) > (window − 1)·16 (the GPU path checks
+/// this too).
+pub fn check_scales(
+    loss: &'static str,
+    shape: &[usize],
+    dims: &ImageDims,
+    p: &SsimParams,
+) -> Result<()> {
+    let least = (p.window - 1) * 16 + 1;
+    if dims.height.min(dims.width) < least {
+        return Err(LossError::ShapeMismatch {
+            loss,
+            tensor: "input",
+            got: shape.to_vec(),
+            expected: format!("H and W at least {least}: 5 scales of window {}", p.window),
+        });
+    }
+    Ok(())
+}
+
 /// ms_ssim per image (the mean over its channels of Π_s relu(m_s)^w_s): `mean` over images or
 /// `none` ([N]). Padding valid only; min(H, W) must exceed (window − 1)·16.
 pub fn ms_ssim(
@@ -95,15 +115,7 @@ pub fn ms_ssim(
         });
     }
     check_window(LOSS, &dims, p)?;
-    let least = (p.window - 1) * 16 + 1;
-    if dims.height.min(dims.width) < least {
-        return Err(LossError::ShapeMismatch {
-            loss: LOSS,
-            tensor: "input",
-            got: shape.to_vec(),
-            expected: format!("H and W at least {least}: 5 scales of window {}", p.window),
-        });
-    }
+    check_scales(LOSS, shape, &dims, p)?;
     no_nans(LOSS, x, y)?;
     let k = Constants::new(p);
     let red = Reducer::new(reduction, dims.images as f64);
@@ -136,38 +148,38 @@ fn plane_ms_ssim(
     p: &SsimParams,
     k: Constants,
 ) -> (f64, Vec<f64>) {
-    let mut scales: Vec<Scale> = Vec::with_capacity(WEIGHTS.len());
+    let mut scales: Vec<Scale> = Vec::with_capacity(MS_SSIM_WEIGHTS.len());
     let (mut xs, mut ys, mut h, mut w) = (x.to_vec(), y.to_vec(), height, width);
-    for s in 0..WEIGHTS.len() {
+    for s in 0..MS_SSIM_WEIGHTS.len() {
         if s > 0 {
             (xs, ys) = (avg_pool(&xs, h, w), avg_pool(&ys, h, w));
             (h, w) = (pooled_size(h), pooled_size(w));
         }
-        let last = s + 1 == WEIGHTS.len();
+        let last = s + 1 == MS_SSIM_WEIGHTS.len();
         let geo = Geometry::new(h, w, p);
         scales.push(scale(xs.clone(), ys.clone(), geo, k, last));
     }
     let f = scales.iter().map(|s| relu(s.mean)).collect::<Vec<_>>();
     let value = f
         .iter()
-        .zip(WEIGHTS)
+        .zip(MS_SSIM_WEIGHTS)
         .map(|(f, w)| f.powf(w))
         .product::<f64>();
     // Back from the coarsest scale: d value / d m_s = w_s·f_s^(w_s − 1)·Π_{t≠s} f_t^w_t where
     // m_s > 0, else 0 (the clamp), then the adjoint of the filter and of each pool below.
     let mut grad = Vec::new();
     for (s, sc) in scales.into_iter().enumerate().rev() {
-        let others: f64 = (0..WEIGHTS.len())
+        let others: f64 = (0..MS_SSIM_WEIGHTS.len())
             .filter(|&t| t != s)
-            .map(|t| f[t].powf(WEIGHTS[t]))
+            .map(|t| f[t].powf(MS_SSIM_WEIGHTS[t]))
             .product();
         let d_mean = if sc.mean > 0.0 {
-            WEIGHTS[s] * sc.mean.powf(WEIGHTS[s] - 1.0) * others
+            MS_SSIM_WEIGHTS[s] * sc.mean.powf(MS_SSIM_WEIGHTS[s] - 1.0) * others
         } else {
             0.0
         };
         let mut here = adjoint(&sc.geo, &weighted(sc.partials, d_mean), &sc.x, &sc.y);
-        if s + 1 < WEIGHTS.len() {
+        if s + 1 < MS_SSIM_WEIGHTS.len() {
             // The coarser scales' gradient, back through this scale's pool.
             let up = avg_pool_adjoint(&grad, sc.geo.height, sc.geo.width);
             here.iter_mut().zip(up).for_each(|(a, b)| *a += b);

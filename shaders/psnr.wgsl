@@ -1,0 +1,105 @@
+// psnr (LOSSES.md section G): 10·log10(L² / mse) per image, in three entry points over a
+// dispatch's images (each a binding window of whole images):
+//
+// - `sums`: CHUNKS workgroups per image (dispatch: chunks, images) fold Σ (x − y)² of their
+//   share, compensated, into the partials `sums` region;
+// - `per_image`: one workgroup per image folds its chunks, writes its PSNR (for `none`) and
+//   leaves the PSNR in the `values` region (finish.wgsl takes their mean) and the gradient's
+//   coefficient −(20 / ln 10)·scale / (n·mse·divisor) in the `coefs` region;
+// - `gradient`: d/dx = coef·(x − y), written or added.
+//
+// The host prepends WG_SIZE, WRITE_OUT and common.wgsl, reduce.wgsl, scratch.wgsl, one tree
+// strategy.
+
+struct Images {
+    per_image: u32,  // elements of one image
+    chunks: u32,     // workgroups per image in `sums`
+    first_image: u32,
+    x_at: u32,
+    y_at: u32,
+    out_at: u32,
+    grad_at: u32,
+    values_at: u32,  // partials: the PSNRs of the call's images, then their coefficients
+    coefs_at: u32,
+    accumulate: u32,
+    peak: f32,       // data_range²
+    grad_scale: f32, // the call's weight / the divisor of its reduction
+}
+
+@group(0) @binding(0) var<uniform> im: Images;
+@group(0) @binding(1) var<storage, read> x_buf: array<f32>;
+@group(0) @binding(2) var<storage, read> y_buf: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad_buf: array<f32>;
+@group(0) @binding(5) var<storage, read_write> scratch: Scratch;
+
+@compute @workgroup_size(WG_SIZE)
+fn sums(ids: Ids) {
+    acc_setup(ids.nwg.x);
+    let image = ids.wid.y;
+    let base = image * im.per_image;
+    var acc = ACC_ZERO;
+    for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
+        let x = x_buf[im.x_at + base + e];
+        let y = y_buf[im.y_at + base + e];
+        let at = (im.first_image + image) * im.per_image + e;
+        if is_nan_f(x) {
+            atomicMax(&scratch.status[STATUS_NAN_INPUT], ~at);
+        }
+        if is_nan_f(y) {
+            atomicMax(&scratch.status[STATUS_NAN_TARGET], ~at);
+        }
+        let d = x - y;
+        acc = acc_add(acc, d * d);
+    }
+    let total = workgroup_reduce(ids, acc);
+    if ids.lid == 0u {
+        scratch.partials[(im.first_image + image) * im.chunks + ids.wid.x] = total;
+    }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn per_image(ids: Ids) {
+    acc_setup(ids.nwg.x);
+    let image = im.first_image + ids.wid.x;
+    var acc = ACC_ZERO;
+    for (var c = ids.lid; c < im.chunks; c += WG_SIZE) {
+        acc = acc_combine(acc, scratch.partials[image * im.chunks + c]);
+    }
+    let total = workgroup_reduce(ids, acc);
+    if ids.lid == 0u {
+        let mse = acc_value(total) / f32(im.per_image);
+        // mse = 0: +inf, and a zero gradient (LOSSES.md).
+        var value = bitcast<f32>(0x7f800000u);
+        var coef = 0.0;
+        if im.per_image == 0u {
+            value = nan_f();
+        } else if mse > 0.0 {
+            value = 10.0 * log10_f(im.peak / mse);
+            coef = -20.0 / log(10.0) * im.grad_scale / (f32(im.per_image) * mse);
+        }
+        if WRITE_OUT {
+            out_buf[im.out_at + ids.wid.x] = value;
+        }
+        scratch.partials[im.values_at + image] = Acc(value, 0.0);
+        scratch.partials[im.coefs_at + image] = Acc(coef, 0.0);
+    }
+}
+
+fn log10_f(v: f32) -> f32 {
+    return log2(v) * 0.30102999566398120;
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn gradient(ids: Ids) {
+    let image = ids.wid.y;
+    let coef = scratch.partials[im.coefs_at + im.first_image + image].x;
+    let base = image * im.per_image;
+    for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
+        var g = coef * (x_buf[im.x_at + base + e] - y_buf[im.y_at + base + e]);
+        if im.accumulate != 0u {
+            g += grad_buf[im.grad_at + base + e];
+        }
+        grad_buf[im.grad_at + base + e] = g;
+    }
+}

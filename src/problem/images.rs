@@ -1,0 +1,158 @@
+//! Section G, validated: two images of one shape, the window and constants of ssim and
+//! ms_ssim, PSNR's data range. The shape and window rules are the float64 twins'
+//! (`cpu::images`), so both paths refuse the same input with the same error.
+
+use crate::catalogue::Structured;
+use crate::catalogue::StructuredKernel;
+use crate::cpu::images::{
+    check_scales, check_window, gaussian_window, image_dims, mean_or_none, ImageDims, SsimParams,
+};
+use crate::error::{LossError, Result};
+use crate::params::{self, ParamValue, Reduction};
+use crate::status::Names;
+use crate::tensor::Tensor;
+
+/// The two images of a section G call, checked: float32, one shape, a known rank.
+fn images(loss: &'static Structured, x: &Tensor, y: &Tensor) -> Result<ImageDims> {
+    for (name, t) in [("input", x), ("target", y)] {
+        t.dtype().expect_f32(loss.name, name)?;
+    }
+    if x.shape() != y.shape() {
+        return Err(LossError::ShapeMismatch {
+            loss: loss.name,
+            tensor: "target",
+            got: y.shape().to_vec(),
+            expected: format!("{:?}, the shape of `input`", x.shape()),
+        });
+    }
+    image_dims(loss.name, "input", x.shape())
+}
+
+/// One call of ssim (or one scale of ms_ssim): planes of `height × width`, the map's size,
+/// the window's taps in float32 (as pytorch_msssim builds them) and the constants.
+#[derive(Clone, Debug)]
+pub struct SsimProblem {
+    pub loss: &'static Structured,
+    pub dims: ImageDims,
+    pub params: SsimParams,
+    pub taps: Vec<f32>,
+    pub c1: f32,
+    pub c2: f32,
+    pub reduction: Reduction,
+}
+
+impl SsimProblem {
+    /// ssim's parameters in catalogue order: window, sigma, k1, k2, data_range, padding;
+    /// ms_ssim's have no padding (valid).
+    pub fn new(
+        loss: &'static Structured,
+        x: &Tensor,
+        y: &Tensor,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<SsimProblem> {
+        let p = params::resolve(loss.name, loss.params, given)?;
+        mean_or_none(loss.name, reduction)?;
+        let dims = images(loss, x, y)?;
+        let params = SsimParams {
+            window: p[0] as usize,
+            sigma: p[1],
+            k1: p[2],
+            k2: p[3],
+            data_range: p[4],
+            same: p.get(5) == Some(&1.0),
+        };
+        check_window(loss.name, &dims, &params)?;
+        if loss.kernel == StructuredKernel::MsSsim {
+            check_scales(loss.name, x.shape(), &dims, &params)?;
+        }
+        Ok(SsimProblem {
+            loss,
+            taps: gaussian_window(params.window, params.sigma)
+                .into_iter()
+                .map(|g| g as f32)
+                .collect(),
+            c1: (params.k1 * params.data_range).powi(2) as f32,
+            c2: (params.k2 * params.data_range).powi(2) as f32,
+            dims,
+            params,
+            reduction,
+        })
+    }
+
+    /// Image planes: images × channels.
+    pub fn planes(&self) -> usize {
+        self.dims.images * self.dims.channels
+    }
+
+    /// The SSIM map's height and width.
+    pub fn map_size(&self) -> (usize, usize) {
+        self.map_of(self.dims.height, self.dims.width)
+    }
+
+    /// The map's height and width for planes of `h × w` (ms_ssim's scales too); the window
+    /// fits, as `new` and ms_ssim's size rule checked.
+    pub fn map_of(&self, h: usize, w: usize) -> (usize, usize) {
+        let shrink = if self.params.same {
+            0
+        } else {
+            self.params.window - 1
+        };
+        (h - shrink, w - shrink)
+    }
+
+    /// The map's shape for `none`: the input's leading axes, then the map's two.
+    pub fn map_shape(&self, input: &[usize]) -> Vec<usize> {
+        let (mh, mw) = self.map_size();
+        let mut shape = input[..input.len() - 2].to_vec();
+        shape.extend([mh, mw]);
+        shape
+    }
+
+    /// Zero padding before the first pixel, on each axis.
+    pub fn pad(&self) -> usize {
+        match self.params.same {
+            true => self.params.window / 2,
+            false => 0,
+        }
+    }
+
+    pub fn names(&self) -> Names {
+        Names::plain(self.loss.name, 0)
+    }
+}
+
+/// One call of psnr: `images` of `per_image` elements each.
+#[derive(Clone, Debug)]
+pub struct PsnrProblem {
+    pub loss: &'static Structured,
+    pub images: usize,
+    pub per_image: usize,
+    pub data_range: f64,
+    pub reduction: Reduction,
+}
+
+impl PsnrProblem {
+    pub fn new(
+        loss: &'static Structured,
+        x: &Tensor,
+        y: &Tensor,
+        given: &[(String, ParamValue)],
+        reduction: Reduction,
+    ) -> Result<PsnrProblem> {
+        let p = params::resolve(loss.name, loss.params, given)?;
+        mean_or_none(loss.name, reduction)?;
+        let d = images(loss, x, y)?;
+        Ok(PsnrProblem {
+            loss,
+            images: d.images,
+            per_image: d.channels * d.height * d.width,
+            data_range: p[0],
+            reduction,
+        })
+    }
+
+    pub fn names(&self) -> Names {
+        Names::plain(self.loss.name, 0)
+    }
+}
