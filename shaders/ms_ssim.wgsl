@@ -10,8 +10,8 @@
 //   d value / d mean_s / count_s (times the reduction's factor) in `coefs`;
 // - `per_image`: `none`'s values, the mean over each image's channels.
 //
-// The host prepends WG_SIZE, SCALES and common.wgsl, reduce.wgsl, scratch.wgsl, one tree
-// strategy.
+// The host prepends WG_SIZE, SCALES, common.wgsl, reduce.wgsl, scratch.wgsl, one tree
+// strategy and `down`'s loader.
 
 struct Pyramid {
     planes: u32,
@@ -37,10 +37,11 @@ struct Pyramid {
 }
 
 @group(0) @binding(0) var<uniform> pyr: Pyramid;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+// Binding 1, `down`'s source, is the host's: load_src reads a buffer or a texture.
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coefs: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scratch: Scratch;
+@group(0) @binding(5) var<storage, read> coarse: array<f32>; // `up`'s source
 
 fn first_partial(s: u32) -> u32 {
     return pyr.partial_at[s / 4u][s % 4u];
@@ -79,7 +80,8 @@ fn down(ids: Ids) {
             let r = i + a;
             let c = j + b;
             if r >= 0 && c >= 0 && u32(r) < pyr.height && u32(c) < pyr.width {
-                sum += src[pyr.src_at + (plane * pyr.height + u32(r)) * pyr.width + u32(c)];
+                let e = (plane * pyr.height + u32(r)) * pyr.width + u32(c);
+                sum += load_src(pyr.src_at + e, u32(c), u32(r), plane);
             }
         }
     }
@@ -96,7 +98,7 @@ fn up(ids: Ids) {
     let plane = e / plane_len;
     let i = (e % plane_len / pyr.width + pyr.pad_h) / 2u;
     let j = (e % pyr.width + pyr.pad_w) / 2u;
-    var g = 0.25 * src[pyr.src_at + (plane * pyr.out_height + i) * pyr.out_width + j];
+    var g = 0.25 * coarse[pyr.src_at + (plane * pyr.out_height + i) * pyr.out_width + j];
     if pyr.accumulate != 0u {
         g += dst[pyr.dst_at + e];
     }

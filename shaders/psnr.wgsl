@@ -8,8 +8,8 @@
 //   coefficient −(20 / ln 10)·scale / (n·mse·divisor) in the `coefs` region;
 // - `gradient`: d/dx = coef·(x − y), written or added.
 //
-// The host prepends WG_SIZE, WRITE_OUT and common.wgsl, reduce.wgsl, scratch.wgsl, one tree
-// strategy.
+// The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD, common.wgsl, reduce.wgsl, scratch.wgsl,
+// one tree strategy and the loaders of x and y (a buffer's or a texture's).
 
 struct Images {
     per_image: u32,  // elements of one image
@@ -24,14 +24,26 @@ struct Images {
     accumulate: u32,
     peak: f32,       // data_range²
     grad_scale: f32, // the call's weight / the divisor of its reduction
+    width: u32,      // of one plane: a texture's texel of element e
+    height: u32,
 }
 
 @group(0) @binding(0) var<uniform> im: Images;
-@group(0) @binding(1) var<storage, read> x_buf: array<f32>;
-@group(0) @binding(2) var<storage, read> y_buf: array<f32>;
+// Bindings 1 and 2, x and y, are the host's: load_x and load_y read a buffer or a texture.
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_buf: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scratch: Scratch;
+
+// Element e of the image at `base`: a texture's texel is (column, row, plane) of its planes.
+fn fetch_x(base: u32, e: u32) -> f32 {
+    let plane_len = im.width * im.height;
+    return load_x(im.x_at + base + e, e % im.width, e % plane_len / im.width, e / plane_len);
+}
+
+fn fetch_y(base: u32, e: u32) -> f32 {
+    let plane_len = im.width * im.height;
+    return load_y(im.y_at + base + e, e % im.width, e % plane_len / im.width, e / plane_len);
+}
 
 @compute @workgroup_size(WG_SIZE)
 fn sums(ids: Ids) {
@@ -40,8 +52,8 @@ fn sums(ids: Ids) {
     let base = image * im.per_image;
     var acc = ACC_ZERO;
     for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
-        let x = x_buf[im.x_at + base + e];
-        let y = y_buf[im.y_at + base + e];
+        let x = fetch_x(base, e);
+        let y = fetch_y(base, e);
         let at = (im.first_image + image) * im.per_image + e;
         if is_nan_f(x) {
             atomicMax(&scratch.status[STATUS_NAN_INPUT], ~at);
@@ -96,7 +108,7 @@ fn gradient(ids: Ids) {
     let coef = scratch.partials[im.coefs_at + im.first_image + image].x;
     let base = image * im.per_image;
     for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
-        var g = coef * (x_buf[im.x_at + base + e] - y_buf[im.y_at + base + e]);
+        var g = coef * (fetch_x(base, e) - fetch_y(base, e));
         if im.accumulate != 0u {
             g += grad_buf[im.grad_at + base + e];
         }

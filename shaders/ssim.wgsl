@@ -12,8 +12,8 @@
 //
 // Both filter in two steps: rows first into registers, then (after a barrier) into the tile
 // memory the sources occupied, then columns. The host prepends WG_SIZE (256, one invocation
-// per tile pixel), WINDOW, TILE_FLOATS, WRITE_OUT, WRITE_GRAD and common.wgsl, reduce.wgsl,
-// scratch.wgsl, one tree strategy.
+// per tile pixel), TILE_FLOATS, WRITE_OUT, WRITE_GRAD, common.wgsl, reduce.wgsl, scratch.wgsl,
+// one tree strategy, and the loaders of x and y (a buffer's or a texture's).
 
 struct Image {
     width: u32,       // input plane
@@ -37,15 +37,14 @@ struct Image {
     offset: f32,      // summed per position: offset + sign·map
     sign: f32,
     grad_scale: f32,
-    window: u32,      // taps of the Gaussian, odd, at most MAX_WINDOW
+    window: u32,      // taps of the Gaussian, odd, at most 15 (the tile memory's bound)
     _pad1: u32,
     _pad2: u32,
-    weights: array<vec4<f32>, 4>, // the Gaussian window, WINDOW taps
+    weights: array<vec4<f32>, 4>, // the Gaussian window's taps
 }
 
 @group(0) @binding(0) var<uniform> img: Image;
-@group(0) @binding(1) var<storage, read> x_buf: array<f32>;
-@group(0) @binding(2) var<storage, read> y_buf: array<f32>;
+// Bindings 1 and 2, x and y, are the host's: load_x and load_y read a buffer or a texture.
 @group(0) @binding(3) var<storage, read> plane_scale: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out_buf: array<f32>;
 @group(0) @binding(5) var<storage, read_write> parts: array<f32>;
@@ -68,7 +67,7 @@ fn parts_at(plane: u32) -> u32 {
 }
 
 // The tile's first source row and column for a correlation that pads `pad` zeros (may be
-// negative). The adjoint of one padding `pad` pads WINDOW − 1 − pad.
+// negative). The adjoint of one padding `pad` pads window − 1 − pad.
 fn origin(wid: vec3<u32>, pad: u32) -> vec2<i32> {
     return vec2<i32>(wid.xy * TILE) - vec2<i32>(i32(pad));
 }
@@ -142,9 +141,11 @@ fn moments(ids: Ids) {
     // the variances E[x'²] − E[x']² then cancel far less in float32 than E[x²] − μ² would.
     let cr = u32(clamp(o.y + i32(span / 2u), 0, i32(img.height) - 1));
     let cc = u32(clamp(o.x + i32(span / 2u), 0, i32(img.width) - 1));
+    let ce = plane_at + cr * img.width + cc;
+    let texture_plane = img.first_plane + plane;
     let shift = vec2<f32>(
-        x_buf[img.x_at + plane_at + cr * img.width + cc],
-        y_buf[img.y_at + plane_at + cr * img.width + cc],
+        load_x(img.x_at + ce, cc, cr, texture_plane),
+        load_y(img.y_at + ce, cc, cr, texture_plane),
     );
     for (var i = ids.lid; i < area; i += WG_SIZE) {
         let c = o.x + i32(i % span);
@@ -153,8 +154,8 @@ fn moments(ids: Ids) {
         var yv = 0.0;
         if c >= 0 && r >= 0 && u32(c) < img.width && u32(r) < img.height {
             let e = plane_at + u32(r) * img.width + u32(c);
-            xv = x_buf[img.x_at + e];
-            yv = y_buf[img.y_at + e];
+            xv = load_x(img.x_at + e, u32(c), u32(r), texture_plane);
+            yv = load_y(img.y_at + e, u32(c), u32(r), texture_plane);
             let at = img.first_plane * img.width * img.height + e;
             if is_nan_f(xv) {
                 atomicMax(&scratch.status[STATUS_NAN_INPUT], ~at);
@@ -273,8 +274,8 @@ fn gradient(ids: Ids) {
     let py = ids.wid.y * TILE + ly;
     if px < img.width && py < img.height {
         let e = (plane * img.height + py) * img.width + px;
-        let xv = x_buf[img.x_at + e];
-        let yv = y_buf[img.y_at + e];
+        let xv = load_x(img.x_at + e, px, py, img.first_plane + plane);
+        let yv = load_y(img.y_at + e, px, py, img.first_plane + plane);
         var scale = img.grad_scale;
         if img.per_plane != 0u {
             scale *= plane_scale[img.scale_at + plane];

@@ -357,6 +357,7 @@ impl GpuContext {
     pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
+        crate::texture::buffer_only(tensor, "a write")?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -400,6 +401,7 @@ impl GpuContext {
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
+        crate::texture::buffer_only(tensor, "a download")?;
         if tensor.dtype() != DType::F32 {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),

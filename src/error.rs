@@ -129,6 +129,10 @@ pub enum LossError {
     /// A tensor whose buffer belongs to another device than the context's.
     #[error("tensor `{tensor}`: its buffer belongs to another device than {context}'s")]
     ForeignTensor { tensor: String, context: String },
+
+    /// A texture that cannot be read as a loss's image, or a loss that cannot read textures.
+    #[error("texture {texture}: {why}")]
+    Texture { texture: String, why: String },
 }
 
 pub type Result<T, E = LossError> = std::result::Result<T, E>;

@@ -28,6 +28,7 @@ pub mod sample;
 mod serial;
 pub mod status;
 pub mod tensor;
+pub mod texture;
 pub mod timing;
 pub mod tuning;
 

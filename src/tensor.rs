@@ -4,6 +4,7 @@
 
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
+use crate::texture::TextureSource;
 use std::sync::Arc;
 
 /// The element type of a tensor. Losses read f32 values; class labels are i32 or i64.
@@ -56,8 +57,10 @@ pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
 
 #[derive(Clone)]
 pub struct Tensor {
-    /// Always Some; taken only by `drop`.
+    /// Some for a tensor in a buffer, taken only by `drop`; None for a texture's planes.
     buffer: Option<wgpu::Buffer>,
+    /// A renderer's texture read in place as `[C, H, W]` (the image losses only).
+    texture: Option<Arc<TextureSource>>,
     offset: u64,
     shape: Vec<usize>,
     len: usize,
@@ -80,11 +83,16 @@ impl Drop for Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tensor")
-            .field("shape", &self.shape)
-            .field("offset", &self.offset)
-            .field("buffer_size", &self.buffer().size())
-            .finish()
+        let mut d = f.debug_struct("Tensor");
+        d.field("shape", &self.shape);
+        match (&self.buffer, &self.texture) {
+            (_, Some(t)) => d.field("texture", &t.format),
+            (Some(b), None) => d
+                .field("offset", &self.offset)
+                .field("buffer_size", &b.size()),
+            (None, None) => &mut d,
+        };
+        d.finish()
     }
 }
 
@@ -145,6 +153,7 @@ impl Tensor {
     ) -> Tensor {
         Tensor {
             buffer: Some(buffer),
+            texture: None,
             offset,
             shape,
             len,
@@ -192,10 +201,32 @@ impl Tensor {
         self.len == 0
     }
 
+    /// The tensor's buffer. A texture's tensor has none: the calls that take textures read
+    /// [`Tensor::texture`] instead, and the others refuse such a tensor before asking.
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.buffer
             .as_ref()
-            .expect("a tensor's buffer is taken only when it drops")
+            .expect("a buffer tensor's buffer is taken only when it drops")
+    }
+
+    /// The texture this tensor reads in place, if it is a texture's planes.
+    pub fn texture(&self) -> Option<&TextureSource> {
+        self.texture.as_deref()
+    }
+
+    /// A texture's planes as a tensor of shape `[C, H, W]`, on the device of `device`.
+    pub(crate) fn from_texture(source: TextureSource, device: u64) -> Tensor {
+        let shape = vec![source.channels.len(), source.height, source.width];
+        Tensor {
+            buffer: None,
+            texture: Some(Arc::new(source)),
+            offset: 0,
+            len: shape.iter().product(),
+            shape,
+            dtype: DType::F32,
+            device: Some(device),
+            _pooled: None,
+        }
     }
 
     /// Byte offset of the first element in `buffer()`.
@@ -240,7 +271,7 @@ impl Tensor {
 
     /// Whether two tensors share a buffer (wgpu tracks usage per buffer, not per range).
     pub(crate) fn shares_buffer(&self, other: &Tensor) -> bool {
-        self.buffer() == other.buffer()
+        self.buffer.is_some() && self.buffer == other.buffer
     }
 
     /// Whether two tensors are the same bytes of the same buffer.

@@ -7,7 +7,7 @@ use super::request::Request;
 use crate::catalogue::Elementwise;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::kernel::elementwise;
+use crate::kernel::{elementwise, texture_elementwise};
 use crate::problem::{Problem, Shapes};
 use crate::tensor::Tensor;
 
@@ -50,16 +50,28 @@ pub(crate) fn record(
     )?;
     p.scale = req.scale;
     let (elements, grad) = outputs(ctx, req, p.reduction, &p.shape, &p.shape, &inputs)?;
-    let bound = elementwise::Bound {
-        input,
-        target,
-        weight: req.weight,
-        aux: req.aux,
-        out: elements.as_ref(),
-        grad: grad.as_ref(),
-        result,
+    let scratch = if input.texture().is_some() || target.texture().is_some() {
+        // A texture's planes (family.rs allowed them: no weight, no extra tensor).
+        let bound = texture_elementwise::Bound {
+            input,
+            target,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+        };
+        texture_elementwise::record(ctx, &p, &bound, enc)?
+    } else {
+        let bound = elementwise::Bound {
+            input,
+            target,
+            weight: req.weight,
+            aux: req.aux,
+            out: elements.as_ref(),
+            grad: grad.as_ref(),
+            result,
+        };
+        elementwise::record(ctx, &p, &bound, enc)?
     };
-    let scratch = elementwise::record(ctx, &p, &bound, enc)?;
     Ok(Parts::new(
         p.names(),
         p.reduction,

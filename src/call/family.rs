@@ -20,11 +20,13 @@ pub(crate) fn record(
 ) -> Result<Recorded> {
     req.own_tensors(ctx)?;
     ctx.own(&value, || format!("{}: value", req.loss.name()))?;
-    // What only the image kernels do: add a gradient to another term's, sum 1 − ssim.
+    // What only the image kernels do: read textures, add a gradient to another term's, sum
+    // 1 − ssim.
     let kernel = match req.loss {
         Loss::Structured(s) => Some(s.kernel),
         _ => None,
     };
+    textures_allowed(req, kernel)?;
     let adds = matches!(
         kernel,
         Some(StructuredKernel::Ssim | StructuredKernel::MsSsim | StructuredKernel::Psnr)
@@ -67,4 +69,27 @@ pub(crate) fn record(
         Loss::Objective(o) => unreachable!("{}: objectives are composites", o.name),
     };
     Ok(Recorded::new(ctx, value, parts))
+}
+
+/// Textures' planes are inputs (or targets) of the image losses and of the elementwise losses
+/// without a weight or extra tensor; anything else is refused before a buffer is asked for.
+fn textures_allowed(req: &Request<'_>, kernel: Option<StructuredKernel>) -> Result<()> {
+    let Some((name, t)) = req
+        .tensors()
+        .into_iter()
+        .find(|(_, t)| t.texture().is_some())
+    else {
+        return Ok(());
+    };
+    let images = matches!(
+        kernel,
+        Some(StructuredKernel::Ssim | StructuredKernel::MsSsim | StructuredKernel::Psnr)
+    );
+    let plain =
+        matches!(req.loss, Loss::Elementwise(_)) && req.weight.is_none() && req.aux.is_none();
+    if (images || plain) && ["input", "target"].contains(&name) {
+        return Ok(());
+    }
+    let what = format!("{}'s `{name}`", req.loss.name());
+    crate::texture::buffer_only(t, &what)
 }

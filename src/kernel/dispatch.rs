@@ -94,7 +94,47 @@ pub(crate) fn group<C>(
         .collect();
     ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(label),
-        layout: &ctx.inner.kernels.bind_group_layout(kernel),
+        layout: &ctx.inner.kernels.bind_group_layout(kernel, 0),
+        entries: &entries,
+    })
+}
+
+/// What one binding of a bind group holds: a buffer range or a texture's view.
+pub(crate) enum Resource<'a> {
+    Buffer(BindRange<'a>),
+    Texture(&'a wgpu::TextureView),
+}
+
+/// An image's binding: its window of a buffer, or its texture's view.
+pub(crate) fn image<'a>(t: &'a Tensor, w: &Window) -> Resource<'a> {
+    match t.texture() {
+        Some(tex) => Resource::Texture(&tex.view),
+        None => Resource::Buffer((t.buffer(), w.offset, w.size)),
+    }
+}
+
+/// A bind group of `kernel`'s variant whose texture slots are `textures`.
+pub(crate) fn group_with<C>(
+    ctx: &GpuContext,
+    kernel: &KernelDef<C>,
+    textures: u32,
+    label: &str,
+    resources: &[Resource<'_>],
+) -> wgpu::BindGroup {
+    let entries: Vec<_> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: match r {
+                Resource::Buffer((b, off, size)) => binding(b, *off, *size),
+                Resource::Texture(view) => wgpu::BindingResource::TextureView(view),
+            },
+        })
+        .collect();
+    ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &ctx.inner.kernels.bind_group_layout(kernel, textures),
         entries: &entries,
     })
 }

@@ -13,6 +13,7 @@ pub(crate) mod row_stats;
 pub(crate) mod row_tuples;
 mod source;
 pub(crate) mod ssim;
+pub(crate) mod texture_elementwise;
 pub(crate) mod total_variation;
 pub(crate) mod wasserstein;
 pub(crate) mod wasserstein_samples;
@@ -49,11 +50,15 @@ impl<C: Variant> Compiled for Pipelines<C> {
     }
 }
 
+/// A kernel variant's bind group layout and the pipeline layout around it.
+type Layouts = (wgpu::BindGroupLayout, wgpu::PipelineLayout);
+
 /// Bind group layouts and compiled pipelines of one device, each made on first use from the
 /// kernel's registry entry.
 pub(crate) struct Kernels {
     device: wgpu::Device,
-    layouts: Mutex<HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>>,
+    /// By kernel and texture slots (a variant reading a texture has its own layout).
+    layouts: Mutex<HashMap<(&'static str, u32), Layouts>>,
     pipelines: Mutex<HashMap<&'static str, Box<dyn Compiled>>>,
 }
 
@@ -70,15 +75,20 @@ impl Kernels {
         }
     }
 
-    fn layouts<C>(&self, kernel: &KernelDef<C>) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    fn layouts<C>(&self, kernel: &KernelDef<C>, textures: u32) -> Layouts {
         lock(&self.layouts)
-            .entry(kernel.name)
-            .or_insert_with(|| layout(&self.device, kernel.name, kernel.bindings))
+            .entry((kernel.name, textures))
+            .or_insert_with(|| layout(&self.device, kernel.name, &kernel.bindings_for(textures)))
             .clone()
     }
 
-    pub(crate) fn bind_group_layout<C>(&self, kernel: &KernelDef<C>) -> wgpu::BindGroupLayout {
-        self.layouts(kernel).0
+    /// The layout of `kernel`'s variants whose texture slots are `textures` (0: buffers only).
+    pub(crate) fn bind_group_layout<C>(
+        &self,
+        kernel: &KernelDef<C>,
+        textures: u32,
+    ) -> wgpu::BindGroupLayout {
+        self.layouts(kernel, textures).0
     }
 
     /// The pipeline of `kernel`'s `variant` at its `main` entry point, compiled on first use.
@@ -119,7 +129,7 @@ impl Kernels {
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.name),
-                layout: Some(&self.layouts(kernel).1),
+                layout: Some(&self.layouts(kernel, (kernel.textures)(variant)).1),
                 module: &module,
                 entry_point: Some(entry),
                 // Every kernel writes its workgroup memory before reading it (each invocation its
@@ -156,14 +166,21 @@ fn layout(
         .map(|(i, b)| wgpu::BindGroupLayoutEntry {
             binding: i as u32,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: match b {
-                    Bind::Uniform => wgpu::BufferBindingType::Uniform,
-                    Bind::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                    Bind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+            ty: match b {
+                Bind::Texture => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
                 },
-                has_dynamic_offset: false,
-                min_binding_size: None,
+                _ => wgpu::BindingType::Buffer {
+                    ty: match b {
+                        Bind::Uniform => wgpu::BufferBindingType::Uniform,
+                        Bind::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        _ => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
             },
             count: None,
         })

@@ -4,9 +4,11 @@
 //! added to the pooled-back gradient of the scale below it.
 
 use super::dispatch::{
-    begin_pass, group, scratch_range, window, BindRange, Finish, FinishUniform, Launch, Window,
+    begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
+    Launch, Resource,
 };
 use super::registry::MS_SSIM;
+use super::source::{MsSsimConfig, Source};
 use super::ssim::{self, Form, Planes, Stage};
 use crate::context::GpuContext;
 use crate::cpu::images::{pooled_size, MS_SSIM_WEIGHTS};
@@ -59,6 +61,7 @@ pub(crate) struct Bound<'a> {
 /// One dispatch of shaders/ms_ssim.wgsl: its entry, bind group and workgroups.
 struct Step {
     entry: &'static str,
+    config: MsSsimConfig,
     group: wgpu::BindGroup,
     groups: (u32, u32),
 }
@@ -174,37 +177,36 @@ pub(crate) fn record(
     let code = l.code;
     let wg = code.workgroup_size;
     let whole = |t: &Tensor| window(t, 0, t.len(), l.align);
+    // One dispatch: `down` reads `src` (at the finest scale, maybe a texture), `up` reads
+    // `coarse`; both write `dst`.
     let step = |entry, mut u: PyramidUniform, src: Option<&Tensor>, dst: Option<&Tensor>, n| {
-        let (ws, wd) = (src.map(whole), dst.map(whole));
-        u.src_at = ws.as_ref().map_or(0, |w| w.at);
+        let (coarse, src) = match entry {
+            "up" => (src, None),
+            _ => (None, src),
+        };
+        let (ws, wd, wc) = (src.map(whole), dst.map(whole), coarse.map(whole));
+        u.src_at = ws.as_ref().or(wc.as_ref()).map_or(0, |w| w.at);
         u.dst_at = wd.as_ref().map_or(0, |w| w.at);
         let ubuf = ctx.uniform(bytemuck::bytes_of(&u));
-        fn range<'b>(
-            t: Option<&'b Tensor>,
-            w: Option<Window>,
-            dummy: &'b wgpu::Buffer,
-        ) -> BindRange<'b> {
-            match (t, w) {
-                (Some(t), Some(w)) => (t.buffer(), w.offset, w.size),
-                _ => (dummy, 0, 16),
-            }
-        }
+        let source = src.map_or(Source::Buffer, Source::of);
         let c = whole(&coefs);
-        let group = group(
-            ctx,
-            &MS_SSIM,
-            p.loss.name,
-            &[
-                (&ubuf, 0, ubuf.size()),
-                range(src, ws, &inner.dummy_read),
-                range(dst, wd, &inner.dummy_out),
-                (coefs.buffer(), c.offset, c.size),
-                scratch_range(&scratch),
-            ],
-        );
+        let resources = [
+            Resource::Buffer((&ubuf, 0, ubuf.size())),
+            match (src, &ws) {
+                (Some(t), Some(w)) => image(t, w),
+                _ => Resource::Buffer((&inner.dummy_read, 0, 16)),
+            },
+            Resource::Buffer(range_or_dummy(dst, wd.as_ref(), &inner.dummy_out)),
+            Resource::Buffer((coefs.buffer(), c.offset, c.size)),
+            Resource::Buffer(scratch_range(&scratch)),
+            Resource::Buffer(range_or_dummy(coarse, wc.as_ref(), &inner.dummy_read)),
+        ];
+        let config = MsSsimConfig { code, src: source };
+        let textures = (MS_SSIM.textures)(&config);
         Step {
             entry,
-            group,
+            config,
+            group: group_with(ctx, &MS_SSIM, textures, p.loss.name, &resources),
             groups: n,
         }
     };
@@ -284,10 +286,12 @@ pub(crate) fn record(
             _pad: [0; 3],
         },
     )?;
-    let pipeline = |entry| inner.kernels.entry_pipeline(&MS_SSIM, &code, entry);
     let mut pass = begin_pass(enc, p.loss.name, &scratch);
     let run = |pass: &mut wgpu::ComputePass<'_>, st: &Step| -> Result<()> {
-        pass.set_pipeline(&pipeline(st.entry)?);
+        let pipeline = inner
+            .kernels
+            .entry_pipeline(&MS_SSIM, &st.config, st.entry)?;
+        pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &st.group, &[]);
         pass.dispatch_workgroups(st.groups.0, st.groups.1, 1);
         Ok(())

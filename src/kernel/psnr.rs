@@ -2,9 +2,11 @@
 //! chunks, the per-image value and gradient coefficient, the finish over images, then the
 //! gradient when asked.
 
-use super::dispatch::{begin_pass, group, range_or_dummy, scratch_range, window, Finish, Launch};
+use super::dispatch::{
+    begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, Launch, Resource,
+};
 use super::registry::PSNR;
-use super::source::OutputsConfig;
+use super::source::{texture_slots, ImagePairConfig, Source};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
@@ -29,6 +31,8 @@ struct ImagesUniform {
     accumulate: u32,
     peak: f32,
     grad_scale: f32,
+    width: u32,
+    height: u32,
 }
 
 pub(crate) struct Bound<'a> {
@@ -80,8 +84,11 @@ pub(crate) fn record(
         Reduction::Mean => images as f64,
         _ => 1.0,
     };
-    let config = OutputsConfig {
+    let (xs, ys) = (Source::of(t.x), Source::of(t.y));
+    let config = ImagePairConfig {
         code: l.code,
+        x: xs,
+        y: ys,
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
     };
@@ -108,21 +115,20 @@ pub(crate) fn record(
             accumulate: u32::from(t.accumulate),
             peak: p.data_range.powi(2) as f32,
             grad_scale: (t.scale / divisor.max(1.0)) as f32,
+            width: p.width as u32,
+            height: p.height as u32,
         };
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-        let bind = group(
-            ctx,
-            &PSNR,
-            p.loss.name,
-            &[
-                (&ubuf, 0, ubuf.size()),
-                (t.x.buffer(), x.offset, x.size),
-                (t.y.buffer(), y.offset, y.size),
-                range_or_dummy(t.out, out.as_ref(), &inner.dummy_out),
-                range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad),
-                scratch_range(&scratch),
-            ],
-        );
+        let resources = [
+            Resource::Buffer((&ubuf, 0, ubuf.size())),
+            image(t.x, &x),
+            image(t.y, &y),
+            Resource::Buffer(range_or_dummy(t.out, out.as_ref(), &inner.dummy_out)),
+            Resource::Buffer(range_or_dummy(t.grad, grad.as_ref(), &inner.dummy_grad)),
+            Resource::Buffer(scratch_range(&scratch)),
+        ];
+        let textures = texture_slots(xs, ys);
+        let bind = group_with(ctx, &PSNR, textures, p.loss.name, &resources);
         groups.push((bind, n as u32));
         first += n;
     }

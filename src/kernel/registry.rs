@@ -3,16 +3,19 @@
 //! entries alone, so a new kernel is one entry here and one builder in source.rs.
 
 use super::source::{
-    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
-    OutputsConfig, RowStatsConfig, RowTuplesConfig, SsimConfig,
+    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, ImagePairConfig,
+    MatmulConfig, MsSsimConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    TextureElementConfig,
 };
 
 /// How a kernel sees one binding.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bind {
     Uniform,
     Read,
     ReadWrite,
+    /// A float texture read with textureLoad (an image source in place of a Read buffer).
+    Texture,
 }
 
 /// A kernel: its template, its bindings in binding order, and its WGSL for a variant `C`
@@ -23,12 +26,35 @@ pub(crate) struct KernelDef<C: 'static> {
     pub bindings: &'static [Bind],
     /// The WGSL of one variant: constants and shared pieces, then `template` (passed in).
     pub source: fn(&C, &str) -> String,
+    /// The bindings (a bit each) that are textures in a variant, in place of `bindings`'.
+    pub textures: fn(&C) -> u32,
 }
 
 impl<C> KernelDef<C> {
     pub(crate) fn source(&self, variant: &C) -> String {
         (self.source)(variant, self.template)
     }
+
+    /// The bindings of a variant with `textures(variant)` as its texture slots.
+    pub(crate) fn bindings_for(&self, textures: u32) -> Vec<Bind> {
+        let slot = |i: usize, b: Bind| {
+            if textures >> i & 1 == 1 {
+                Bind::Texture
+            } else {
+                b
+            }
+        };
+        self.bindings
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| slot(i, b))
+            .collect()
+    }
+}
+
+/// Kernels that read buffers only.
+fn buffers_only<C>(_: &C) -> u32 {
+    0
 }
 
 use Bind::{Read, ReadWrite, Uniform};
@@ -41,6 +67,7 @@ pub(crate) static ELEMENTWISE: KernelDef<ElementConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::elementwise,
+    textures: buffers_only,
 };
 
 /// shaders/finish.wgsl: finish params, scratch, result.
@@ -49,6 +76,7 @@ pub(crate) static FINISH: KernelDef<CodeConfig> = KernelDef {
     template: include_str!("../../shaders/finish.wgsl"),
     bindings: &[Uniform, ReadWrite, ReadWrite],
     source: source::with_prelude,
+    textures: buffers_only,
 };
 
 /// shaders/class_labels.wgsl (entry points `count` and `finish`): params, labels, class
@@ -58,6 +86,7 @@ pub(crate) static CLASS_LABELS: KernelDef<ClassLabelsConfig> = KernelDef {
     template: include_str!("../../shaders/class_labels.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite],
     source: source::class_labels,
+    textures: buffers_only,
 };
 
 /// shaders/cross_entropy.wgsl: segment, logits, labels, probabilities, class weights,
@@ -69,6 +98,7 @@ pub(crate) static CROSS_ENTROPY: KernelDef<CrossEntropyConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::cross_entropy,
+    textures: buffers_only,
 };
 
 /// shaders/row_stats.wgsl: segment, input, target, per-row losses, gradient, scratch.
@@ -77,6 +107,7 @@ pub(crate) static ROW_STATS: KernelDef<RowStatsConfig> = KernelDef {
     template: include_str!("../../shaders/row_stats.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
     source: source::row_stats,
+    textures: buffers_only,
 };
 
 /// shaders/row_tuples.wgsl: segment, a, b, c (or per-row labels), per-row losses, the three
@@ -88,6 +119,7 @@ pub(crate) static ROW_TUPLES: KernelDef<RowTuplesConfig> = KernelDef {
         Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::row_tuples,
+    textures: buffers_only,
 };
 
 /// shaders/total_variation.wgsl: segment, image, per-element losses, gradient, scratch.
@@ -96,35 +128,49 @@ pub(crate) static TOTAL_VARIATION: KernelDef<OutputsConfig> = KernelDef {
     template: include_str!("../../shaders/total_variation.wgsl"),
     bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
     source: source::with_outputs,
+    textures: buffers_only,
 };
 
 /// shaders/ssim.wgsl (entries `moments`, `gradient`): image, x, y, per-plane scales, map,
 /// the map's partials P0..P2, gradient, scratch.
-pub(crate) static SSIM: KernelDef<SsimConfig> = KernelDef {
+pub(crate) static SSIM: KernelDef<ImagePairConfig> = KernelDef {
     name: "ssim",
     template: include_str!("../../shaders/ssim.wgsl"),
     bindings: &[
         Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::ssim,
+    textures: |c| source::texture_slots(c.x, c.y),
 };
 
-/// shaders/ms_ssim.wgsl (entries `down`, `up`, `combine`, `per_image`): pyramid, source,
-/// destination, per-plane coefficients, scratch.
-pub(crate) static MS_SSIM: KernelDef<CodeConfig> = KernelDef {
+/// shaders/ms_ssim.wgsl (entries `down`, `up`, `combine`, `per_image`): pyramid, `down`'s
+/// source, destination, per-plane coefficients, scratch, `up`'s source.
+pub(crate) static MS_SSIM: KernelDef<MsSsimConfig> = KernelDef {
     name: "ms_ssim",
     template: include_str!("../../shaders/ms_ssim.wgsl"),
-    bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
+    bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite, Read],
     source: source::ms_ssim,
+    textures: |c| u32::from(c.src.is_texture()) << 1,
 };
 
 /// shaders/psnr.wgsl (entries `sums`, `per_image`, `gradient`): images, x, y, per-image
 /// values, gradient, scratch.
-pub(crate) static PSNR: KernelDef<OutputsConfig> = KernelDef {
+pub(crate) static PSNR: KernelDef<ImagePairConfig> = KernelDef {
     name: "psnr",
     template: include_str!("../../shaders/psnr.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
-    source: source::with_outputs,
+    source: source::psnr,
+    textures: |c| source::texture_slots(c.x, c.y),
+};
+
+/// shaders/texture_elementwise.wgsl: pixels, x, y (a texture's planes, or a buffer beside
+/// one), per-element losses, gradient, scratch.
+pub(crate) static TEXTURE_ELEMENTWISE: KernelDef<TextureElementConfig> = KernelDef {
+    name: "texture_elementwise",
+    template: include_str!("../../shaders/texture_elementwise.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::texture_elementwise,
+    textures: |c| source::texture_slots(c.x, c.y),
 };
 
 /// shaders/matmul.wgsl: dims, A, B, out.
@@ -133,6 +179,7 @@ pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
     template: include_str!("../../shaders/matmul.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite],
     source: source::matmul,
+    textures: buffers_only,
 };
 
 /// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch.
@@ -143,6 +190,7 @@ pub(crate) static WASSERSTEIN: KernelDef<OutputsConfig> = KernelDef {
         Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::with_outputs,
+    textures: buffers_only,
 };
 
 /// shaders/samples_prep.wgsl (entries `totals`, `keys_from_samples`): params, u_values,
@@ -154,6 +202,7 @@ pub(crate) static SAMPLES_PREP: KernelDef<CodeConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::with_prelude,
+    textures: buffers_only,
 };
 
 /// shaders/bitonic.wgsl (entries `local_sort`, `global_step`, `local_merge`): step, keys,
@@ -163,6 +212,7 @@ pub(crate) static BITONIC: KernelDef<CodeConfig> = KernelDef {
     template: include_str!("../../shaders/bitonic.wgsl"),
     bindings: &[Uniform, ReadWrite, ReadWrite],
     source: source::with_workgroup_size,
+    textures: buffers_only,
 };
 
 /// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
@@ -174,6 +224,7 @@ pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::with_prelude,
+    textures: buffers_only,
 };
 
 #[cfg(test)]
@@ -184,7 +235,7 @@ mod tests {
     use super::*;
     use crate::catalogue::{self, RowKernel};
     use crate::tuning::Layout;
-    use source::CrossEntropyMode;
+    use source::{CrossEntropyMode, Source};
     use wgpu::naga;
 
     fn validate<C>(kernel: &KernelDef<C>, variant: &C) {
@@ -232,7 +283,7 @@ mod tests {
                     validate(&ELEMENTWISE, &variant);
                 }
             }
-            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN, &MS_SSIM] {
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
                 validate(kernel, &code);
             }
             for (label_words, has_weight) in [(1, true), (2, false)] {
@@ -304,14 +355,37 @@ mod tests {
                 };
                 validate(&TOTAL_VARIATION, &variant);
                 validate(&WASSERSTEIN, &variant);
-                validate(&PSNR, &variant);
                 validate(&MATMUL, &MatmulConfig { trans_b: write });
-                let variant = SsimConfig {
+                let texture = Source::Texture {
+                    channels: [2, 0, 1, 0],
+                    count: 3,
+                };
+                let (x, y) = if write {
+                    (Source::Buffer, texture)
+                } else {
+                    (texture, Source::Buffer)
+                };
+                let pair = ImagePairConfig {
                     code,
+                    x,
+                    y,
                     write_out: write,
                     write_grad: !write,
                 };
-                validate(&SSIM, &variant);
+                validate(&SSIM, &pair);
+                validate(&PSNR, &pair);
+                validate(&MS_SSIM, &MsSsimConfig { code, src: x });
+                for loss in ["mse", "mae", "charbonnier", "huber"] {
+                    let variant = TextureElementConfig {
+                        loss,
+                        code,
+                        x,
+                        y,
+                        write_out: write,
+                        write_grad: !write,
+                    };
+                    validate(&TEXTURE_ELEMENTWISE, &variant);
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 
 use crate::catalogue::Elementwise;
 use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
+use crate::tensor::Tensor;
 use crate::tuning::{Layout, Tuning};
 use std::fmt::Debug;
 
@@ -116,8 +117,25 @@ fn f32_lit(v: f32) -> String {
 }
 
 pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const HAS_WEIGHT: bool = {};\n\
+         const HAS_AUX: bool = {};\n\
+         const AUX_BROADCAST: bool = {};\n\
+         const WRITE_OUT: bool = {};\n\
+         const WRITE_GRAD: bool = {};\n",
+        c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad,
+    ));
+    s.push_str(&loss_pieces(c.loss, c.vec4));
+    s.push_str(template);
+    s
+}
+
+/// An elementwise loss's own WGSL: its domain checks and extra tensor's default as
+/// constants, one vector variant, math.wgsl, its family file and `loss_fn`.
+fn loss_pieces(name: &str, vec4: bool) -> String {
     let loss: &Elementwise =
-        crate::catalogue::elementwise(c.loss).expect("kernel keys name catalogue losses");
+        crate::catalogue::elementwise(name).expect("kernel keys name catalogue losses");
     let (check_input, input_lo, input_hi) = match loss.input_domain {
         Some(d) => (true, d.lo, d.hi),
         None => (false, 0.0, 0.0),
@@ -127,33 +145,22 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         None => (false, 0.0, 0.0),
     };
     let aux_default = loss.aux.map(|a| a.default).unwrap_or(0.0);
-    let mut s = prelude(&c.code);
-    s.push_str(&format!(
-        "const HAS_WEIGHT: bool = {};\n\
-         const HAS_AUX: bool = {};\n\
-         const AUX_BROADCAST: bool = {};\n\
-         const AUX_DEFAULT: f32 = {};\n\
-         const WRITE_OUT: bool = {};\n\
-         const WRITE_GRAD: bool = {};\n\
+    let mut s = format!(
+        "const AUX_DEFAULT: f32 = {};\n\
          const CHECK_INPUT: bool = {check_input};\n\
          const INPUT_LO: f32 = {};\n\
          const INPUT_HI: f32 = {};\n\
          const CHECK_AUX: bool = {check_aux};\n\
          const AUX_LO: f32 = {};\n\
          const AUX_HI: f32 = {};\n",
-        c.has_weight,
-        c.has_aux,
-        c.aux_broadcast,
         f32_lit(aux_default),
-        c.write_out,
-        c.write_grad,
         f32_lit(input_lo),
         f32_lit(input_hi),
         f32_lit(aux_lo),
         f32_lit(aux_hi),
-    ));
+    );
     for piece in [
-        if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
+        if vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
         MATH,
         loss.wgsl_file.wgsl(),
     ] {
@@ -164,7 +171,6 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         "fn loss_fn(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {{\n    return {}(x, y, a, p);\n}}\n",
         loss.wgsl_fn
     ));
-    s.push_str(template);
     s
 }
 
@@ -421,12 +427,14 @@ pub(crate) fn matmul(c: &MatmulConfig, template: &str) -> String {
     s
 }
 
-/// One compiled variant of shaders/ssim.wgsl (any window: its size is in the uniform).
+/// One compiled variant of a kernel over two images (ssim.wgsl, psnr.wgsl): where it reads
+/// each (buffer or texture) and what it writes. ssim's window size is in its uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SsimConfig {
-    /// The reduction tree's strategy; the workgroup is always SSIM_WORKGROUP (one invocation
-    /// per pixel of a 16×16 tile).
+pub(crate) struct ImagePairConfig {
+    /// The reduction tree's strategy (ssim's workgroup is always a 16×16 tile).
     pub code: CodeConfig,
+    pub x: Source,
+    pub y: Source,
     pub write_out: bool,
     pub write_grad: bool,
 }
@@ -436,7 +444,7 @@ pub(crate) const SSIM_TILE: u32 = 16;
 /// The largest window the tile memory holds (LOSSES.md: 3 to 15).
 pub(crate) const SSIM_MAX_WINDOW: u32 = 15;
 
-pub(crate) fn ssim(c: &SsimConfig, template: &str) -> String {
+pub(crate) fn ssim(c: &ImagePairConfig, template: &str) -> String {
     let code = CodeConfig {
         workgroup_size: SSIM_TILE * SSIM_TILE,
         ..c.code
@@ -450,17 +458,128 @@ pub(crate) fn ssim(c: &SsimConfig, template: &str) -> String {
          const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
         c.write_out, c.write_grad
     ));
+    s.push_str(&loader("x", 1, c.x));
+    s.push_str(&loader("y", 2, c.y));
     s.push_str(template);
     s
 }
 
-/// shaders/ms_ssim.wgsl: the shared pieces and the number of scales.
-pub(crate) fn ms_ssim(code: &CodeConfig, template: &str) -> String {
-    let mut s = prelude(code);
+pub(crate) fn psnr(c: &ImagePairConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.write_out, c.write_grad
+    ));
+    s.push_str(&loader("x", 1, c.x));
+    s.push_str(&loader("y", 2, c.y));
+    s.push_str(template);
+    s
+}
+
+/// One compiled variant of shaders/ms_ssim.wgsl: where `down` reads (the finest scale may be
+/// a texture's planes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct MsSsimConfig {
+    pub code: CodeConfig,
+    pub src: Source,
+}
+
+/// shaders/ms_ssim.wgsl: the shared pieces, the number of scales, the source's loader.
+pub(crate) fn ms_ssim(c: &MsSsimConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&loader("src", 1, c.src));
     s.push_str(&format!(
         "const SCALES: u32 = {}u;\n",
         crate::cpu::images::MS_SSIM_WEIGHTS.len()
     ));
+    s.push_str(template);
+    s
+}
+
+/// Where a kernel reads one of its images: a storage buffer of f32, or a texture's planes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Source {
+    Buffer,
+    /// The channels that are the planes, in order (`count` of them).
+    Texture {
+        channels: [u8; 4],
+        count: u8,
+    },
+}
+
+impl Source {
+    pub(crate) fn of(t: &Tensor) -> Source {
+        match t.texture() {
+            None => Source::Buffer,
+            Some(tex) => {
+                let mut channels = [0u8; 4];
+                for (d, &c) in channels.iter_mut().zip(&tex.channels) {
+                    *d = c as u8;
+                }
+                Source::Texture {
+                    channels,
+                    count: tex.channels.len() as u8,
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_texture(self) -> bool {
+        matches!(self, Source::Texture { .. })
+    }
+}
+
+/// Declares binding `binding` as image `name`'s source and `load_{name}(i, c, r, plane)`:
+/// element `i` of a buffer, or texel (c, r)'s channel for `plane` of a texture.
+pub(crate) fn loader(name: &str, binding: u32, source: Source) -> String {
+    match source {
+        Source::Buffer => format!(
+            "@group(0) @binding({binding}) var<storage, read> {name}_buf: array<f32>;\n\
+             fn load_{name}(i: u32, c: u32, r: u32, plane: u32) -> f32 {{\n    \
+             return {name}_buf[i];\n}}\n"
+        ),
+        Source::Texture { channels, count } => {
+            let mut pick = String::new();
+            for (plane, ch) in channels[..count as usize].iter().enumerate() {
+                pick.push_str(&format!("    if plane == {plane}u {{ k = {ch}u; }}\n"));
+            }
+            format!(
+                "@group(0) @binding({binding}) var {name}_tex: texture_2d<f32>;\n\
+                 fn load_{name}(i: u32, c: u32, r: u32, plane: u32) -> f32 {{\n    \
+                 let t = textureLoad({name}_tex, vec2<u32>(c, r), 0);\n    \
+                 var k = 0u;\n{pick}    \
+                 return select(select(select(t.x, t.y, k == 1u), t.z, k == 2u), t.w, k == 3u);\n}}\n"
+            )
+        }
+    }
+}
+
+/// Binding slots (a bit each) that are textures for these sources at bindings 1 and 2.
+pub(crate) fn texture_slots(x: Source, y: Source) -> u32 {
+    u32::from(x.is_texture()) << 1 | u32::from(y.is_texture()) << 2
+}
+
+/// One compiled variant of shaders/texture_elementwise.wgsl: an elementwise loss over a
+/// texture's planes (or a buffer's, beside a texture).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TextureElementConfig {
+    pub loss: &'static str,
+    pub code: CodeConfig,
+    pub x: Source,
+    pub y: Source,
+    pub write_out: bool,
+    pub write_grad: bool,
+}
+
+pub(crate) fn texture_elementwise(c: &TextureElementConfig, template: &str) -> String {
+    let mut s = prelude(&c.code);
+    s.push_str(&format!(
+        "const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.write_out, c.write_grad
+    ));
+    s.push_str(&loss_pieces(c.loss, false));
+    s.push_str(&loader("x", 1, c.x));
+    s.push_str(&loader("y", 2, c.y));
     s.push_str(template);
     s
 }

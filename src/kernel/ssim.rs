@@ -4,11 +4,11 @@
 //! finish, ms_ssim five stages (src/kernel/ms_ssim.rs).
 
 use super::dispatch::{
-    begin_pass, binding, range_or_dummy, scratch_range, window, BindRange, Finish, FinishUniform,
-    Launch,
+    begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
+    Launch, Resource,
 };
 use super::registry::SSIM;
-use super::source::{SsimConfig, SSIM_TILE};
+use super::source::{texture_slots, ImagePairConfig, Source, SSIM_TILE};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
@@ -128,15 +128,17 @@ impl Stage {
         let per_chunk = ((room / plane_bytes) as usize).clamp(1, max_dim as usize);
         let planes = p.planes();
         let tiles_per_plane = map_tiles.0 as usize * map_tiles.1 as usize;
-        let config = SsimConfig {
+        let (xs, ys) = (Source::of(s.x), Source::of(s.y));
+        let config = ImagePairConfig {
             code: l.code,
+            x: xs,
+            y: ys,
             write_out: s.out.is_some(),
             write_grad: s.grad.is_some(),
         };
         let sign: f64 = if form.one_minus { -1.0 } else { 1.0 };
         let mut weights = [0.0f32; 16];
         weights[..p.taps.len()].copy_from_slice(&p.taps);
-        let layout = inner.kernels.bind_group_layout(&SSIM);
         let mut groups = Vec::new();
         let mut first = 0;
         while first < planes {
@@ -176,32 +178,22 @@ impl Stage {
                 weights,
             };
             let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
-            let ranges: [BindRange; 8] = [
-                (&ubuf, 0, ubuf.size()),
-                (s.x.buffer(), x.offset, x.size),
-                (s.y.buffer(), y.offset, y.size),
-                match &scales {
+            let buffer = Resource::Buffer;
+            let resources = [
+                buffer((&ubuf, 0, ubuf.size())),
+                image(s.x, &x),
+                image(s.y, &y),
+                buffer(match &scales {
                     Some((t, w)) => (t.buffer(), w.offset, w.size),
                     None => (&inner.dummy_read, 0, 16),
-                },
-                range_or_dummy(s.out, out.as_ref(), &inner.dummy_out),
-                range_or_dummy(s.parts, parts.as_ref(), &inner.dummy_out),
-                range_or_dummy(s.grad, grad.as_ref(), &inner.dummy_out),
-                scratch_range(scratch),
+                }),
+                buffer(range_or_dummy(s.out, out.as_ref(), &inner.dummy_out)),
+                buffer(range_or_dummy(s.parts, parts.as_ref(), &inner.dummy_out)),
+                buffer(range_or_dummy(s.grad, grad.as_ref(), &inner.dummy_out)),
+                buffer(scratch_range(scratch)),
             ];
-            let entries: Vec<_> = ranges
-                .iter()
-                .enumerate()
-                .map(|(i, (b, off, size))| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: binding(b, *off, *size),
-                })
-                .collect();
-            let group = ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(p.loss.name),
-                layout: &layout,
-                entries: &entries,
-            });
+            let textures = texture_slots(xs, ys);
+            let group = group_with(ctx, &SSIM, textures, p.loss.name, &resources);
             groups.push((group, n as u32));
             first += n;
         }

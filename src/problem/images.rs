@@ -128,6 +128,9 @@ pub struct PsnrProblem {
     pub loss: &'static Structured,
     pub images: usize,
     pub per_image: usize,
+    /// One plane's height and width.
+    pub height: usize,
+    pub width: usize,
     pub data_range: f64,
     pub reduction: Reduction,
 }
@@ -147,6 +150,8 @@ impl PsnrProblem {
             loss,
             images: d.images,
             per_image: d.channels * d.height * d.width,
+            height: d.height,
+            width: d.width,
             data_range: p[0],
             reduction,
         })
