@@ -294,8 +294,8 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
         println!("{:<8} value", "metric");
         for m in &metrics {
             let text = match (&m.value, m.name) {
-                (Ok(v), "psnr") => format!("{v} dB"),
-                (Ok(v), _) => v.to_string(),
+                (Ok(v), "psnr") => format!("{} dB", text(*v)),
+                (Ok(v), _) => text(*v),
                 (Err(why), _) => format!("- ({why})"),
             };
             println!("{:<8} {text}", m.name);
@@ -305,6 +305,14 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// float32's shortest digits; an exponent for the very small or large (a close fit's mse).
+fn text(v: f32) -> String {
+    match v.abs() {
+        a if a != 0.0 && a.is_finite() && !(1e-3..1e6).contains(&a) => format!("{v:e}"),
+        _ => v.to_string(),
+    }
 }
 
 /// mse, psnr, ssim and ms_ssim; the last two only where their windows fit (else why not).
