@@ -19,7 +19,11 @@ const VIRIDIS: [(f32, [f32; 3]); 11] = [
 
 /// The colour of `t`, clamped to [0, 1] (NaN is drawn as 0: dark, "not similar").
 pub fn viridis(t: f32) -> [u8; 3] {
-    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) * 255.0 };
+    let t = if t.is_nan() {
+        0.0
+    } else {
+        t.clamp(0.0, 1.0) * 255.0
+    };
     let k = VIRIDIS
         .windows(2)
         .position(|w| t <= w[1].0)
