@@ -75,7 +75,7 @@ fn params(loss: Loss, given: &[String]) -> Result<Vec<(String, ParamValue)>> {
 
 /// A number as JSON: finite ones as numbers, the others as "inf", "-inf" or "nan" (JSON has
 /// no such numbers, and null would not say which).
-fn number(v: f64) -> serde_json::Value {
+pub(super) fn number(v: f64) -> serde_json::Value {
     match v {
         _ if v.is_finite() => json!(v),
         _ if v.is_nan() => json!("nan"),
@@ -206,7 +206,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
 
 /// The adapter the flags name: `auto` is the default adapter (honouring WGPU_BACKEND and
 /// WGPU_ADAPTER_NAME); otherwise the first adapter of that backend and name.
-fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
+pub(super) fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
     if backend == "auto" && name.is_none() {
         return GpuContext::new();
     }

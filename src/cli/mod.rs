@@ -2,7 +2,9 @@
 
 mod adapters;
 mod bench;
+mod compare;
 mod eval;
+mod heatmap;
 mod list;
 mod plot;
 mod report;
@@ -38,6 +40,8 @@ enum Command {
     /// Throughput of losses at several sizes beside the adapter's own buffer copy and the
     /// CPU reference; a table, JSON records, an SVG plot.
     Bench(bench::BenchArgs),
+    /// Two images (PNG or .npy) on the GPU: mse, psnr, ssim, ms_ssim; the SSIM map as a PNG.
+    Compare(compare::CompareArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -50,6 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Eval(a) => eval::run(&a),
         Command::List(a) => list::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Compare(a) => compare::run(&a),
     }
 }
 
