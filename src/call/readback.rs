@@ -109,11 +109,13 @@ impl Recorded {
         let ctx = &self.ctx;
         let _serial = ctx.gl_lock();
         let bytes = 4 * STATUS_WORDS as u64;
-        let staging = ctx.staging(bytes)?;
-        let mut enc = ctx.encoder();
-        enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
-        let idx = ctx.queue().submit([enc.finish()]);
-        let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
+        let raw = ctx.scoped(|| {
+            let staging = ctx.staging(bytes)?;
+            let mut enc = ctx.encoder();
+            enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
+            let idx = ctx.queue().submit([enc.finish()]);
+            ctx.map_read(staging.buffer(), bytes, idx)
+        })?;
         match status_error(ctx, bytemuck::cast_slice(&raw), self) {
             Some(e) => Err(e),
             None => Ok(()),
