@@ -306,3 +306,45 @@ fn infinite_logits_give_the_reference_value() {
         agree("nll", &[x, t]).ok();
     }
 }
+
+#[test]
+fn every_other_family_agrees_on_nan() {
+    // Whatever each answers (NaN error, or out of domain where NaN is no weight), the GPU and
+    // the reference answer the same.
+    let cases: Vec<(&str, Vec<(String, Array)>)> = vec![
+        (
+            "huber",
+            vec![rows("input", 2, 4, &[5]), rows("target", 2, 4, &[])],
+        ),
+        (
+            "kl_div",
+            vec![probs("input", 2, 4, &[]), probs("target", 2, 4, &[3])],
+        ),
+        ("total_variation", vec![rows("input", 3, 4, &[6])]),
+        ("gram", vec![rows("input", 3, 4, &[7])]),
+        (
+            "style_loss",
+            vec![rows("input", 3, 4, &[]), rows("target", 3, 4, &[2])],
+        ),
+        (
+            "wasserstein_1d",
+            vec![probs("u", 2, 4, &[]), probs("v", 2, 4, &[5])],
+        ),
+        (
+            "wasserstein_1d_samples",
+            vec![
+                floats("u_values", &[3], vec![0.0, NAN, 1.0]),
+                floats("v_values", &[2], vec![0.5, 1.5]),
+            ],
+        ),
+    ];
+    for (loss, tensors) in &cases {
+        let got = agree(loss, tensors);
+        assert!(got.is_err(), "{loss}: {got:?}");
+    }
+    // Infinite features make G infinite, not a NaN input: a value on both.
+    let inf = f64::INFINITY;
+    let features = floats("input", &[2, 2], vec![inf, 1.0, 2.0, 3.0]);
+    let got = agree("gram", &[features]).expect("a value");
+    assert_eq!(got.0, Some(inf));
+}
