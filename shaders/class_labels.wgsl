@@ -2,7 +2,8 @@
 // - every label must be a class in [0, C) or the ignored label: the first row that is neither
 //   is recorded (status, as !row; the host reads that row's label for the message);
 // - the weighted mean's denominators: Σ w[y_n] and the count over non-ignored rows, and Σ_c w_c
-//   for label smoothing.
+//   for label smoothing (not for nll, which reads w[y_n] alone);
+// - NaN in the class weights read: every one where Σ_c w_c is taken, else w[y_n] (first class).
 // `label_norms` (one workgroup) then turns the sums into the scales the row kernel multiplies by,
 // so a gradient written in the row kernel is already that of the reduced loss.
 //
@@ -65,13 +66,21 @@ fn count(ids: Ids) {
                 atomicMax(&scratch.status[STATUS_BAD_LABEL], ~(lp.first_row + n));
                 continue;
             }
-            weighted = acc_add(weighted, weight_of(u32(l.index)));
+            let w = weight_of(u32(l.index));
+            if is_nan_f(w) {
+                atomicMax(&scratch.status[STATUS_NAN_WEIGHT], ~u32(l.index));
+            }
+            weighted = acc_add(weighted, w);
             counted = acc_add(counted, 1.0);
         }
     }
     if lp.count_classes != 0u {
         for (var c = start; c < lp.classes; c += stride) {
-            weights = acc_add(weights, weight_of(c));
+            let w = weight_of(c);
+            if is_nan_f(w) {
+                atomicMax(&scratch.status[STATUS_NAN_WEIGHT], ~c);
+            }
+            weights = acc_add(weights, w);
         }
     }
     let a = workgroup_reduce(ids, weighted);

@@ -50,6 +50,7 @@ struct RowSegment {
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
 const NEG_INF_BITS: u32 = 0xff800000u;
+const POS_INF_BITS: u32 = 0x7f800000u;
 
 // The statistics one row folds: x = running max m, y = r = Σ exp(logit - m) over every logit
 // but one that equals m (so Σ exp = 1 + r, and log Σ = log1p(r) keeps a confident row's
@@ -202,9 +203,25 @@ fn main(ids: Ids) {
         // when it fits; min keeps the index in bounds regardless).
         var kept: array<VT, ROW_CACHE>;
         var k_at = 0u;
-        if !skip && MODE != MODE_NLL {
+        // NaN anywhere is an error, in an ignored row too (PyTorch's gradient there is NaN);
+        // nll reads x[y] alone and checks only that (below).
+        let flat = (seg.first_row + row) * seg.classes;
+        if in_range && MODE != MODE_NLL {
             for (var i = walk.first; i < walk.end; i += walk.step) {
                 let raw = logits(row_at / VEC + i);
+                var bad = is_nan_v(raw);
+                var t = VT(0.0);
+                if PROB_TARGET {
+                    t = probs[(seg.t_at + row * seg.classes) / VEC + i];
+                    bad = bad | is_nan_v(t);
+                }
+                if any(bad) {
+                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, raw);
+                    flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, t);
+                }
+                if skip {
+                    continue;
+                }
                 if CACHE_ROW {
                     kept[min(k_at, ROW_CACHE - 1u)] = raw;
                     k_at++;
@@ -217,7 +234,10 @@ fn main(ids: Ids) {
             }
         }
         s = row_reduce(ids.lid, s);
-        let log_sum = lane(log1p_v(VT(s.y)), 0u);
+        // A +inf logit makes the whole row NaN, loss and gradient, as PyTorch's log_softmax
+        // (an all −inf row is NaN already: −inf − −inf).
+        let log_sum = select(lane(log1p_v(VT(s.y)), 0u), nan_f(),
+            bitcast<u32>(s.x) == POS_INF_BITS);
         let lse = s.x + log_sum;
 
         // The row's loss; gradient coefficients: grad_c = a·p_c - b_c, minus cy at c = y.
@@ -231,7 +251,11 @@ fn main(ids: Ids) {
         if MODE == MODE_NLL && !skip {
             let y = u32(label.index);
             let wy = class_weight_of(y);
-            loss = -wy * logit(row_at, y);
+            let xy = logit(row_at, y);
+            if lane_id == 0u && y < seg.classes && is_nan_f(xy) {
+                atomicMax(&scratch.status[STATUS_NAN_INPUT], ~(flat + y));
+            }
+            loss = -wy * xy;
             scaled = loss * ce_scale;
             cy = -wy * ce_scale;
         } else if MODE == MODE_SPARSE_KERAS && !skip {

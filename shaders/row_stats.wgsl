@@ -4,7 +4,8 @@
 //
 // One sweep folds row_add over the row into a vec4 of statistics (row_reduce.wgsl folds the
 // lanes), row_finish turns them into the row's loss and the coefficients the gradient needs,
-// and a last sweep (only when the gradient is asked for) writes row_grads. A loss whose sums
+// and a last sweep (only when the gradient is asked for) writes row_grads. The main sweep
+// flags the first NaN of `input` and `target` (status words, as every kernel does). A loss whose sums
 // need another sum first (categorical_cross_entropy's Σx) gets a sweep before (PRE_SWEEP).
 // The host defines, from the loss's functions in row_losses.wgsl:
 //   stats_zero, stats_combine, row_pre(s, x, y), row_add(s, x, y, pre),
@@ -71,8 +72,15 @@ fn main(ids: Ids) {
         }
         var s = stats_zero();
         if in_range {
+            let flat = (seg.first_row + row) * seg.classes;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                s = row_add(s, x_buf[x_row + i], y_buf[y_row + i], pre);
+                let x = x_buf[x_row + i];
+                let y = y_buf[y_row + i];
+                if any(is_nan_v(x) | is_nan_v(y)) {
+                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, x);
+                    flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, y);
+                }
+                s = row_add(s, x, y, pre);
             }
         }
         s = row_reduce(ids.lid, s);

@@ -4,7 +4,9 @@
 //
 // As row_stats.wgsl: one sweep folds row_add into a vec4 of per-row sums, row_finish turns
 // them (and the row's label) into the loss and the gradient's coefficients, and a second sweep
-// (only when gradients are asked for) writes row_grads for every tensor. The host defines,
+// (only when gradients are asked for) writes row_grads for every tensor. NaN is flagged in
+// status slots NAN_INPUT (a), NAN_WEIGHT (b) and NAN_AUX (c or the labels), which
+// TupleProblem::names names, so the reference's order of checks holds. The host defines,
 // from the loss's functions in row_tuple_losses.wgsl:
 //   binding 3 (`c_buf: array<VT>` for a third tensor, `label_buf: array<f32>` for labels),
 //   load_c(i) -> VT, row_label(row) -> f32, label_ok(label) -> bool,
@@ -72,8 +74,17 @@ fn main(ids: Ids) {
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
         var s = vec4<f32>(0.0);
         if in_range {
+            let flat = (seg.first_row + row) * seg.classes;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                s = row_add(s, a_buf[a_row + i], b_buf[b_row + i], load_c(c_row + i));
+                let a = a_buf[a_row + i];
+                let b = b_buf[b_row + i];
+                let c = load_c(c_row + i);
+                if any(is_nan_v(a) | is_nan_v(b) | is_nan_v(c)) {
+                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, a);
+                    flag_nan_lanes(STATUS_NAN_WEIGHT, flat + i * VEC, b);
+                    flag_nan_lanes(STATUS_NAN_AUX, flat + i * VEC, c);
+                }
+                s = row_add(s, a, b, c);
             }
         }
         s = row_reduce(ids.lid, s);
@@ -83,7 +94,9 @@ fn main(ids: Ids) {
         }
         let r = row_finish(s, label);
         if in_range && lane_id == 0u {
-            if !label_ok(label) {
+            if is_nan_f(label) {
+                atomicMax(&scratch.status[STATUS_NAN_AUX], ~(seg.first_row + row));
+            } else if !label_ok(label) {
                 atomicMax(&scratch.status[STATUS_TARGET_DOMAIN], ~(seg.first_row + row));
             }
             acc = acc_add(acc, r.loss * seg.scale);

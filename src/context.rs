@@ -11,7 +11,6 @@ use parking_lot::ReentrantMutexGuard;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
-use wgpu::util::DeviceExt;
 
 /// Features used when the adapter has them; none is required.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
@@ -47,6 +46,8 @@ pub(crate) struct Inner {
     /// Names the device for the tensors made on it (wgpu's device ids repeat across
     /// instances, so they cannot say whether a buffer is this device's).
     pub token: u64,
+    /// Set once wgpu reports the device lost (src/scope.rs).
+    pub lost: crate::scope::Lost,
 }
 
 /// Live contexts, so that a context on a device another one uses shares its token.
@@ -180,6 +181,11 @@ impl GpuContext {
         };
         let inner = Inner {
             token: device_token(&device, fresh),
+            lost: if fresh {
+                crate::scope::watch(&device)
+            } else {
+                Default::default()
+            },
             kernels: Kernels::new(&device),
             pool: Pool::new(device.clone(), limits.max_buffer_size),
             dummy_read: dummy("gpu-loss absent input"),
@@ -297,29 +303,24 @@ impl GpuContext {
         }
         let bytes = (data.len() as u64).next_multiple_of(16).max(16);
         self.check_buffer_size("uploaded tensor", bytes)?;
-        let scope = self
-            .inner
-            .device
-            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("gpu-loss tensor"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: true,
-        });
-        {
+        let buffer = self.scoped(|| {
+            let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("gpu-loss tensor"),
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: true,
+            });
             let mut view = buffer
                 .slice(..)
                 .get_mapped_range_mut()
-                .map_err(|e| LossError::Gpu(e.to_string()))?;
+                .map_err(|e| LossError::Gpu(format!("allocating {bytes} bytes: {e}")))?;
             view.slice(..data.len()).copy_from_slice(data);
-        }
-        buffer.unmap();
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(LossError::Gpu(format!("allocating {bytes} bytes: {e}")));
-        }
+            drop(view);
+            buffer.unmap();
+            Ok(buffer)
+        })?;
         Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), len, None)
             .with_dtype(dtype)
             .on(self.inner.token))
@@ -374,27 +375,28 @@ impl GpuContext {
                 why: "the buffer lacks COPY_DST usage".into(),
             });
         }
-        if !data.is_empty() {
-            self.inner.queue.write_buffer(
-                tensor.buffer(),
-                tensor.offset(),
-                bytemuck::cast_slice(data),
-            );
-        }
-        Ok(())
+        self.scoped(|| {
+            if !data.is_empty() {
+                let bytes = bytemuck::cast_slice(data);
+                (self.inner.queue).write_buffer(tensor.buffer(), tensor.offset(), bytes);
+            }
+            Ok(())
+        })
     }
 
     /// A new tensor of zeros, from the scratch pool.
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
         let _serial = self.gl_lock();
-        let t = self.scratch_tensor(shape.to_vec())?;
-        let len = t.len();
-        let mut enc = self.encoder();
-        if len > 0 {
-            enc.clear_buffer(t.buffer(), 0, Some((4 * len as u64).next_multiple_of(4)));
-        }
-        self.submit_and_wait(enc)?;
-        Ok(t)
+        self.scoped(|| {
+            let t = self.scratch_tensor(shape.to_vec())?;
+            let len = t.len();
+            let mut enc = self.encoder();
+            if len > 0 {
+                enc.clear_buffer(t.buffer(), 0, Some((4 * len as u64).next_multiple_of(4)));
+            }
+            self.submit_and_wait(enc)?;
+            Ok(t)
+        })
     }
 
     /// Reads an f32 tensor back to the host.
@@ -422,28 +424,15 @@ impl GpuContext {
             return Ok(Vec::new());
         }
         let bytes = tensor.byte_len();
-        let staging = self.staging(bytes)?;
-        let mut enc = self.encoder();
-        enc.copy_buffer_to_buffer(tensor.buffer(), tensor.offset(), staging.buffer(), 0, bytes);
-        let idx = self.inner.queue.submit([enc.finish()]);
-        let raw = self.map_read(staging.buffer(), bytes, idx)?;
-        Ok(bytemuck::cast_slice(&raw).to_vec())
-    }
-
-    /// Runs `f` inside validation and out-of-memory error scopes, so that a wgpu error in it
-    /// is a `LossError::Gpu`, not a panic in wgpu's default handler.
-    pub(crate) fn scoped<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let device = &self.inner.device;
-        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let outcome = f();
-        let oom = pollster::block_on(memory.pop());
-        let invalid = pollster::block_on(validation.pop());
-        match (invalid.or(oom), outcome) {
-            (_, Err(e)) => Err(e),
-            (Some(e), Ok(_)) => Err(LossError::Gpu(e.to_string())),
-            (None, Ok(v)) => Ok(v),
-        }
+        self.scoped(|| {
+            let staging = self.staging(bytes)?;
+            let mut enc = self.encoder();
+            let (buffer, at) = (tensor.buffer(), tensor.offset());
+            enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
+            let idx = self.inner.queue.submit([enc.finish()]);
+            let raw = self.map_read(staging.buffer(), bytes, idx)?;
+            Ok(bytemuck::cast_slice(&raw).to_vec())
+        })
     }
 
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
@@ -556,14 +545,20 @@ impl GpuContext {
         if cache.len() >= UNIFORM_CACHE {
             cache.clear();
         }
-        let buffer = self
-            .inner
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("gpu-loss params"),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        // Not create_buffer_init, which panics where the mapping fails (a lost device): an
+        // unmapped buffer is left for the call's error scope to report, and not cached.
+        let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gpu-loss params"),
+            size: (bytes.len() as u64).next_multiple_of(4),
+            usage: wgpu::BufferUsages::UNIFORM,
+            mapped_at_creation: true,
+        });
+        let Ok(mut view) = buffer.slice(..).get_mapped_range_mut() else {
+            return buffer;
+        };
+        view.slice(..bytes.len()).copy_from_slice(bytes);
+        drop(view);
+        buffer.unmap();
         cache.insert(bytes.to_vec(), buffer.clone());
         buffer
     }

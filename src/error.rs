@@ -104,8 +104,17 @@ pub enum LossError {
         limit: u64,
     },
 
+    /// A wgpu validation or internal error the library's own checks did not foresee.
     #[error("GPU error: {0}")]
     Gpu(String),
+
+    /// The device ran out of memory; the context recovers (it holds no buffer of the call).
+    #[error("GPU out of memory: {0}")]
+    OutOfMemory(String),
+
+    /// The device is lost (destroyed, reset, its driver failed): this context cannot recover.
+    #[error("the device of {adapter} is lost ({reason}); create a new context")]
+    DeviceLost { adapter: String, reason: String },
 
     /// A command line that does not say what it means (`--tensor` without `=`, ...).
     #[error("{0}")]

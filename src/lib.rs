@@ -25,6 +25,7 @@ pub mod params;
 mod pool;
 pub mod problem;
 pub mod sample;
+mod scope;
 mod serial;
 pub mod status;
 pub mod tensor;

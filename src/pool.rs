@@ -66,6 +66,11 @@ impl Pool {
         }
     }
 
+    /// Drops every idle buffer (after a failed submission, whose buffers' state is unknown).
+    pub(crate) fn clear(&self) {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Buffers currently idle in the pool (for tests of the no-allocation promise).
     pub(crate) fn idle(&self) -> usize {
         self.free

@@ -250,9 +250,10 @@ fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
             let (shape, len, classes) = sized(extent);
             Array {
                 shape,
+                // No class to draw from: label 0, which the call then refuses.
                 values: Values::Int(
                     (0..len)
-                        .map(|_| rng.random_range(0..classes as i64))
+                        .map(|_| rng.random_range(0..classes.max(1) as i64))
                         .collect(),
                 ),
                 dtype: "<i8".into(),

@@ -214,6 +214,11 @@ impl Status {
         self.first[check as usize] = Some(index as u64);
     }
 
+    /// Forgets what `check` found (a NaN the host shows is no input's).
+    pub fn clear(&mut self, check: Check) {
+        self.first[check as usize] = None;
+    }
+
     pub fn first(&self, check: Check) -> Option<u64> {
         self.first[check as usize]
     }

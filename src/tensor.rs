@@ -100,8 +100,11 @@ impl Tensor {
     /// Wraps `shape.product()` f32 values of a caller's buffer starting at byte `offset`,
     /// without copying. The buffer needs STORAGE usage to be read or written by a kernel
     /// (COPY_SRC to be downloaded, COPY_DST to be written from the host). The tensor does not
-    /// know its buffer's device; [`GpuContext::wrap`](crate::GpuContext::wrap) makes one that
-    /// does, which a context then refuses when the device is another's.
+    /// know its buffer's device (wgpu does not say), so using it with a context is the
+    /// caller's promise that the device is that context's: if not, wgpu's validation finds it
+    /// and the call fails with `LossError::Gpu`, not a panic, and the context goes on.
+    /// [`GpuContext::wrap`](crate::GpuContext::wrap) makes a tensor that knows its device,
+    /// which another context refuses up front (`ForeignTensor`): prefer it.
     pub fn wrap(buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
         Tensor::wrap_typed(buffer, offset, shape, DType::F32)
     }

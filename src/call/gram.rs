@@ -17,7 +17,7 @@ use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
 use crate::params::Reduction;
 use crate::problem::structured::feature_dims;
-use crate::status::{Names, SCRATCH_HEADER_BYTES};
+use crate::status::{Check, Names, SCRATCH_HEADER_BYTES};
 use crate::tensor::Tensor;
 
 /// The matrix of batch item `i` of a `[B, rows, cols]` stack.
@@ -153,6 +153,12 @@ pub(crate) fn record(
             matmul::record(ctx, &mut pass, db, fb, false, item(gf, i, c, m), alpha)?;
         }
     }
+    // The reduction checks G (and gram's G twice, as input and target): a NaN there is the
+    // first NaN of the features it came from.
+    parts.nan_sources = vec![
+        (Check::NanInput, input.clone()),
+        (Check::NanTarget, target.unwrap_or(input).clone()),
+    ];
     parts.names.loss = loss.name;
     parts.reduction = req.reduction;
     parts.elements = elements.or(gram_is_output.then_some(g_f));

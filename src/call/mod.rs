@@ -198,12 +198,16 @@ impl<'a> LossCall<'a> {
     /// domain) is checked on the GPU and read by [`Recorded::check`].
     pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
         let _serial = self.ctx.gl_lock();
-        let value = outputs::value_tensor(self.ctx, self.value_into)?;
-        let loss = self.req.loss.name();
-        self.ctx.own(&value, || format!("{loss}: value"))?;
-        match self.req.loss {
-            Loss::Objective(o) => objective::record(self.ctx, &self.req, o, enc, value),
-            _ => family::record(self.ctx, &self.req, enc, value),
-        }
+        // Scoped: an error wgpu finds while recording is typed, not a panic (one it finds
+        // when the caller finishes the encoder is the caller's device's to report).
+        self.ctx.scoped(|| {
+            let value = outputs::value_tensor(self.ctx, self.value_into)?;
+            let loss = self.req.loss.name();
+            self.ctx.own(&value, || format!("{loss}: value"))?;
+            match self.req.loss {
+                Loss::Objective(o) => objective::record(self.ctx, &self.req, o, enc, value),
+                _ => family::record(self.ctx, &self.req, enc, value),
+            }
+        })
     }
 }

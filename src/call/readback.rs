@@ -23,6 +23,9 @@ pub(crate) struct Parts {
     /// Sample weights behind a domain check whose kernel flags index 0 for a bad total too:
     /// the first bad weight is found on the host.
     pub weights: Vec<(Check, Tensor)>,
+    /// The tensors a NaN check stands for where the kernel checked values made from them
+    /// (gram's G from the features): the index is found in the tensor on the host.
+    pub nan_sources: Vec<(Check, Tensor)>,
 }
 
 impl Parts {
@@ -42,6 +45,7 @@ impl Parts {
             scratch,
             labels: None,
             weights: Vec::new(),
+            nan_sources: Vec::new(),
         }
     }
 }
@@ -79,6 +83,7 @@ pub struct Recorded {
     pub(crate) names: Names,
     pub(crate) labels: Option<Tensor>,
     pub(crate) weights: Vec<(Check, Tensor)>,
+    pub(crate) nan_sources: Vec<(Check, Tensor)>,
     pub(crate) reduction: Reduction,
     ctx: GpuContext,
 }
@@ -96,6 +101,7 @@ impl Recorded {
             names: parts.names,
             labels: parts.labels,
             weights: parts.weights,
+            nan_sources: parts.nan_sources,
             reduction: parts.reduction,
             ctx: ctx.clone(),
         }
@@ -109,11 +115,13 @@ impl Recorded {
         let ctx = &self.ctx;
         let _serial = ctx.gl_lock();
         let bytes = 4 * STATUS_WORDS as u64;
-        let staging = ctx.staging(bytes)?;
-        let mut enc = ctx.encoder();
-        enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
-        let idx = ctx.queue().submit([enc.finish()]);
-        let raw = ctx.map_read(staging.buffer(), bytes, idx)?;
+        let raw = ctx.scoped(|| {
+            let staging = ctx.staging(bytes)?;
+            let mut enc = ctx.encoder();
+            enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
+            let idx = ctx.queue().submit([enc.finish()]);
+            ctx.map_read(staging.buffer(), bytes, idx)
+        })?;
         match status_error(ctx, bytemuck::cast_slice(&raw), self) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -177,6 +185,18 @@ fn status_error(ctx: &GpuContext, words: &[u32], r: &Recorded) -> Option<LossErr
         if status.first(*check) == Some(0) {
             if let Some(i) = first_bad_weight(ctx, weights) {
                 status.set_first(*check, i);
+            }
+        }
+    }
+    for (check, source) in &r.nan_sources {
+        if status.first(*check).is_none() {
+            continue;
+        }
+        if let Ok(v) = ctx.download(source) {
+            match v.iter().position(|x| x.is_nan()) {
+                Some(i) => status.set_first(*check, i),
+                // NaN made from infinities (∞ − ∞): a value, as the reference gives it.
+                None => status.clear(*check),
             }
         }
     }

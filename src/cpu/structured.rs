@@ -93,8 +93,21 @@ pub fn histogram_rows(u: &[usize], v: &[usize]) -> Result<(usize, usize)> {
             expected: format!("{u:?}, the shape of `u`"),
         });
     }
-    Ok((rows.iter().product(), classes))
+    let rows: usize = rows.iter().product();
+    // A row of no bins has no mass: refused as any row of zero mass is, on both backends.
+    if classes == 0 && rows > 0 {
+        return Err(LossError::OutOfDomain {
+            loss: LOSS,
+            tensor: "u and v",
+            index: 0,
+            domain: POSITIVE_MASS,
+        });
+    }
+    Ok((rows, classes))
 }
+
+/// wasserstein_1d's rule for each row, in the words of both backends' errors.
+pub const POSITIVE_MASS: &str = "rows of positive mass (a row that sums to 0 is no distribution)";
 
 /// wasserstein_1d: each row of `u` and `v` normalised to sum 1, W1 = dx·Σ_c |U_c − V_c| with
 /// U, V the cumulative sums; the gradients go through the normalisation
@@ -138,7 +151,7 @@ pub fn wasserstein_1d(
         let (ur, vr) = (&u[range.clone()], &v[range.clone()]);
         let (su, sv) = (sum(ur.iter().copied()), sum(vr.iter().copied()));
         if !(su > 0.0 && sv > 0.0) {
-            return Err(outside("u and v", r, "rows of positive mass"));
+            return Err(outside("u and v", r, POSITIVE_MASS));
         }
         let (mut big_u, mut big_v) = (0.0, 0.0);
         let mut signs = vec![0.0; c];

@@ -149,7 +149,8 @@ pub(crate) fn record(
             w_at: weight_window.as_ref().map_or(0, |w| w.at),
             slots: pre_slots,
             slot_at,
-            count_classes: (i == 0).into(),
+            // nll reads w[y] alone (no smoothing): it neither sums nor checks the others.
+            count_classes: (i == 0 && mode != CrossEntropyMode::Nll).into(),
             index_target: index_target.into(),
             reduction_mean: (p.reduction == Reduction::Mean).into(),
             total_rows: n as u32,

@@ -255,8 +255,14 @@ impl TupleProblem {
         })
     }
 
+    /// The kernel flags NaN in its first, second and third tensors (or labels) in the input,
+    /// weight and aux slots, which report in that order, as the reference checks them.
     pub fn names(&self) -> Names {
+        let tensors = self.loss.grads;
         Names {
+            input: tensors[0],
+            weight: tensors[1],
+            aux: tensors.get(2).copied().unwrap_or("target"),
             target_domain: "{-1, 1}",
             ..Names::plain(self.loss.name, self.classes)
         }

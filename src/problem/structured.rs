@@ -109,7 +109,7 @@ impl WassersteinProblem {
             aux: "v",
             input_domain: "non-negative weights",
             aux_domain: "non-negative weights",
-            target_domain: "rows of positive mass (a row that sums to 0 is no distribution)",
+            target_domain: structured::POSITIVE_MASS,
             classes: self.classes,
         }
     }

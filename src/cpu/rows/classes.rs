@@ -6,7 +6,7 @@ use super::shared::{
     Reducer, RowResult, KERAS_EPSILON,
 };
 use crate::cpu::Compensated;
-use crate::error::Result;
+use crate::error::{LossError, Result};
 use crate::params::{no_batchmean, Reduction, Rule};
 
 /// cross_entropy's target: class indices [N], or probabilities [N, C].
@@ -58,10 +58,12 @@ fn log_sum_rest(z: &[f64], m: f64) -> f64 {
 }
 
 /// log_softmax(z), each entry as (z_k − max) − log Σ exp(z − max), without cancellation.
+/// A row whose max is infinite (a +inf logit, or all −inf) is NaN throughout, as PyTorch's
+/// log_softmax gives it (z − max is NaN at the max).
 fn log_softmax(z: &[f64]) -> Vec<f64> {
     let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if m.is_infinite() {
-        return z.iter().map(|&v| v - log_sum_exp(z)).collect();
+        return vec![f64::NAN; z.len()];
     }
     let rest = log_sum_rest(z, m);
     z.iter().map(|&v| (v - m) - rest).collect()
@@ -225,7 +227,8 @@ pub fn cross_entropy(
 }
 
 /// PyTorch NLLLoss on log-probabilities: ℓ_n = −w_y·x[n, y]; `mean` divides by Σ w_y over the
-/// rows not ignored.
+/// rows not ignored. A gather: a NaN it does not read (another class's, an ignored row's)
+/// is no error, as in PyTorch.
 pub fn nll(
     x: &[f64],
     classes: usize,
@@ -244,10 +247,7 @@ pub fn nll(
             format!("[{c}] (one per class)")
         })?;
     }
-    no_nan(LOSS, "input", x)?;
-    if let Some(w) = weight {
-        no_nan(LOSS, "weight", w)?;
-    }
+    gathered_nan(x, c, target, weight, ignore_index)?;
     check_labels(LOSS, target, c, Some(ignore_index))?;
 
     let w = |k: usize| weight.map_or(1.0, |w| w[k]);
@@ -264,6 +264,37 @@ pub fn nll(
         grad[r * c + y] = -w(y) * scale;
     }
     Ok(red.finish(rows, vec![grad]))
+}
+
+/// nll's NaN check: only what it gathers, x[n, y_n] and w[y_n] of the rows kept with a
+/// class label, as PyTorch's value depends on nothing else. The first such x (flat index),
+/// then the lowest such class's weight.
+fn gathered_nan(
+    x: &[f64],
+    c: usize,
+    target: &[i64],
+    weight: Option<&[f64]>,
+    ignore_index: i64,
+) -> Result<()> {
+    let read = || {
+        (target.iter().enumerate())
+            .filter(|&(_, &y)| y != ignore_index && (0..c as i64).contains(&y))
+            .map(|(r, &y)| (r, y as usize))
+    };
+    let nan = |tensor, index: usize| LossError::NaN {
+        loss: "nll",
+        tensor,
+        index: index as u64,
+    };
+    if let Some((r, y)) = read().find(|&(r, y)| x[r * c + y].is_nan()) {
+        return Err(nan("input", r * c + y));
+    }
+    if let Some(w) = weight {
+        if let Some(y) = read().map(|(_, y)| y).filter(|&y| w[y].is_nan()).min() {
+            return Err(nan("weight", y));
+        }
+    }
+    Ok(())
 }
 
 /// Keras's cross-entropy on probabilities, one row: q = x / Σx clipped to [ε, 1 − ε], loss

@@ -10,7 +10,7 @@
 //! against the frameworks' own numbers (the conformance cases).
 //!
 //! Checks, in order: the reduction, the shapes, the parameters, NaN in any tensor (first
-//! index), then the labels (first bad row).
+//! index; nll, a gather, only in what it reads), then the labels (first bad row).
 //!
 //! One file per family: `classes` (the cross-entropies and nll, on class labels or
 //! probabilities), `divergences` (kl_div, whose term cpu::elementwise shares, and js_div),
