@@ -215,6 +215,16 @@ pub(crate) static BITONIC: KernelDef<CodeConfig> = KernelDef {
     textures: buffers_only,
 };
 
+/// shaders/radix.wgsl (entries `count`, `scan`, `scatter`): pass, keys in, positions in, keys
+/// out, positions out, digit counts.
+pub(crate) static RADIX_SORT: KernelDef<CodeConfig> = KernelDef {
+    name: "radix_sort",
+    template: include_str!("../../shaders/radix.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+    source: source::with_workgroup_size,
+    textures: buffers_only,
+};
+
 /// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
 /// u_weights, v_weights, keys, order, chunk sums, the two gradients, scratch.
 pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
@@ -283,7 +293,7 @@ mod tests {
                     validate(&ELEMENTWISE, &variant);
                 }
             }
-            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &RADIX_SORT, &SAMPLES_SCAN] {
                 validate(kernel, &code);
             }
             for (label_words, has_weight) in [(1, true), (2, false)] {
