@@ -366,6 +366,9 @@ fn wasserstein_1d_matches_the_reference() {
         (3, 257),
         (257, 3),
         (2, 4099),
+        // Spans that end mid-row and row groups that end mid-workgroup.
+        (100, 65),
+        (9, 1023),
     ];
     let base = seed();
     for (s, &(n, c)) in shapes.iter().enumerate() {

@@ -1,5 +1,6 @@
-//! Records one call of wasserstein_1d: rows split into dispatches that fit a binding (one
-//! workgroup per row inside each), then the finish pass.
+//! Records one call of wasserstein_1d: rows split into dispatches that fit a binding (a group
+//! of lanes per row inside each, each lane a span of about ROW_SPAN bins), then the finish
+//! pass.
 
 use super::dispatch::{
     group, record_pass, row_plan, scratch_range, window, BindRange, Finish, Launch,
@@ -29,8 +30,12 @@ struct SegmentUniform {
     partial_at: u32,
     scale: f32,
     dx: f32,
-    _pad: u32,
+    lanes: u32,
 }
+
+/// Bins a lane walks serially: enough to make the scans across lanes (their barriers) cheap
+/// beside the walk, few enough that a row of 1024 still spreads over 32 lanes.
+const ROW_SPAN: usize = 32;
 
 pub(crate) struct Bound<'a> {
     pub u: &'a Tensor,
@@ -50,9 +55,10 @@ pub(crate) fn record(
     let inner = &ctx.inner;
     let l = Launch::of(ctx);
     let (n, c) = (p.rows, p.classes);
-    // One workgroup per row (its scan needs the whole workgroup).
+    let wg = l.tuning.workgroup_size;
+    let lanes = (c.div_ceil(ROW_SPAN).next_power_of_two() as u32).clamp(1, wg);
     let max_groups = inner.limits.max_compute_workgroups_per_dimension as usize;
-    let rows = row_plan(&l, n, c, "values", 1, max_groups)?;
+    let rows = row_plan(&l, n, c, "values", (wg / lanes) as usize, max_groups)?;
     let config = OutputsConfig {
         code: l.code,
         write_out: t.out.is_some(),
@@ -81,7 +87,7 @@ pub(crate) fn record(
             partial_at: s.partial_at,
             scale: if mean { 1.0 / n as f32 } else { 1.0 },
             dx: p.dx as f32,
-            _pad: 0,
+            lanes,
         };
         let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
         let out_res: BindRange<'_> = out.map_or((&inner.dummy_out, 0, 16), |(o, w)| {
