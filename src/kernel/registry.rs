@@ -173,11 +173,11 @@ pub(crate) static TEXTURE_ELEMENTWISE: KernelDef<TextureElementConfig> = KernelD
     textures: |c| source::texture_slots(c.x, c.y),
 };
 
-/// shaders/matmul.wgsl: dims, A, B, out.
+/// shaders/matmul.wgsl (entries `main`, `gather`): dims, A, B, out, split-K partials.
 pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
     name: "matmul",
     template: include_str!("../../shaders/matmul.wgsl"),
-    bindings: &[Uniform, Read, Read, ReadWrite],
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite],
     source: source::matmul,
     textures: buffers_only,
 };
