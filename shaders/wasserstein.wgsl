@@ -9,7 +9,7 @@
 //            sums before each lane, whose quotients by S start its U and D;
 //   sweep 2: the scan of (u/S_u, u/S_u − v/S_v) gives U_c and D_c = U_c − V_c:
 //            L = Σ |D_c|, T = Σ s_c, A = Σ s_c·U_c (s = sign D);
-// The masses, the steps u/S_u and v/S_v (reduce.wgsl's `quotient`) and every scan carry
+// The masses, the steps u/S_u and v/S_v (u times 1/S_u, both to twice f32) and every scan carry
 // twice f32's precision (Acc): D_c is a small difference of two CDFs near 1, and its sign
 // picks the gradient, so it must agree with float64's wherever D_c is above rounding.
 //   sweep 3 (gradient): the prefix of s (kept per bin in grad_u by sweep 2) gives
@@ -33,6 +33,10 @@ struct Segment {
     scale: f32,      // 1/N for mean, 1 otherwise
     dx: f32,
     lanes: u32,      // invocations a row: a power of two dividing WG_SIZE
+    vec4_loads: u32, // rows and u_at, v_at, gu_at, gv_at are whole vec4s: u4 .. gv4 serve
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> seg: Segment;
@@ -42,6 +46,67 @@ struct Segment {
 @group(0) @binding(4) var<storage, read_write> grad_u: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad_v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> scratch: Scratch;
+// u, v and the gradients again, four bins an access (CPU drivers load and store storage lane
+// by lane, 16 bytes about as cheaply as 4).
+@group(0) @binding(7) var<storage, read> u4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> v4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> gu4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> gv4: array<vec4<f32>>;
+
+// Bins i .. i + 3 of a row from its first element `at`, those from `hi` on as 0.
+fn load4(at: u32, i: u32, hi: u32, from_u: bool) -> vec4<f32> {
+    if seg.vec4_loads != 0u {
+        if from_u {
+            return u4[(at + i) / 4u];
+        }
+        return v4[(at + i) / 4u];
+    }
+    var x = vec4<f32>(0.0);
+    for (var r = 0u; r < 4u; r++) {
+        if i + r < hi {
+            if from_u {
+                x[r] = u_buf[at + i + r];
+            } else {
+                x[r] = v_buf[at + i + r];
+            }
+        }
+    }
+    return x;
+}
+
+// Bins i .. i + 3 of a gradient row from `at`, those from `hi` on left alone.
+fn store4(at: u32, i: u32, hi: u32, x: vec4<f32>, to_u: bool) {
+    if seg.vec4_loads != 0u {
+        if to_u {
+            gu4[(at + i) / 4u] = x;
+        } else {
+            gv4[(at + i) / 4u] = x;
+        }
+        return;
+    }
+    for (var r = 0u; r < 4u; r++) {
+        if i + r < hi {
+            if to_u {
+                grad_u[at + i + r] = x[r];
+            } else {
+                grad_v[at + i + r] = x[r];
+            }
+        }
+    }
+}
+
+// 1 / (T.x + T.y) to twice f32's precision, so each step w / T is a product, not a quotient.
+fn reciprocal(total: Acc) -> Acc {
+    let r = 1.0 / total.x;
+    let e = two_product(r, total.x);
+    return two_sum(r, (((1.0 - e.x) - e.y) - r * total.y) / total.x);
+}
+
+// w · (I.x + I.y) as hi + lo, to twice f32's precision.
+fn scaled(w: f32, inv: Acc) -> Acc {
+    let p = two_product(w, inv.x);
+    return Acc(p.x, p.y + w * inv.y);
+}
 
 // One scan buffer for every scan: two Accs (or two plain values) per invocation.
 var<workgroup> scan_buf: array<vec4<f32>, 2u * WG_SIZE>;
@@ -89,7 +154,7 @@ fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
 
-// p / (T.x + T.y) to twice f32's precision, p itself an Acc (reduce.wgsl's `quotient`).
+// p / (T.x + T.y) to twice f32's precision, p itself an Acc (as reduce.wgsl's `quotient`).
 fn acc_quotient(p: Acc, total: Acc) -> Acc {
     let q = p.x / total.x;
     let e = two_product(q, total.x);
@@ -105,7 +170,11 @@ fn main(ids: Ids) {
     let lanes = seg.lanes;
     let per_group = WG_SIZE / lanes;
     let li = lid % lanes;
-    let span = (c + lanes - 1u) / lanes;
+    // Whole vec4s a lane when they can be loaded so.
+    var span = (c + lanes - 1u) / lanes;
+    if seg.vec4_loads != 0u {
+        span = (span + 3u) & ~3u;
+    }
     let lo = min(li * span, c);
     let levels = countTrailingZeros(lanes) + span + 4u;
     var acc = ACC_ZERO;
@@ -123,17 +192,19 @@ fn main(ids: Ids) {
         // Sweep 1: the masses (S_u, S_v as Accs) and the mass before each lane's span; the
         // checks.
         var own = vec4<f32>(0.0);
-        for (var i = lo; i < hi; i++) {
-            let u = u_buf[u_row + i];
-            let v = v_buf[v_row + i];
-            let e = global_row * c + i;
-            if is_nan_f(u) || u < 0.0 {
-                flag(STATUS_INPUT_DOMAIN, e);
+        for (var i4 = lo; i4 < hi; i4 += 4u) {
+            let u = load4(u_row, i4, hi, true);
+            let v = load4(v_row, i4, hi, false);
+            for (var r = 0u; r < 4u; r++) {
+                let e = global_row * c + i4 + r;
+                if is_nan_f(u[r]) || u[r] < 0.0 {
+                    flag(STATUS_INPUT_DOMAIN, e);
+                }
+                if is_nan_f(v[r]) || v[r] < 0.0 {
+                    flag(STATUS_AUX_DOMAIN, e);
+                }
+                own = vec4(acc_add(own.xy, u[r]), acc_add(own.zw, v[r]));
             }
-            if is_nan_f(v) || v < 0.0 {
-                flag(STATUS_AUX_DOMAIN, e);
-            }
-            own = vec4(acc_add(own.xy, u), acc_add(own.zw, v));
         }
         let masses = scan_pair(lid, own);
         let mass = masses[1];
@@ -151,17 +222,29 @@ fn main(ids: Ids) {
         var run = vec4(u_start, d_start);
         var la = vec4<f32>(0.0); // (L, A)
         var t = 0.0;
-        for (var i = lo; i < hi; i++) {
-            let qu = quotient(u_buf[u_row + i], mass.xy);
-            let qv = quotient(v_buf[v_row + i], mass.zw);
-            run = pair_combine(run, vec4(qu, acc_combine(qu, -qv)));
-            let d = acc_value(run.zw);
-            let sg = tie_sign(d, levels);
-            la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(run.xy)));
-            if WRITE_GRAD {
-                grad_u[seg.gu_at + row * c + i] = t;
+        let inv_u = reciprocal(mass.xy);
+        let inv_v = reciprocal(mass.zw);
+        for (var i4 = lo; i4 < hi; i4 += 4u) {
+            let u = load4(u_row, i4, hi, true);
+            let v = load4(v_row, i4, hi, false);
+            var before = vec4<f32>(0.0);
+            // A fixed count, so that compilers unroll it and index u, v statically.
+            for (var r = 0u; r < 4u; r++) {
+                if i4 + r >= hi {
+                    break;
+                }
+                let qu = scaled(u[r], inv_u);
+                let qv = scaled(v[r], inv_v);
+                run = pair_combine(run, vec4(qu, acc_combine(qu, -qv)));
+                let d = acc_value(run.zw);
+                let sg = tie_sign(d, levels);
+                la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(run.xy)));
+                before[r] = t;
+                t += sg;
             }
-            t += sg;
+            if WRITE_GRAD {
+                store4(seg.gu_at + row * c, i4, hi, before, true);
+            }
         }
         // Fold the lanes' sums; T's prefix at each lane's start.
         let la_total = scan_pair(lid, la)[1];
@@ -182,11 +265,21 @@ fn main(ids: Ids) {
             let b_total = a_total - l_total;
             let k_scale = seg.dx * seg.scale;
             let t_before = acc_value(ts[0].xy);
-            for (var i = lo; i < hi; i++) {
-                let at = row * c + i;
-                let suffix = t_total - (t_before + grad_u[seg.gu_at + at]);
-                grad_u[seg.gu_at + at] = k_scale / mass_u * (suffix - a_total);
-                grad_v[seg.gv_at + at] = -k_scale / mass_v * (suffix - b_total);
+            for (var i4 = lo; i4 < hi; i4 += 4u) {
+                let at = seg.gu_at + row * c;
+                var before = vec4<f32>(0.0);
+                if seg.vec4_loads != 0u {
+                    before = gu4[(at + i4) / 4u];
+                } else {
+                    for (var r = 0u; r < 4u; r++) {
+                        if i4 + r < hi {
+                            before[r] = grad_u[at + i4 + r];
+                        }
+                    }
+                }
+                let suffix = t_total - (t_before + before);
+                store4(at, i4, hi, k_scale / mass_u * (suffix - a_total), true);
+                store4(seg.gv_at + row * c, i4, hi, -k_scale / mass_v * (suffix - b_total), false);
             }
         }
     }

@@ -182,12 +182,14 @@ pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
     textures: buffers_only,
 };
 
-/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch.
+/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch, and
+/// u, v and the two gradients again (as vec4s).
 pub(crate) static WASSERSTEIN: KernelDef<OutputsConfig> = KernelDef {
     name: "wasserstein",
     template: include_str!("../../shaders/wasserstein.wgsl"),
     bindings: &[
-        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Read, Read, ReadWrite,
+        ReadWrite,
     ],
     source: source::with_outputs,
     textures: buffers_only,
