@@ -51,6 +51,8 @@ struct PrepUniform {
     v_at: u32,
     uw_at: u32,
     vw_at: u32,
+    groups: u32,
+    _pad: [u32; 3],
 }
 
 /// bitonic.wgsl's `Step`.
@@ -131,7 +133,9 @@ pub(crate) fn record<'a>(
     let chunk_sums = ctx.scratch_tensor(vec![2 * chunks])?;
     let max_groups = (inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
     let scan_groups = chunks.clamp(1, max_groups) as u32;
-    let scratch = ctx.scratch(u64::from(scan_groups))?;
+    // keys_from_samples' two weight sums per workgroup go through the partials first.
+    let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
+    let scratch = ctx.scratch(u64::from(scan_groups.max(2 * sample_groups)))?;
     let whole = |t: &Tensor| window(t, 0, t.len(), align);
     let (u, v) = (whole(t.u), whole(t.v));
     let uw = t.u_weights.map(whole);
@@ -157,6 +161,8 @@ pub(crate) fn record<'a>(
         v_at: v.at,
         uw_at: uw.as_ref().map_or(0, |w| w.at),
         vw_at: vw.as_ref().map_or(0, |w| w.at),
+        groups: sample_groups,
+        _pad: [0; 3],
     }));
     let prep = group(
         ctx,
@@ -225,10 +231,9 @@ pub(crate) fn record<'a>(
     };
 
     let mut pass = begin_pass(enc, p.loss.name, &scratch);
-    let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
     for (def, entry, bind_group, groups) in [
-        (&SAMPLES_PREP, "totals", &prep, 1),
         (&SAMPLES_PREP, "keys_from_samples", &prep, sample_groups),
+        (&SAMPLES_PREP, "totals", &prep, 1),
     ] {
         pass.set_pipeline(&pipeline(def, entry)?);
         pass.set_bind_group(0, bind_group, &[]);
