@@ -85,9 +85,9 @@ pub(crate) fn record(
         let v = win(t.v, c);
         let out = t.out.map(|o| (o, win(o, 1)));
         let grads = t.grads.map(|(gu, gv)| ((gu, win(gu, c)), (gv, win(gv, c))));
-        let whole4 = |at: u32| at % 4 == 0;
+        let whole4 = |at: u32| at.is_multiple_of(4);
         let vec4 = l.tuning.vector_loads
-            && c % 4 == 0
+            && c.is_multiple_of(4)
             && whole4(u.at)
             && whole4(v.at)
             && grads
