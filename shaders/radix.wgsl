@@ -3,18 +3,18 @@
 // floats by flipping them to order-preserving u32 (−0 as +0, so equal floats keep their
 // positions, as the float compare does). Each pass is three dispatches and no workgroup ever
 // waits for another:
-// - `count`: each tile of TILE keys counts its digits into counts[d · tiles + t];
+// - `count`: each tile of WG_SIZE · ps.per keys counts its digits into counts[d · tiles + t];
 // - `scan`: workgroup d turns row d into exclusive prefixes over tiles, its total after them;
 // - `scatter`: each tile ranks its keys by (digit, position) and writes them at
 //   (keys of smaller digits) + (this digit in earlier tiles) + (this digit earlier in the tile).
-// An invocation owns PER consecutive keys of its tile, so its order within the tile is the
+// An invocation owns ps.per consecutive keys of its tile, so its order within the tile is the
 // keys' order. The host prepends WG_SIZE (at least RADIX).
 
 struct Pass {
     count: u32,
     tiles: u32,
     shift: u32,
-    _pad: u32,
+    per: u32,  // keys an invocation owns in a tile: a multiple of 4, WG_SIZE · per < 65536
 }
 
 @group(0) @binding(0) var<uniform> ps: Pass;
@@ -25,8 +25,6 @@ struct Pass {
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>;
 
 const RADIX: u32 = 16u;
-const PER: u32 = 64u;
-const TILE: u32 = WG_SIZE * PER;
 // The cross-invocation scan rakes: RAKERS invocations each run over RAKE entries.
 const RAKE: u32 = min(16u, WG_SIZE);
 const RAKERS: u32 = WG_SIZE / RAKE;
@@ -42,7 +40,7 @@ fn digit_of(bits: u32) -> u32 {
 }
 
 // RADIX counts of 16 bits, two a word (digit d: word d / 2, half d % 2): an invocation's or a
-// tile's (TILE < 65536), added as plain vectors, kept in registers without dynamic indexing.
+// tile's (under 65536 keys), added as plain vectors, kept in registers without dynamic indexing.
 struct Counts {
     a: vec4<u32>,
     b: vec4<u32>,
@@ -120,9 +118,9 @@ fn scan_counts(lid: u32, x: Counts) -> Scanned {
 // drivers load storage lane by lane: one 16-byte load costs about what a 4-byte one does);
 // buffers hold whole vec4s, and keys past ps.count count for nothing.
 fn own_counts(t: u32, lid: u32) -> Counts {
-    let first = t * TILE + lid * PER;
+    let first = (t * WG_SIZE + lid) * ps.per;
     var c = NO_COUNTS;
-    for (var q = 0u; q < PER; q += 4u) {
+    for (var q = 0u; q < ps.per; q += 4u) {
         let k = keys_in[(first + q) / 4u];
         for (var r = 0u; r < 4u; r++) {
             if first + q + r < ps.count {
@@ -220,8 +218,8 @@ fn scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
             vec4<u32>(at[8], at[9], at[10], at[11]),
             vec4<u32>(at[12], at[13], at[14], at[15]),
         );
-        let first = t * TILE + lid * PER;
-        for (var q = 0u; q < PER; q += 4u) {
+        let first = (t * WG_SIZE + lid) * ps.per;
+        for (var q = 0u; q < ps.per; q += 4u) {
             let k = keys_in[(first + q) / 4u];
             let o = order_in[(first + q) / 4u];
             for (var r = 0u; r < 4u; r++) {
