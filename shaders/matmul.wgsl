@@ -1,14 +1,20 @@
-// A tiled matrix product for section F: out = alpha · A · op(B), A [R, K] row-major, op(B)
-// = B [K, Q] or, with TRANS_B, Bᵀ where B is [Q, K] (the Gram matrix F·Fᵀ reads F twice).
-// Each workgroup computes one TILE × TILE block of `out`, walking K in steps of TILE through
-// two tiles in workgroup memory; each invocation keeps one compensated sum (TwoSum) of the
-// tiles' partial sums, so sums over hundreds of thousands of products keep f32 precision, in a
-// fixed order (deterministic).
+// A register-blocked matrix product for section F: out = alpha · A · op(B), A [R, K] row-major,
+// op(B) = B [K, Q] or, with TRANS_B, Bᵀ where B is [Q, K] (the Gram matrix F·Fᵀ reads F twice).
+// A workgroup of 16 × 16 invocations computes one BLOCK × BLOCK tile of `out`, each invocation
+// a 4 × 4 block of it in registers, walking its share of K in steps of KT through two tiles in
+// workgroup memory kept as vec4s (four rows of A, four columns of op(B), at one k), so each
+// step is four vec4 multiply-adds per k. Each output keeps a compensated sum (TwoSum) of the
+// steps' plain sums, in a fixed order (deterministic).
 //
-// The host prepends TRANS_B, and common.wgsl and reduce.wgsl (for Acc). Every invocation
-// reaches every barrier: the K loop's bounds are uniform, and loads out of range read 0.
+// K may be split over dims.splits workgroups along z (a small output over a long K, as F·Fᵀ):
+// each writes its (hi, lo) partials, and `gather` adds them in order. With dims.sym (A·Aᵀ:
+// out is symmetric) only tiles on or above the diagonal are computed; the others are their
+// mirror. The host prepends TRANS_B, common.wgsl and reduce.wgsl. Every invocation of a
+// workgroup reaches every barrier: a workgroup below the diagonal returns as a whole, the K
+// loop's bounds are uniform, and loads out of range read 0.
 
-const TILE: u32 = 16u;
+const BLOCK: u32 = 64u;
+const KT: u32 = 16u;
 
 struct Dims {
     rows: u32,     // R
@@ -18,16 +24,22 @@ struct Dims {
     b_at: u32,
     out_at: u32,
     alpha: f32,
-    _pad: u32,
+    splits: u32,   // workgroups along z sharing K
+    k_span: u32,   // K per split, a multiple of KT
+    sym: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> a_buf: array<f32>;
 @group(0) @binding(2) var<storage, read> b_buf: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partials: array<vec2<f32>>;
 
-var<workgroup> a_tile: array<array<f32, TILE>, TILE>;
-var<workgroup> b_tile: array<array<f32, TILE>, TILE>;
+// [k][quad]: rows (of A) or columns (of op(B)) 4·quad .. 4·quad + 3 at step k.
+var<workgroup> a_tile: array<vec4<f32>, KT * 16u>;
+var<workgroup> b_tile: array<vec4<f32>, KT * 16u>;
 
 fn a_at(i: u32, k: u32) -> f32 {
     if i < dims.rows && k < dims.inner {
@@ -47,37 +59,128 @@ fn b_at(k: u32, j: u32) -> f32 {
     return b_buf[dims.b_at + k * dims.cols + j];
 }
 
+// Four (hi, lo) sums at once: hi + lo += s, TwoSum per lane (reduce.wgsl's acc_combine).
+struct Acc4 {
+    hi: vec4<f32>,
+    lo: vec4<f32>,
+}
+
+fn acc4_add(a: Acc4, s: vec4<f32>) -> Acc4 {
+    let t = a.hi + s;
+    let tv = t + opaque_zero;
+    let bb = tv - a.hi;
+    let err = (a.hi - (tv - bb)) + (s - bb);
+    return Acc4(t, a.lo + err);
+}
+
+fn store(i: u32, j: u32, z: u32, acc: Acc4) {
+    for (var c = 0u; c < 4u; c++) {
+        let jc = j + c;
+        if i >= dims.rows || jc >= dims.cols {
+            continue;
+        }
+        if dims.splits == 1u {
+            let v = dims.alpha * (acc.hi[c] + acc.lo[c]);
+            out_buf[dims.out_at + i * dims.cols + jc] = v;
+            // Above the diagonal's tiles, the mirror too.
+            if dims.sym != 0u && i / BLOCK < jc / BLOCK {
+                out_buf[dims.out_at + jc * dims.cols + i] = v;
+            }
+        } else {
+            partials[(z * dims.rows + i) * dims.cols + jc] = vec2(acc.hi[c], acc.lo[c]);
+        }
+    }
+}
+
 @compute @workgroup_size(16, 16)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    if dims.sym != 0u && wid.y > wid.x {
+        return;
+    }
     acc_setup(nwg.x);
-    let i = wid.y * TILE + lid.y;
-    let j = wid.x * TILE + lid.x;
-    var acc = ACC_ZERO;
-    for (var k0 = 0u; k0 < dims.inner; k0 += TILE) {
-        // Coalesced loads: neighbouring invocations (lid.x) read neighbouring k of A's rows;
-        // B's tile is loaded along its contiguous axis too.
-        a_tile[lid.y][lid.x] = a_at(wid.y * TILE + lid.y, k0 + lid.x);
+    let row0 = wid.y * BLOCK;
+    let col0 = wid.x * BLOCK;
+    let k_first = wid.z * dims.k_span;
+    let k_end = min(k_first + dims.k_span, dims.inner);
+    var acc0 = Acc4(vec4(0.0), vec4(0.0));
+    var acc1 = acc0;
+    var acc2 = acc0;
+    var acc3 = acc0;
+    for (var k0 = k_first; k0 < k_end; k0 += KT) {
+        // Each invocation loads four consecutive k of one row of A (and of one column of
+        // op(B) when that is a row of B); else four consecutive columns at one k.
+        let r = t / 4u;
+        let kq = (t % 4u) * 4u;
+        for (var e = 0u; e < 4u; e++) {
+            a_tile[(kq + e) * 16u + r / 4u][r % 4u] = a_at(row0 + r, k0 + kq + e);
+        }
         if TRANS_B {
-            b_tile[lid.y][lid.x] = b_at(k0 + lid.x, wid.x * TILE + lid.y);
+            for (var e = 0u; e < 4u; e++) {
+                b_tile[(kq + e) * 16u + r / 4u][r % 4u] = b_at(k0 + kq + e, col0 + r);
+            }
         } else {
-            b_tile[lid.x][lid.y] = b_at(k0 + lid.y, wid.x * TILE + lid.x);
+            let k = t / 16u;
+            let j = col0 + (t % 16u) * 4u;
+            b_tile[k * 16u + t % 16u] = vec4(
+                b_at(k0 + k, j),
+                b_at(k0 + k, j + 1u),
+                b_at(k0 + k, j + 2u),
+                b_at(k0 + k, j + 3u),
+            );
         }
         workgroupBarrier();
-        // A plain sum of this tile's TILE products, then TwoSum into the running total. (A
+        // Plain sums over this step's KT products, then TwoSum into the running totals. (A
         // compensated update per product would meet a compiler fusing a·b + s into one FMA,
         // whose rounding the error term then misses.)
-        var tile_sum = 0.0;
-        for (var k = 0u; k < TILE; k++) {
-            tile_sum += a_tile[lid.y][k] * b_tile[lid.x][k];
+        var s0 = vec4(0.0);
+        var s1 = vec4(0.0);
+        var s2 = vec4(0.0);
+        var s3 = vec4(0.0);
+        for (var k = 0u; k < KT; k++) {
+            let a = a_tile[k * 16u + lid.y];
+            let b = b_tile[k * 16u + lid.x];
+            s0 += a.x * b;
+            s1 += a.y * b;
+            s2 += a.z * b;
+            s3 += a.w * b;
         }
-        acc = acc_combine(acc, Acc(tile_sum, 0.0));
+        acc0 = acc4_add(acc0, s0);
+        acc1 = acc4_add(acc1, s1);
+        acc2 = acc4_add(acc2, s2);
+        acc3 = acc4_add(acc3, s3);
         workgroupBarrier();
     }
-    if i < dims.rows && j < dims.cols {
-        out_buf[dims.out_at + i * dims.cols + j] = dims.alpha * acc_value(acc);
+    let i = row0 + lid.y * 4u;
+    let j = col0 + lid.x * 4u;
+    store(i, j, wid.z, acc0);
+    store(i + 1u, j, wid.z, acc1);
+    store(i + 2u, j, wid.z, acc2);
+    store(i + 3u, j, wid.z, acc3);
+}
+
+// The splits' partials added in order, one output each (tiles below the diagonal of a
+// symmetric product read their mirror's).
+@compute @workgroup_size(256)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    acc_setup(nwg.x);
+    let count = dims.rows * dims.cols;
+    for (var e = gid.x; e < count; e += nwg.x * 256u) {
+        var i = e / dims.cols;
+        var j = e % dims.cols;
+        if dims.sym != 0u && i / BLOCK > j / BLOCK {
+            let swap = i;
+            i = j;
+            j = swap;
+        }
+        var acc = ACC_ZERO;
+        for (var z = 0u; z < dims.splits; z++) {
+            acc = acc_combine(acc, partials[(z * dims.rows + i) * dims.cols + j]);
+        }
+        out_buf[dims.out_at + e] = dims.alpha * acc_value(acc);
     }
 }

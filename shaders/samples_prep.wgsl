@@ -1,8 +1,8 @@
-// wasserstein_1d_samples, stage 1 of 3 (LOSSES.md section D; stages 2 and 3 are bitonic.wgsl
-// and samples_scan.wgsl). `totals` (one workgroup) checks every sample and weight and sums each
-// set's weights into scratch.norms[0..4] (hi, lo each); `keys` lays both sets out as one array of
-// (value, position) to sort: u's samples at positions 0..n, v's at n..n+m, then +inf padding to
-// a power of two. The host prepends WG_SIZE, common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl,
+// wasserstein_1d_samples, stage 1 of 3 (LOSSES.md section D; stages 2 and 3 are the sort,
+// radix.wgsl or bitonic.wgsl, and samples_scan.wgsl). `keys_from_samples` lays both sets out as
+// one array of (value, position) to sort: u's samples at positions 0..n, v's at n..n+m, then
+// +inf padding; it checks every sample and weight and sums the weights per workgroup, which
+// `totals` (one workgroup) folds into scratch.norms[0..4] (hi, lo each). The host prepends WG_SIZE, common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl,
 // one tree strategy.
 
 struct Params {
@@ -14,6 +14,10 @@ struct Params {
     v_at: u32,
     uw_at: u32,
     vw_at: u32,
+    groups: u32,    // keys_from_samples' workgroups
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -35,36 +39,67 @@ fn good_weight(w: f32) -> bool {
     return !is_nan_f(w) && !is_inf_f(w) && w >= 0.0;
 }
 
+// Lays out the keys, checks every sample and weight, and sums each set's weights per
+// workgroup into scratch.partials[2·w] (u) and [2·w + 1] (v), for `totals` to fold in order.
+@compute @workgroup_size(WG_SIZE)
+fn keys_from_samples(ids: Ids) {
+    acc_setup(ids.nwg.x);
+    let grid = ids.nwg.x * WG_SIZE;
+    var wu = ACC_ZERO;
+    var wv = ACC_ZERO;
+    for (var i = ids.wid.x * WG_SIZE + ids.lid; i < p.padded; i += grid) {
+        var key = bitcast<f32>(0x7f800000u);
+        var at = 0xffffffffu;
+        if i < p.n {
+            key = u_buf[p.u_at + i];
+            at = i;
+            if is_nan_f(key) {
+                flag(STATUS_NAN_INPUT, i);
+            }
+            var w = 1.0;
+            if (p.weighted & 1u) != 0u {
+                w = uw_buf[p.uw_at + i];
+                if !good_weight(w) {
+                    flag(STATUS_AUX_DOMAIN, i);
+                }
+            }
+            wu = acc_add(wu, w);
+        } else if i < p.n + p.m {
+            let e = i - p.n;
+            key = v_buf[p.v_at + e];
+            at = i;
+            if is_nan_f(key) {
+                flag(STATUS_NAN_WEIGHT, e);
+            }
+            var w = 1.0;
+            if (p.weighted & 2u) != 0u {
+                w = vw_buf[p.vw_at + e];
+                if !good_weight(w) {
+                    flag(STATUS_TARGET_DOMAIN, e);
+                }
+            }
+            wv = acc_add(wv, w);
+        }
+        keys[i] = key;
+        order[i] = at;
+    }
+    let tu = workgroup_reduce(ids, wu);
+    let tv = workgroup_reduce(ids, wv);
+    if ids.lid == 0u {
+        scratch.partials[2u * ids.wid.x] = tu;
+        scratch.partials[2u * ids.wid.x + 1u] = tv;
+    }
+}
+
+// One workgroup: the weights' totals from keys_from_samples' p.groups partials, in order.
 @compute @workgroup_size(WG_SIZE)
 fn totals(ids: Ids) {
     acc_setup(ids.nwg.x);
     var wu = ACC_ZERO;
-    for (var i = ids.lid; i < p.n; i += WG_SIZE) {
-        if is_nan_f(u_buf[p.u_at + i]) {
-            flag(STATUS_NAN_INPUT, i);
-        }
-        var w = 1.0;
-        if (p.weighted & 1u) != 0u {
-            w = uw_buf[p.uw_at + i];
-            if !good_weight(w) {
-                flag(STATUS_AUX_DOMAIN, i);
-            }
-        }
-        wu = acc_add(wu, w);
-    }
     var wv = ACC_ZERO;
-    for (var i = ids.lid; i < p.m; i += WG_SIZE) {
-        if is_nan_f(v_buf[p.v_at + i]) {
-            flag(STATUS_NAN_WEIGHT, i);
-        }
-        var w = 1.0;
-        if (p.weighted & 2u) != 0u {
-            w = vw_buf[p.vw_at + i];
-            if !good_weight(w) {
-                flag(STATUS_TARGET_DOMAIN, i);
-            }
-        }
-        wv = acc_add(wv, w);
+    for (var g = ids.lid; g < p.groups; g += WG_SIZE) {
+        wu = acc_combine(wu, scratch.partials[2u * g]);
+        wv = acc_combine(wv, scratch.partials[2u * g + 1u]);
     }
     let tu = workgroup_reduce(ids, wu);
     let tv = workgroup_reduce(ids, wv);
@@ -83,23 +118,5 @@ fn totals(ids: Ids) {
         if !(sv > 0.0) || is_inf_f(sv) {
             flag(STATUS_TARGET_DOMAIN, 0u);
         }
-    }
-}
-
-@compute @workgroup_size(WG_SIZE)
-fn keys_from_samples(ids: Ids) {
-    let grid = ids.nwg.x * WG_SIZE;
-    for (var i = ids.wid.x * WG_SIZE + ids.lid; i < p.padded; i += grid) {
-        var key = bitcast<f32>(0x7f800000u);
-        var at = 0xffffffffu;
-        if i < p.n {
-            key = u_buf[p.u_at + i];
-            at = i;
-        } else if i < p.n + p.m {
-            key = v_buf[p.v_at + i - p.n];
-            at = i;
-        }
-        keys[i] = key;
-        order[i] = at;
     }
 }

@@ -127,15 +127,23 @@ fn apply(ids: Ids) {
     let count = p.n + p.m;
     var total = ACC_ZERO;
     for (var c = ids.wid.x; c < p.chunks; c += ids.nwg.x) {
-        var s = acc_combine(chunk_buf[c], exclusive_scan(ids.lid, own_sum(c, ids.lid)));
-        var s_prev = acc_value(s);
+        // This invocation's steps, kept for the walk after the scan (each a weight gathered
+        // by position and a quotient: formed once, not twice).
         let first = c * CHUNK + ids.lid * PER;
+        var steps: array<Acc, PER>;
+        var own = ACC_ZERO;
+        for (var q = 0u; q < PER; q++) {
+            steps[q] = step_of(first + q);
+            own = acc_combine(own, steps[q]);
+        }
+        var s = acc_combine(chunk_buf[c], exclusive_scan(ids.lid, own));
+        var s_prev = acc_value(s);
         for (var q = 0u; q < PER; q++) {
             let e = first + q;
             if e >= count {
                 break;
             }
-            let st = step_of(e);
+            let st = steps[q];
             s = acc_combine(s, st);
             var s_here = acc_value(s);
             if e + 1u == count {

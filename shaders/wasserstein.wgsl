@@ -1,20 +1,24 @@
 // wasserstein_1d (LOSSES.md section D): rows u, v [N, C] of non-negative weights on one grid of
 // spacing dx, each normalised to sum 1; W1 = dx·Σ_c |U_c − V_c| with U, V the cumulative sums.
 //
-// One workgroup per row (rows grid-strided over workgroups), the row walked in chunks of
-// WG_SIZE with a workgroup scan per chunk, the running total carried between chunks:
-//   sweep 1: S_u = Σ u, S_v = Σ v (and the checks: negative, NaN, zero mass);
+// A row belongs to a group of seg.lanes invocations (WG_SIZE / lanes rows a workgroup, row
+// groups grid-strided), each lane a contiguous span of it walked serially: a scan is a serial
+// sum per lane, one scan across the group's lanes (log2(lanes) barriers), then a serial walk
+// from the lane's start (reduce-then-scan, so the work is O(C), not O(C log C)):
+//   sweep 1: S_u = Σ u, S_v = Σ v (and the checks: negative, NaN, zero mass), and the
+//            sums before each lane, whose quotients by S start its U and D;
 //   sweep 2: the scan of (u/S_u, u/S_u − v/S_v) gives U_c and D_c = U_c − V_c:
 //            L = Σ |D_c|, T = Σ s_c, A = Σ s_c·U_c (s = sign D);
-// The masses, the steps u/S_u and v/S_v (reduce.wgsl's `quotient`) and every scan carry
+// The masses, the steps u/S_u and v/S_v (u times 1/S_u, both to twice f32) and every scan carry
 // twice f32's precision (Acc): D_c is a small difference of two CDFs near 1, and its sign
 // picks the gradient, so it must agree with float64's wherever D_c is above rounding.
-//   sweep 3 (gradient): D_c again and the scan of s give Σ_{c≥k} s_c = T − P_{k−1}, and
+//   sweep 3 (gradient): the prefix of s (kept per bin in grad_u by sweep 2) gives
+//            Σ_{c≥k} s_c = T − P_{k−1}, and
 //            d W/d u_k = dx/S_u·(Σ_{c≥k} s_c − A), d W/d v_k = −dx/S_v·(Σ_{c≥k} s_c − B),
 //            B = Σ s_c·V_c = A − L.
-// Every barrier is reached by the whole workgroup: the row and chunk loops depend on the
-// workgroup only. The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD, common.wgsl, reduce.wgsl,
-// scratch.wgsl, one tree strategy.
+// Every barrier is reached by the whole workgroup: the loops around them depend on the
+// workgroup and the uniform only. The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD,
+// common.wgsl, reduce.wgsl, scratch.wgsl, one tree strategy.
 
 struct Segment {
     rows: u32,
@@ -28,7 +32,11 @@ struct Segment {
     partial_at: u32,
     scale: f32,      // 1/N for mean, 1 otherwise
     dx: f32,
-    _pad: u32,
+    lanes: u32,      // invocations a row: a power of two dividing WG_SIZE
+    vec4_loads: u32, // rows and u_at, v_at, gu_at, gv_at are whole vec4s: u4 .. gv4 serve
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> seg: Segment;
@@ -38,6 +46,67 @@ struct Segment {
 @group(0) @binding(4) var<storage, read_write> grad_u: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad_v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> scratch: Scratch;
+// u, v and the gradients again, four bins an access (CPU drivers load and store storage lane
+// by lane, 16 bytes about as cheaply as 4).
+@group(0) @binding(7) var<storage, read> u4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> v4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> gu4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> gv4: array<vec4<f32>>;
+
+// Bins i .. i + 3 of a row from its first element `at`, those from `hi` on as 0.
+fn load4(at: u32, i: u32, hi: u32, from_u: bool) -> vec4<f32> {
+    if seg.vec4_loads != 0u {
+        if from_u {
+            return u4[(at + i) / 4u];
+        }
+        return v4[(at + i) / 4u];
+    }
+    var x = vec4<f32>(0.0);
+    for (var r = 0u; r < 4u; r++) {
+        if i + r < hi {
+            if from_u {
+                x[r] = u_buf[at + i + r];
+            } else {
+                x[r] = v_buf[at + i + r];
+            }
+        }
+    }
+    return x;
+}
+
+// Bins i .. i + 3 of a gradient row from `at`, those from `hi` on left alone.
+fn store4(at: u32, i: u32, hi: u32, x: vec4<f32>, to_u: bool) {
+    if seg.vec4_loads != 0u {
+        if to_u {
+            gu4[(at + i) / 4u] = x;
+        } else {
+            gv4[(at + i) / 4u] = x;
+        }
+        return;
+    }
+    for (var r = 0u; r < 4u; r++) {
+        if i + r < hi {
+            if to_u {
+                grad_u[at + i + r] = x[r];
+            } else {
+                grad_v[at + i + r] = x[r];
+            }
+        }
+    }
+}
+
+// 1 / (T.x + T.y) to twice f32's precision, so each step w / T is a product, not a quotient.
+fn reciprocal(total: Acc) -> Acc {
+    let r = 1.0 / total.x;
+    let e = two_product(r, total.x);
+    return two_sum(r, (((1.0 - e.x) - e.y) - r * total.y) / total.x);
+}
+
+// w · (I.x + I.y) as hi + lo, to twice f32's precision.
+fn scaled(w: f32, inv: Acc) -> Acc {
+    let p = two_product(w, inv.x);
+    return Acc(p.x, p.y + w * inv.y);
+}
 
 // One scan buffer for every scan: two Accs (or two plain values) per invocation.
 var<workgroup> scan_buf: array<vec4<f32>, 2u * WG_SIZE>;
@@ -47,15 +116,16 @@ fn pair_combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     return vec4(acc_combine(a.xy, b.xy), acc_combine(a.zw, b.zw));
 }
 
-// Inclusive scan of two Accs per invocation across the workgroup (Hillis–Steele, double
-// buffered: one barrier per step). Returns (this invocation's prefix, the chunk's total).
+// Scan of two Accs per lane across each row's lanes (Hillis–Steele, double buffered: one
+// barrier per step). Returns (the sum over the lanes before this one, the row's total).
 fn scan_pair(lid: u32, x: vec4<f32>) -> array<vec4<f32>, 2> {
+    let li = lid % seg.lanes;
     var src = 0u;
     scan_buf[lid] = x;
     workgroupBarrier();
-    for (var step = 1u; step < WG_SIZE; step *= 2u) {
+    for (var step = 1u; step < seg.lanes; step *= 2u) {
         var v = scan_buf[src + lid];
-        if lid >= step {
+        if li >= step {
             v = pair_combine(scan_buf[src + lid - step], v);
         }
         let dst = WG_SIZE - src;
@@ -63,27 +133,20 @@ fn scan_pair(lid: u32, x: vec4<f32>) -> array<vec4<f32>, 2> {
         src = dst;
         workgroupBarrier();
     }
-    let out = array<vec4<f32>, 2>(scan_buf[src + lid], scan_buf[src + WG_SIZE - 1u]);
+    var before = vec4<f32>(0.0);
+    if li > 0u {
+        before = scan_buf[src + lid - 1u];
+    }
+    let out = array<vec4<f32>, 2>(before, scan_buf[src + lid - li + seg.lanes - 1u]);
     workgroupBarrier();
     return out;
 }
 
-// The chunk's total of one plain value per invocation (sign counts: exact in f32).
-fn total_of(lid: u32, x: f32) -> f32 {
-    return acc_value(scan_pair(lid, vec4(x, 0.0, 0.0, 0.0))[1].xy);
-}
-
-// One plain value's inclusive prefix across the workgroup.
-fn prefix_of(lid: u32, x: f32) -> array<f32, 2> {
-    let s = scan_pair(lid, vec4(x, 0.0, 0.0, 0.0));
-    return array<f32, 2>(acc_value(s[0].xy), acc_value(s[1].xy));
-}
-
 // sign(D), 0 within the scan's rounding of 0: where both CDFs have reached 1 (empty trailing
 // bins) D is 0 in exact arithmetic, and its rounding must not pick a subgradient at random.
-// The scans keep about 2^-47 of the CDFs (≤ 1) per level they pass through.
-fn tie_sign(d: f32, chunks: u32) -> f32 {
-    let tol = 5.684342e-14 * f32(countTrailingZeros(WG_SIZE) + chunks);
+// The scans keep about 2^-47 of the CDFs (≤ 1) per combine they pass through.
+fn tie_sign(d: f32, levels: u32) -> f32 {
+    let tol = 5.684342e-14 * f32(levels);
     return select(sign(d), 0.0, abs(d) <= tol);
 }
 
@@ -91,9 +154,12 @@ fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
 
-// D_c's step at bin i of the row: u_i/S_u − v_i/S_v, as an Acc.
-fn step_d(u: f32, v: f32, mass: vec4<f32>) -> Acc {
-    return acc_combine(quotient(u, mass.xy), -quotient(v, mass.zw));
+// p / (T.x + T.y) to twice f32's precision, p itself an Acc (as reduce.wgsl's `quotient`).
+fn acc_quotient(p: Acc, total: Acc) -> Acc {
+    let q = p.x / total.x;
+    let e = two_product(q, total.x);
+    let r = (((p.x - e.x) - e.y) + p.y - q * total.y) / total.x;
+    return two_sum(q, r);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -101,98 +167,119 @@ fn main(ids: Ids) {
     acc_setup(ids.nwg.x);
     let lid = ids.lid;
     let c = seg.classes;
-    let chunks = (c + WG_SIZE - 1u) / WG_SIZE;
+    let lanes = seg.lanes;
+    let per_group = WG_SIZE / lanes;
+    let li = lid % lanes;
+    // Whole vec4s a lane when they can be loaded so.
+    var span = (c + lanes - 1u) / lanes;
+    if seg.vec4_loads != 0u {
+        span = (span + 3u) & ~3u;
+    }
+    let lo = min(li * span, c);
+    let levels = countTrailingZeros(lanes) + span + 4u;
     var acc = ACC_ZERO;
-    for (var row = ids.wid.x; row < seg.rows; row += ids.nwg.x) {
+    for (var base = ids.wid.x * per_group; base < seg.rows; base += ids.nwg.x * per_group) {
+        let row = base + lid / lanes;
+        // A row past the end walks nothing but still meets every barrier.
+        var hi = min(lo + span, c);
+        if row >= seg.rows {
+            hi = lo;
+        }
         let u_row = seg.u_at + row * c;
         let v_row = seg.v_at + row * c;
         let global_row = seg.first_row + row;
 
-        // Sweep 1: the masses (S_u, S_v as Accs), and the checks.
-        var mass = vec4<f32>(0.0);
-        for (var k = 0u; k < chunks; k++) {
-            let i = k * WG_SIZE + lid;
-            var x = vec4<f32>(0.0);
-            if i < c {
-                x = vec4(u_buf[u_row + i], 0.0, v_buf[v_row + i], 0.0);
-                let e = global_row * c + i;
-                if is_nan_f(x.x) || x.x < 0.0 {
+        // Sweep 1: the masses (S_u, S_v as Accs) and the mass before each lane's span; the
+        // checks.
+        var own = vec4<f32>(0.0);
+        for (var i4 = lo; i4 < hi; i4 += 4u) {
+            let u = load4(u_row, i4, hi, true);
+            let v = load4(v_row, i4, hi, false);
+            for (var r = 0u; r < 4u; r++) {
+                let e = global_row * c + i4 + r;
+                if is_nan_f(u[r]) || u[r] < 0.0 {
                     flag(STATUS_INPUT_DOMAIN, e);
                 }
-                if is_nan_f(x.z) || x.z < 0.0 {
+                if is_nan_f(v[r]) || v[r] < 0.0 {
                     flag(STATUS_AUX_DOMAIN, e);
                 }
+                own = vec4(acc_add(own.xy, u[r]), acc_add(own.zw, v[r]));
             }
-            mass = pair_combine(mass, scan_pair(lid, x)[1]);
         }
+        let masses = scan_pair(lid, own);
+        let mass = masses[1];
         let mass_u = acc_value(mass.xy);
         let mass_v = acc_value(mass.zw);
-        if lid == 0u && !(mass_u > 0.0 && mass_v > 0.0) {
+        if li == 0u && row < seg.rows && !(mass_u > 0.0 && mass_v > 0.0) {
             flag(STATUS_TARGET_DOMAIN, global_row);
         }
 
-        // Sweep 2: U_c and D_c by scan; L and A (as Accs) and T.
-        var carry = vec4<f32>(0.0);
+        // Sweep 2: U_c and D_c from each lane's start; L and A (as Accs) and T. With the
+        // gradient, each bin's count of positive-minus-negative signs before it in its lane
+        // waits in grad_u for sweep 3 (an integer: exact in f32).
+        let u_start = acc_quotient(masses[0].xy, mass.xy);
+        let d_start = acc_combine(u_start, -acc_quotient(masses[0].zw, mass.zw));
+        var run = vec4(u_start, d_start);
         var la = vec4<f32>(0.0); // (L, A)
         var t = 0.0;
-        for (var k = 0u; k < chunks; k++) {
-            let i = k * WG_SIZE + lid;
-            var x = vec4<f32>(0.0);
-            if i < c {
-                let u = u_buf[u_row + i];
-                let v = v_buf[v_row + i];
-                x = vec4(quotient(u, mass.xy), step_d(u, v, mass));
-            }
-            let s = scan_pair(lid, x);
-            let prefix = pair_combine(carry, s[0]);
-            carry = pair_combine(carry, s[1]);
-            if i < c {
-                let d = acc_value(prefix.zw);
-                let sg = tie_sign(d, chunks);
-                la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(prefix.xy)));
+        let inv_u = reciprocal(mass.xy);
+        let inv_v = reciprocal(mass.zw);
+        for (var i4 = lo; i4 < hi; i4 += 4u) {
+            let u = load4(u_row, i4, hi, true);
+            let v = load4(v_row, i4, hi, false);
+            var before = vec4<f32>(0.0);
+            // A fixed count, so that compilers unroll it and index u, v statically.
+            for (var r = 0u; r < 4u; r++) {
+                if i4 + r >= hi {
+                    break;
+                }
+                let qu = scaled(u[r], inv_u);
+                let qv = scaled(v[r], inv_v);
+                run = pair_combine(run, vec4(qu, acc_combine(qu, -qv)));
+                let d = acc_value(run.zw);
+                let sg = tie_sign(d, levels);
+                la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(run.xy)));
+                before[r] = t;
                 t += sg;
             }
+            if WRITE_GRAD {
+                store4(seg.gu_at + row * c, i4, hi, before, true);
+            }
         }
-        // Fold the invocations' sums.
+        // Fold the lanes' sums; T's prefix at each lane's start.
         let la_total = scan_pair(lid, la)[1];
         let l_total = acc_value(la_total.xy);
         let a_total = acc_value(la_total.zw);
-        let t_total = total_of(lid, t);
+        let ts = scan_pair(lid, vec4(t, 0.0, 0.0, 0.0));
+        let t_total = acc_value(ts[1].xy);
         let loss = seg.dx * l_total;
-        if lid == 0u {
+        if li == 0u && row < seg.rows {
             acc = acc_add(acc, loss * seg.scale);
             if WRITE_OUT {
                 out_buf[seg.out_at + row] = loss;
             }
         }
 
-        // Sweep 3: the gradient from the suffix sums of s.
+        // Sweep 3: the gradient from the suffix sums of s, Σ_{c≥k} s_c = T − P_{k−1}.
         if WRITE_GRAD {
             let b_total = a_total - l_total;
-            var carry_d = ACC_ZERO;
-            var carry_p = 0.0;
-            for (var k = 0u; k < chunks; k++) {
-                let i = k * WG_SIZE + lid;
-                var d = ACC_ZERO;
-                if i < c {
-                    d = step_d(u_buf[u_row + i], v_buf[v_row + i], mass);
+            let k_scale = seg.dx * seg.scale;
+            let t_before = acc_value(ts[0].xy);
+            for (var i4 = lo; i4 < hi; i4 += 4u) {
+                let at = seg.gu_at + row * c;
+                var before = vec4<f32>(0.0);
+                if seg.vec4_loads != 0u {
+                    before = gu4[(at + i4) / 4u];
+                } else {
+                    for (var r = 0u; r < 4u; r++) {
+                        if i4 + r < hi {
+                            before[r] = grad_u[at + i4 + r];
+                        }
+                    }
                 }
-                let sd = scan_pair(lid, vec4(d, 0.0, 0.0));
-                let big_d = acc_value(acc_combine(carry_d, sd[0].xy));
-                carry_d = acc_combine(carry_d, sd[1].xy);
-                var sg = 0.0;
-                if i < c {
-                    sg = tie_sign(big_d, chunks);
-                }
-                let sp = prefix_of(lid, sg);
-                let p_before = carry_p + sp[0] - sg;
-                carry_p += sp[1];
-                if i < c {
-                    let suffix = t_total - p_before;
-                    let k_scale = seg.dx * seg.scale;
-                    grad_u[seg.gu_at + row * c + i] = k_scale / mass_u * (suffix - a_total);
-                    grad_v[seg.gv_at + row * c + i] = -k_scale / mass_v * (suffix - b_total);
-                }
+                let suffix = t_total - (t_before + before);
+                store4(at, i4, hi, k_scale / mass_u * (suffix - a_total), true);
+                store4(seg.gv_at + row * c, i4, hi, -k_scale / mass_v * (suffix - b_total), false);
             }
         }
     }

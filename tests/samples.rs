@@ -46,11 +46,15 @@ fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
-/// Whether `n + m` sorted samples fit this profile's storage bindings (else a Limit error).
+/// Whether `n + m` sorted samples fit this profile's storage bindings (else a Limit error):
+/// padded to whole scan chunks, and for the bitonic sort (below 4096 samples) to a power of two.
 fn fits(t: &Target, n: usize, m: usize) -> bool {
-    let padded = (n + m)
-        .next_power_of_two()
-        .max(8 * t.ctx.tuning().workgroup_size as usize);
+    let chunk = 8 * t.ctx.tuning().workgroup_size as usize;
+    let padded = if n + m >= 4096 {
+        (n + m).next_multiple_of(chunk)
+    } else {
+        (n + m).next_power_of_two().max(chunk)
+    };
     4 * padded as u64 + 256 <= t.ctx.tuning().max_binding_bytes
 }
 
@@ -114,6 +118,73 @@ fn matches_the_reference_with_and_without_weights_and_ties() {
                         let e = normwise_error(g, w);
                         assert!(e <= 2e-6, "{label}: gradient {name} {e:.1e}");
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The sort's hard cases on both sorts (bitonic below 4096 samples, radix above): many ties,
+/// ±0, ±inf, subnormals, sorted and reversed input, sizes around powers of two. The gradient
+/// says where each sample landed (ties by position), so it must match the twin's.
+#[test]
+fn sorts_hard_keys_like_the_reference() {
+    let mut rng = StdRng::seed_from_u64(seed() ^ 0x50f7);
+    let specials = [
+        0.0f32,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MIN_POSITIVE / 8.0,
+        -f32::MIN_POSITIVE / 8.0,
+        f32::MAX,
+        f32::MIN,
+        1.0,
+        -1.0,
+    ];
+    for (n, m) in [
+        (1usize, 2usize),
+        (2, 1),
+        (17, 16),
+        (2049, 2047),
+        (4095, 1),
+        (8193, 4095),
+    ] {
+        for kind in ["ties", "specials", "sorted", "reversed"] {
+            let mut draw = |len: usize| -> Vec<f32> {
+                let mut x: Vec<f32> = (0..len)
+                    .map(|_| match kind {
+                        "ties" => rng.random_range(0..5) as f32 - 2.0,
+                        "specials" => specials[rng.random_range(0..specials.len())],
+                        _ => normal(&mut rng),
+                    })
+                    .collect();
+                if kind == "sorted" {
+                    x.sort_by(f32::total_cmp);
+                } else if kind == "reversed" {
+                    x.sort_by(|a, b| b.total_cmp(a));
+                }
+                x
+            };
+            let (u, v) = (draw(n), draw(m));
+            let (want, want_gu, want_gv) = reference(&f64s(&u), &f64s(&v), None, None).unwrap();
+            for t in targets() {
+                let label = format!("{n} vs {m} {kind} on {}", t.name);
+                let got = run(t, &u, &v, None);
+                if !fits(t, n, m) {
+                    assert!(matches!(got, Err(LossError::Limit { .. })), "{label}");
+                    continue;
+                }
+                let got = got.unwrap_or_else(|e| panic!("{label}: {e}"));
+                if want.is_finite() {
+                    let err = (got.value as f64 - want).abs() / want.abs().max(1e-30);
+                    assert!(err <= 1e-5, "{label}: {} vs {want}", got.value);
+                } else {
+                    assert!(!got.value.is_finite(), "{label}: {} vs {want}", got.value);
+                }
+                for (name, g, w) in [("u", &got.grad_u, &want_gu), ("v", &got.grad_v, &want_gv)] {
+                    let e = normwise_error(g, w);
+                    assert!(e <= 2e-6, "{label}: gradient {name} {e:.1e}");
                 }
             }
         }

@@ -175,14 +175,18 @@ fn f64s(v: &[f32]) -> Vec<f64> {
 
 #[test]
 fn gram_and_style_loss_match_the_reference() {
-    // [C, M] and [B, C, M], C not a multiple of the 16-wide tile.
-    let shapes: [&[usize]; 6] = [
+    // [C, M] and [B, C, M], C not a multiple of the 64-wide tile; several tiles (the mirror
+    // of the symmetric Gram), K split over workgroups (M long beside few tiles).
+    let shapes: [&[usize]; 9] = [
         &[1, 1],
         &[3, 64],
         &[17, 1000],
         &[2, 5, 33],
         &[40, 7],
         &[31, 4099],
+        &[130, 301],
+        &[70, 5001],
+        &[2, 65, 1100],
     ];
     let base = seed();
     for (s, shape) in shapes.iter().enumerate() {
@@ -366,6 +370,9 @@ fn wasserstein_1d_matches_the_reference() {
         (3, 257),
         (257, 3),
         (2, 4099),
+        // Spans that end mid-row and row groups that end mid-workgroup.
+        (100, 65),
+        (9, 1023),
     ];
     let base = seed();
     for (s, &(n, c)) in shapes.iter().enumerate() {

@@ -173,21 +173,23 @@ pub(crate) static TEXTURE_ELEMENTWISE: KernelDef<TextureElementConfig> = KernelD
     textures: |c| source::texture_slots(c.x, c.y),
 };
 
-/// shaders/matmul.wgsl: dims, A, B, out.
+/// shaders/matmul.wgsl (entries `main`, `gather`): dims, A, B, out, split-K partials.
 pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
     name: "matmul",
     template: include_str!("../../shaders/matmul.wgsl"),
-    bindings: &[Uniform, Read, Read, ReadWrite],
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite],
     source: source::matmul,
     textures: buffers_only,
 };
 
-/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch.
+/// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch, and
+/// u, v and the two gradients again (as vec4s).
 pub(crate) static WASSERSTEIN: KernelDef<OutputsConfig> = KernelDef {
     name: "wasserstein",
     template: include_str!("../../shaders/wasserstein.wgsl"),
     bindings: &[
-        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+        Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Read, Read, ReadWrite,
+        ReadWrite,
     ],
     source: source::with_outputs,
     textures: buffers_only,
@@ -211,6 +213,16 @@ pub(crate) static BITONIC: KernelDef<CodeConfig> = KernelDef {
     name: "bitonic",
     template: include_str!("../../shaders/bitonic.wgsl"),
     bindings: &[Uniform, ReadWrite, ReadWrite],
+    source: source::with_workgroup_size,
+    textures: buffers_only,
+};
+
+/// shaders/radix.wgsl (entries `count`, `scan`, `scatter`): pass, keys in, positions in, keys
+/// out, positions out, digit counts.
+pub(crate) static RADIX_SORT: KernelDef<CodeConfig> = KernelDef {
+    name: "radix_sort",
+    template: include_str!("../../shaders/radix.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
     source: source::with_workgroup_size,
     textures: buffers_only,
 };
@@ -283,7 +295,7 @@ mod tests {
                     validate(&ELEMENTWISE, &variant);
                 }
             }
-            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &SAMPLES_SCAN] {
+            for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &RADIX_SORT, &SAMPLES_SCAN] {
                 validate(kernel, &code);
             }
             for (label_words, has_weight) in [(1, true), (2, false)] {

@@ -1,23 +1,35 @@
 //! Records one call of wasserstein_1d_samples: check and total the weights, lay both sample
-//! sets out as one array, sort it (bitonic), chain the CDF difference's prefix sum over chunks
+//! sets out as one array, sort it (radix, or bitonic when small), chain the CDF difference's prefix sum over chunks
 //! and add up |S|·Δx, then the finish pass. Stages in shaders/samples_prep.wgsl,
-//! shaders/bitonic.wgsl and shaders/samples_scan.wgsl; the float64 twin is
+//! shaders/radix.wgsl, shaders/bitonic.wgsl and shaders/samples_scan.wgsl; the float64 twin is
 //! cpu::structured::wasserstein_1d_samples.
 
 use super::dispatch::{
     begin_pass, group, scratch_range, window, BindRange, Finish, Launch, Window,
 };
-use super::registry::{KernelDef, BITONIC, SAMPLES_PREP, SAMPLES_SCAN};
+use super::registry::{KernelDef, BITONIC, RADIX_SORT, SAMPLES_PREP, SAMPLES_SCAN};
 use super::source::CodeConfig;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use crate::problem::structured::SamplesProblem;
 use crate::tensor::Tensor;
+use crate::tuning::Layout;
 use bytemuck::{Pod, Zeroable};
 
 /// Samples per chunk of the scan: samples_scan.wgsl's WG_SIZE · PER.
 const PER: usize = 8;
+/// radix.wgsl's RADIX, and its passes over 32 bits.
+const RADIX: usize = 16;
+/// Keys per invocation of a radix tile: on CPU drivers long tiles amortise each tile's scan
+/// (1M + 0.5M samples on lavapipe: 188–273 ms at 128 against 221–289 ms at 64, side by side);
+/// GPUs want many workgroups.
+const RADIX_PER_CPU: usize = 128;
+const RADIX_PER: usize = 16;
+const RADIX_PASSES: u32 = 8;
+/// From this many samples on the radix sort is faster: on lavapipe they were even at 3072
+/// samples, radix 4× faster at 24576 (`gpu-loss bench wasserstein_1d_samples`, both forced).
+const RADIX_FROM: usize = 1 << 12;
 
 /// The tensors of one call.
 pub(crate) struct Bound<'a> {
@@ -44,6 +56,8 @@ struct PrepUniform {
     v_at: u32,
     uw_at: u32,
     vw_at: u32,
+    groups: u32,
+    _pad: [u32; 3],
 }
 
 /// bitonic.wgsl's `Step`.
@@ -54,6 +68,16 @@ struct StepUniform {
     k: u32,
     j: u32,
     _pad: u32,
+}
+
+/// radix.wgsl's `Pass`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RadixUniform {
+    count: u32,
+    tiles: u32,
+    shift: u32,
+    per: u32,
 }
 
 /// samples_scan.wgsl's `Params`.
@@ -84,8 +108,14 @@ pub(crate) fn record<'a>(
     let (tuning, code, align) = (&l.tuning, l.code, l.align);
     let wg = tuning.workgroup_size as usize;
     let chunk = wg * PER;
-    // A power of two holding every sample, and whole chunks (sort blocks are smaller).
-    let padded = (p.n + p.m).next_power_of_two().max(chunk);
+    let count = p.n + p.m;
+    let radix = count >= RADIX_FROM && wg >= RADIX;
+    // Whole chunks; for the bitonic sort a power of two (its blocks are smaller than chunks).
+    let padded = if radix {
+        count.next_multiple_of(chunk)
+    } else {
+        count.next_power_of_two().max(chunk)
+    };
     let chunks = padded / chunk;
     let fits = |what: &str, bytes: u64| {
         if bytes + align > tuning.max_binding_bytes {
@@ -108,7 +138,9 @@ pub(crate) fn record<'a>(
     let chunk_sums = ctx.scratch_tensor(vec![2 * chunks])?;
     let max_groups = (inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
     let scan_groups = chunks.clamp(1, max_groups) as u32;
-    let scratch = ctx.scratch(u64::from(scan_groups))?;
+    // keys_from_samples' two weight sums per workgroup go through the partials first.
+    let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
+    let scratch = ctx.scratch(u64::from(scan_groups.max(2 * sample_groups)))?;
     let whole = |t: &Tensor| window(t, 0, t.len(), align);
     let (u, v) = (whole(t.u), whole(t.v));
     let uw = t.u_weights.map(whole);
@@ -134,6 +166,8 @@ pub(crate) fn record<'a>(
         v_at: v.at,
         uw_at: uw.as_ref().map_or(0, |w| w.at),
         vw_at: vw.as_ref().map_or(0, |w| w.at),
+        groups: sample_groups,
+        _pad: [0; 3],
     }));
     let prep = group(
         ctx,
@@ -150,24 +184,6 @@ pub(crate) fn record<'a>(
             scratch_range(&scratch),
         ],
     );
-    let step_group = |k: usize, j: usize| {
-        let uniform = ctx.uniform(bytemuck::bytes_of(&StepUniform {
-            padded: padded as u32,
-            k: k as u32,
-            j: j as u32,
-            _pad: 0,
-        }));
-        group(
-            ctx,
-            &BITONIC,
-            p.loss.name,
-            &[
-                (&uniform, 0, uniform.size()),
-                whole_buffer(&keys),
-                whole_buffer(&order),
-            ],
-        )
-    };
     let grads = t.grads.map(|(gu, gv)| ((gu, whole(gu)), (gv, whole(gv))));
     let scan_uniform = ctx.uniform(bytemuck::bytes_of(&ScanUniform {
         n: p.n as u32,
@@ -211,35 +227,25 @@ pub(crate) fn record<'a>(
         .map(|r| Finish::sum(ctx, code, &scratch, r, scan_groups, false))
         .collect::<Result<Vec<_>>>()?;
 
-    // The sort's steps: every stage up to one block in workgroup memory, then for each larger
-    // stage its wide steps over the whole array and its last steps in workgroup memory.
-    let block = 2 * wg;
-    let block_groups = (padded / block).clamp(1, max_groups) as u32;
-    let pair_groups = (padded / 2).div_ceil(wg).clamp(1, max_groups) as u32;
-    let mut sort = vec![("local_sort", step_group(block, 0), block_groups)];
-    let mut k = 2 * block;
-    while k <= padded {
-        let mut j = k / 2;
-        while j >= block {
-            sort.push(("global_step", step_group(k, j), pair_groups));
-            j /= 2;
-        }
-        sort.push(("local_merge", step_group(k, 0), block_groups));
-        k *= 2;
-    }
+    // The radix sort's own buffers, held until the pass is recorded.
+    let mut held = Vec::new();
+    let sort = if radix {
+        radix_steps(ctx, p.loss.name, count, &keys, &order, &mut held)?
+    } else {
+        bitonic_steps(ctx, p.loss.name, padded, &keys, &order)
+    };
 
     let mut pass = begin_pass(enc, p.loss.name, &scratch);
-    let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
     for (def, entry, bind_group, groups) in [
-        (&SAMPLES_PREP, "totals", &prep, 1),
         (&SAMPLES_PREP, "keys_from_samples", &prep, sample_groups),
+        (&SAMPLES_PREP, "totals", &prep, 1),
     ] {
         pass.set_pipeline(&pipeline(def, entry)?);
         pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(groups, 1, 1);
     }
-    for (entry, bind_group, groups) in &sort {
-        pass.set_pipeline(&pipeline(&BITONIC, entry)?);
+    for (def, entry, bind_group, groups) in &sort {
+        pass.set_pipeline(&pipeline(def, entry)?);
         pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(*groups, 1, 1);
     }
@@ -256,10 +262,122 @@ pub(crate) fn record<'a>(
         f.dispatch(&mut pass);
     }
     drop(pass);
+    drop(held);
     Ok(scratch)
 }
 
 /// A tensor's whole span as a binding (for the call's own scratch tensors).
 fn whole_buffer(t: &Tensor) -> BindRange<'_> {
     (t.buffer(), t.offset(), t.byte_len())
+}
+
+/// One dispatch of the sort: kernel, entry point, bind group, workgroups.
+type Step = (
+    &'static KernelDef<CodeConfig>,
+    &'static str,
+    wgpu::BindGroup,
+    u32,
+);
+
+/// The bitonic sort's steps over `padded` (a power of two) keys: every stage up to one block
+/// in workgroup memory, then for each larger stage its wide steps over the whole array and
+/// its last steps in workgroup memory.
+fn bitonic_steps(
+    ctx: &GpuContext,
+    label: &str,
+    padded: usize,
+    keys: &Tensor,
+    order: &Tensor,
+) -> Vec<Step> {
+    let wg = ctx.tuning().workgroup_size as usize;
+    let max_groups = (ctx.inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
+    let step_group = |k: usize, j: usize| {
+        let uniform = ctx.uniform(bytemuck::bytes_of(&StepUniform {
+            padded: padded as u32,
+            k: k as u32,
+            j: j as u32,
+            _pad: 0,
+        }));
+        group(
+            ctx,
+            &BITONIC,
+            label,
+            &[
+                (&uniform, 0, uniform.size()),
+                whole_buffer(keys),
+                whole_buffer(order),
+            ],
+        )
+    };
+    let block = 2 * wg;
+    let block_groups = (padded / block).clamp(1, max_groups) as u32;
+    let pair_groups = (padded / 2).div_ceil(wg).clamp(1, max_groups) as u32;
+    let mut sort = vec![(&BITONIC, "local_sort", step_group(block, 0), block_groups)];
+    let mut k = 2 * block;
+    while k <= padded {
+        let mut j = k / 2;
+        while j >= block {
+            sort.push((&BITONIC, "global_step", step_group(k, j), pair_groups));
+            j /= 2;
+        }
+        sort.push((&BITONIC, "local_merge", step_group(k, 0), block_groups));
+        k *= 2;
+    }
+    sort
+}
+
+/// The radix sort's passes over the first `count` keys (4 bits each, three dispatches each),
+/// ping-ponging with a second pair of buffers; an even number of passes ends where it began.
+fn radix_steps(
+    ctx: &GpuContext,
+    label: &str,
+    count: usize,
+    keys: &Tensor,
+    order: &Tensor,
+    held: &mut Vec<Tensor>,
+) -> Result<Vec<Step>> {
+    let wg = ctx.tuning().workgroup_size as usize;
+    let per = match ctx.tuning().layout {
+        Layout::Blocked { .. } => RADIX_PER_CPU,
+        Layout::GridStride => RADIX_PER,
+    }
+    .min(65535 / wg / 4 * 4);
+    let tiles = count.div_ceil(wg * per);
+    let groups = tiles.min(ctx.inner.limits.max_compute_workgroups_per_dimension as usize) as u32;
+    // Whole vec4s: radix.wgsl reads four keys at a time.
+    let keys2 = ctx.scratch_tensor(vec![count.next_multiple_of(4)])?;
+    let order2 = ctx.scratch_tensor(vec![count.next_multiple_of(4)])?;
+    let counts = ctx.scratch_tensor(vec![RADIX * (tiles + 1)])?;
+    let mut steps = Vec::new();
+    for pass in 0..RADIX_PASSES {
+        let uniform = ctx.uniform(bytemuck::bytes_of(&RadixUniform {
+            count: count as u32,
+            tiles: tiles as u32,
+            shift: 4 * pass,
+            per: per as u32,
+        }));
+        let (from, to) = if pass % 2 == 0 {
+            ((keys, order), (&keys2, &order2))
+        } else {
+            ((&keys2, &order2), (keys, order))
+        };
+        let bind_group = group(
+            ctx,
+            &RADIX_SORT,
+            label,
+            &[
+                (&uniform, 0, uniform.size()),
+                whole_buffer(from.0),
+                whole_buffer(from.1),
+                whole_buffer(to.0),
+                whole_buffer(to.1),
+                whole_buffer(&counts),
+            ],
+        );
+        steps.push((&RADIX_SORT, "count", bind_group.clone(), groups));
+        steps.push((&RADIX_SORT, "scan", bind_group.clone(), RADIX as u32));
+        steps.push((&RADIX_SORT, "scatter", bind_group, groups));
+    }
+    held.extend([keys2, order2, counts]);
+    Ok(steps)
 }

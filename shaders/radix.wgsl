@@ -1,0 +1,238 @@
+// A stable LSD radix sort of (key, position) pairs, 4 bits a pass, 8 passes (wasserstein_1d_samples'
+// sort for large inputs; bitonic.wgsl keeps small ones). Keys are f32 bit patterns, ordered as
+// floats by flipping them to order-preserving u32 (−0 as +0, so equal floats keep their
+// positions, as the float compare does). Each pass is three dispatches and no workgroup ever
+// waits for another:
+// - `count`: each tile of WG_SIZE · ps.per keys counts its digits into counts[d · tiles + t];
+// - `scan`: workgroup d turns row d into exclusive prefixes over tiles, its total after them;
+// - `scatter`: each tile ranks its keys by (digit, position) and writes them at
+//   (keys of smaller digits) + (this digit in earlier tiles) + (this digit earlier in the tile).
+// An invocation owns ps.per consecutive keys of its tile, so its order within the tile is the
+// keys' order. The host prepends WG_SIZE (at least RADIX).
+
+struct Pass {
+    count: u32,
+    tiles: u32,
+    shift: u32,
+    per: u32,  // keys an invocation owns in a tile: a multiple of 4, WG_SIZE · per < 65536
+}
+
+@group(0) @binding(0) var<uniform> ps: Pass;
+@group(0) @binding(1) var<storage, read> keys_in: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> order_in: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> keys_out: array<u32>;
+@group(0) @binding(4) var<storage, read_write> order_out: array<u32>;
+@group(0) @binding(5) var<storage, read_write> counts: array<u32>;
+
+const RADIX: u32 = 16u;
+// The cross-invocation scan rakes: RAKERS invocations each run over RAKE entries.
+const RAKE: u32 = min(16u, WG_SIZE);
+const RAKERS: u32 = WG_SIZE / RAKE;
+
+// The digit of a key's order-preserving form.
+fn digit_of(bits: u32) -> u32 {
+    var b = bits;
+    if b == 0x80000000u {
+        b = 0u;
+    }
+    let flip = select(0x80000000u, 0xffffffffu, (b >> 31u) != 0u);
+    return ((b ^ flip) >> ps.shift) & (RADIX - 1u);
+}
+
+// RADIX counts of 16 bits, two a word (digit d: word d / 2, half d % 2): an invocation's or a
+// tile's (under 65536 keys), added as plain vectors, kept in registers without dynamic indexing.
+struct Counts {
+    a: vec4<u32>,
+    b: vec4<u32>,
+}
+
+const NO_COUNTS: Counts = Counts(vec4<u32>(0u), vec4<u32>(0u));
+
+fn one_hot(d: u32) -> Counts {
+    let inc = vec4<u32>(1u << ((d & 1u) * 16u));
+    let w = vec4<u32>(d >> 1u);
+    return Counts(
+        select(vec4<u32>(0u), inc, w == vec4<u32>(0u, 1u, 2u, 3u)),
+        select(vec4<u32>(0u), inc, w == vec4<u32>(4u, 5u, 6u, 7u)),
+    );
+}
+
+fn add_counts(x: Counts, y: Counts) -> Counts {
+    return Counts(x.a + y.a, x.b + y.b);
+}
+
+fn count_of(c: Counts, d: u32) -> u32 {
+    let w = d >> 1u;
+    var word = c.b[w & 3u];
+    if w < 4u {
+        word = c.a[w];
+    }
+    return (word >> ((d & 1u) * 16u)) & 0xffffu;
+}
+
+var<workgroup> rake_a: array<vec4<u32>, WG_SIZE>;
+var<workgroup> rake_b: array<vec4<u32>, WG_SIZE>;
+var<workgroup> raker_a: array<vec4<u32>, RAKERS>;
+var<workgroup> raker_b: array<vec4<u32>, RAKERS>;
+var<workgroup> tile_base: array<u32, RADIX>;
+
+struct Scanned {
+    before: Counts,
+    total: Counts,
+}
+
+// The sum of x over the invocations before this one, and over all. Three barriers; called by
+// the whole workgroup from uniform control flow.
+fn scan_counts(lid: u32, x: Counts) -> Scanned {
+    rake_a[lid] = x.a;
+    rake_b[lid] = x.b;
+    workgroupBarrier();
+    if lid < RAKERS {
+        var run = NO_COUNTS;
+        for (var k = 0u; k < RAKE; k++) {
+            let i = lid * RAKE + k;
+            let here = Counts(rake_a[i], rake_b[i]);
+            rake_a[i] = run.a;
+            rake_b[i] = run.b;
+            run = add_counts(run, here);
+        }
+        raker_a[lid] = run.a;
+        raker_b[lid] = run.b;
+    }
+    workgroupBarrier();
+    var before = Counts(rake_a[lid], rake_b[lid]);
+    var total = NO_COUNTS;
+    for (var r = 0u; r < RAKERS; r++) {
+        let c = Counts(raker_a[r], raker_b[r]);
+        if r < lid / RAKE {
+            before = add_counts(before, c);
+        }
+        total = add_counts(total, c);
+    }
+    // The next call's writes must not overtake these reads.
+    workgroupBarrier();
+    return Scanned(before, total);
+}
+
+// The digits of this invocation's keys in tile t, counted. Keys are read four at a time (CPU
+// drivers load storage lane by lane: one 16-byte load costs about what a 4-byte one does);
+// buffers hold whole vec4s, and keys past ps.count count for nothing.
+fn own_counts(t: u32, lid: u32) -> Counts {
+    let first = (t * WG_SIZE + lid) * ps.per;
+    var c = NO_COUNTS;
+    for (var q = 0u; q < ps.per; q += 4u) {
+        let k = keys_in[(first + q) / 4u];
+        for (var r = 0u; r < 4u; r++) {
+            if first + q + r < ps.count {
+                c = add_counts(c, one_hot(digit_of(k[r])));
+            }
+        }
+    }
+    return c;
+}
+
+// Where each digit's next key goes: digit d in component d % 4 of q[d / 4]; kept in registers.
+struct Bases {
+    q0: vec4<u32>,
+    q1: vec4<u32>,
+    q2: vec4<u32>,
+    q3: vec4<u32>,
+}
+
+fn pick(b: Bases, d: u32) -> u32 {
+    var v = b.q0;
+    if d >= 12u {
+        v = b.q3;
+    } else if d >= 8u {
+        v = b.q2;
+    } else if d >= 4u {
+        v = b.q1;
+    }
+    return v[d & 3u];
+}
+
+fn bump(b: Bases, d: u32) -> Bases {
+    let dv = vec4<u32>(d);
+    let one = vec4<u32>(1u);
+    let zero = vec4<u32>(0u);
+    return Bases(
+        b.q0 + select(zero, one, dv == vec4<u32>(0u, 1u, 2u, 3u)),
+        b.q1 + select(zero, one, dv == vec4<u32>(4u, 5u, 6u, 7u)),
+        b.q2 + select(zero, one, dv == vec4<u32>(8u, 9u, 10u, 11u)),
+        b.q3 + select(zero, one, dv == vec4<u32>(12u, 13u, 14u, 15u)),
+    );
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn count(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var t = wid.x; t < ps.tiles; t += nwg.x) {
+        let s = scan_counts(lid, own_counts(t, lid));
+        if lid < RADIX {
+            counts[lid * ps.tiles + t] = count_of(s.total, lid);
+        }
+    }
+}
+
+// RADIX workgroups: workgroup d scans row d (each invocation a contiguous span of it).
+@compute @workgroup_size(WG_SIZE)
+fn scan(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let row = wid.x * ps.tiles;
+    let span = (ps.tiles + WG_SIZE - 1u) / WG_SIZE;
+    let first = row + min(lid * span, ps.tiles);
+    let end = row + min(lid * span + span, ps.tiles);
+    var sum = 0u;
+    for (var i = first; i < end; i++) {
+        sum += counts[i];
+    }
+    let s = scan_counts(lid, Counts(vec4<u32>(sum, 0u, 0u, 0u), vec4<u32>(0u)));
+    var run = s.before.a.x;
+    for (var i = first; i < end; i++) {
+        let c = counts[i];
+        counts[i] = run;
+        run += c;
+    }
+    if lid == 0u {
+        counts[RADIX * ps.tiles + wid.x] = s.total.a.x;
+    }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var t = wid.x; t < ps.tiles; t += nwg.x) {
+        if lid < RADIX {
+            var below = 0u;
+            for (var e = 0u; e < lid; e++) {
+                below += counts[RADIX * ps.tiles + e];
+            }
+            tile_base[lid] = below + counts[lid * ps.tiles + t];
+        }
+        // scan_counts' first barrier also publishes tile_base.
+        let before = scan_counts(lid, own_counts(t, lid)).before;
+        var at: array<u32, RADIX>;
+        for (var d = 0u; d < RADIX; d++) {
+            at[d] = tile_base[d] + count_of(before, d);
+        }
+        var b = Bases(
+            vec4<u32>(at[0], at[1], at[2], at[3]),
+            vec4<u32>(at[4], at[5], at[6], at[7]),
+            vec4<u32>(at[8], at[9], at[10], at[11]),
+            vec4<u32>(at[12], at[13], at[14], at[15]),
+        );
+        let first = (t * WG_SIZE + lid) * ps.per;
+        for (var q = 0u; q < ps.per; q += 4u) {
+            let k = keys_in[(first + q) / 4u];
+            let o = order_in[(first + q) / 4u];
+            for (var r = 0u; r < 4u; r++) {
+                if first + q + r < ps.count {
+                    let d = digit_of(k[r]);
+                    let dest = pick(b, d);
+                    b = bump(b, d);
+                    keys_out[dest] = k[r];
+                    order_out[dest] = o[r];
+                }
+            }
+        }
+        // The next tile's tile_base must not overtake these reads.
+        workgroupBarrier();
+    }
+}
