@@ -430,7 +430,7 @@ impl GpuContext {
             let (buffer, at) = (tensor.buffer(), tensor.offset());
             enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
             let idx = self.inner.queue.submit([enc.finish()]);
-            let raw = self.map_read(staging.buffer(), bytes, idx)?;
+            let raw = self.map_read(&staging, bytes, idx)?;
             Ok(bytemuck::cast_slice(&raw).to_vec())
         })
     }
@@ -460,26 +460,34 @@ impl GpuContext {
     }
 
     /// Maps `bytes` of a MAP_READ buffer once submission `idx` is done, and copies them out.
+    /// The first `bytes` of `staging` once submission `idx` is done. A staging buffer whose
+    /// map fails stays out of the pool (its map may still be pending).
     pub(crate) fn map_read(
         &self,
-        buffer: &wgpu::Buffer,
+        staging: &crate::pool::Pooled,
         bytes: u64,
         idx: wgpu::SubmissionIndex,
     ) -> Result<Vec<u8>> {
+        let buffer = staging.buffer();
         let (tx, rx) = mpsc::channel();
         buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
             let _ = tx.send(r);
         });
-        self.wait(idx)?;
-        rx.recv()
-            .map_err(|e| LossError::Gpu(e.to_string()))?
-            .map_err(|e| LossError::Gpu(e.to_string()))?;
-        let out = buffer
-            .get_mapped_range(0..bytes)
-            .map_err(|e| LossError::Gpu(e.to_string()))?
-            .to_vec();
-        buffer.unmap();
-        Ok(out)
+        let mapped = self.wait(idx).and_then(|_| {
+            rx.recv()
+                .map_err(|e| LossError::Gpu(e.to_string()))?
+                .map_err(|e| LossError::Gpu(e.to_string()))?;
+            let out = buffer
+                .get_mapped_range(0..bytes)
+                .map_err(|e| LossError::Gpu(e.to_string()))?
+                .to_vec();
+            buffer.unmap();
+            Ok(out)
+        });
+        if mapped.is_err() {
+            staging.discard();
+        }
+        mapped
     }
 
     pub(crate) fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {

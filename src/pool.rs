@@ -55,6 +55,7 @@ impl Pool {
         Pooled {
             buffer,
             pool: Arc::clone(self),
+            discard: false.into(),
         }
     }
 
@@ -86,16 +87,28 @@ impl Pool {
 pub(crate) struct Pooled {
     buffer: wgpu::Buffer,
     pool: Arc<Pool>,
+    discard: std::sync::atomic::AtomicBool,
 }
 
 impl Pooled {
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
         &self.buffer
     }
+
+    /// Keeps the buffer out of the pool when this handle drops (its map may never finish).
+    pub(crate) fn discard(&self) {
+        self.discard
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Drop for Pooled {
+    /// A buffer marked `discard` (still mapped, or waiting for a map a failed submission will
+    /// never finish) is dropped instead: handed to another call (another thread's, on a shared
+    /// context), it would fail that call's submission.
     fn drop(&mut self) {
-        self.pool.give(self.buffer.clone());
+        if !self.discard.load(std::sync::atomic::Ordering::Relaxed) {
+            self.pool.give(self.buffer.clone());
+        }
     }
 }

@@ -120,7 +120,7 @@ impl Recorded {
             let mut enc = ctx.encoder();
             enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
             let idx = ctx.queue().submit([enc.finish()]);
-            ctx.map_read(staging.buffer(), bytes, idx)
+            ctx.map_read(&staging, bytes, idx)
         })?;
         match status_error(ctx, bytemuck::cast_slice(&raw), self) {
             Some(e) => Err(e),
@@ -159,7 +159,7 @@ pub(crate) fn read_recorded(
         enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), at, status_bytes);
     }
     let idx = ctx.queue().submit([enc.finish()]);
-    let raw = ctx.map_read(staging.buffer(), size, idx)?;
+    let raw = ctx.map_read(&staging, size, idx)?;
     let words: &[u32] = bytemuck::cast_slice(&raw);
     Ok(recorded
         .iter()
@@ -230,7 +230,7 @@ fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64) -> Option<i64> {
         size,
     );
     let idx = ctx.queue().submit([enc.finish()]);
-    let raw = ctx.map_read(staging.buffer(), size, idx).ok()?;
+    let raw = ctx.map_read(&staging, size, idx).ok()?;
     Some(match labels.dtype() {
         DType::I64 => i64::from_le_bytes(raw[..8].try_into().ok()?),
         _ => i64::from(i32::from_le_bytes(raw[..4].try_into().ok()?)),
