@@ -92,7 +92,7 @@ pub(crate) fn record(
     // Few tiles over a long K (G = F·Fᵀ): split K, the partials (hi, lo) added in order.
     let tiles = groups.0 * groups.1;
     let out_bytes = 8 * (a.rows * q) as u64;
-    let mut splits = (k / SPLIT_K).clamp(1, (WANT_GROUPS / tiles).max(1));
+    let mut splits = (k / SPLIT_K).clamp(1, (WANT_GROUPS / tiles.max(1)).max(1));
     while splits > 1 && splits as u64 * out_bytes + align > limit {
         splits /= 2;
     }
