@@ -118,7 +118,7 @@ pub(crate) fn record(
     };
     let mut at = 0;
     for (s, &(h, w)) in sizes.iter().enumerate() {
-        let tiles = ssim::partials(p, h, w)? as usize / planes.max(1);
+        let tiles = ssim::partials(ctx, p, h, w)? as usize / planes.max(1);
         let (mh, mw) = p.map_of(h, w);
         uniform.partial_at[s] = at as u32;
         uniform.tiles[s] = tiles as u32;

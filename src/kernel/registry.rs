@@ -306,12 +306,16 @@ mod tests {
                 validate(&WASSERSTEIN, &variant);
                 validate(&PSNR, &variant);
                 validate(&MATMUL, &MatmulConfig { trans_b: write });
-                let variant = SsimConfig {
-                    code,
-                    write_out: write,
-                    write_grad: !write,
-                };
-                validate(&SSIM, &variant);
+                for (window, strips) in [(3, true), (11, false), (15, true), (15, false)] {
+                    let variant = SsimConfig {
+                        code,
+                        write_out: write,
+                        write_grad: !write,
+                        window,
+                        strips,
+                    };
+                    validate(&SSIM, &variant);
+                }
             }
         }
     }

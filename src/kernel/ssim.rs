@@ -1,7 +1,8 @@
 //! Records ssim, and the scales of ms_ssim: image planes in chunks that fit a binding, one
-//! dispatch of 16×16 tiles per chunk for the moments, then (when asked) one for the gradient's
-//! adjoint filtering. A `Stage` is one image size's bind groups; ssim is one stage and its
-//! finish, ms_ssim five stages (src/kernel/ms_ssim.rs).
+//! dispatch per chunk for the moments, then (when asked) one for the gradient's adjoint
+//! filtering; 16×16 tiles on GPUs, strips in registers on CPU drivers (ssim_strips.rs). A
+//! `Stage` is one image size's bind groups; ssim is one stage and its finish, ms_ssim five
+//! stages (src/kernel/ms_ssim.rs).
 
 use super::dispatch::{
     begin_pass, binding, range_or_dummy, scratch_range, window, BindRange, Finish, FinishUniform,
@@ -9,12 +10,14 @@ use super::dispatch::{
 };
 use super::registry::SSIM;
 use super::source::{SsimConfig, SSIM_TILE};
+use super::ssim_strips;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::images::SsimProblem;
 use crate::tensor::Tensor;
+use crate::tuning::Layout;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/ssim.wgsl's `Image`.
@@ -42,8 +45,7 @@ struct ImageUniform {
     offset: f32,
     sign: f32,
     grad_scale: f32,
-    window: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
     weights: [f32; 16],
 }
 
@@ -87,8 +89,17 @@ pub(crate) struct Stage {
     gradient: Option<wgpu::ComputePipeline>,
 }
 
-/// Tiles of SSIM_TILE across and down `width × height`.
-fn tiles(width: usize, height: usize) -> (u32, u32) {
+/// Whether `ctx` runs ssim as strips in registers: on CPU drivers, where each lane's load
+/// costs what a dozen arithmetic operations do.
+fn strips(ctx: &GpuContext) -> bool {
+    matches!(Launch::of(ctx).tuning.layout, Layout::Blocked { .. })
+}
+
+/// Workgroups across and down a `width × height` grid of positions.
+fn tiles(strips: bool, width: usize, height: usize) -> (u32, u32) {
+    if strips {
+        return ssim_strips::groups(width, height);
+    }
     let t = SSIM_TILE as usize;
     (width.div_ceil(t) as u32, height.div_ceil(t) as u32)
 }
@@ -106,11 +117,12 @@ impl Stage {
         let l = Launch::of(ctx);
         let (h, w) = (s.height, s.width);
         let (mh, mw) = p.map_of(h, w);
-        let (map_tiles, grad_tiles) = (tiles(mw, mh), tiles(w, h));
+        let strips = strips(ctx);
+        let (map_tiles, grad_tiles) = (tiles(strips, mw, mh), tiles(strips, w, h));
         let max_dim = inner.limits.max_compute_workgroups_per_dimension;
         if grad_tiles.0.max(grad_tiles.1) > max_dim {
             return Err(LossError::Limit {
-                what: format!("{h}x{w} images in {SSIM_TILE}x{SSIM_TILE} tiles"),
+                what: format!("{h}x{w} images in workgroups of {SSIM_TILE}x{SSIM_TILE}"),
                 needed: u64::from(grad_tiles.0.max(grad_tiles.1)),
                 limit: u64::from(max_dim),
             });
@@ -132,6 +144,8 @@ impl Stage {
             code: l.code,
             write_out: s.out.is_some(),
             write_grad: s.grad.is_some(),
+            window: p.params.window as u32,
+            strips,
         };
         let sign: f64 = if form.one_minus { -1.0 } else { 1.0 };
         let mut weights = [0.0f32; 16];
@@ -171,8 +185,7 @@ impl Stage {
                 offset: if form.one_minus { 1.0 } else { 0.0 },
                 sign: sign as f32,
                 grad_scale: (sign * form.grad_scale) as f32,
-                window: p.params.window as u32,
-                _pad: [0; 2],
+                _pad: [0; 3],
                 weights,
             };
             let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
@@ -238,10 +251,10 @@ impl Stage {
     }
 }
 
-/// The partials of `planes` planes whose maps are `h × w`, as a u32 count.
-pub(crate) fn partials(p: &SsimProblem, h: usize, w: usize) -> Result<u32> {
+/// The partials of `planes` planes whose maps are `h × w` on `ctx`, as a u32 count.
+pub(crate) fn partials(ctx: &GpuContext, p: &SsimProblem, h: usize, w: usize) -> Result<u32> {
     let (mh, mw) = p.map_of(h, w);
-    let (tx, ty) = tiles(mw, mh);
+    let (tx, ty) = tiles(strips(ctx), mw, mh);
     let n = p.planes() as u64 * u64::from(tx) * u64::from(ty);
     u32::try_from(n).map_err(|_| LossError::Limit {
         what: format!("{}'s workgroup partials", p.loss.name),
@@ -274,7 +287,7 @@ pub(crate) fn record(
 ) -> Result<Pooled> {
     let (h, w) = (p.dims.height, p.dims.width);
     let (mh, mw) = p.map_of(h, w);
-    let partials = partials(p, h, w)?;
+    let partials = partials(ctx, p, h, w)?;
     let scratch = ctx.scratch(u64::from(partials))?;
     let parts = t
         .grad
