@@ -89,8 +89,8 @@ pub(crate) struct Stage {
     gradient: Option<wgpu::ComputePipeline>,
 }
 
-/// Whether `ctx` runs ssim as strips in registers: on CPU drivers, where each lane's load
-/// costs what a dozen arithmetic operations do.
+/// Whether `ctx` runs ssim as strips in registers: on CPU drivers, where memory accesses
+/// cost far more than arithmetic (ssim_strips.rs).
 fn strips(ctx: &GpuContext) -> bool {
     matches!(Launch::of(ctx).tuning.layout, Layout::Blocked { .. })
 }
@@ -122,7 +122,13 @@ impl Stage {
         let max_dim = inner.limits.max_compute_workgroups_per_dimension;
         if grad_tiles.0.max(grad_tiles.1) > max_dim {
             return Err(LossError::Limit {
-                what: format!("{h}x{w} images in workgroups of {SSIM_TILE}x{SSIM_TILE}"),
+                what: format!(
+                    "{h}x{w} images in {}",
+                    match strips {
+                        true => "strips",
+                        false => "16x16 tiles",
+                    }
+                ),
                 needed: u64::from(grad_tiles.0.max(grad_tiles.1)),
                 limit: u64::from(max_dim),
             });
