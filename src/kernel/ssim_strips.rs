@@ -218,10 +218,11 @@ pub(crate) fn strips(window: u32) -> String {
              let yv_{k} = select(0.0, yr_{k}, ok{k});"
         );
     }
-    // This row's shift: its middle source.
+    // This row's shift: its middle source as loaded, so a row of padding takes the nearest
+    // pixel's value rather than 0, which would leave the variances unshifted.
     let _ = writeln!(
         s,
-        "        let sx = xv_{0};\n        let sy = yv_{0};",
+        "        let sx = xr_{0};\n        let sy = yr_{0};",
         k_cols / 2
     );
     for k in 0..k_cols {
