@@ -135,11 +135,19 @@ const ROW_WIDTH: usize = 1024;
 /// more than 160 pixels.
 const MIN_PICTURE: usize = 176;
 
-/// A workload's size: `N` elements, or `ROWSxCOLS`.
+/// A workload's size: `N` elements, `ROWSxCOLS`, or an image stack `CxHxW` / `NxCxHxW`
+/// (section G's pictures; the other losses take it as its shape or its element count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Size {
     Elements(usize),
     Matrix(usize, usize),
+    Images {
+        /// `None` for `CxHxW` (a rank-3 tensor), else the batch of `NxCxHxW`.
+        batch: Option<usize>,
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
 }
 
 impl Size {
@@ -151,42 +159,74 @@ impl Size {
                 .ok()
                 .filter(|&v| v > 0)
         };
-        let parsed = match s.split_once(['x', 'X']) {
-            Some((r, c)) => number(r).zip(number(c)).map(|(r, c)| Size::Matrix(r, c)),
-            None => number(s).map(Size::Elements),
+        let dims: Option<Vec<usize>> = s.split(['x', 'X']).map(number).collect();
+        let parsed = match dims.as_deref() {
+            Some(&[n]) => Some(Size::Elements(n)),
+            Some(&[r, c]) => Some(Size::Matrix(r, c)),
+            Some(&[c, h, w]) => Some(Size::Images {
+                batch: None,
+                channels: c,
+                height: h,
+                width: w,
+            }),
+            Some(&[n, c, h, w]) => Some(Size::Images {
+                batch: Some(n),
+                channels: c,
+                height: h,
+                width: w,
+            }),
+            _ => None,
         };
-        parsed.ok_or_else(|| {
+        // Every count must fit a usize (and so a tensor's element count) as a product.
+        let fits = |p: &Size| {
+            p.dims()
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .is_some()
+        };
+        parsed.filter(fits).ok_or_else(|| {
             LossError::Usage(format!(
-                "size {s:?}: expected a positive element count (65536) or ROWSxCOLS (512x32768)"
+                "size {s:?}: expected a positive element count (65536), ROWSxCOLS (512x32768), \
+                 CxHxW (3x1080x1920) or NxCxHxW (5x3x1080x1920)"
             ))
         })
     }
 
-    pub fn elements(self) -> usize {
+    /// The dimensions as written.
+    fn dims(self) -> Vec<usize> {
         match self {
-            Size::Elements(n) => n,
-            Size::Matrix(r, c) => r * c,
+            Size::Elements(n) => vec![n],
+            Size::Matrix(r, c) => vec![r, c],
+            Size::Images {
+                batch,
+                channels,
+                height,
+                width,
+            } => batch.into_iter().chain([channels, height, width]).collect(),
         }
     }
 
+    pub fn elements(self) -> usize {
+        self.dims().iter().product()
+    }
+
     /// Rows and columns for the losses that take a matrix: an element count becomes rows of
-    /// 1024.
+    /// 1024, an image stack rows of its width.
     pub fn rows_cols(self) -> (usize, usize) {
         match self {
             Size::Elements(n) => ((n / ROW_WIDTH).max(1), ROW_WIDTH.min(n).max(1)),
             Size::Matrix(r, c) => (r, c),
+            Size::Images { width, .. } => (self.elements() / width, width),
         }
     }
 
     pub fn label(self) -> String {
-        match self {
-            Size::Elements(n) => n.to_string(),
-            Size::Matrix(r, c) => format!("{r}x{c}"),
-        }
+        let dims: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
+        dims.join("x")
     }
 
-    /// A picture's shape: `[1, 3, ROWS, COLS]`, or for an element count a square of about
-    /// n/3 pixels, at least MIN_PICTURE on a side.
+    /// A picture's shape: an image stack's own; `[1, 3, ROWS, COLS]`; or for an element count
+    /// `[1, 3, side, side]` with side² about n/3, at least MIN_PICTURE.
     fn picture(self) -> Vec<usize> {
         match self {
             Size::Elements(n) => {
@@ -194,6 +234,7 @@ impl Size {
                 vec![1, 3, side.max(MIN_PICTURE), side.max(MIN_PICTURE)]
             }
             Size::Matrix(r, c) => vec![1, 3, r, c],
+            Size::Images { .. } => self.dims(),
         }
     }
 
@@ -208,6 +249,8 @@ impl Size {
             Extent::Features => match self {
                 Size::Elements(n) => vec![64, (n / 64).max(1)],
                 Size::Matrix(r, c) => vec![r, c],
+                // One feature row per image plane.
+                Size::Images { height, width, .. } => vec![n / (height * width), height * width],
             },
             Extent::Samples => vec![n.max(1)],
             Extent::HalfSamples => vec![n / 2 + 1],
@@ -273,14 +316,15 @@ fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
         ),
         Draw::Picture => {
             let shape = size.picture();
-            let [_, channels, h, w] = shape[..] else {
-                unreachable!("pictures are [1, C, H, W]")
+            let [channels, h, w] = shape[shape.len() - 3..] else {
+                unreachable!("pictures are [C, H, W] or [N, C, H, W]")
             };
             let plane = h * w;
             floats(
                 &shape,
-                (0..channels * plane).map(|e| {
-                    let (c, i, j) = ((e / plane) as f64, (e % plane / w) as f64, (e % w) as f64);
+                (0..shape.iter().product::<usize>()).map(|e| {
+                    let c = (e / plane % channels) as f64;
+                    let (i, j) = ((e % plane / w) as f64, (e % w) as f64);
                     let smooth =
                         0.5 + 0.35 * (0.11 * i + 0.7 * c).sin() * (0.07 * j - 0.3 * c).cos();
                     (smooth + rng.random_range(-0.1..0.1)).clamp(0.0, 1.0)
@@ -296,10 +340,7 @@ fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
 /// their `Sampling`; the others tensor by tensor from their `Draw`.
 pub fn named(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
     if let Loss::Elementwise(l) = loss {
-        let shape = match size {
-            Size::Elements(n) => vec![n],
-            Size::Matrix(r, c) => vec![r, c],
-        };
+        let shape = size.dims();
         let s = sample(l, &shape, false, AuxForm::Default, seed);
         let float = |v: &[f32], shape: &[usize]| floats(shape, v.iter().map(|&x| x as f64));
         let mut t = vec![
@@ -316,4 +357,98 @@ pub fn named(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
         .into_iter()
         .filter_map(|t| Some((t.name.to_string(), draw_tensor(t.draw, size, &mut rng)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+
+    fn images(batch: Option<usize>, c: usize, h: usize, w: usize) -> Size {
+        Size::Images {
+            batch,
+            channels: c,
+            height: h,
+            width: w,
+        }
+    }
+
+    #[test]
+    fn sizes_parse_in_every_form_and_print_as_written() {
+        let cases = [
+            ("65536", Size::Elements(65536), 65536),
+            ("1_048_576", Size::Elements(1 << 20), 1 << 20),
+            ("512x32768", Size::Matrix(512, 32768), 512 * 32768),
+            ("3x1080x1920", images(None, 3, 1080, 1920), 3 * 1080 * 1920),
+            (
+                "5X3x1080x1920",
+                images(Some(5), 3, 1080, 1920),
+                5 * 3 * 1080 * 1920,
+            ),
+        ];
+        for (text, want, n) in cases {
+            let got = Size::parse(text).unwrap();
+            assert_eq!(got, want, "{text}");
+            assert_eq!(got.elements(), n, "{text}");
+            assert_eq!(Size::parse(&got.label()).unwrap(), got, "{text}");
+        }
+        assert_eq!(
+            Size::parse("5x3x1080x1920").unwrap().label(),
+            "5x3x1080x1920"
+        );
+        assert_eq!(images(None, 3, 4, 5).rows_cols(), (12, 5));
+    }
+
+    #[test]
+    fn bad_sizes_are_usage_errors() {
+        let huge = format!("{0}x{0}x{0}", usize::MAX / 2);
+        for text in [
+            "",
+            "0",
+            "3y4",
+            "3x0x4",
+            "1x2x3x4x5",
+            "x3",
+            "3x",
+            "-1x4",
+            &huge,
+        ] {
+            assert!(
+                matches!(Size::parse(text), Err(LossError::Usage(_))),
+                "{text:?} parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn pictures_take_an_image_size_as_their_shape() {
+        let ssim = catalogue::find("ssim").unwrap();
+        for (text, shape) in [
+            ("3x20x30", vec![3, 20, 30]),
+            ("2x3x20x30", vec![2, 3, 20, 30]),
+            ("20x30", vec![1, 3, 20, 30]),
+            ("3000", vec![1, 3, MIN_PICTURE, MIN_PICTURE]),
+        ] {
+            let t = named(ssim, Size::parse(text).unwrap(), 1);
+            assert_eq!(t.len(), 2, "{text}");
+            for (_, a) in &t {
+                assert_eq!(a.shape, shape, "{text}");
+                let Values::Float(v) = &a.values else {
+                    panic!("floats")
+                };
+                assert!(v.iter().all(|p| (0.0..=1.0).contains(p)), "{text}");
+            }
+        }
+        // A batch's first image is the same picture as the image alone.
+        let one = named(ssim, Size::parse("3x20x30").unwrap(), 7);
+        let two = named(ssim, Size::parse("2x3x20x30").unwrap(), 7);
+        let (Values::Float(a), Values::Float(b)) = (&one[0].1.values, &two[0].1.values) else {
+            panic!("floats")
+        };
+        assert_eq!(a[..], b[..a.len()]);
+        // Elementwise losses take the stack as their shape.
+        let mse = catalogue::find("mse").unwrap();
+        let t = named(mse, Size::parse("2x3x4x5").unwrap(), 1);
+        assert_eq!(t[0].1.shape, vec![2, 3, 4, 5]);
+    }
 }

@@ -481,3 +481,30 @@ fn bench_json_has_every_field_and_the_plot_draws_it() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn bench_takes_image_stacks_with_the_gradient() {
+    let dir = scratch_dir("bench_images");
+    let json = dir.join("bench.json").display().to_string();
+    let o = gpu_loss(&[
+        "bench", "ssim", "--sizes", "3x64x64", "--grad", "--reps", "1", "--json", &json,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), gpu_loss::adapters().len());
+    for r in records {
+        assert_eq!(r["loss"], "ssim");
+        assert_eq!(r["grad"], true);
+        assert_eq!(r["shape"], serde_json::json!([3, 64, 64]), "{r}");
+        assert_eq!(r["n"], 3 * 64 * 64, "{r}");
+        // input and target read, the gradient written.
+        assert_eq!(r["bytes"], 12 * 3 * 64 * 64, "{r}");
+        for k in ["gpu_ms", "cpu_ms", "copy_gbps"] {
+            assert!(r[k].as_f64().is_some_and(|v| v > 0.0), "{k} in {r}");
+        }
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("3x64x64"), "{stdout}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -17,8 +17,11 @@ const DEFAULT_LOSSES: [&str; 4] = ["mse", "huber", "bce_with_logits", "cross_ent
 pub struct BenchArgs {
     /// The losses (default: mse huber bce_with_logits cross_entropy).
     losses: Vec<String>,
-    /// Element counts (65536) or ROWSxCOLS (512x32768), comma-separated. A count is
-    /// [N/1024, 1024] for the row losses; ROWSxCOLS is [ROWS, COLS] for elementwise ones.
+    /// Element counts (65536), ROWSxCOLS (512x32768) or image stacks CxHxW, NxCxHxW
+    /// (3x1080x1920, 5x3x1080x1920), comma-separated. A count is [N/1024, 1024] for the row
+    /// losses; ROWSxCOLS is [ROWS, COLS] for elementwise ones and a [1, 3, ROWS, COLS]
+    /// picture for the image losses (ssim, ms_ssim, psnr, splatting); an image stack is
+    /// their input's shape (elementwise losses take it as is, row losses as rows of W).
     #[arg(long, value_delimiter = ',', default_value = "65536,1048576,16777216")]
     sizes: Vec<String>,
     /// Time the loss with its gradient (written into a preallocated tensor).

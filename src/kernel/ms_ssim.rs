@@ -121,7 +121,9 @@ pub(crate) fn record(
     };
     let mut at = 0;
     for (s, &(h, w)) in sizes.iter().enumerate() {
-        let tiles = ssim::partials(p, h, w)? as usize / planes.max(1);
+        // The finest scale reads the caller's images (maybe a texture's); the rest, buffers.
+        let textured = s == 0 && ssim::textured(t.x, t.y);
+        let tiles = ssim::partials(ctx, p, (h, w), textured)? as usize / planes.max(1);
         let (mh, mw) = p.map_of(h, w);
         uniform.partial_at[s] = at as u32;
         uniform.tiles[s] = tiles as u32;

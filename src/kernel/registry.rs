@@ -4,7 +4,7 @@
 
 use super::source::{
     self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, ImagePairConfig,
-    MatmulConfig, MsSsimConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    MatmulConfig, MsSsimConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig, SsimConfig,
     TextureElementConfig,
 };
 
@@ -133,7 +133,7 @@ pub(crate) static TOTAL_VARIATION: KernelDef<OutputsConfig> = KernelDef {
 
 /// shaders/ssim.wgsl (entries `moments`, `gradient`): image, x, y, per-plane scales, map,
 /// the map's partials P0..P2, gradient, scratch.
-pub(crate) static SSIM: KernelDef<ImagePairConfig> = KernelDef {
+pub(crate) static SSIM: KernelDef<SsimConfig> = KernelDef {
     name: "ssim",
     template: include_str!("../../shaders/ssim.wgsl"),
     bindings: &[
@@ -384,9 +384,26 @@ mod tests {
                     write_out: write,
                     write_grad: !write,
                 };
-                validate(&SSIM, &pair);
                 validate(&PSNR, &pair);
                 validate(&MS_SSIM, &MsSsimConfig { code, src: x });
+                // Strips read buffers only (textures take the tiles).
+                for (window, strips) in [(3, true), (11, false), (15, true), (15, false)] {
+                    let (x, y) = if strips {
+                        (Source::Buffer, Source::Buffer)
+                    } else {
+                        (x, y)
+                    };
+                    let variant = SsimConfig {
+                        code,
+                        x,
+                        y,
+                        write_out: write,
+                        write_grad: !write,
+                        window,
+                        strips,
+                    };
+                    validate(&SSIM, &variant);
+                }
                 for loss in ["mse", "mae", "charbonnier", "huber"] {
                     let variant = TextureElementConfig {
                         loss,

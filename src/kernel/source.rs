@@ -427,41 +427,62 @@ pub(crate) fn matmul(c: &MatmulConfig, template: &str) -> String {
     s
 }
 
-/// One compiled variant of a kernel over two images (ssim.wgsl, psnr.wgsl): where it reads
-/// each (buffer or texture) and what it writes. ssim's window size is in its uniform.
+/// One compiled variant of shaders/ssim.wgsl: where it reads each image (buffer or
+/// texture), what it writes, its window, its layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ImagePairConfig {
-    /// The reduction tree's strategy (ssim's workgroup is always a 16×16 tile).
+pub(crate) struct SsimConfig {
+    /// The reduction tree's strategy; the workgroup size is the layout's own.
     pub code: CodeConfig,
     pub x: Source,
     pub y: Source,
     pub write_out: bool,
     pub write_grad: bool,
+    /// The window's taps: a constant, so that the filters unroll (7 odd sizes at most).
+    pub window: u32,
+    /// Strips in registers (CPU drivers) instead of tiles in workgroup memory (GPUs).
+    pub strips: bool,
 }
 
-/// Invocations of an ssim workgroup: a 16×16 tile.
+/// The side of an ssim tile, whose workgroup has one invocation per position.
 pub(crate) const SSIM_TILE: u32 = 16;
-/// The largest window the tile memory holds (LOSSES.md: 3 to 15).
-pub(crate) const SSIM_MAX_WINDOW: u32 = 15;
+const SSIM_TILES: &str = include_str!("../../shaders/ssim_tiles.wgsl");
 
-pub(crate) fn ssim(c: &ImagePairConfig, template: &str) -> String {
+pub(crate) fn ssim(c: &SsimConfig, template: &str) -> String {
     let code = CodeConfig {
-        workgroup_size: SSIM_TILE * SSIM_TILE,
+        workgroup_size: match c.strips {
+            true => super::ssim_strips::STRIP_GROUP,
+            false => SSIM_TILE * SSIM_TILE,
+        },
         ..c.code
     };
-    let span = SSIM_TILE + SSIM_MAX_WINDOW - 1;
-    // Three sources with halo (the gradient's P0..P2), or five row-filtered moments.
-    let tile_floats = (3 * span * span).max(5 * span * SSIM_TILE);
     let mut s = prelude(&code);
     s.push_str(&format!(
-        "const TILE_FLOATS: u32 = {tile_floats}u;\n\
-         const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
-        c.write_out, c.write_grad
+        "const WINDOW: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
+        c.window, c.write_out, c.write_grad
     ));
     s.push_str(&loader("x", 1, c.x));
     s.push_str(&loader("y", 2, c.y));
     s.push_str(template);
+    if c.strips {
+        s.push_str(&super::ssim_strips::strips(c.window));
+    } else {
+        // Three sources with halo (the gradient's P0..P2), or five row-filtered moments.
+        let span = SSIM_TILE + c.window - 1;
+        let tile_floats = (3 * span * span).max(5 * span * SSIM_TILE);
+        s.push_str(&format!("const TILE_FLOATS: u32 = {tile_floats}u;\n"));
+        s.push_str(SSIM_TILES);
+    }
     s
+}
+
+/// One compiled variant of shaders/psnr.wgsl: where it reads each image and what it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ImagePairConfig {
+    pub code: CodeConfig,
+    pub x: Source,
+    pub y: Source,
+    pub write_out: bool,
+    pub write_grad: bool,
 }
 
 pub(crate) fn psnr(c: &ImagePairConfig, template: &str) -> String {

@@ -1,20 +1,23 @@
 //! Records ssim, and the scales of ms_ssim: image planes in chunks that fit a binding, one
-//! dispatch of 16×16 tiles per chunk for the moments, then (when asked) one for the gradient's
-//! adjoint filtering. A `Stage` is one image size's bind groups; ssim is one stage and its
-//! finish, ms_ssim five stages (src/kernel/ms_ssim.rs).
+//! dispatch per chunk for the moments, then (when asked) one for the gradient's adjoint
+//! filtering; 16×16 tiles on GPUs, strips in registers on CPU drivers (ssim_strips.rs). A
+//! `Stage` is one image size's bind groups; ssim is one stage and its finish, ms_ssim five
+//! stages (src/kernel/ms_ssim.rs).
 
 use super::dispatch::{
     begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
     Launch, Resource,
 };
 use super::registry::SSIM;
-use super::source::{texture_slots, ImagePairConfig, Source, SSIM_TILE};
+use super::source::{texture_slots, Source, SsimConfig, SSIM_TILE};
+use super::ssim_strips;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::images::SsimProblem;
 use crate::tensor::Tensor;
+use crate::tuning::Layout;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/ssim.wgsl's `Image`.
@@ -42,8 +45,7 @@ struct ImageUniform {
     offset: f32,
     sign: f32,
     grad_scale: f32,
-    window: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
     weights: [f32; 16],
 }
 
@@ -87,8 +89,23 @@ pub(crate) struct Stage {
     gradient: Option<wgpu::ComputePipeline>,
 }
 
-/// Tiles of SSIM_TILE across and down `width × height`.
-fn tiles(width: usize, height: usize) -> (u32, u32) {
+/// Whether `ctx` runs ssim as strips in registers: on CPU drivers, where memory accesses
+/// cost far more than arithmetic (ssim_strips.rs), for images in buffers (a texture's planes
+/// take the tiles, whose loads go through the loaders).
+fn strips(ctx: &GpuContext, textured: bool) -> bool {
+    !textured && matches!(Launch::of(ctx).tuning.layout, Layout::Blocked { .. })
+}
+
+/// Whether either image is a texture's planes.
+pub(crate) fn textured(x: &Tensor, y: &Tensor) -> bool {
+    x.texture().is_some() || y.texture().is_some()
+}
+
+/// Workgroups across and down a `width × height` grid of positions.
+fn tiles(strips: bool, width: usize, height: usize) -> (u32, u32) {
+    if strips {
+        return ssim_strips::groups(width, height);
+    }
     let t = SSIM_TILE as usize;
     (width.div_ceil(t) as u32, height.div_ceil(t) as u32)
 }
@@ -106,11 +123,18 @@ impl Stage {
         let l = Launch::of(ctx);
         let (h, w) = (s.height, s.width);
         let (mh, mw) = p.map_of(h, w);
-        let (map_tiles, grad_tiles) = (tiles(mw, mh), tiles(w, h));
+        let strips = strips(ctx, textured(s.x, s.y));
+        let (map_tiles, grad_tiles) = (tiles(strips, mw, mh), tiles(strips, w, h));
         let max_dim = inner.limits.max_compute_workgroups_per_dimension;
         if grad_tiles.0.max(grad_tiles.1) > max_dim {
             return Err(LossError::Limit {
-                what: format!("{h}x{w} images in {SSIM_TILE}x{SSIM_TILE} tiles"),
+                what: format!(
+                    "{h}x{w} images in {}",
+                    match strips {
+                        true => "strips",
+                        false => "16x16 tiles",
+                    }
+                ),
                 needed: u64::from(grad_tiles.0.max(grad_tiles.1)),
                 limit: u64::from(max_dim),
             });
@@ -129,12 +153,14 @@ impl Stage {
         let planes = p.planes();
         let tiles_per_plane = map_tiles.0 as usize * map_tiles.1 as usize;
         let (xs, ys) = (Source::of(s.x), Source::of(s.y));
-        let config = ImagePairConfig {
+        let config = SsimConfig {
             code: l.code,
             x: xs,
             y: ys,
             write_out: s.out.is_some(),
             write_grad: s.grad.is_some(),
+            window: p.params.window as u32,
+            strips,
         };
         let sign: f64 = if form.one_minus { -1.0 } else { 1.0 };
         let mut weights = [0.0f32; 16];
@@ -173,8 +199,7 @@ impl Stage {
                 offset: if form.one_minus { 1.0 } else { 0.0 },
                 sign: sign as f32,
                 grad_scale: (sign * form.grad_scale) as f32,
-                window: p.params.window as u32,
-                _pad: [0; 2],
+                _pad: [0; 3],
                 weights,
             };
             let ubuf = ctx.uniform(bytemuck::bytes_of(&uniform));
@@ -230,10 +255,16 @@ impl Stage {
     }
 }
 
-/// The partials of `planes` planes whose maps are `h × w`, as a u32 count.
-pub(crate) fn partials(p: &SsimProblem, h: usize, w: usize) -> Result<u32> {
+/// The partials of `planes` planes whose maps are `h × w` on `ctx` (read from a texture
+/// when `textured`), as a u32 count.
+pub(crate) fn partials(
+    ctx: &GpuContext,
+    p: &SsimProblem,
+    (h, w): (usize, usize),
+    textured: bool,
+) -> Result<u32> {
     let (mh, mw) = p.map_of(h, w);
-    let (tx, ty) = tiles(mw, mh);
+    let (tx, ty) = tiles(strips(ctx, textured), mw, mh);
     let n = p.planes() as u64 * u64::from(tx) * u64::from(ty);
     u32::try_from(n).map_err(|_| LossError::Limit {
         what: format!("{}'s workgroup partials", p.loss.name),
@@ -266,7 +297,7 @@ pub(crate) fn record(
 ) -> Result<Pooled> {
     let (h, w) = (p.dims.height, p.dims.width);
     let (mh, mw) = p.map_of(h, w);
-    let partials = partials(p, h, w)?;
+    let partials = partials(ctx, p, (h, w), textured(t.x, t.y))?;
     let scratch = ctx.scratch(u64::from(partials))?;
     let parts = t
         .grad
