@@ -80,7 +80,7 @@ fn store(i: u32, j: u32, z: u32, acc: Acc4) {
             continue;
         }
         if dims.splits == 1u {
-            let v = dims.alpha * (acc.hi[c] + acc.lo[c]);
+            let v = dims.alpha * acc_value(Acc(acc.hi[c], acc.lo[c]));
             out_buf[dims.out_at + i * dims.cols + jc] = v;
             // Above the diagonal's tiles, the mirror too.
             if dims.sym != 0u && i / BLOCK < jc / BLOCK {
