@@ -5,6 +5,7 @@
 pub(crate) mod cross_entropy;
 mod dispatch;
 pub(crate) mod elementwise;
+mod image_source;
 pub(crate) mod matmul;
 pub(crate) mod ms_ssim;
 pub(crate) mod psnr;

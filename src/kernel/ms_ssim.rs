@@ -7,8 +7,8 @@ use super::dispatch::{
     begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
     Launch, Resource,
 };
+use super::image_source::{MsSsimConfig, Source};
 use super::registry::MS_SSIM;
-use super::source::{MsSsimConfig, Source};
 use super::ssim::{self, Form, Planes, Stage};
 use crate::context::GpuContext;
 use crate::cpu::images::{pooled_size, MS_SSIM_WEIGHTS};

@@ -5,8 +5,8 @@
 use super::dispatch::{
     begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, Launch, Resource,
 };
+use super::image_source::{texture_slots, ImagePairConfig, Source};
 use super::registry::PSNR;
-use super::source::{texture_slots, ImagePairConfig, Source};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;

@@ -2,10 +2,10 @@
 //! assembles its WGSL for one variant. `Kernels` creates layouts and pipelines from these
 //! entries alone, so a new kernel is one entry here and one builder in source.rs.
 
+use super::image_source::{self, ImagePairConfig, MsSsimConfig, SsimConfig, TextureElementConfig};
 use super::source::{
-    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, ImagePairConfig,
-    MatmulConfig, MsSsimConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig, SsimConfig,
-    TextureElementConfig,
+    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
+    OutputsConfig, RowStatsConfig, RowTuplesConfig,
 };
 
 /// How a kernel sees one binding.
@@ -139,8 +139,8 @@ pub(crate) static SSIM: KernelDef<SsimConfig> = KernelDef {
     bindings: &[
         Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
-    source: source::ssim,
-    textures: |c| source::texture_slots(c.x, c.y),
+    source: image_source::ssim,
+    textures: |c| image_source::texture_slots(c.x, c.y),
 };
 
 /// shaders/ms_ssim.wgsl (entries `down`, `up`, `combine`, `per_image`): pyramid, `down`'s
@@ -149,7 +149,7 @@ pub(crate) static MS_SSIM: KernelDef<MsSsimConfig> = KernelDef {
     name: "ms_ssim",
     template: include_str!("../../shaders/ms_ssim.wgsl"),
     bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite, Read],
-    source: source::ms_ssim,
+    source: image_source::ms_ssim,
     textures: |c| u32::from(c.src.is_texture()) << 1,
 };
 
@@ -159,8 +159,8 @@ pub(crate) static PSNR: KernelDef<ImagePairConfig> = KernelDef {
     name: "psnr",
     template: include_str!("../../shaders/psnr.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
-    source: source::psnr,
-    textures: |c| source::texture_slots(c.x, c.y),
+    source: image_source::psnr,
+    textures: |c| image_source::texture_slots(c.x, c.y),
 };
 
 /// shaders/texture_elementwise.wgsl: pixels, x, y (a texture's planes, or a buffer beside
@@ -169,8 +169,8 @@ pub(crate) static TEXTURE_ELEMENTWISE: KernelDef<TextureElementConfig> = KernelD
     name: "texture_elementwise",
     template: include_str!("../../shaders/texture_elementwise.wgsl"),
     bindings: &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite],
-    source: source::texture_elementwise,
-    textures: |c| source::texture_slots(c.x, c.y),
+    source: image_source::texture_elementwise,
+    textures: |c| image_source::texture_slots(c.x, c.y),
 };
 
 /// shaders/matmul.wgsl (entries `main`, `gather`): dims, A, B, out, split-K partials.
@@ -247,7 +247,8 @@ mod tests {
     use super::*;
     use crate::catalogue::{self, RowKernel};
     use crate::tuning::Layout;
-    use source::{CrossEntropyMode, Source};
+    use image_source::Source;
+    use source::CrossEntropyMode;
     use wgpu::naga;
 
     fn validate<C>(kernel: &KernelDef<C>, variant: &C) {

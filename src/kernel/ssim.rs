@@ -8,8 +8,8 @@ use super::dispatch::{
     begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
     Launch, Resource,
 };
+use super::image_source::{texture_slots, Source, SsimConfig, SSIM_TILE};
 use super::registry::SSIM;
-use super::source::{texture_slots, Source, SsimConfig, SSIM_TILE};
 use super::ssim_strips;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};

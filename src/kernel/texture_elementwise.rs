@@ -5,8 +5,8 @@ use super::dispatch::{
     begin_pass, group_with, image, range_or_dummy, scratch_range, window, Finish, FinishUniform,
     Launch, Resource,
 };
+use super::image_source::{texture_slots, Source, TextureElementConfig};
 use super::registry::TEXTURE_ELEMENTWISE;
-use super::source::{texture_slots, Source, TextureElementConfig};
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::pool::Pooled;
