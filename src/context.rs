@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     /// instances, so they cannot say whether a buffer is this device's).
     pub token: u64,
     /// Set once wgpu reports the device lost (src/scope.rs).
-    pub lost: crate::scope::Lost,
+    pub lost: Lost,
 }
 
 /// Live contexts, so that a context on a device another one uses shares its token.
@@ -182,7 +182,7 @@ impl GpuContext {
         let inner = Inner {
             token: device_token(&device, fresh),
             lost: if fresh {
-                crate::scope::watch(&device)
+                watch(&device)
             } else {
                 Default::default()
             },
@@ -358,7 +358,7 @@ impl GpuContext {
     pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        crate::texture::buffer_only(tensor, "a write")?;
+        tensor.buffer_only("a write")?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -403,7 +403,7 @@ impl GpuContext {
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        crate::texture::buffer_only(tensor, "a download")?;
+        tensor.buffer_only("a download")?;
         if tensor.dtype() != DType::F32 {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -570,4 +570,22 @@ impl GpuContext {
         cache.insert(bytes.to_vec(), buffer.clone());
         buffer
     }
+}
+
+/// Why the device was lost, once wgpu has said so (set by the device-lost callback).
+pub(crate) type Lost = Arc<Mutex<Option<String>>>;
+
+/// Watches `device` for loss. Only on devices the library created: a caller's device has
+/// one callback slot, which is the caller's.
+pub(crate) fn watch(device: &wgpu::Device) -> Lost {
+    let lost: Lost = Arc::default();
+    let flag = Arc::clone(&lost);
+    device.set_device_lost_callback(move |reason, message| {
+        let why = match message.as_str() {
+            "" => format!("{reason:?}"),
+            m => format!("{reason:?}: {m}"),
+        };
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    });
+    lost
 }

@@ -5,25 +5,6 @@
 
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use std::sync::{Arc, Mutex};
-
-/// Why the device was lost, once wgpu has said so (set by the device-lost callback).
-pub(crate) type Lost = Arc<Mutex<Option<String>>>;
-
-/// Watches `device` for loss. Only on devices the library created: a caller's device has
-/// one callback slot, which is the caller's.
-pub(crate) fn watch(device: &wgpu::Device) -> Lost {
-    let lost: Lost = Arc::default();
-    let flag = Arc::clone(&lost);
-    device.set_device_lost_callback(move |reason, message| {
-        let why = match message.as_str() {
-            "" => format!("{reason:?}"),
-            m => format!("{reason:?}: {m}"),
-        };
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-    });
-    lost
-}
 
 impl GpuContext {
     /// An error if the device is known to be lost: nothing on it can run again.

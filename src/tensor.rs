@@ -4,7 +4,6 @@
 
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
-use crate::texture::TextureSource;
 use std::sync::Arc;
 
 /// The element type of a tensor. Losses read f32 values; class labels are i32 or i64.
@@ -53,6 +52,17 @@ pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
             tensor: tensor.to_string(),
             shape: shape.to_vec(),
         })
+}
+
+/// The texture behind a tensor: a view of its first mip level, and the channels that are
+/// its planes, in order (0 = r, 1 = g, 2 = b, 3 = a).
+#[derive(Debug)]
+pub struct TextureSource {
+    pub(crate) view: wgpu::TextureView,
+    pub format: wgpu::TextureFormat,
+    pub channels: Vec<u32>,
+    pub width: usize,
+    pub height: usize,
 }
 
 #[derive(Clone)]
@@ -210,6 +220,18 @@ impl Tensor {
         self.buffer
             .as_ref()
             .expect("a buffer tensor's buffer is taken only when it drops")
+    }
+
+    /// The error for a texture's tensor where only a buffer's will do (a download, an
+    /// output): `what` names the use.
+    pub(crate) fn buffer_only(&self, what: &str) -> Result<()> {
+        match self.texture() {
+            None => Ok(()),
+            Some(tex) => Err(LossError::Texture {
+                texture: format!("{:?} {}x{}", tex.format, tex.width, tex.height),
+                why: format!("{what} needs a buffer's tensor; a texture's planes are read only"),
+            }),
+        }
     }
 
     /// The texture this tensor reads in place, if it is a texture's planes.

@@ -6,7 +6,7 @@
 
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TextureSource};
 
 /// The texture formats a loss reads, and how many channels each holds.
 pub const FORMATS: [(wgpu::TextureFormat, usize); 7] = [
@@ -18,17 +18,6 @@ pub const FORMATS: [(wgpu::TextureFormat, usize); 7] = [
     (wgpu::TextureFormat::Rgba32Float, 4),
     (wgpu::TextureFormat::R32Float, 1),
 ];
-
-/// The texture behind a tensor: a view of its first mip level, and the channels that are
-/// its planes, in order (0 = r, 1 = g, 2 = b, 3 = a).
-#[derive(Debug)]
-pub struct TextureSource {
-    pub(crate) view: wgpu::TextureView,
-    pub format: wgpu::TextureFormat,
-    pub channels: Vec<u32>,
-    pub width: usize,
-    pub height: usize,
-}
 
 impl GpuContext {
     /// The planes `channels` of `texture` (a 2-D texture of this context's device, one of
@@ -98,16 +87,5 @@ impl GpuContext {
             height: texture.height() as usize,
         };
         Ok(Tensor::from_texture(source, self.inner.token))
-    }
-}
-
-/// The error for a texture's tensor where only a buffer's will do (a download, an output).
-pub(crate) fn buffer_only(t: &Tensor, what: &str) -> Result<()> {
-    match t.texture() {
-        None => Ok(()),
-        Some(tex) => Err(LossError::Texture {
-            texture: format!("{:?} {}x{}", tex.format, tex.width, tex.height),
-            why: format!("{what} needs a buffer's tensor; a texture's planes are read only"),
-        }),
     }
 }

@@ -91,5 +91,5 @@ fn textures_allowed(req: &Request<'_>, kernel: Option<StructuredKernel>) -> Resu
         return Ok(());
     }
     let what = format!("{}'s `{name}`", req.loss.name());
-    crate::texture::buffer_only(t, &what)
+    t.buffer_only(&what)
 }

@@ -11,9 +11,7 @@ use crate::tensor::{element_count, DType, Tensor};
 /// The tensor element 0 of which receives the reduced value: the caller's, or a new one.
 pub(crate) fn value_tensor(ctx: &GpuContext, into: Option<&Tensor>) -> Result<Tensor> {
     match into {
-        Some(t) if t.texture().is_some() => {
-            crate::texture::buffer_only(t, "the value").map(|_| t.clone())
-        }
+        Some(t) if t.texture().is_some() => t.buffer_only("the value").map(|_| t.clone()),
         Some(t) if t.is_empty() => Err(LossError::Buffer {
             tensor: "value".into(),
             why: "it has no element to hold the value".into(),

@@ -2,7 +2,7 @@
 //! between them, the contrast-structure mean at the first four and the SSIM mean at the last,
 //! each clamped at 0, combined as a weighted geometric product per image and channel.
 
-use super::{
+use super::plane::{
     adjoint, check_window, cs_partials, image_pair, no_nans, ssim_partials, term_maps, weighted,
     Constants, Geometry, ImageDims, SsimParams,
 };

@@ -2,6 +2,7 @@
 //! code, float64 from float32 inputs), against central differences, and at their edges.
 
 use super::*;
+use crate::error::LossError;
 use crate::npy::Array;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
