@@ -7,7 +7,10 @@ use crate::catalogue::Structured;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::{ms_ssim, psnr, ssim};
+use crate::params::Reduction;
+use crate::pool::Pooled;
 use crate::problem::images::{PsnrProblem, SsimProblem};
+use crate::status::Names;
 use crate::tensor::Tensor;
 
 /// The two images every section G loss reads.
@@ -30,9 +33,31 @@ fn per_image_shape(input: &[usize], images: usize) -> Vec<usize> {
     }
 }
 
-/// The gradient output adds to what it holds (an objective's second term on `input`).
-fn accumulates(req: &Request<'_>) -> bool {
-    matches!(req.grad, Output::AddTo(_))
+/// Outputs for a section G call (`out_shape` its per-element output for `none`), the call
+/// bound to its images and recorded by `record`.
+fn recorded(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    (x, y): (&Tensor, &Tensor),
+    (names, reduction): (Names, Reduction),
+    out_shape: &[usize],
+    result: &Tensor,
+    record: impl FnOnce(&ssim::Bound<'_>) -> Result<Pooled>,
+) -> Result<Parts> {
+    let inputs = [("input", Some(x)), ("target", Some(y))];
+    let (elements, grad) = outputs(ctx, req, reduction, out_shape, x.shape(), &inputs)?;
+    let bound = ssim::Bound {
+        x,
+        y,
+        out: elements.as_ref(),
+        grad: grad.as_ref(),
+        result,
+        one_minus: req.one_minus,
+        scale: req.scale,
+        accumulate: matches!(req.grad, Output::AddTo(_)),
+    };
+    let scratch = record(&bound)?;
+    Ok(Parts::new(names, reduction, (elements, grad), scratch))
 }
 
 pub(crate) fn ssim(
@@ -44,56 +69,11 @@ pub(crate) fn ssim(
 ) -> Result<Parts> {
     let (x, y) = pair(req, loss)?;
     let p = SsimProblem::new(loss, x, y, &req.params, req.reduction)?;
-    let inputs = [("input", Some(x)), ("target", Some(y))];
-    let map_shape = p.map_shape(x.shape());
-    let (elements, grad) = outputs(ctx, req, p.reduction, &map_shape, x.shape(), &inputs)?;
-    let bound = ssim::Bound {
-        x,
-        y,
-        out: elements.as_ref(),
-        grad: grad.as_ref(),
-        result,
-        one_minus: req.one_minus,
-        scale: req.scale,
-        accumulate: accumulates(req),
-    };
-    let scratch = ssim::record(ctx, &p, &bound, enc)?;
-    Ok(Parts::new(
-        p.names(),
-        p.reduction,
-        (elements, grad),
-        scratch,
-    ))
-}
-
-pub(crate) fn psnr(
-    ctx: &GpuContext,
-    req: &Request<'_>,
-    loss: &'static Structured,
-    enc: &mut wgpu::CommandEncoder,
-    result: &Tensor,
-) -> Result<Parts> {
-    let (x, y) = pair(req, loss)?;
-    let p = PsnrProblem::new(loss, x, y, &req.params, req.reduction)?;
-    let inputs = [("input", Some(x)), ("target", Some(y))];
-    let out_shape = per_image_shape(x.shape(), p.images);
-    let (elements, grad) = outputs(ctx, req, p.reduction, &out_shape, x.shape(), &inputs)?;
-    let bound = psnr::Bound {
-        x,
-        y,
-        out: elements.as_ref(),
-        grad: grad.as_ref(),
-        result,
-        scale: req.scale,
-        accumulate: accumulates(req),
-    };
-    let scratch = psnr::record(ctx, &p, &bound, enc)?;
-    Ok(Parts::new(
-        p.names(),
-        p.reduction,
-        (elements, grad),
-        scratch,
-    ))
+    let out_shape = p.map_shape(x.shape());
+    let how = (p.names(), p.reduction);
+    recorded(ctx, req, (x, y), how, &out_shape, result, |b| {
+        ssim::record(ctx, &p, b, enc)
+    })
 }
 
 pub(crate) fn ms_ssim(
@@ -105,23 +85,25 @@ pub(crate) fn ms_ssim(
 ) -> Result<Parts> {
     let (x, y) = pair(req, loss)?;
     let p = SsimProblem::new(loss, x, y, &req.params, req.reduction)?;
-    let inputs = [("input", Some(x)), ("target", Some(y))];
     let out_shape = per_image_shape(x.shape(), p.dims.images);
-    let (elements, grad) = outputs(ctx, req, p.reduction, &out_shape, x.shape(), &inputs)?;
-    let bound = ms_ssim::Bound {
-        x,
-        y,
-        out: elements.as_ref(),
-        grad: grad.as_ref(),
-        result,
-        scale: req.scale,
-        accumulate: accumulates(req),
-    };
-    let scratch = ms_ssim::record(ctx, &p, &bound, enc)?;
-    Ok(Parts::new(
-        p.names(),
-        p.reduction,
-        (elements, grad),
-        scratch,
-    ))
+    let how = (p.names(), p.reduction);
+    recorded(ctx, req, (x, y), how, &out_shape, result, |b| {
+        ms_ssim::record(ctx, &p, b, enc)
+    })
+}
+
+pub(crate) fn psnr(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    loss: &'static Structured,
+    enc: &mut wgpu::CommandEncoder,
+    result: &Tensor,
+) -> Result<Parts> {
+    let (x, y) = pair(req, loss)?;
+    let p = PsnrProblem::new(loss, x, y, &req.params, req.reduction)?;
+    let out_shape = per_image_shape(x.shape(), p.images);
+    let how = (p.names(), p.reduction);
+    recorded(ctx, req, (x, y), how, &out_shape, result, |b| {
+        psnr::record(ctx, &p, b, enc)
+    })
 }

@@ -9,7 +9,7 @@ use super::dispatch::{
 };
 use super::image_source::{MsSsimConfig, Source};
 use super::registry::MS_SSIM;
-use super::ssim::{self, Form, Planes, Stage};
+use super::ssim::{self, Bound, Form, Planes, Stage};
 use crate::context::GpuContext;
 use crate::cpu::images::{pooled_size, MS_SSIM_WEIGHTS};
 use crate::error::{LossError, Result};
@@ -43,19 +43,6 @@ struct PyramidUniform {
     tiles: [u32; 8],
     counts: [f32; 8],
     weights: [f32; 8],
-}
-
-pub(crate) struct Bound<'a> {
-    pub x: &'a Tensor,
-    pub y: &'a Tensor,
-    /// The per-image values, for `none`.
-    pub out: Option<&'a Tensor>,
-    pub grad: Option<&'a Tensor>,
-    pub result: &'a Tensor,
-    /// A weight on the value and the gradient (an objective's term).
-    pub scale: f64,
-    /// Add the gradient to what `grad` holds.
-    pub accumulate: bool,
 }
 
 /// One dispatch of shaders/ms_ssim.wgsl: its entry, bind group and workgroups.

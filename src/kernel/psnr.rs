@@ -7,6 +7,7 @@ use super::dispatch::{
 };
 use super::image_source::{texture_slots, ImagePairConfig, Source};
 use super::registry::PSNR;
+use super::ssim::Bound;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::Reduction;
@@ -33,19 +34,6 @@ struct ImagesUniform {
     grad_scale: f32,
     width: u32,
     height: u32,
-}
-
-pub(crate) struct Bound<'a> {
-    pub x: &'a Tensor,
-    pub y: &'a Tensor,
-    /// The per-image values, for `none`.
-    pub out: Option<&'a Tensor>,
-    pub grad: Option<&'a Tensor>,
-    pub result: &'a Tensor,
-    /// A weight on the value and the gradient (an objective's term).
-    pub scale: f64,
-    /// Add the gradient to what `grad` holds.
-    pub accumulate: bool,
 }
 
 pub(crate) fn record(

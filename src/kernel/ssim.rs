@@ -273,14 +273,15 @@ pub(crate) fn partials(
     })
 }
 
+/// A section G call's images and outputs (ssim's, and ms_ssim's and psnr's recorders too).
 pub(crate) struct Bound<'a> {
     pub x: &'a Tensor,
     pub y: &'a Tensor,
-    /// The map, for `none`.
+    /// ssim's map, or ms_ssim's and psnr's value per image, for `none`.
     pub out: Option<&'a Tensor>,
     pub grad: Option<&'a Tensor>,
     pub result: &'a Tensor,
-    /// Sum 1 − map (splatting's D-SSIM).
+    /// Sum 1 − map (splatting's D-SSIM; ssim only, as call/family.rs checks).
     pub one_minus: bool,
     /// A weight on the value and the gradient (an objective's term).
     pub scale: f64,
