@@ -35,7 +35,7 @@
 
 mod common;
 
-use common::{encoder, group_names, submit_timed, CopyData};
+use common::{encoder, submit_timed, CopyData};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::sample::{sample, AuxForm};
 use gpu_loss::{GpuContext, Tensor};
@@ -233,16 +233,5 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
 }
 
 fn main() {
-    // Small samples: software adapters on two cores take tens of milliseconds per 2^24 call.
-    // Command-line options (--sample-size, --measurement-time, a filter) override these.
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    let ctxs = GpuContext::all().expect("no GPU adapter found");
-    for (ctx, name) in ctxs.iter().zip(group_names("elementwise", &ctxs)) {
-        bench_adapter(&mut c, ctx, &name);
-    }
-    c.final_summary();
+    common::run_on_every_adapter("elementwise", Duration::from_secs(3), bench_adapter);
 }

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{encoder, group_names, submit_timed};
+use common::{encoder, submit_timed};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::npy::Values;
 use gpu_loss::sample::{named, Size};
@@ -126,16 +126,6 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, name: &str) {
 }
 
 fn main() {
-    // A 1080p call takes about half a second on lavapipe: the fewest samples criterion allows.
-    // Command-line options (--sample-size, --measurement-time, a filter) override these.
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .configure_from_args();
-    let ctxs = GpuContext::all().expect("no GPU adapter found");
-    for (ctx, name) in ctxs.iter().zip(group_names("images", &ctxs)) {
-        bench_adapter(&mut c, ctx, &name);
-    }
-    c.final_summary();
+    // A 1080p call takes about half a second on lavapipe: five seconds a benchmark.
+    common::run_on_every_adapter("images", Duration::from_secs(5), bench_adapter);
 }

@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::{encoder, group_names, submit_timed, CopyData};
+use common::{encoder, submit_timed, CopyData};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::sample::normal;
 use gpu_loss::{GpuContext, Tensor};
@@ -174,14 +174,5 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    let ctxs = GpuContext::all().expect("no GPU adapter found");
-    for (ctx, name) in ctxs.iter().zip(group_names("rows", &ctxs)) {
-        bench_adapter(&mut c, ctx, &name);
-    }
-    c.final_summary();
+    common::run_on_every_adapter("rows", Duration::from_secs(3), bench_adapter);
 }

@@ -87,3 +87,24 @@ pub fn group_names(prefix: &str, ctxs: &[GpuContext]) -> Vec<String> {
     }
     names
 }
+
+/// A bench binary's main: small samples (software adapters on two cores take tens to hundreds
+/// of milliseconds a call), `measurement` per benchmark, then `bench` on every adapter under
+/// a group named `prefix`. Command-line options (--sample-size, --measurement-time, a filter)
+/// override these.
+pub fn run_on_every_adapter(
+    prefix: &str,
+    measurement: Duration,
+    bench: fn(&mut criterion::Criterion, &GpuContext, &str),
+) {
+    let mut c = criterion::Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement)
+        .configure_from_args();
+    let ctxs = GpuContext::all().expect("no GPU adapter found");
+    for (ctx, name) in ctxs.iter().zip(group_names(prefix, &ctxs)) {
+        bench(&mut c, ctx, &name);
+    }
+    c.final_summary();
+}
