@@ -4,13 +4,13 @@
 use crate::error::{LossError, Result};
 use crate::kernel::Kernels;
 use crate::pool::Pool;
-use crate::serial::gl_serial;
+use crate::serial::{gl_serial, try_gl_serial};
 use crate::tensor::{element_count, DType, Tensor};
 use crate::tuning::Tuning;
 use parking_lot::ReentrantMutexGuard;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// Features used when the adapter has them; none is required.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
@@ -216,6 +216,15 @@ impl GpuContext {
         self.inner.gl.then(gl_serial)
     }
 
+    /// [`GpuContext::gl_lock`] if it is free now (Some), else None: for futures, which yield
+    /// instead of waiting for it.
+    pub(crate) fn try_gl_lock(&self) -> Option<Option<ReentrantMutexGuard<'static, ()>>> {
+        match self.inner.gl {
+            true => try_gl_serial().map(Some),
+            false => Some(None),
+        }
+    }
+
     pub fn device(&self) -> &wgpu::Device {
         &self.inner.device
     }
@@ -399,42 +408,6 @@ impl GpuContext {
         })
     }
 
-    /// Reads an f32 tensor back to the host.
-    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let _serial = self.gl_lock();
-        self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        tensor.buffer_only("a download")?;
-        if tensor.dtype() != DType::F32 {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: format!("it holds {}, not float32", tensor.dtype().name()),
-            });
-        }
-        if !tensor
-            .buffer()
-            .usage()
-            .contains(wgpu::BufferUsages::COPY_SRC)
-        {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: "the buffer lacks COPY_SRC usage, so it cannot be read back".into(),
-            });
-        }
-        if tensor.is_empty() {
-            return Ok(Vec::new());
-        }
-        let bytes = tensor.byte_len();
-        self.scoped(|| {
-            let staging = self.staging(bytes)?;
-            let mut enc = self.encoder();
-            let (buffer, at) = (tensor.buffer(), tensor.offset());
-            enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
-            let idx = self.inner.queue.submit([enc.finish()]);
-            let raw = self.map_read(&staging, bytes, idx)?;
-            Ok(bytemuck::cast_slice(&raw).to_vec())
-        })
-    }
-
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
         self.inner
             .device
@@ -457,37 +430,6 @@ impl GpuContext {
             })
             .map(|_| ())
             .map_err(|e| LossError::Gpu(e.to_string()))
-    }
-
-    /// Maps `bytes` of a MAP_READ buffer once submission `idx` is done, and copies them out.
-    /// The first `bytes` of `staging` once submission `idx` is done. A staging buffer whose
-    /// map fails stays out of the pool (its map may still be pending).
-    pub(crate) fn map_read(
-        &self,
-        staging: &crate::pool::Pooled,
-        bytes: u64,
-        idx: wgpu::SubmissionIndex,
-    ) -> Result<Vec<u8>> {
-        let buffer = staging.buffer();
-        let (tx, rx) = mpsc::channel();
-        buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        let mapped = self.wait(idx).and_then(|_| {
-            rx.recv()
-                .map_err(|e| LossError::Gpu(e.to_string()))?
-                .map_err(|e| LossError::Gpu(e.to_string()))?;
-            let out = buffer
-                .get_mapped_range(0..bytes)
-                .map_err(|e| LossError::Gpu(e.to_string()))?
-                .to_vec();
-            buffer.unmap();
-            Ok(out)
-        });
-        if mapped.is_err() {
-            staging.discard();
-        }
-        mapped
     }
 
     pub(crate) fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {

@@ -20,6 +20,7 @@ pub mod context;
 pub mod cpu;
 pub mod error;
 mod kernel;
+mod mapping;
 pub mod npy;
 pub mod params;
 mod pool;

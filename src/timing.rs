@@ -68,7 +68,7 @@ pub fn median_time(
             let staging = ctx.staging(16)?;
             enc.copy_buffer_to_buffer(&resolve, 0, staging.buffer(), 0, 16);
             let idx = ctx.queue().submit([enc.finish()]);
-            let raw = ctx.map_read(&staging, 16, idx)?;
+            let raw = ctx.map_read(staging, 16, idx)?;
             let ticks: &[u64] = bytemuck::cast_slice(&raw);
             let ns = ticks[1].saturating_sub(ticks[0]) as f64 * period;
             Duration::from_nanos(ns as u64)

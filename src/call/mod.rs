@@ -29,9 +29,10 @@ pub use readback::{Computed, Recorded};
 use crate::catalogue::Loss;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
+use crate::mapping::Drive;
 use crate::params::{ParamValue, Reduction};
 use crate::tensor::Tensor;
-use readback::read_recorded;
+use readback::submit_recorded;
 use request::Output;
 use request::Request;
 
@@ -158,8 +159,18 @@ impl<'a> LossCall<'a> {
         self
     }
 
-    /// Runs the call and returns the reduced value (sum or mean).
+    /// Runs the call and returns the reduced value (sum or mean), blocking until it is read.
     pub fn value(self) -> Result<f32> {
+        pollster::block_on(self.value_with(Drive::Block))
+    }
+
+    /// [`LossCall::value`] as a future that polls the device without blocking: each poll
+    /// polls the device once and, until the GPU is done, asks to be polled again.
+    pub async fn value_async(self) -> Result<f32> {
+        self.value_with(Drive::Yield).await
+    }
+
+    async fn value_with(self, drive: Drive) -> Result<f32> {
         if self.req.reduction == Reduction::None {
             return Err(LossError::Reduction {
                 loss: self.req.loss.name(),
@@ -167,29 +178,44 @@ impl<'a> LossCall<'a> {
                 why: "it has no single value; use run() for the per-element losses",
             });
         }
-        Ok(self.run()?.value.unwrap_or(f32::NAN))
+        Ok(self.run_with(drive).await?.value.unwrap_or(f32::NAN))
     }
 
     /// Runs the call; the per-element losses and the gradient stay on the GPU. Only the
     /// value and the status words are read back (an objective's: each term's, summed here).
+    /// Blocks until they are.
     pub fn run(self) -> Result<Computed> {
+        pollster::block_on(self.run_with(Drive::Block))
+    }
+
+    /// [`LossCall::run`] as a future that polls the device without blocking.
+    pub async fn run_async(self) -> Result<Computed> {
+        self.run_with(Drive::Yield).await
+    }
+
+    async fn run_with(self, drive: Drive) -> Result<Computed> {
         let (ctx, req) = (self.ctx, &self.req);
         if let Loss::Objective(o) = req.loss {
-            return objective::run(ctx, req, o);
+            return objective::run(ctx, req, o, drive).await;
         }
-        let _serial = ctx.gl_lock();
-        ctx.scoped(|| {
-            let mut enc = ctx.encoder();
-            let value = outputs::value_tensor(ctx, None)?;
-            let r = family::record(ctx, req, &mut enc, value)?;
-            let v = read_recorded(ctx, enc, std::slice::from_ref(&r))?.remove(0)?;
-            Ok(Computed {
-                value: (r.reduction != Reduction::None).then_some(v),
-                elements: r.elements,
-                grad: r.grad,
-                other_grads: r.other_grads,
-                terms: Vec::new(),
-            })
+        let (r, reading) = {
+            let _serial = drive.gl_lock(ctx).await;
+            ctx.scoped(|| {
+                let mut enc = ctx.encoder();
+                let value = outputs::value_tensor(ctx, None)?;
+                let r = family::record(ctx, req, &mut enc, value)?;
+                let reading = submit_recorded(ctx, enc, std::slice::from_ref(&r))?;
+                Ok((r, reading))
+            })?
+        };
+        let one = std::slice::from_ref(&r);
+        let v = reading.values(ctx, one, drive).await?.remove(0)?;
+        Ok(Computed {
+            value: (r.reduction != Reduction::None).then_some(v),
+            elements: r.elements,
+            grad: r.grad,
+            other_grads: r.other_grads,
+            terms: Vec::new(),
         })
     }
 
