@@ -350,4 +350,5 @@ fn futures_and_handles_are_send_and_sync() {
         .unwrap();
     send(&rec.check_async());
     send(&rec.read_value_async());
+    send(&ctx.eval_async(&gpu_loss::losses::Mse, &x, &x));
 }
