@@ -38,6 +38,13 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
         group.bench_function(BenchmarkId::new("value", n), |b| {
             b.iter(|| value().expect("mse"))
         });
+        let value_async = || {
+            let call = ctx.loss("mse")?.input(&x).target(&y);
+            pollster::block_on(call.value_async())
+        };
+        group.bench_function(BenchmarkId::new("value_async", n), |b| {
+            b.iter(|| value_async().expect("mse"))
+        });
         let run = || {
             let call = ctx.loss("huber")?.input(&x).target(&y);
             call.grad_into(&grad).run()
