@@ -23,6 +23,20 @@ const UNIFORM_CACHE: usize = 4096;
 
 /// A device to run losses on. Cheap to clone; clones share pipelines and scratch buffers.
 #[derive(Clone)]
+/// `Send + Sync`: threads (and async tasks) call losses on one context at once, each getting
+/// its own value.
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// let x = &ctx.upload(&[0.5, 2.0], &[2])?;
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         let ctx = ctx.clone(); // one Arc
+///         s.spawn(move || ctx.loss("mse")?.input(&x).target(&x).value());
+///     }
+/// });
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct GpuContext {
     pub(crate) inner: Arc<Inner>,
 }
@@ -75,6 +89,13 @@ fn backends_from_env() -> wgpu::Backends {
 }
 
 /// Every adapter wgpu finds, honouring `WGPU_BACKEND` (e.g. `vulkan`, `gl`).
+///
+/// ```no_run
+/// for a in gpu_loss::adapters() {
+///     println!("{:?}", a.get_info());
+/// }
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn adapters() -> Vec<wgpu::Adapter> {
     pollster::block_on(instance().enumerate_adapters(backends_from_env()))
 }
@@ -87,6 +108,12 @@ impl GpuContext {
     /// A context on the default adapter. Honours `WGPU_BACKEND` (which backends to look at),
     /// `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and `WGPU_POWER_PREF`, as
     /// wgpu's own tools do.
+    ///
+    /// ```no_run
+    /// let ctx = gpu_loss::GpuContext::new()?;
+    /// println!("{}", ctx.adapter_name());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new() -> Result<GpuContext> {
         let all = adapters();
         if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
@@ -126,6 +153,13 @@ impl GpuContext {
 
     /// One context per adapter found (honouring `WGPU_BACKEND`), to run the same loss on all.
     /// Fails if there is none: a GPU library that silently finds nothing helps no one.
+    ///
+    /// ```no_run
+    /// for ctx in gpu_loss::GpuContext::all()? {
+    ///     println!("{}", ctx.adapter_name());
+    /// }
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn all() -> Result<Vec<GpuContext>> {
         let found = adapters();
         if found.is_empty() {
@@ -136,6 +170,12 @@ impl GpuContext {
 
     /// A context on this adapter, with a device that has the adapter's own limits (not
     /// wgpu's defaults, so large buffers work) and the optional features it offers.
+    ///
+    /// ```no_run
+    /// let adapter = &gpu_loss::adapters()[0];
+    /// let ctx = gpu_loss::GpuContext::from_adapter(adapter)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<GpuContext> {
         let info = adapter.get_info();
         let desc = wgpu::DeviceDescriptor {
@@ -154,6 +194,13 @@ impl GpuContext {
 
     /// A context on a caller's device and queue (a renderer's or a trainer's): losses then
     /// run on the caller's buffers without copies. Features and limits are the device's own.
+    ///
+    /// ```no_run
+    /// # let adapter = &gpu_loss::adapters()[0];
+    /// let (device, queue) = pollster::block_on(adapter.request_device(&Default::default())).unwrap();
+    /// let ctx = gpu_loss::GpuContext::from_device(device, queue)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         GpuContext::on_device(device, queue, false)
     }
@@ -212,6 +259,15 @@ impl GpuContext {
     /// lock for all GL contexts of the process; reentrant, as public operations nest. Callers
     /// that submit to a GL device themselves from several threads hold it too; on other
     /// backends it is None and costs nothing.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let _serial = ctx.gl_lock();
+    /// ctx.queue().submit([]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn gl_lock(&self) -> Option<ReentrantMutexGuard<'static, ()>> {
         self.inner.gl.then(gl_serial)
     }
@@ -225,53 +281,149 @@ impl GpuContext {
         }
     }
 
+    /// The device.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let enc = ctx.device().create_command_encoder(&Default::default());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn device(&self) -> &wgpu::Device {
         &self.inner.device
     }
 
+    /// The queue.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.queue().submit([]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue
     }
 
+    /// The adapter's name, backend and driver.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{:?}", ctx.adapter_info().backend);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.inner.info
     }
 
     /// "name (Backend)", for reports.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.adapter_name());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn adapter_name(&self) -> String {
         describe(&self.inner.info)
     }
 
+    /// The device's limits (the adapter's own, for a device the library created).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.limits().max_buffer_size);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
     }
 
+    /// The device's features.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let subgroups = ctx.features().contains(wgpu::Features::SUBGROUP);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn features(&self) -> wgpu::Features {
         self.inner.features
     }
 
+    /// The launch settings in use.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{:?}", ctx.tuning());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning(&self) -> Tuning {
         *self.inner.tuning.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the launch settings (fitted to the device). Pipelines for the new settings
     /// compile on first use; the old ones stay cached.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.set_tuning(gpu_loss::Tuning { workgroup_size: 128, ..ctx.tuning() });
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn set_tuning(&self, tuning: Tuning) {
         let fitted = tuning.fit(&self.inner.info, self.inner.features, &self.inner.limits);
         *self.inner.tuning.write().unwrap_or_else(|e| e.into_inner()) = fitted;
     }
 
     /// Pipelines compiled so far on this device.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).value()?;
+    /// assert!(ctx.pipelines_compiled() > 0);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn pipelines_compiled(&self) -> usize {
         self.inner.kernels.compiled()
     }
 
     /// Scratch buffers idle in the pool.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).value()?;
+    /// println!("{}", ctx.idle_scratch_buffers());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn idle_scratch_buffers(&self) -> usize {
         self.inner.pool.idle()
     }
 
     /// Uniform buffers created so far (one per distinct set of call parameters).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.uniform_buffers());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn uniform_buffers(&self) -> usize {
         self.inner
             .uniforms
@@ -281,16 +433,38 @@ impl GpuContext {
     }
 
     /// Copies `data` into a new GPU tensor of the given shape.
+    ///
+    /// ```no_run
+    /// let ctx = gpu_loss::GpuContext::new()?;
+    /// let t = ctx.upload(&[1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::F32)
     }
 
     /// Class labels as int32.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let labels = ctx.upload_i32(&[0, 2, 1], &[3])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload_i32(&self, data: &[i32], shape: &[usize]) -> Result<Tensor> {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I32)
     }
 
     /// Class labels as int64 (PyTorch's default).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let labels = ctx.upload_i64(&[0, 2, 1], &[3])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload_i64(&self, data: &[i64], shape: &[usize]) -> Result<Tensor> {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
     }
@@ -337,11 +511,34 @@ impl GpuContext {
 
     /// [`Tensor::wrap`] for a buffer of this context's device: the tensor remembers the
     /// device, so that another context refuses it instead of failing inside wgpu.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: None, size: 4096, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false,
+    /// });
+    /// let t = ctx.wrap(&buffer, 256, &[16, 8])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn wrap(&self, buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
         self.wrap_typed(buffer, offset, shape, DType::F32)
     }
 
     /// [`Tensor::wrap_typed`] for a buffer of this context's device, as [`GpuContext::wrap`].
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// use gpu_loss::tensor::DType;
+    /// let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: None, size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false,
+    /// });
+    /// let labels = ctx.wrap_typed(&buffer, 0, &[8], DType::I64)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn wrap_typed(
         &self,
         buffer: &wgpu::Buffer,
@@ -364,6 +561,14 @@ impl GpuContext {
     }
 
     /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.write(&x, &[1.0, 1.5, 2.0])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
@@ -394,6 +599,15 @@ impl GpuContext {
     }
 
     /// A new tensor of zeros, from the scratch pool.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let z = ctx.zeros(&[4, 4])?;
+    /// assert_eq!(ctx.download(&z)?, vec![0.0; 16]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
         let _serial = self.gl_lock();
         self.scoped(|| {

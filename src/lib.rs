@@ -113,6 +113,8 @@
 //!
 //! See ARCHITECTURE.md for how one call flows from this API to the shader and back.
 
+#![warn(missing_docs)]
+
 pub mod call;
 pub mod catalogue;
 pub mod context;

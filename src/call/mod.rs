@@ -37,6 +37,17 @@ use request::Output;
 use request::Request;
 
 /// One call of a loss, built up by name: `ctx.loss("huber")?.input(&x)...`.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// use gpu_loss::Reduction;
+/// let out = ctx.loss("huber")?
+///     .input(&x).target(&y).param("delta", 0.5)
+///     .reduction(Reduction::Sum).with_grad().run()?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct LossCall<'a> {
     ctx: &'a GpuContext,
     req: Request<'a>,
@@ -45,6 +56,16 @@ pub struct LossCall<'a> {
 
 impl GpuContext {
     /// Starts a call of the loss `name` (or one of its aliases), as named in LOSSES.md.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let call = ctx.loss("huber")?.input(&x).target(&y).param("delta", 0.5);
+    /// let value = call.value()?;
+    /// assert!(ctx.loss("hubber").is_err());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
         let loss =
             crate::catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
@@ -57,16 +78,44 @@ impl GpuContext {
 }
 
 impl<'a> LossCall<'a> {
+    /// The predictions (`input` in LOSSES.md; logits for the class losses).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let v = ctx.loss("mse")?.input(&x).target(&y).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn input(mut self, t: &'a Tensor) -> Self {
         self.req.input = Some(t);
         self
     }
 
+    /// The targets (class indices, int32 or int64, for the class losses).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let v = ctx.loss("mae")?.input(&x).target(&y).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn target(mut self, t: &'a Tensor) -> Self {
         self.req.target = Some(t);
         self
     }
 
+    /// Per-element weights (elementwise losses) or per-class weights (cross_entropy, nll).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let w = ctx.upload(&[1.0, 0.5, 0.0], &[3])?;
+    /// let v = ctx.loss("mse")?.input(&x).target(&y).weight(&w).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn weight(mut self, t: &'a Tensor) -> Self {
         self.req.weight = Some(t);
         self
@@ -75,6 +124,17 @@ impl<'a> LossCall<'a> {
     /// Any tensor by its LOSSES.md name: `input`, `target`, `weight`, the loss's extra
     /// tensor (`var`, `pos_weight`), or its own (`input1`, `anchor`, `u`, `real`, ...). An
     /// unknown name fails the call.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let n = ctx.upload(&[0.1, 0.4, 0.2], &[1, 3])?;
+    /// let v = ctx.loss("triplet_margin")?
+    ///     .tensor("anchor", &x.reshape(&[1, 3])?).tensor("positive", &y.reshape(&[1, 3])?)
+    ///     .tensor("negative", &n).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tensor(mut self, name: &str, t: &'a Tensor) -> Self {
         let req = &mut self.req;
         let (aux, own): (Option<&str>, Vec<&'static str>) = match req.loss {
@@ -117,17 +177,44 @@ impl<'a> LossCall<'a> {
     }
 
     /// Sets a parameter (`delta`, `beta`, `full`, ...); validated when the call runs.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let v = ctx.loss("focal")?.input(&x).target(&y).param("gamma", 1.0).param("alpha", 0.5).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
         self.req.params.push((name.to_string(), value.into()));
         self
     }
 
+    /// How the per-element losses are combined (mean unless set).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// use gpu_loss::Reduction;
+    /// let sum = ctx.loss("mse")?.input(&x).target(&y).reduction(Reduction::Sum).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn reduction(mut self, r: Reduction) -> Self {
         self.req.reduction = r;
         self
     }
 
     /// Also compute the gradient of the reduced loss with respect to `input`, in the same pass.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx.loss("mse")?.input(&x).target(&y).with_grad().run()?;
+    /// let grad = ctx.download(out.grad.as_ref().unwrap())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn with_grad(mut self) -> Self {
         self.req.grad = Output::New;
         self
@@ -136,36 +223,90 @@ impl<'a> LossCall<'a> {
     /// Write the gradient into this tensor (same element count as `input`). For cross_entropy,
     /// nll and sparse_categorical_cross_entropy it may be `input` itself: the gradient then
     /// overwrites the logits, for trainers short of memory.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let grad = ctx.zeros(&[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).grad_into(&grad).run()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn grad_into(mut self, t: &'a Tensor) -> Self {
         self.req.grad = Output::Into(t);
         self
     }
 
     /// Also return the per-element losses (implied by `Reduction::None`).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx.loss("mse")?.input(&x).target(&y).with_elements().run()?;
+    /// let each = ctx.download(out.elements.as_ref().unwrap())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn with_elements(mut self) -> Self {
         self.req.elements = Output::New;
         self
     }
 
     /// Write the per-element losses into this tensor.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let each = ctx.zeros(&[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).elements_into(&each).run()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn elements_into(mut self, t: &'a Tensor) -> Self {
         self.req.elements = Output::Into(t);
         self
     }
 
     /// For `record`: write the reduced value into element 0 of this tensor.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let losses = ctx.zeros(&[8])?;
+    /// let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// let rec = ctx.loss("mse")?.input(&x).target(&y).value_into(&losses.element(2)?).record(&mut enc)?;
+    /// ctx.queue().submit([enc.finish()]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn value_into(mut self, t: &'a Tensor) -> Self {
         self.value_into = Some(t);
         self
     }
 
     /// Runs the call and returns the reduced value (sum or mean), blocking until it is read.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let v: f32 = ctx.loss("huber")?.input(&x).target(&y).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn value(self) -> Result<f32> {
         pollster::block_on(self.value_with(Drive::Block))
     }
 
     /// [`LossCall::value`] as a future that polls the device without blocking: each poll
     /// polls the device once and, until the GPU is done, asks to be polled again.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let v = pollster::block_on(ctx.loss("mse")?.input(&x).target(&y).value_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn value_async(self) -> Result<f32> {
         self.value_with(Drive::Yield).await
     }
@@ -184,11 +325,28 @@ impl<'a> LossCall<'a> {
     /// Runs the call; the per-element losses and the gradient stay on the GPU. Only the
     /// value and the status words are read back (an objective's: each term's, summed here).
     /// Blocks until they are.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx.loss("bce_with_logits")?.input(&x).target(&y).with_grad().run()?;
+    /// let (value, grad) = (out.value.unwrap(), out.grad.unwrap());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn run(self) -> Result<Computed> {
         pollster::block_on(self.run_with(Drive::Block))
     }
 
     /// [`LossCall::run`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = pollster::block_on(ctx.loss("mse")?.input(&x).target(&y).with_grad().run_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn run_async(self) -> Result<Computed> {
         self.run_with(Drive::Yield).await
     }
@@ -222,6 +380,17 @@ impl<'a> LossCall<'a> {
     /// Records the call into the caller's encoder; nothing runs until the caller submits it.
     /// Shapes and parameters are checked now; what only the data can show (NaN, values out of
     /// domain) is checked on the GPU and read by [`Recorded::check`].
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// let rec = ctx.loss("mse")?.input(&x).target(&y).with_grad().record(&mut enc)?;
+    /// ctx.queue().submit([enc.finish()]);
+    /// rec.check()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn record(self, enc: &mut wgpu::CommandEncoder) -> Result<Recorded> {
         let _serial = self.ctx.gl_lock();
         // Scoped: an error wgpu finds while recording is typed, not a panic (one it finds

@@ -51,8 +51,18 @@ impl Parts {
     }
 }
 
-/// What [`LossCall::run`] returns.
+/// What [`LossCall::run`](super::LossCall::run) returns.
 #[derive(Debug)]
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let out = ctx.loss("mse")?.input(&x).target(&y).with_grad().run()?;
+/// let value = out.value.unwrap();
+/// let grad: Vec<f32> = ctx.download(out.grad.as_ref().unwrap())?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Computed {
     /// The reduced value; None for `Reduction::None`.
     pub value: Option<f32>,
@@ -69,10 +79,24 @@ pub struct Computed {
 }
 
 /// What [`LossCall::record`](super::LossCall::record) returns: everything stays on the GPU.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let mut enc = ctx.device().create_command_encoder(&Default::default());
+/// let rec = ctx.loss("mse")?.input(&x).target(&y).with_grad().record(&mut enc)?;
+/// // ... the optimiser step reads rec.value and rec.grad on the GPU ...
+/// ctx.queue().submit([enc.finish()]);
+/// rec.check()?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Recorded {
     /// Element 0 holds the reduced value (the sum for `Reduction::None`) once submitted.
     pub value: Tensor,
+    /// The per-element losses, when asked (as [`Computed::elements`]).
     pub elements: Option<Tensor>,
+    /// The gradient with respect to the first tensor, when asked (as [`Computed::grad`]).
     pub grad: Option<Tensor>,
     /// As [`Computed::other_grads`].
     pub other_grads: Vec<(&'static str, Tensor)>,
@@ -110,21 +134,65 @@ impl Recorded {
 
     /// After the encoder has been submitted: reads the GPU's checks (a few words) and turns
     /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// ctx.queue().submit([enc.finish()]);
+    /// rec.check()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn check(&self) -> Result<()> {
         pollster::block_on(self.check_with(Drive::Block))
     }
 
     /// [`Recorded::check`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// pollster::block_on(rec.check_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn check_async(&self) -> Result<()> {
         self.check_with(Drive::Yield).await
     }
 
     /// Reads the reduced value back (blocking) after checking the status.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// let v = rec.read_value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn read_value(&self) -> Result<f32> {
         pollster::block_on(self.read_value_with(Drive::Block))
     }
 
     /// [`Recorded::read_value`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// let v = pollster::block_on(rec.read_value_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn read_value_async(&self) -> Result<f32> {
         self.read_value_with(Drive::Yield).await
     }

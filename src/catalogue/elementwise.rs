@@ -22,6 +22,7 @@ pub enum WgslFile {
 }
 
 impl WgslFile {
+    /// The file's WGSL source.
     pub fn wgsl(self) -> &'static str {
         match self {
             WgslFile::Regression => include_str!("../../shaders/regression.wgsl"),
@@ -38,8 +39,11 @@ impl WgslFile {
 /// A closed interval a tensor's values must lie in; anything else (NaN too) is an error.
 #[derive(Clone, Copy, Debug)]
 pub struct Domain {
+    /// The lowest value allowed.
     pub lo: f32,
+    /// The highest value allowed.
     pub hi: f32,
+    /// The interval as errors quote it.
     pub text: &'static str,
 }
 
@@ -55,12 +59,17 @@ pub enum Broadcast {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// An elementwise loss's extra tensor (gaussian_nll's `var`, bce_with_logits's `pos_weight`).
 pub struct Aux {
+    /// Its name.
     pub name: &'static str,
+    /// Whether the call must give it.
     pub required: bool,
     /// The value the loss sees when the tensor is absent.
     pub default: f32,
+    /// The shapes it may have besides the input's.
     pub broadcast: Broadcast,
+    /// The interval its values must lie in, if any.
     pub domain: Option<Domain>,
 }
 
@@ -86,9 +95,17 @@ pub enum Sampling {
 /// An elementwise loss (sections A and B, and kl_div of C): `input` and `target` of one shape,
 /// optional `weight` of the same shape, maybe one extra tensor.
 #[derive(Debug)]
+///
+/// ```
+/// let huber = gpu_loss::catalogue::elementwise("huber").unwrap();
+/// assert_eq!(huber.wgsl_fn, "huber");
+/// ```
 pub struct Elementwise {
+    /// The loss's catalogue name.
     pub name: &'static str,
+    /// Other names it answers to (`l1` for mae).
     pub aliases: &'static [&'static str],
+    /// The WGSL file its function is in.
     pub wgsl_file: WgslFile,
     /// The function in that file.
     pub wgsl_fn: &'static str,
@@ -96,11 +113,15 @@ pub struct Elementwise {
     pub cpu: ElementFn,
     /// In the order the WGSL reads them: p.x, p.y, p.z, p.w.
     pub params: &'static [ParamSpec],
+    /// Its extra tensor, if it has one.
     pub aux: Option<Aux>,
+    /// The interval `input` must lie in, if any (bce: [0, 1]).
     pub input_domain: Option<Domain>,
+    /// How report, bench and tests draw its tensors.
     pub sampling: Sampling,
     /// Takes `batchmean` (the sum over the rows' count): kl_div.
     pub batchmean: bool,
+    /// Whose definition it follows (PyTorch, Keras, a paper).
     pub follows: &'static str,
 }
 
@@ -141,6 +162,11 @@ const fn entry(
 
 use WgslFile::{Binary, Regression};
 
+/// The elementwise losses, in LOSSES.md's order.
+///
+/// ```
+/// assert_eq!(gpu_loss::catalogue::ELEMENTWISE[0].name, "mse");
+/// ```
 pub static ELEMENTWISE: &[Elementwise] = &[
     // A. Elementwise regression
     Elementwise {
