@@ -135,6 +135,7 @@ pub mod tensor;
 pub mod texture;
 pub mod timing;
 pub mod tuning;
+mod uploads;
 
 pub use call::{Computed, LossCall, Recorded};
 pub use call::{StyleLayer, StyleLosses};
