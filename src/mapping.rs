@@ -48,7 +48,7 @@ impl Drive {
     }
 }
 
-/// Which map finished: wgpu's outcome, or None if its callback was dropped uncalled.
+/// How a map ended: wgpu's outcome, or None if its callback was dropped uncalled.
 type MapDone = Option<std::result::Result<(), wgpu::BufferAsyncError>>;
 
 /// A staging buffer being mapped for reading once a submission is done. Dropped before it
