@@ -69,7 +69,7 @@ pub(crate) fn record(
     let segs = segments(p.n, vec4, max_count.max(1024));
 
     let config = |vec4| ElementConfig {
-        loss: p.loss.name,
+        loss: p.loss,
         code: l.code,
         vec4,
         has_weight: t.weight.is_some(),
@@ -186,4 +186,27 @@ pub(crate) fn record(
     finish.dispatch(&mut pass);
     drop(pass);
     Ok(scratch)
+}
+
+/// Compiles `loss`'s kernel, vec4 and scalar, on this context's settings: a custom loss's
+/// WGSL is checked once, up front, instead of failing its first call.
+pub(crate) fn compile(
+    ctx: &GpuContext,
+    loss: &'static crate::catalogue::Elementwise,
+) -> Result<()> {
+    let l = Launch::of(ctx);
+    for vec4 in [true, false] {
+        let config = ElementConfig {
+            loss,
+            code: l.code,
+            vec4,
+            has_weight: true,
+            has_aux: loss.aux.is_some(),
+            aux_broadcast: false,
+            write_out: true,
+            write_grad: true,
+        };
+        ctx.inner.kernels.pipeline(&ELEMENTWISE, &config)?;
+    }
+    Ok(())
 }
