@@ -21,7 +21,10 @@ const SIZES: [usize; 5] = [0, 1, 3, 257, 4099];
 
 /// The built-ins the language can say, as formulas (kl_div is section C's), with the
 /// parameter settings of tests/elementwise.rs that change their code path.
-const WRITTEN: &[(&str, &str, &[&[(&str, f64)]])] = &[
+/// Parameter settings: (name, value) pairs.
+type Sets = &'static [&'static [(&'static str, f64)]];
+
+const WRITTEN: &[(&str, &str, Sets)] = &[
     ("mse", "(x - y)^2", &[]),
     ("mae", "abs(x - y)", &[]),
     (

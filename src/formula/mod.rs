@@ -31,9 +31,9 @@ use std::fmt;
 /// Parameters travel in the kernel's one vec4 of parameters.
 pub const MAX_PARAMS: usize = 4;
 /// Operations a formula may build (definitions counted where used).
-pub const MAX_NODES: usize = 2000;
+pub const MAX_NODES: usize = 1000;
 /// Operations its derivative may grow to.
-pub const MAX_DERIVATIVE_NODES: usize = 200_000;
+pub const MAX_DERIVATIVE_NODES: usize = 1_000_000;
 /// Characters a formula may have.
 pub const MAX_LEN: usize = 10_000;
 

@@ -170,3 +170,30 @@ proptest! {
         let _ = Formula::parse(&text);
     }
 }
+
+/// The longest chains a formula may hold: parsed, differentiated, generated and evaluated on
+/// a test thread's stack, and one more operation is refused. A product's derivative grows as
+/// the square of its factors: the longest is refused as a typed error, half of it runs.
+#[test]
+fn the_largest_formulas_fit_the_stack_and_one_more_is_refused() {
+    let chain = |op: &str, terms: usize| format!("x{}", format!("{op}x").repeat(terms - 1));
+    let at_one = |text: &str| {
+        let f = Formula::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(f.wgsl().contains("return Pair("));
+        f.eval(&Env {
+            x: 1.0,
+            y: 0.0,
+            a: 0.0,
+            p: &[],
+        })
+    };
+    let n = MAX_NODES as f64;
+    // x + x + ..., x − x − ... at x = 1: (value, derivative).
+    assert_eq!(at_one(&chain("+", MAX_NODES)), (n, n));
+    assert_eq!(at_one(&chain("-", MAX_NODES)), (2.0 - n, 2.0 - n));
+    assert_eq!(at_one(&chain("*", MAX_NODES / 2)), (1.0, n / 2.0));
+    assert!(err(&chain("*", MAX_NODES)).message.contains("derivative grows past"));
+    for op in ["+", "*", "-"] {
+        assert!(err(&chain(op, MAX_NODES + 2)).message.contains("grows past"), "{op}");
+    }
+}
