@@ -16,7 +16,7 @@ use gpu_loss::{GpuContext, Tensor};
 use std::time::Duration;
 
 /// Built-ins and their formulas (as tests/custom.rs writes them).
-const PAIRS: [(&str, &str); 5] = [
+const PAIRS: [(&str, &str); 8] = [
     ("mse", "(x - y)^2"),
     (
         "huber",
@@ -28,6 +28,18 @@ const PAIRS: [(&str, &str); 5] = [
         "(1 - y) * softplus(x) + y * softplus(-x)",
     ),
     ("soft_margin", "softplus(-y * x)"),
+    ("log_cosh", "log(cosh(x - y))"),
+    (
+        "msle",
+        "xc = max(x, 1e-7); yc = max(y, 1e-7); z = (xc - yc) / (1 + yc); \
+         select(abs(z) < 0.5, log1p(z), log((1 + xc) / (1 + yc)))^2",
+    ),
+    (
+        "focal",
+        "alpha = 0.25; gamma = 2; ce = (1 - y) * softplus(x) + y * softplus(-x); \
+         q = y * sigmoid(-x) + (1 - y) * sigmoid(x); \
+         ce * q^gamma * select(alpha >= 0, alpha * y + (1 - alpha) * (1 - y), 1)",
+    ),
 ];
 const SIZES: [usize; 2] = [1 << 20, 1 << 22];
 const ROUNDS: usize = 51;
