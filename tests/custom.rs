@@ -623,3 +623,76 @@ fn the_cli_evaluates_formulas_and_refuses_bad_ones_with_exit_2() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A custom loss reads a texture's planes as the built-ins do (the texture variant of the
+/// elementwise kernel takes the custom entry's WGSL too).
+#[test]
+fn a_formula_reads_textures() {
+    use rand::{Rng, SeedableRng};
+    let (w, h) = (13u32, 7u32);
+    let plane = (w * h) as usize;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed());
+    let texels: Vec<f32> = (0..4 * plane)
+        .map(|_| rng.random_range(-2.0..2.0))
+        .collect();
+    let target: Vec<f32> = (0..3 * plane)
+        .map(|_| rng.random_range(-2.0..2.0))
+        .collect();
+    // Texel-major [H, W, 4] to the planes [3, H, W] channels 0, 1, 2 read.
+    let planes: Vec<f32> = (0..3 * plane)
+        .map(|e| texels[(e % plane) * 4 + e / plane])
+        .collect();
+    for t in defaults() {
+        let ctx = &t.ctx;
+        let tex = ctx.device().create_texture(&wgpu::TextureDescriptor {
+            label: Some("custom test image"),
+            size: wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba32Float,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        ctx.queue().write_texture(
+            tex.as_image_copy(),
+            bytemuck::cast_slice(&texels),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(w * 16),
+                rows_per_image: Some(h),
+            },
+            tex.size(),
+        );
+        let x = ctx.wrap_texture(&tex, &[0, 1, 2]).unwrap();
+        let shape = x.shape().to_vec();
+        let bx = ctx.upload(&planes, &shape).unwrap();
+        let y = ctx.upload(&target, &shape).unwrap();
+        let text = "c = 1.5; log1p(((x - y) / c)^2)";
+        let run = |x: &gpu_loss::Tensor| {
+            let out = ctx
+                .custom("c", text)
+                .unwrap()
+                .input(x)
+                .target(&y)
+                .with_grad()
+                .run();
+            let out = out.unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            let g = ctx.download(out.grad.as_ref().unwrap()).unwrap();
+            (out.value.unwrap(), g)
+        };
+        let (tv, tg) = run(&x);
+        let (bv, bg) = run(&bx);
+        assert!(
+            (tv - bv).abs() <= 1e-6 * bv.abs(),
+            "{}: {tv} vs {bv}",
+            t.name
+        );
+        let bg: Vec<f64> = bg.iter().map(|&v| v as f64).collect();
+        assert!(normwise_error(&tg, &bg) <= 1e-6, "{}", t.name);
+    }
+}

@@ -192,8 +192,15 @@ fn the_largest_formulas_fit_the_stack_and_one_more_is_refused() {
     assert_eq!(at_one(&chain("+", MAX_NODES)), (n, n));
     assert_eq!(at_one(&chain("-", MAX_NODES)), (2.0 - n, 2.0 - n));
     assert_eq!(at_one(&chain("*", MAX_NODES / 2)), (1.0, n / 2.0));
-    assert!(err(&chain("*", MAX_NODES)).message.contains("derivative grows past"));
+    assert!(err(&chain("*", MAX_NODES))
+        .message
+        .contains("derivative grows past"));
     for op in ["+", "*", "-"] {
-        assert!(err(&chain(op, MAX_NODES + 2)).message.contains("grows past"), "{op}");
+        assert!(
+            err(&chain(op, MAX_NODES + 2))
+                .message
+                .contains("grows past"),
+            "{op}"
+        );
     }
 }
