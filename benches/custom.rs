@@ -29,11 +29,7 @@ const PAIRS: [(&str, &str); 8] = [
     ),
     ("soft_margin", "softplus(-y * x)"),
     ("log_cosh", "log(cosh(x - y))"),
-    (
-        "msle",
-        "xc = max(x, 1e-7); yc = max(y, 1e-7); z = (xc - yc) / (1 + yc); \
-         select(abs(z) < 0.5, log1p(z), log((1 + xc) / (1 + yc)))^2",
-    ),
+    ("msle", "log((1 + max(x, 1e-7)) / (1 + max(y, 1e-7)))^2"),
     (
         "focal",
         "alpha = 0.25; gamma = 2; ce = (1 - y) * softplus(x) + y * softplus(-x); \

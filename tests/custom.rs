@@ -44,8 +44,7 @@ const WRITTEN: &[(&str, &str, Sets)] = &[
     ),
     (
         "msle",
-        "xc = max(x, 1e-7); yc = max(y, 1e-7); z = (xc - yc) / (1 + yc); \
-         select(abs(z) < 0.5, log1p(z), log((1 + xc) / (1 + yc)))^2",
+        "log((1 + max(x, 1e-7)) / (1 + max(y, 1e-7)))^2",
         &[],
     ),
     ("log_cosh", "log(cosh(x - y))", &[]),
