@@ -244,11 +244,10 @@ pub fn neg(u: Expr) -> Expr {
 }
 
 pub fn bin(op: Op, u: Expr, v: Expr) -> Expr {
+    // Constants fold whatever they give (inf, NaN too): WGSL would evaluate an operation on
+    // constants at compile time and refuse a non-finite result.
     if let (Some(a), Some(b)) = (u.num(), v.num()) {
-        let r = fold(op, a, b);
-        if r.is_finite() {
-            return Num(r);
-        }
+        return Num(fold(op, a, b));
     }
     match op {
         Op::Add if u.is(0.0) => v,
@@ -311,10 +310,7 @@ pub fn pow(u: Expr, v: Expr) -> Expr {
 
 pub fn call(f: Func, u: Expr) -> Expr {
     if let Some(v) = u.num() {
-        let r = f.eval(v);
-        if r.is_finite() {
-            return Num(r);
-        }
+        return Num(f.eval(v));
     }
     Expr::Call(f, Box::new(u))
 }

@@ -149,14 +149,18 @@ impl Gen {
     }
 }
 
-/// A number as WGSL reads it: an f32 literal in VT (the tree has no non-finite constant).
+/// A number as WGSL reads it: an f32 literal in VT. WGSL has no literal for inf or NaN and
+/// refuses a constant expression that gives one, so those are made at run time from their
+/// bits and reduce.wgsl's `opaque_zero` (0, unknown to the compiler).
 fn literal(v: f64) -> String {
     let f = v as f32;
     if f.is_finite() {
         format!("VT({f:?})")
     } else {
-        // Folding never leaves one (it keeps the operation instead); kept exact regardless.
-        format!("VT(bitcast<f32>({:#x}u))", f.to_bits())
+        format!(
+            "VT(bitcast<f32>({:#x}u | bitcast<u32>(opaque_zero)))",
+            f.to_bits()
+        )
     }
 }
 
