@@ -135,6 +135,12 @@ impl Parser {
         let value = self.number()?;
         self.expect(";")?;
         match (name.as_str(), value.num()) {
+            (_, Some(v)) if !(v as f32).is_finite() => {
+                return Err(FormulaError::new(
+                    value_col,
+                    format!("`{name}` = {v}: a default must be a finite f32 number"),
+                ))
+            }
             ("a", Some(v)) => self.aux_default = Some(v),
             ("a", None) => {
                 return Err(FormulaError::new(

@@ -32,6 +32,8 @@ fn errors_name_the_column_and_what_was_expected() {
     assert!(err("p = 1; q = 2; r = 3; s = 4; t = 5; x")
         .message
         .contains("at most 4"));
+    assert!(err("k = 1 / 0; k * x").message.contains("finite"));
+    assert!(err("a = 3e38 * 10; a * x").message.contains("finite"));
     assert!(err(&format!("{}x{}", "(".repeat(100), ")".repeat(100)))
         .message
         .contains("nested"));
