@@ -33,6 +33,11 @@ pub struct Tuning {
     /// (CPU drivers, about 10% on cross_entropy's gradient at 4096 × 1024 on lavapipe); not yet
     /// measured on GPUs, where the second read mostly hits the cache.
     pub cache_rows: bool,
+    /// wgpu's runtime checks (bounds checks it injects, forced loop bounds) in the elementwise
+    /// kernel, whose host proves every index in range. Off only on Vulkan, where the driver's
+    /// robust buffer access still bounds every buffer access; a candidate the tuner times
+    /// there (about a quarter off a plain mse kernel on lavapipe).
+    pub runtime_checks: bool,
     /// Largest window of one tensor that a dispatch binds; bigger tensors take several
     /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
     /// to cover the split on small inputs).
@@ -70,6 +75,7 @@ impl Tuning {
             vector_loads: true,
             subgroups: true,
             cache_rows: cpu,
+            runtime_checks: true,
             max_binding_bytes: limits.max_storage_buffer_binding_size,
         }
         .fit(info, features, limits)
@@ -111,6 +117,7 @@ impl Tuning {
         if let Layout::Blocked { lanes } = &mut self.layout {
             *lanes = (*lanes).clamp(1, self.workgroup_size).next_power_of_two();
         }
+        self.runtime_checks |= info.backend != wgpu::Backend::Vulkan;
         let sg_max = info.subgroup_max_size;
         self.subgroups = self.subgroups
             && features.contains(wgpu::Features::SUBGROUP)
@@ -317,7 +324,7 @@ impl std::fmt::Display for Tuning {
         };
         write!(
             f,
-            "wg {} · {layout} · {} groups · {} · {}{}",
+            "wg {} · {layout} · {} groups · {} · {}{}{}",
             self.workgroup_size,
             self.max_workgroups,
             if self.vector_loads { "vec4" } else { "scalar" },
@@ -330,6 +337,11 @@ impl std::fmt::Display for Tuning {
                 " · rows cached"
             } else {
                 ""
+            },
+            if self.runtime_checks {
+                ""
+            } else {
+                " · unchecked"
             }
         )
     }

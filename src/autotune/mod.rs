@@ -98,6 +98,13 @@ pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tun
         subgroups: !t.subgroups,
         ..t
     }));
+    if family == TuneFamily::Elementwise {
+        // Fitted back to checked where the driver does not bound buffer accesses itself.
+        more.push(vary(&|t| Tuning {
+            runtime_checks: false,
+            ..t
+        }));
+    }
     if family == TuneFamily::Rows {
         more.push(vary(&|t| Tuning {
             cache_rows: !t.cache_rows,

@@ -159,7 +159,10 @@ pub(crate) fn record(
                 scratch_range(&scratch),
             ],
         );
-        let pipeline = inner.kernels.pipeline(&ELEMENTWISE, &config(s.vec4))?;
+        let pipeline =
+            inner
+                .kernels
+                .pipeline_checked(&ELEMENTWISE, &config(s.vec4), tuning.runtime_checks)?;
         dispatches.push((pipeline, bind, groups));
     }
 

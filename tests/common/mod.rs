@@ -77,6 +77,8 @@ pub fn targets() -> &'static [Target] {
             }));
             out.push(make("shared tree, small bindings", &|t| Tuning {
                 subgroups: false,
+                // Unchecked elementwise modules (Vulkan only) meet windows that split tensors.
+                runtime_checks: false,
                 workgroup_size: 64,
                 max_binding_bytes: 8192,
                 ..t
