@@ -14,6 +14,7 @@
 //!
 //! See ARCHITECTURE.md for how one call flows from this API to the shader and back.
 
+pub mod autotune;
 pub mod call;
 pub mod catalogue;
 pub mod context;
@@ -40,4 +41,4 @@ pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};
 pub use params::{ParamValue, Reduction};
 pub use tensor::Tensor;
-pub use tuning::Tuning;
+pub use tuning::{TuneFamily, Tuning, TuningMode};
