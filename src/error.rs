@@ -189,6 +189,17 @@ pub enum LossError {
         reason: String,
     },
 
+    /// A custom loss that cannot be one: a formula's syntax, an unknown name, a wrong arity, a
+    /// function without a derivative (`why` names the column), or raw WGSL that does not
+    /// compile.
+    #[error("custom loss `{loss}`: {why}")]
+    Custom {
+        /// The custom loss's name.
+        loss: String,
+        /// Why.
+        why: String,
+    },
+
     /// A command line that does not say what it means (`--tensor` without `=`, ...).
     #[error("{0}")]
     Usage(String),

@@ -115,11 +115,13 @@
 
 #![warn(missing_docs)]
 
+pub mod autotune;
 pub mod call;
 pub mod catalogue;
 pub mod context;
 pub mod cpu;
 pub mod error;
+pub mod formula;
 mod kernel;
 pub mod losses;
 mod mapping;
@@ -137,11 +139,11 @@ pub mod timing;
 pub mod tuning;
 mod uploads;
 
-pub use call::{Computed, LossCall, Recorded};
+pub use call::{Computed, IntoLossCall, LossCall, Recorded};
 pub use call::{StyleLayer, StyleLosses};
 pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};
 pub use losses::TypedLoss;
 pub use params::{ParamValue, Reduction};
 pub use tensor::Tensor;
-pub use tuning::Tuning;
+pub use tuning::{TuneFamily, Tuning, TuningMode};

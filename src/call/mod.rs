@@ -12,6 +12,8 @@
 //! of the loss's kernel family (`elementwise`, `rows`, `structured`, `gram`); an objective
 //! goes to `objective`, a composite of those adapters. `readback` reads what they recorded.
 
+mod autotune;
+mod custom;
 mod elementwise;
 mod family;
 mod gram;
@@ -69,11 +71,44 @@ impl GpuContext {
     pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
         let loss =
             crate::catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
-        Ok(LossCall {
-            ctx: self,
-            req: Request::new(loss),
+        Ok(self.call(loss))
+    }
+
+    /// Starts a call of `loss`: a catalogue entry, or a custom loss kept for reuse
+    /// (`catalogue::custom`, [`GpuContext::custom_wgsl`]), or a typed loss
+    /// ([`crate::losses`]), whose fields become the call's parameters.
+    ///
+    /// ```no_run
+    /// use gpu_loss::losses::SmoothL1;
+    /// use gpu_loss::{GpuContext, Reduction};
+    /// let ctx = GpuContext::new()?;
+    /// let x = ctx.upload(&[0.5, 2.0], &[2])?;
+    /// let y = ctx.upload(&[0.0, 2.5], &[2])?;
+    /// let sum = ctx.call(&SmoothL1 { beta: 0.5 }).input(&x).target(&y)
+    ///     .reduction(Reduction::Sum).value()?;
+    /// let mse = gpu_loss::catalogue::find("mse").unwrap();
+    /// let mean = ctx.call(mse).input(&x).target(&y).value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
+    pub fn call<C: IntoLossCall>(&self, loss: C) -> LossCall<'_> {
+        loss.start(self)
+    }
+}
+
+/// What [`GpuContext::call`] starts a call of: a catalogue entry ([`Loss`]) or a typed loss
+/// (`&Huber { delta: 0.5 }`, [`crate::losses`]).
+pub trait IntoLossCall {
+    /// The builder for this loss on `ctx`.
+    fn start<'c>(self, ctx: &'c GpuContext) -> LossCall<'c>;
+}
+
+impl IntoLossCall for Loss {
+    fn start<'c>(self, ctx: &'c GpuContext) -> LossCall<'c> {
+        LossCall {
+            ctx,
+            req: Request::new(self),
             value_into: None,
-        })
+        }
     }
 }
 

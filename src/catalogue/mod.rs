@@ -7,7 +7,9 @@
 //! - `rows`: section C's row losses.
 //! - `objectives`: section E, each a weighted sum of terms given here as plain data.
 //! - `structured`: sections D, F and G, losses with kernels of their own.
+//! - `custom`: elementwise losses made at run time from a formula or raw WGSL.
 
+pub mod custom;
 mod elementwise;
 mod objectives;
 mod rows;
@@ -44,6 +46,17 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// The family whose tuned launch settings this loss's kernels run with (an objective's:
+    /// its elementwise terms'); None for kernels that take the hand-picked settings.
+    pub fn tuned_family(self) -> Option<crate::tuning::TuneFamily> {
+        use crate::tuning::TuneFamily;
+        match self {
+            Loss::Elementwise(_) | Loss::Objective(_) => Some(TuneFamily::Elementwise),
+            Loss::Row(_) => Some(TuneFamily::Rows),
+            Loss::Structured(_) => None,
+        }
+    }
+
     /// Its name.
     ///
     /// ```

@@ -4,7 +4,7 @@
 
 use super::staged::Staged;
 use gpu_loss::catalogue::{self, Loss};
-use gpu_loss::cpu::named::evaluate_named;
+use gpu_loss::cpu::named::evaluate_loss;
 use gpu_loss::npy::Array;
 use gpu_loss::params::Rule;
 use gpu_loss::{GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
@@ -15,8 +15,13 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// The loss, as LOSSES.md names it (see `gpu-loss list`).
-    loss: String,
+    /// The loss, as LOSSES.md names it (see `gpu-loss list`); none with --formula.
+    #[arg(required_unless_present = "formula")]
+    loss: Option<String>,
+    /// A custom loss written as a formula instead, e.g. 'log(1 + (x - y)^2)' (README,
+    /// "Custom losses"); its `a` is the tensor `aux`.
+    #[arg(long, conflicts_with = "loss", value_name = "FORMULA")]
+    formula: Option<String>,
     /// A tensor by its LOSSES.md name: NAME=FILE.npy (float32/64/16, int32/64; C order).
     #[arg(long = "tensor", value_name = "NAME=FILE.npy")]
     tensors: Vec<String>,
@@ -92,8 +97,13 @@ fn no_elements(loss: Loss) -> LossError {
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let loss =
-        catalogue::find(&args.loss).ok_or_else(|| LossError::UnknownLoss(args.loss.clone()))?;
+    let loss = match (&args.loss, &args.formula) {
+        (_, Some(text)) => super::formula_loss(0, text)?,
+        (Some(name), None) => {
+            catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.clone()))?
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
     let reduction = Reduction::parse(&args.reduction).ok_or_else(|| {
         LossError::Usage(format!(
             "--reduction {}: expected none, sum, mean or batchmean",
@@ -139,13 +149,13 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
 
     let started = Instant::now();
     let (value, terms, adapter) = if args.backend == "cpu" {
-        let r = evaluate_named(loss.name(), &tensors, &params, reduction)?;
+        let r = evaluate_loss(loss, &tensors, &params, reduction)?;
         let first_grad = usize::from(args.out.is_some());
         if first_grad == 1 {
             // The per-element losses whatever the reduction, as the GPU gives them.
             let out = match reduction {
                 Reduction::None => r.out.clone(),
-                _ => evaluate_named(loss.name(), &tensors, &params, Reduction::None)?.out,
+                _ => evaluate_loss(loss, &tensors, &params, Reduction::None)?.out,
             };
             let (shape, out) = out.ok_or_else(|| no_elements(loss))?;
             staged.write(0, &shape, &out)?;
@@ -168,8 +178,6 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         let ctx = context(&args.backend, args.adapter.as_deref())?;
         let info = ctx.adapter_info();
-        let adapter =
-            json!({"name": info.name, "backend": format!("{:?}", info.backend).to_lowercase()});
         let (value, terms) = run_gpu(
             &ctx,
             loss,
@@ -182,6 +190,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 staged: &mut staged,
             },
         )?;
+        // After the call: its first call of a family is what decides the family's settings.
+        let adapter = json!({
+            "name": info.name,
+            "backend": format!("{:?}", info.backend).to_lowercase(),
+            "tuning": ctx.tuning_of(loss),
+        });
         (value, terms, adapter)
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -257,7 +271,7 @@ fn run_gpu(
         staged,
     } = outputs;
     let uploaded = upload_named(ctx, loss, tensors)?;
-    let mut call = ctx.loss(loss.name())?.reduction(reduction);
+    let mut call = ctx.call(loss).reduction(reduction);
     for (name, t) in &uploaded {
         call = call.tensor(name, t);
     }

@@ -9,6 +9,7 @@ mod list;
 mod plot;
 mod report;
 mod staged;
+mod tune;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Two images (PNG or .npy) on the GPU: mse, psnr, ssim, ms_ssim; the SSIM map as a PNG.
     Compare(compare::CompareArgs),
+    /// Times each tuned kernel family's launch-setting candidates on each adapter, prints
+    /// them beside the defaults, and caches the fastest.
+    Tune(tune::TuneArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -55,7 +59,36 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::List(a) => list::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Compare(a) => compare::run(&a),
+        Command::Tune(a) => tune::run(&a),
     }
+}
+
+/// The custom loss a `--formula` defines, named `formula` (the first) or `formula2`, ...
+fn formula_loss(i: usize, text: &str) -> Result<gpu_loss::catalogue::Loss> {
+    let name = match i {
+        0 => "formula".to_string(),
+        i => format!("formula{}", i + 1),
+    };
+    let entry = gpu_loss::catalogue::custom::formula(&name, text)?;
+    Ok(gpu_loss::catalogue::Loss::Elementwise(entry))
+}
+
+/// The losses a command names, then those its `--formula`s define; with formulas only, just
+/// those (`all` is the catalogue when neither is given).
+fn with_formulas(
+    names: &[String],
+    formulas: &[String],
+    all: impl FnOnce(&[String]) -> Result<Vec<gpu_loss::catalogue::Loss>>,
+) -> Result<Vec<gpu_loss::catalogue::Loss>> {
+    let mut losses = if names.is_empty() && !formulas.is_empty() {
+        Vec::new()
+    } else {
+        all(names)?
+    };
+    for (i, text) in formulas.iter().enumerate() {
+        losses.push(formula_loss(i, text)?);
+    }
+    Ok(losses)
 }
 
 /// `value` as pretty JSON, as `--json` files hold it.

@@ -284,7 +284,7 @@ mod tests {
             for loss in catalogue::ELEMENTWISE {
                 for (vec4, flags) in [(true, true), (false, false)] {
                     let variant = ElementConfig {
-                        loss: loss.name,
+                        loss,
                         code,
                         vec4,
                         has_weight: flags,
@@ -407,7 +407,7 @@ mod tests {
                 }
                 for loss in ["mse", "mae", "charbonnier", "huber"] {
                     let variant = TextureElementConfig {
-                        loss,
+                        loss: catalogue::elementwise(loss).unwrap(),
                         code,
                         x,
                         y,

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::pool::Pooled;
 use crate::problem::Problem;
 use crate::tensor::Tensor;
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/texture_elementwise.wgsl's `Pixels`.
@@ -46,14 +47,14 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Elementwise);
     // A texture's tensor is [C, H, W]; a buffer beside it has the same shape.
     let [.., height, width] = p.shape[..] else {
         unreachable!("texture tensors are [C, H, W]")
     };
     let (xs, ys) = (Source::of(t.input), Source::of(t.target));
     let config = TextureElementConfig {
-        loss: p.loss.name,
+        loss: p.loss,
         code: l.code,
         x: xs,
         y: ys,

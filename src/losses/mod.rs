@@ -29,7 +29,7 @@ mod tests;
 
 pub use table::*;
 
-use crate::call::LossCall;
+use crate::call::{IntoLossCall, LossCall};
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::ParamValue;
@@ -119,29 +119,21 @@ impl<T: Param> Param for Option<T> {
     }
 }
 
-impl GpuContext {
-    /// Starts a call of a typed loss: the by-name builder ([`GpuContext::loss`]) with the
-    /// loss's parameters set, so reductions, weights, gradients and recording work the same.
-    ///
-    /// ```no_run
-    /// use gpu_loss::losses::SmoothL1;
-    /// use gpu_loss::{GpuContext, Reduction};
-    /// let ctx = GpuContext::new()?;
-    /// let x = ctx.upload(&[0.5, 2.0], &[2])?;
-    /// let y = ctx.upload(&[0.0, 2.5], &[2])?;
-    /// let sum = ctx.call(&SmoothL1 { beta: 0.5 }).input(&x).target(&y)
-    ///     .reduction(Reduction::Sum).value()?;
-    /// # Ok::<(), gpu_loss::LossError>(())
-    /// ```
-    pub fn call<L: TypedLoss + ?Sized>(&self, loss: &L) -> LossCall<'_> {
-        let call = self
-            .loss(loss.name())
+impl<L: TypedLoss + ?Sized> IntoLossCall for &L {
+    /// The by-name builder with the loss's parameters set, so reductions, weights, gradients
+    /// and recording work the same.
+    fn start<'c>(self, ctx: &'c GpuContext) -> LossCall<'c> {
+        let entry = crate::catalogue::find(self.name())
             .expect("every typed loss is a catalogue entry (src/losses/tests.rs)");
-        loss.params()
+        self.params()
             .into_iter()
-            .fold(call, |call, (name, value)| call.param(name, value))
+            .fold(ctx.call(entry), |call, (name, value)| {
+                call.param(name, value)
+            })
     }
+}
 
+impl GpuContext {
     /// The mean of a typed loss of `input` against `target`, blocking until it is read back.
     /// Losses whose tensors have other names (`anchor`, `real`, ...) go through
     /// [`GpuContext::call`] and [`LossCall::tensor`].
