@@ -286,7 +286,7 @@ impl GpuContext {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
     }
 
-    fn upload_bytes(
+    pub(crate) fn upload_bytes(
         &self,
         data: &[u8],
         count: usize,
@@ -359,6 +359,9 @@ impl GpuContext {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
         tensor.buffer_only("a write")?;
+        tensor
+            .dtype()
+            .expect_f32("write", &format!("{:?}", tensor.shape()))?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -399,15 +402,30 @@ impl GpuContext {
         })
     }
 
-    /// Reads an f32 tensor back to the host.
+    /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly).
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let raw = self.download_bytes(tensor, &[DType::F32, DType::F16, DType::BF16])?;
+        Ok(match tensor.dtype() {
+            DType::F16 => crate::halves::widen::<half::f16>(&raw),
+            DType::BF16 => crate::halves::widen::<half::bf16>(&raw),
+            _ => bytemuck::pod_collect_to_vec(&raw),
+        })
+    }
+
+    /// A tensor's bytes, if it holds one of `dtypes`.
+    pub(crate) fn download_bytes(&self, tensor: &Tensor, dtypes: &[DType]) -> Result<Vec<u8>> {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
         tensor.buffer_only("a download")?;
-        if tensor.dtype() != DType::F32 {
+        if !dtypes.contains(&tensor.dtype()) {
+            let names: Vec<&str> = dtypes.iter().map(|d| d.name()).collect();
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
-                why: format!("it holds {}, not float32", tensor.dtype().name()),
+                why: format!(
+                    "it holds {}, not {}",
+                    tensor.dtype().name(),
+                    names.join(" or ")
+                ),
             });
         }
         if !tensor
@@ -423,15 +441,17 @@ impl GpuContext {
         if tensor.is_empty() {
             return Ok(Vec::new());
         }
-        let bytes = tensor.byte_len();
+        // Copies move whole 4-byte words: a half tensor's window widened to them.
+        let start = tensor.offset() / 4 * 4;
+        let skip = (tensor.offset() - start) as usize;
+        let bytes = (tensor.offset() + tensor.byte_len()).next_multiple_of(4) - start;
         self.scoped(|| {
             let staging = self.staging(bytes)?;
             let mut enc = self.encoder();
-            let (buffer, at) = (tensor.buffer(), tensor.offset());
-            enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
+            enc.copy_buffer_to_buffer(tensor.buffer(), start, staging.buffer(), 0, bytes);
             let idx = self.inner.queue.submit([enc.finish()]);
             let raw = self.map_read(&staging, bytes, idx)?;
-            Ok(bytemuck::cast_slice(&raw).to_vec())
+            Ok(raw[skip..skip + tensor.byte_len() as usize].to_vec())
         })
     }
 

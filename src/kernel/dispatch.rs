@@ -39,13 +39,18 @@ pub(crate) struct Window {
     pub at: u32,
 }
 
+/// Elements and `at` count f32 words, or halves for an f16/bf16 tensor (whose window is
+/// widened to whole words).
 pub(crate) fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
-    let start = t.offset() + 4 * first as u64;
+    let unit = if t.dtype().is_half() { 2 } else { 4 };
+    let start = t.offset() + unit * first as u64;
     let offset = start / align * align;
     Window {
         offset,
-        size: (start - offset + 4 * count as u64).max(4),
-        at: ((start - offset) / 4) as u32,
+        size: (start - offset + unit * count as u64)
+            .next_multiple_of(4)
+            .max(4),
+        at: ((start - offset) / unit) as u32,
     }
 }
 

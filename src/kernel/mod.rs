@@ -15,6 +15,7 @@ pub(crate) mod row_tuples;
 mod source;
 pub(crate) mod ssim;
 mod ssim_strips;
+pub(crate) mod storage;
 pub(crate) mod texture_elementwise;
 pub(crate) mod total_variation;
 pub(crate) mod wasserstein;

@@ -246,6 +246,8 @@ mod tests {
     //! fails here without a GPU.
     use super::*;
     use crate::catalogue::{self, RowKernel};
+    use crate::kernel::storage::Dtypes;
+    use crate::tensor::DType;
     use crate::tuning::Layout;
     use image_source::Source;
     use source::CrossEntropyMode;
@@ -292,9 +294,33 @@ mod tests {
                         aux_broadcast: !flags,
                         write_out: flags,
                         write_grad: !flags,
+                        dtypes: Default::default(),
                     };
                     validate(&ELEMENTWISE, &variant);
                 }
+            }
+            // Half storage: every binding f16 or bf16, both variants.
+            for (half, vec4) in [(DType::F16, true), (DType::BF16, false)] {
+                let loss = catalogue::elementwise("gaussian_nll").unwrap();
+                let variant = ElementConfig {
+                    loss: loss.name,
+                    code,
+                    vec4,
+                    has_weight: true,
+                    has_aux: true,
+                    aux_broadcast: false,
+                    write_out: true,
+                    write_grad: true,
+                    dtypes: Dtypes {
+                        x: half,
+                        y: half,
+                        w: half,
+                        aux: half,
+                        out: half,
+                        grad: half,
+                    },
+                };
+                validate(&ELEMENTWISE, &variant);
             }
             for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &RADIX_SORT, &SAMPLES_SCAN] {
                 validate(kernel, &code);

@@ -4,6 +4,7 @@
 //! the shaders share (status slots, scratch layout, cross-entropy modes, ROW_CACHE) are written
 //! here from their Rust definitions, never typed in WGSL.
 
+use super::storage::{self, Dtypes};
 use crate::catalogue::Elementwise;
 use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
 use crate::tuning::{Layout, Tuning};
@@ -18,6 +19,7 @@ const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
 const VARIANT_VEC4: &str = include_str!("../../shaders/variant_vec4.wgsl");
 const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
 const MATH: &str = include_str!("../../shaders/math.wgsl");
+const HALVES: &str = include_str!("../../shaders/halves.wgsl");
 const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 const ROW_REDUCE: &str = include_str!("../../shaders/row_reduce.wgsl");
 const ROW_LOSSES: &str = include_str!("../../shaders/row_losses.wgsl");
@@ -52,6 +54,7 @@ pub(crate) struct ElementConfig {
     pub aux_broadcast: bool,
     pub write_out: bool,
     pub write_grad: bool,
+    pub dtypes: Dtypes,
 }
 
 pub(super) fn prelude(tuning: &CodeConfig) -> String {
@@ -126,7 +129,20 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad,
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
+    s.push_str(&element_bindings(&c.dtypes, c.vec4));
     s.push_str(template);
+    s
+}
+
+/// The elementwise kernel's tensor bindings 1-6 for their dtypes, and the halves' helpers.
+fn element_bindings(d: &Dtypes, vec4: bool) -> String {
+    let mut s = String::from(HALVES);
+    s.push_str(&storage::reader("x", 1, d.x, vec4));
+    s.push_str(&storage::reader("y", 2, d.y, vec4));
+    s.push_str(&storage::reader("w", 3, d.w, vec4));
+    s.push_str(&storage::gatherer("aux", 4, d.aux));
+    s.push_str(&storage::writer("out", 5, d.out, vec4));
+    s.push_str(&storage::writer("grad", 6, d.grad, vec4));
     s
 }
 
