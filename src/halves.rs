@@ -73,6 +73,27 @@ impl GpuContext {
         Ok(bytemuck::pod_collect_to_vec(&raw))
     }
 
+    /// `tensor`'s values as a new tensor of float `dtype`, converted on the GPU: widened
+    /// exactly, or rounded to nearest even (f32 → f16 past 65504 gives infinity; a NaN stays
+    /// NaN). The same dtype is a copy.
+    pub fn cast(&self, tensor: &Tensor, dtype: DType) -> Result<Tensor> {
+        let _serial = self.gl_lock();
+        let name = || format!("cast of {:?}", tensor.shape());
+        self.own(tensor, name)?;
+        tensor.buffer_only("a cast")?;
+        tensor.dtype().expect_float("cast", "source")?;
+        dtype.expect_float("cast", "destination")?;
+        self.scoped(|| {
+            let out = self.scratch_typed(tensor.shape().to_vec(), dtype)?;
+            if !tensor.is_empty() {
+                let mut enc = self.encoder();
+                crate::kernel::cast::record(self, tensor, &out, &mut enc)?;
+                self.submit_and_wait(enc)?;
+            }
+            Ok(out)
+        })
+    }
+
     /// A pooled tensor of `dtype` (contents undefined) that kernels write.
     pub(crate) fn scratch_typed(&self, shape: Vec<usize>, dtype: DType) -> Result<Tensor> {
         if dtype == DType::F32 {

@@ -2,6 +2,7 @@
 //! launch helpers the recorders share (dispatch.rs), and a per-context cache so every pipeline
 //! is compiled once and reused.
 
+pub(crate) mod cast;
 pub(crate) mod cross_entropy;
 mod dispatch;
 pub(crate) mod elementwise;

@@ -4,8 +4,8 @@
 
 use super::image_source::{self, ImagePairConfig, MsSsimConfig, SsimConfig, TextureElementConfig};
 use super::source::{
-    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
-    OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    self, CastConfig, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig,
+    MatmulConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig,
 };
 
 /// How a kernel sees one binding.
@@ -67,6 +67,15 @@ pub(crate) static ELEMENTWISE: KernelDef<ElementConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::elementwise,
+    textures: buffers_only,
+};
+
+/// shaders/cast.wgsl: segment, source, destination.
+pub(crate) static CAST: KernelDef<CastConfig> = KernelDef {
+    name: "cast",
+    template: include_str!("../../shaders/cast.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite],
+    source: source::cast,
     textures: buffers_only,
 };
 
@@ -298,6 +307,19 @@ mod tests {
                     };
                     validate(&ELEMENTWISE, &variant);
                 }
+            }
+            for (src, dst, vec4) in [
+                (DType::BF16, DType::F16, true),
+                (DType::F16, DType::BF16, false),
+                (DType::F32, DType::BF16, true),
+            ] {
+                let variant = CastConfig {
+                    code,
+                    vec4,
+                    src,
+                    dst,
+                };
+                validate(&CAST, &variant);
             }
             // Half storage: every binding f16 or bf16, both variants.
             for (half, vec4) in [(DType::F16, true), (DType::BF16, false)] {

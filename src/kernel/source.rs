@@ -7,6 +7,7 @@
 use super::storage::{self, Dtypes};
 use crate::catalogue::Elementwise;
 use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
+use crate::tensor::DType;
 use crate::tuning::{Layout, Tuning};
 use std::fmt::Debug;
 
@@ -130,6 +131,35 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
     s.push_str(&element_bindings(&c.dtypes, c.vec4));
+    s.push_str(template);
+    s
+}
+
+/// One compiled variant of the cast kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CastConfig {
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub src: DType,
+    pub dst: DType,
+}
+
+pub(crate) fn cast(c: &CastConfig, template: &str) -> String {
+    let (blocked, lanes) = match c.code.layout {
+        Layout::GridStride => (false, 1),
+        Layout::Blocked { lanes } => (true, lanes),
+    };
+    let mut s = format!(
+        "const WG_SIZE: u32 = {}u;\nconst BLOCKED: bool = {blocked};\nconst LANES: u32 = {lanes}u;\n",
+        c.code.workgroup_size
+    );
+    let variant = if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR };
+    for piece in [WALK, variant, HALVES] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    s.push_str(&storage::reader("src", 1, c.src, c.vec4));
+    s.push_str(&storage::writer("dst", 2, c.dst, c.vec4));
     s.push_str(template);
     s
 }
