@@ -250,7 +250,9 @@ impl RowLanes {
         classes: usize,
         tensors: impl IntoIterator<Item = &'a Tensor>,
     ) -> RowLanes {
-        let aligned = tensors.into_iter().all(|t| t.offset() % 16 == 0);
+        let aligned = tensors
+            .into_iter()
+            .all(|t| t.offset() % super::storage::vec4_alignment(t.dtype()) == 0);
         let vec4 = l.tuning.vector_loads && classes.is_multiple_of(4) && aligned;
         let lanes = row_lanes(classes / if vec4 { 4 } else { 1 }, l.tuning.workgroup_size);
         RowLanes {

@@ -352,6 +352,7 @@ mod tests {
                     code,
                     label_words,
                     has_weight,
+                    weight: if has_weight { DType::BF16 } else { DType::F32 },
                 };
                 validate(&CLASS_LABELS, &variant);
             }
@@ -374,8 +375,20 @@ mod tests {
                         write_grad: true,
                         in_place: !flags,
                         cache_row: flags,
+                        dtypes: Default::default(),
                     };
                     validate(&CROSS_ENTROPY, &variant);
+                    // Halves everywhere (in place: the gradient's binding holds the logits).
+                    let half = if flags { DType::BF16 } else { DType::F16 };
+                    let dtypes = Dtypes {
+                        x: half,
+                        y: half,
+                        w: half,
+                        aux: half,
+                        out: half,
+                        grad: half,
+                    };
+                    validate(&CROSS_ENTROPY, &CrossEntropyConfig { dtypes, ..variant });
                 }
             }
             for loss in catalogue::ROWS {

@@ -266,6 +266,8 @@ pub(crate) struct CrossEntropyConfig {
     /// Each lane's share of a row fits in ROW_CACHE registers: the gradient sweep reuses the
     /// logits the first sweep read instead of reading them again.
     pub cache_row: bool,
+    /// x: logits, y: probabilities, w: class weights, out: per-row losses, grad.
+    pub dtypes: Dtypes,
 }
 
 /// One compiled variant of cross_entropy's label pre-pass (both its entry points).
@@ -274,6 +276,7 @@ pub(crate) struct ClassLabelsConfig {
     pub code: CodeConfig,
     pub label_words: u32,
     pub has_weight: bool,
+    pub weight: DType,
 }
 
 pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
@@ -283,6 +286,8 @@ pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
         c.label_words, c.has_weight
     ));
     s.push_str(LABELS);
+    s.push_str(HALVES);
+    s.push_str(&storage::gatherer("class_weight", 2, c.weight));
     s.push_str(template);
     s
 }
@@ -324,11 +329,18 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
         MATH,
         LABELS,
         ROW_REDUCE,
-        template,
+        HALVES,
     ] {
         s.push_str(piece);
         s.push('\n');
     }
+    let d = &c.dtypes;
+    s.push_str(&storage::reader("x", 1, d.x, c.vec4));
+    s.push_str(&storage::reader("probs", 3, d.y, c.vec4));
+    s.push_str(&storage::reader("class_weight", 4, d.w, c.vec4));
+    s.push_str(&storage::scatterer("out", 5, d.out));
+    s.push_str(&storage::writer("grad", 6, d.grad, c.vec4));
+    s.push_str(template);
     s
 }
 

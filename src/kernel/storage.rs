@@ -47,25 +47,49 @@ fn suffix(dtype: DType) -> &'static str {
     }
 }
 
-/// `load_NAME(at, i) -> VT`: VT number `i` after element `at` of the binding.
+/// `load_NAME(at, i) -> VT`: VT number `i` after element `at` of the binding (`at` a
+/// multiple of VEC), and `elem_NAME(j) -> f32`: element `j`.
 pub(crate) fn reader(name: &str, binding: u32, dtype: DType, vec4: bool) -> String {
-    let decl = |ty: &str| {
-        format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
+    let ty = match (dtype.is_half(), vec4) {
+        (false, _) => "VT",
+        (true, true) => "vec2<u32>",
+        (true, false) => "u32",
     };
+    format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
+        + &loads(
+            name,
+            "load",
+            "elem",
+            dtype,
+            vec4,
+            &format!("{name}_buf[{{}}]"),
+        )
+}
+
+/// The load functions `{load}_NAME` and `{elem}_NAME` of a binding whose word `k` is
+/// `word` with `{}` replaced by k.
+fn loads(name: &str, load: &str, elem: &str, dtype: DType, vec4: bool, word: &str) -> String {
+    let w = |k: &str| word.replace("{}", k);
     let h = suffix(dtype);
     match (dtype.is_half(), vec4) {
-        (false, _) => decl("VT")
-            + &format!("fn load_{name}(at: u32, i: u32) -> VT {{ return {name}_buf[at / VEC + i]; }}\n"),
-        (true, true) => decl("vec2<u32>")
-            + &format!(
-                "fn load_{name}(at: u32, i: u32) -> VT {{\n    let w = {name}_buf[at / 4u + i];\n    \
-                 return VT(unpack_{h}(w.x), unpack_{h}(w.y));\n}}\n"
-            ),
-        (true, false) => decl("u32")
-            + &format!(
-                "fn load_{name}(at: u32, i: u32) -> VT {{\n    let e = at + i;\n    \
-                 return unpack_{h}({name}_buf[e >> 1u])[e & 1u];\n}}\n"
-            ),
+        (false, _) => format!(
+            "fn {load}_{name}(at: u32, i: u32) -> VT {{ return {}; }}\n\
+             fn {elem}_{name}(j: u32) -> f32 {{ return lane({}, j % VEC); }}\n",
+            w("at / VEC + i"),
+            w("j / VEC"),
+        ),
+        (true, true) => format!(
+            "fn {load}_{name}(at: u32, i: u32) -> VT {{\n    let w = {};\n    \
+             return VT(unpack_{h}(w.x), unpack_{h}(w.y));\n}}\n\
+             fn {elem}_{name}(j: u32) -> f32 {{ return unpack_{h}({}[(j >> 1u) & 1u])[j & 1u]; }}\n",
+            w("at / 4u + i"),
+            w("j >> 2u"),
+        ),
+        (true, false) => format!(
+            "fn {load}_{name}(at: u32, i: u32) -> VT {{ return {elem}_{name}(at + i); }}\n\
+             fn {elem}_{name}(j: u32) -> f32 {{ return unpack_{h}({})[j & 1u]; }}\n",
+            w("j >> 1u"),
+        ),
     }
 }
 
@@ -85,34 +109,63 @@ pub(crate) fn gatherer(name: &str, binding: u32, dtype: DType) -> String {
     }
 }
 
-/// `store_NAME(at, i, v: VT)`: writes VT number `i` after element `at`, rounded to the dtype.
+/// `store_NAME(at, i, v: VT)`: writes VT number `i` after element `at`, rounded to the
+/// dtype; `reload_NAME(at, i)` and `relem_NAME(j)` read the binding back (a gradient written
+/// over the logits it is computed from).
 pub(crate) fn writer(name: &str, binding: u32, dtype: DType, vec4: bool) -> String {
     let decl = |ty: &str| {
         format!("@group(0) @binding({binding}) var<storage, read_write> {name}_buf: array<{ty}>;\n")
     };
     let h = suffix(dtype);
-    match (dtype.is_half(), vec4) {
-        (false, _) => {
-            decl("VT")
-                + &format!(
+    let word = match (dtype.is_half(), vec4) {
+        (true, false) => format!("atomicLoad(&{name}_buf[{{}}])"),
+        _ => format!("{name}_buf[{{}}]"),
+    };
+    let reload = loads(name, "reload", "relem", dtype, vec4, &word);
+    reload
+        + &match (dtype.is_half(), vec4) {
+            (false, _) => {
+                decl("VT")
+                    + &format!(
                     "fn store_{name}(at: u32, i: u32, v: VT) {{ {name}_buf[at / VEC + i] = v; }}\n"
                 )
-        }
-        (true, true) => {
-            decl("vec2<u32>")
-                + &format!(
-                "fn store_{name}(at: u32, i: u32, v: VT) {{\n    let b = {h}_bits(v);\n    \
+            }
+            (true, true) => {
+                decl("vec2<u32>")
+                    + &format!(
+                    "fn store_{name}(at: u32, i: u32, v: VT) {{\n    let b = {h}_bits(v);\n    \
                  {name}_buf[at / 4u + i] = vec2<u32>(b.x | (b.y << 16u), b.z | (b.w << 16u));\n}}\n"
-            )
-        }
-        (true, false) => {
-            decl("atomic<u32>")
-                + &format!(
-                    "fn store_{name}(at: u32, i: u32, v: VT) {{\n    let e = at + i;\n    \
-                 let shift = (e & 1u) * 16u;\n    \
-                 atomicAnd(&{name}_buf[e >> 1u], ~(0xffffu << shift));\n    \
-                 atomicOr(&{name}_buf[e >> 1u], {h}_bits(v) << shift);\n}}\n"
                 )
+            }
+            (true, false) => decl("atomic<u32>") + &put_half(name, "store", h, "at + i, v: VT"),
         }
+}
+
+/// `put_NAME(j, v: f32)`: writes element `j` alone (per-row losses).
+pub(crate) fn scatterer(name: &str, binding: u32, dtype: DType) -> String {
+    let decl = |ty: &str| {
+        format!("@group(0) @binding({binding}) var<storage, read_write> {name}_buf: array<{ty}>;\n")
+    };
+    if dtype.is_half() {
+        decl("atomic<u32>") + &put_half(name, "put", suffix(dtype), "j, v: f32")
+    } else {
+        decl("f32") + &format!("fn put_{name}(j: u32, v: f32) {{ {name}_buf[j] = v; }}\n")
     }
+}
+
+/// A store of one half into its word: clear our 16 bits, then set them, each atomically, so
+/// the word's other half (another invocation's, or data beside the tensor) is never touched.
+/// `args` is the element's index expression, then the value's parameter.
+fn put_half(name: &str, verb: &str, h: &str, args: &str) -> String {
+    let (index, value) = args.split_once(", ").expect("index, value");
+    let params = match verb {
+        "store" => format!("at: u32, i: u32, {value}"),
+        _ => format!("j: u32, {value}"),
+    };
+    format!(
+        "fn {verb}_{name}({params}) {{\n    let e = {index};\n    \
+         let shift = (e & 1u) * 16u;\n    \
+         atomicAnd(&{name}_buf[e >> 1u], ~(0xffffu << shift));\n    \
+         atomicOr(&{name}_buf[e >> 1u], {h}_bits(vec4<f32>(v)).x << shift);\n}}\n"
+    )
 }
