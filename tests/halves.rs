@@ -455,3 +455,57 @@ fn a_half_nan_is_reported_with_its_index() {
         }
     }
 }
+
+/// Sections C (beyond the class-label kernel), D, F and G read float32 alone: a half tensor
+/// is a typed error naming the loss, never a misread buffer. Objectives take what their terms
+/// take (elementwise terms read halves; image terms refuse them).
+#[test]
+fn losses_without_half_kernels_refuse_half_tensors() {
+    use gpu_loss::catalogue::{all, Loss};
+    use gpu_loss::cpu::named::evaluate_named;
+    use gpu_loss::npy::Values;
+    use gpu_loss::sample::{named, Size};
+    let half_rows = ["cross_entropy", "nll", "sparse_categorical_cross_entropy"];
+    let ctx = &defaults().next().unwrap().ctx;
+    for loss in all() {
+        if matches!(loss, Loss::Elementwise(_)) || half_rows.contains(&loss.name()) {
+            continue;
+        }
+        let mut tensors = named(loss, Size::parse("4096").unwrap(), 5);
+        let mut uploaded = Vec::new();
+        for (name, a) in &mut tensors {
+            let t = match &mut a.values {
+                Values::Int(v) => ctx.upload_i64(v, &a.shape).unwrap(),
+                Values::Float(v) => {
+                    v.iter_mut()
+                        .for_each(|x| *x = f64::from(bf16::from_f64(*x)));
+                    let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                    ctx.upload_as(&f, &a.shape, DType::BF16).unwrap()
+                }
+            };
+            uploaded.push((name.clone(), t));
+        }
+        let mut call = ctx.loss(loss.name()).unwrap();
+        for (name, t) in &uploaded {
+            call = call.tensor(name, t);
+        }
+        match (loss, call.value()) {
+            (Loss::Objective(_), Ok(got)) => {
+                let want = evaluate_named(loss.name(), &tensors, &[], Reduction::Mean)
+                    .unwrap()
+                    .value
+                    .unwrap();
+                let err = (got as f64 - want).abs() / want.abs().max(1.0);
+                assert!(err <= 1e-5, "{}: {got} vs {want}", loss.name());
+            }
+            (_, Err(LossError::Buffer { tensor, why })) => {
+                assert!(
+                    tensor.contains(loss.name()) || tensor.contains('['),
+                    "{tensor}"
+                );
+                assert!(why.contains("bfloat16"), "{}: {why}", loss.name());
+            }
+            (_, other) => panic!("{}: {other:?}", loss.name()),
+        }
+    }
+}

@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// Time the loss with its gradient (written into a preallocated tensor).
     #[arg(long)]
     grad: bool,
+    /// The float tensors' dtype: f32, f16 or bf16 (class labels stay int64).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
     /// all (every adapter), vulkan, gl, metal or dx12.
     #[arg(long, default_value = "all")]
     backend: String,
@@ -63,6 +66,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     // Both files are staged now, so a bad folder fails before the measuring, not after.
     let (json, plot) = (args.json.as_deref(), args.plot.as_deref());
     let mut staged = Staged::open(&[json, plot].into_iter().flatten().collect::<Vec<_>>())?;
+    let dtype = super::eval::dtype_arg(&args.dtype, "--dtype")?;
     let contexts = super::contexts(backend, args.adapter.as_deref())?;
     let reps = args.reps.max(1);
 
@@ -74,9 +78,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let backend = format!("{:?}", info.backend).to_lowercase();
         bar.suspend(|| {
             println!(
-                "\n{}  (times by {}, median of {reps})",
+                "\n{}  (times by {}, median of {reps}, {})",
                 ctx.adapter_name(),
-                timing::clock(ctx).name()
+                timing::clock(ctx).name(),
+                dtype.name()
             );
             println!(
                 "{:<24} {:>16} {:>5} {:>10} {:>9} {:>8} {:>9} {:>7} {:>10} {:>8}",
@@ -96,6 +101,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             for &size in &sizes {
                 bar.set_message(format!("{} {} on {}", loss.name(), size.label(), info.name));
                 let tensors = inputs(loss, size, 0xbe7c ^ size.elements() as u64);
+                let tensors = super::eval::as_dtype(tensors, dtype)?;
                 let m = measure(ctx, loss, &tensors, args.grad, reps, false)?;
                 // The copy moves the same bytes: half read, half written.
                 let copy = timing::copy_bandwidth(ctx, m.bytes.div_ceil(2), reps)?;
@@ -124,6 +130,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     "n": shape.iter().product::<usize>(),
                     "shape": shape,
                     "grad": args.grad,
+                    "dtype": dtype.name(),
                     "gpu_ms": gpu_ms,
                     "bytes": m.bytes,
                     "gbps": gbps,
