@@ -412,49 +412,6 @@ impl GpuContext {
         })
     }
 
-    /// A tensor's bytes, if it holds one of `dtypes`.
-    pub(crate) fn download_bytes(&self, tensor: &Tensor, dtypes: &[DType]) -> Result<Vec<u8>> {
-        let _serial = self.gl_lock();
-        self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        tensor.buffer_only("a download")?;
-        if !dtypes.contains(&tensor.dtype()) {
-            let names: Vec<&str> = dtypes.iter().map(|d| d.name()).collect();
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: format!(
-                    "it holds {}, not {}",
-                    tensor.dtype().name(),
-                    names.join(" or ")
-                ),
-            });
-        }
-        if !tensor
-            .buffer()
-            .usage()
-            .contains(wgpu::BufferUsages::COPY_SRC)
-        {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: "the buffer lacks COPY_SRC usage, so it cannot be read back".into(),
-            });
-        }
-        if tensor.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Copies move whole 4-byte words: a half tensor's window widened to them.
-        let start = tensor.offset() / 4 * 4;
-        let skip = (tensor.offset() - start) as usize;
-        let bytes = (tensor.offset() + tensor.byte_len()).next_multiple_of(4) - start;
-        self.scoped(|| {
-            let staging = self.staging(bytes)?;
-            let mut enc = self.encoder();
-            enc.copy_buffer_to_buffer(tensor.buffer(), start, staging.buffer(), 0, bytes);
-            let idx = self.inner.queue.submit([enc.finish()]);
-            let raw = self.map_read(&staging, bytes, idx)?;
-            Ok(raw[skip..skip + tensor.byte_len() as usize].to_vec())
-        })
-    }
-
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
         self.inner
             .device
