@@ -209,3 +209,34 @@ fn unmarked_or_mismatched_half_files_are_usage_errors() {
         assert!(err.contains(why), "{tensor}: {err}");
     }
 }
+
+#[test]
+fn bench_measures_dtypes_side_by_side() {
+    let dir = scratch_dir("bench");
+    let json = dir.join("bench.json").display().to_string();
+    let args: Vec<String> = [
+        "bench", "mse", "--sizes", "4099", "--grad", "--dtype", "f32,bf16", "--reps", "1",
+        "--json", &json,
+    ]
+    .map(String::from)
+    .to_vec();
+    let o = gpu_loss(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), gpu_loss::adapters().len() * 2);
+    for (r, (dtype, width)) in records
+        .iter()
+        .zip([("float32", 4.0), ("bfloat16", 2.0)].iter().cycle())
+    {
+        assert_eq!(r["dtype"], *dtype, "{r}");
+        // Input and target read, the gradient written, each `width` bytes an element.
+        assert_eq!(r["bytes"].as_f64().unwrap(), 3.0 * width * 4099.0, "{r}");
+    }
+    let bad: Vec<String> = ["bench", "mse", "--dtype", "f64"]
+        .map(String::from)
+        .to_vec();
+    let o = gpu_loss(&bad);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected a dtype"));
+}

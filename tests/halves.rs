@@ -509,3 +509,39 @@ fn losses_without_half_kernels_refuse_half_tensors() {
         }
     }
 }
+
+#[test]
+fn half_api_misuse_is_a_typed_error() {
+    let ctx = &defaults().next().unwrap().ctx;
+    let b = ctx.upload_as(&[1.0, 2.0, 3.0], &[3], DType::BF16).unwrap();
+    let buffer_error = |r: Result<(), LossError>, what: &str| {
+        assert!(matches!(r, Err(LossError::Buffer { .. })), "{what}: {r:?}");
+    };
+    buffer_error(ctx.write(&b, &[0.0; 3]), "an f32 write into bf16");
+    buffer_error(ctx.download_f16(&b).map(drop), "bf16 read as f16");
+    let l = ctx.upload_i64(&[1, 2, 3], &[3]).unwrap();
+    buffer_error(ctx.cast(&l, DType::F32).map(drop), "a cast of labels");
+    buffer_error(ctx.cast(&b, DType::I32).map(drop), "a cast to int32");
+    let call = ctx.loss("mse").unwrap().input(&b).target(&b).with_grad();
+    buffer_error(
+        call.grad_dtype(DType::I64).run().map(drop),
+        "int64 gradients",
+    );
+    // A half tensor's last word must lie in the buffer: 3 bf16 at byte 10 end at 16, 4 at 18.
+    let room = ctx.upload(&[0.0; 4], &[4]).unwrap();
+    assert!(ctx.wrap_typed(room.buffer(), 10, &[3], DType::BF16).is_ok());
+    buffer_error(
+        ctx.wrap_typed(room.buffer(), 10, &[4], DType::BF16)
+            .map(drop),
+        "past the buffer",
+    );
+    buffer_error(
+        ctx.wrap_typed(room.buffer(), 3, &[1], DType::F16).map(drop),
+        "an odd byte offset",
+    );
+    assert_eq!(
+        ctx.download(&b).unwrap(),
+        [1.0, 2.0, 3.0],
+        "halves widen on download"
+    );
+}
