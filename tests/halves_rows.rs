@@ -1,8 +1,8 @@
-//! cross_entropy, nll and sparse_categorical_cross_entropy on f16 and bf16 tensors (issue 14):
-//! bf16 logits with int64 labels and f32 class weights above all, probability targets, the
-//! gradient in place, against the float64 twin on the same rounded inputs: the value within
-//! the f32 tolerance, per-row losses and gradients within one ulp of their dtype (plus the
-//! f32 tolerance).
+//! The row losses on f16 and bf16 tensors (issue 14): cross_entropy, nll and
+//! sparse_categorical_cross_entropy (bf16 logits with int64 labels and f32 class weights above
+//! all, probability targets, the gradient in place) and the row-statistics losses, against the
+//! float64 twin on the same rounded inputs: the value within the f32 tolerance, per-row losses
+//! and gradients within one ulp of their dtype (plus the f32 tolerance).
 
 mod common;
 
@@ -289,6 +289,88 @@ fn a_half_nan_logit_is_reported_with_its_index() {
                 matches!(e, Err(LossError::NaN { tensor: "input", index, .. }) if index == at as u64),
                 "{d:?} NaN at {at} on {}: {e:?}",
                 t.name
+            );
+        }
+    }
+}
+
+/// The row-statistics losses (js_div, cosine_similarity, dice, categorical_cross_entropy) on
+/// f16 and bf16 rows: inputs drawn by the catalogue, rounded, against the twin.
+#[test]
+fn row_statistics_losses_on_halves() {
+    use gpu_loss::catalogue::{self, Loss, RowKernel};
+    use gpu_loss::sample::{named, Size};
+    let seed = seed();
+    let stats = catalogue::ROWS
+        .iter()
+        .filter(|l| l.kernel == RowKernel::Stats);
+    for (k, loss) in stats.enumerate() {
+        for (i, &(n, c)) in [(1usize, 1usize), (3, 7), (9, 256)].iter().enumerate() {
+            for (j, d) in HALVES.into_iter().enumerate() {
+                let s = seed + (k * 16 + i * 2 + j) as u64;
+                let mut tensors = named(Loss::Row(loss), Size::Matrix(n, c), s);
+                for (_, a) in &mut tensors {
+                    if let Values::Float(v) = &mut a.values {
+                        v.iter_mut()
+                            .for_each(|x| *x = f64::from(round(*x as f32, d)));
+                    }
+                }
+                for t in defaults() {
+                    check_rows(t, loss.name, &tensors, d, Reduction::Mean);
+                }
+            }
+        }
+    }
+}
+
+/// `loss` on `tensors` (floats uploaded as `d`) with the gradient and per-row losses, against
+/// the twin on the same values.
+fn check_rows(t: &Target, loss: &str, tensors: &[(String, Array)], d: DType, r: Reduction) {
+    let ctx = &t.ctx;
+    let label = format!("{loss} {:?} {d:?} on {}", tensors[0].1.shape, t.name);
+    let uploaded: Vec<(&str, Tensor)> = tensors
+        .iter()
+        .map(|(name, a)| {
+            let t = match &a.values {
+                Values::Int(v) => ctx.upload_i64(v, &a.shape).unwrap(),
+                Values::Float(_) => ctx.upload_as(&a.f32s(), &a.shape, d).unwrap(),
+            };
+            (name.as_str(), t)
+        })
+        .collect();
+    let mut call = ctx
+        .loss(loss)
+        .unwrap()
+        .reduction(r)
+        .with_grad()
+        .with_elements();
+    for (name, t) in &uploaded {
+        call = call.tensor(name, t);
+    }
+    let out = call.run().unwrap_or_else(|e| panic!("{label}: {e}"));
+    let want = evaluate_named(loss, tensors, &[], r).unwrap();
+    let rows = evaluate_named(loss, tensors, &[], Reduction::None).unwrap();
+    let want_rows = rows.out.expect("per-row losses").1;
+    // A reduced value against its rows' total magnitude (signed cosines cancel).
+    let mass = want_rows.iter().map(|v| v.abs()).sum::<f64>() / want_rows.len().max(1) as f64;
+    let (g, w) = (out.value.unwrap() as f64, want.value.unwrap());
+    assert!(
+        (g - w).abs() <= VALUE_TOL * w.abs().max(mass) || (g.is_nan() && w.is_nan()),
+        "{label}: value {g} vs {w}"
+    );
+    for (what, got, want, tol) in [
+        ("row", out.elements.as_ref(), &want_rows, ROW_TOL),
+        ("grad", out.grad.as_ref(), &want.grads[0].1, NORM_TOL),
+    ] {
+        let got = got.unwrap_or_else(|| panic!("{label}: no {what}"));
+        assert_eq!(got.dtype(), d, "{label}: {what} dtype");
+        let got = ctx.download(got).unwrap();
+        let largest = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        for (i, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+            let bound = ulp(d, w) + tol * largest + 1e-7;
+            assert!(
+                (g as f64 - w).abs() <= bound,
+                "{label}: {what}[{i}] = {g} vs {w} (tolerance {bound:.2e})"
             );
         }
     }

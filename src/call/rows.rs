@@ -101,7 +101,9 @@ pub(crate) fn stats(
     )?;
     let inputs = [("input", Some(input)), ("target", Some(target))];
     let rows_shape = &p.shape[..p.shape.len() - 1];
-    let (elements, grad) = outputs(ctx, req, p.reduction, rows_shape, &p.shape, &inputs)?;
+    let new = Some(input.dtype());
+    let (elements, grad) =
+        outputs_typed(ctx, req, p.reduction, rows_shape, &p.shape, &inputs, new)?;
     let bound = row_stats::Bound {
         input,
         target,

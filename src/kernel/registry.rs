@@ -403,6 +403,18 @@ mod tests {
                                 row_lanes: 8,
                                 write_out: vec4,
                                 write_grad: true,
+                                dtypes: if vec4 {
+                                    Dtypes::default()
+                                } else {
+                                    Dtypes {
+                                        x: DType::BF16,
+                                        y: DType::F16,
+                                        w: DType::F32,
+                                        aux: DType::F32,
+                                        out: DType::BF16,
+                                        grad: DType::F16,
+                                    }
+                                },
                             },
                         ),
                         RowKernel::Tuples => validate(

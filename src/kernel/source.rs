@@ -353,6 +353,8 @@ pub(crate) struct RowStatsConfig {
     pub row_lanes: u32,
     pub write_out: bool,
     pub write_grad: bool,
+    /// x, y, out (per-row losses), grad.
+    pub dtypes: Dtypes,
 }
 
 pub(crate) fn row_stats(c: &RowStatsConfig, template: &str) -> String {
@@ -366,10 +368,16 @@ pub(crate) fn row_stats(c: &RowStatsConfig, template: &str) -> String {
         MATH,
         ROW_REDUCE,
         ROW_LOSSES,
+        HALVES,
     ] {
         s.push_str(piece);
         s.push('\n');
     }
+    let d = &c.dtypes;
+    s.push_str(&storage::reader("x", 1, d.x, c.vec4));
+    s.push_str(&storage::reader("y", 2, d.y, c.vec4));
+    s.push_str(&storage::scatterer("out", 3, d.out));
+    s.push_str(&storage::writer("grad", 4, d.grad, c.vec4));
     // The loss's functions under the names the template calls; every loss so far folds plain
     // sums. A loss that defines `{loss}_pre` gets the first sweep.
     let l = c.loss;

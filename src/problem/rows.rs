@@ -161,7 +161,7 @@ impl RowStatsProblem {
         let params = params::resolve(loss.name, loss.params, given)?;
         params::no_batchmean(loss.name, reduction)?;
         for (name, t) in [("input", input), ("target", target)] {
-            t.dtype.expect_f32(loss.name, name)?;
+            t.dtype.expect_float(loss.name, name)?;
         }
         let (rows, classes) = class_rows(loss.name, "input", input.shape)?;
         if target.shape != input.shape {
