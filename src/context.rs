@@ -6,11 +6,11 @@ use crate::kernel::Kernels;
 use crate::pool::Pool;
 use crate::serial::gl_serial;
 use crate::tensor::{element_count, DType, Tensor};
-use crate::tuning::Tuning;
+use crate::tuning::{Settings, Tuning, TuningMode};
 use parking_lot::ReentrantMutexGuard;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
+use std::sync::{mpsc, Arc, Mutex, Weak};
 
 /// Features used when the adapter has them; none is required.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
@@ -33,7 +33,7 @@ pub(crate) struct Inner {
     pub info: wgpu::AdapterInfo,
     pub features: wgpu::Features,
     pub limits: wgpu::Limits,
-    pub tuning: RwLock<Tuning>,
+    pub settings: Settings,
     pub kernels: Kernels,
     pub pool: Arc<Pool>,
     uniforms: Mutex<HashMap<Vec<u8>, wgpu::Buffer>>,
@@ -171,6 +171,7 @@ impl GpuContext {
             });
         }
         let tuning = Tuning::for_device(&info, features, &limits);
+        let mode = TuningMode::from_env().map_err(LossError::Usage)?;
         let dummy = |label| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -193,7 +194,7 @@ impl GpuContext {
             dummy_grad: dummy("gpu-loss absent grad"),
             uniforms: Mutex::new(HashMap::new()),
             gl: info.backend == wgpu::Backend::Gl,
-            tuning: RwLock::new(tuning),
+            settings: Settings::new(tuning, mode, crate::tuning::default_cache()),
             device,
             queue,
             info,
@@ -241,15 +242,18 @@ impl GpuContext {
         self.inner.features
     }
 
+    /// The hand-picked launch settings (`Tuning::for_device`), or those set with `set_tuning`.
+    /// What a tuned family runs with is `tuning_for`.
     pub fn tuning(&self) -> Tuning {
-        *self.inner.tuning.read().unwrap_or_else(|e| e.into_inner())
+        self.inner.settings.base()
     }
 
-    /// Replaces the launch settings (fitted to the device). Pipelines for the new settings
-    /// compile on first use; the old ones stay cached.
+    /// Fixes the launch settings (fitted to the device) for every kernel family: an explicit
+    /// `Tuning` wins over autotuning and the cache. Pipelines for the new settings compile on
+    /// first use; the old ones stay cached.
     pub fn set_tuning(&self, tuning: Tuning) {
         let fitted = tuning.fit(&self.inner.info, self.inner.features, &self.inner.limits);
-        *self.inner.tuning.write().unwrap_or_else(|e| e.into_inner()) = fitted;
+        self.inner.settings.set_explicit(fitted);
     }
 
     /// Pipelines compiled so far on this device.

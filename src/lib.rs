@@ -14,6 +14,7 @@
 //!
 //! See ARCHITECTURE.md for how one call flows from this API to the shader and back.
 
+pub mod autotune;
 pub mod call;
 pub mod catalogue;
 pub mod context;
@@ -42,4 +43,4 @@ pub use half;
 pub use halves::Half;
 pub use params::{ParamValue, Reduction};
 pub use tensor::{DType, Tensor};
-pub use tuning::Tuning;
+pub use tuning::{TuneFamily, Tuning, TuningMode};

@@ -2,8 +2,12 @@
 //! autotuned) in one place. What is fast on lavapipe (a CPU running workgroups as SIMD loops)
 //! is not what is fast on a discrete GPU with thousands of lanes in flight.
 
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock};
+
 /// Which elements each invocation visits (shaders/walk.wgsl).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Layout {
     /// Invocation k of the grid visits k, k + grid, ...: coalesced on GPUs.
     GridStride,
@@ -13,7 +17,7 @@ pub enum Layout {
 }
 
 /// How the kernels are launched on one device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tuning {
     /// Invocations per workgroup: a power of two, a multiple of the largest subgroup size.
     pub workgroup_size: u32,
@@ -29,6 +33,11 @@ pub struct Tuning {
     /// (CPU drivers, about 10% on cross_entropy's gradient at 4096 × 1024 on lavapipe); not yet
     /// measured on GPUs, where the second read mostly hits the cache.
     pub cache_rows: bool,
+    /// wgpu's runtime checks (bounds checks it injects, forced loop bounds) in the elementwise
+    /// kernel, whose host proves every index in range. Off only on Vulkan, where the driver's
+    /// robust buffer access still bounds every buffer access; a candidate the tuner times
+    /// there (about a quarter off a plain mse kernel on lavapipe).
+    pub runtime_checks: bool,
     /// Largest window of one tensor that a dispatch binds; bigger tensors take several
     /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
     /// to cover the split on small inputs).
@@ -66,6 +75,7 @@ impl Tuning {
             vector_loads: true,
             subgroups: true,
             cache_rows: cpu,
+            runtime_checks: true,
             max_binding_bytes: limits.max_storage_buffer_binding_size,
         }
         .fit(info, features, limits)
@@ -107,6 +117,7 @@ impl Tuning {
         if let Layout::Blocked { lanes } = &mut self.layout {
             *lanes = (*lanes).clamp(1, self.workgroup_size).next_power_of_two();
         }
+        self.runtime_checks |= info.backend != wgpu::Backend::Vulkan;
         let sg_max = info.subgroup_max_size;
         self.subgroups = self.subgroups
             && features.contains(wgpu::Features::SUBGROUP)
@@ -136,4 +147,202 @@ fn simd_lanes(info: &wgpu::AdapterInfo, features: wgpu::Features) -> u32 {
         })
         .map(|bits| bits / 32)
         .unwrap_or(8)
+}
+
+/// The kernel families whose settings are tuned apart: what suits a stream of elements does
+/// not suit rows reduced one workgroup at a time. The other kernels take the hand-picked
+/// settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TuneFamily {
+    /// The elementwise kernel (sections A, B, kl_div, objectives' terms).
+    Elementwise,
+    /// The row kernels (cross_entropy, nll, the row statistics and tuples).
+    Rows,
+}
+
+impl TuneFamily {
+    pub const ALL: [TuneFamily; 2] = [TuneFamily::Elementwise, TuneFamily::Rows];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TuneFamily::Elementwise => "elementwise",
+            TuneFamily::Rows => "rows",
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a context's launch settings come from (`GPU_LOSS_TUNING`, or
+/// `GpuContext::set_tuning_mode`). A `Tuning` set with `GpuContext::set_tuning` wins over all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TuningMode {
+    /// The hand-picked settings of `Tuning::for_device`, never timed.
+    Off,
+    /// The settings cached on disk for this adapter; a family not cached yet is tuned at its
+    /// first call and the choice is saved (the default).
+    Cached,
+    /// Every family is tuned again at its first call, and the cache overwritten.
+    Retune,
+}
+
+impl TuningMode {
+    /// `GPU_LOSS_TUNING` (off, cached, retune); `Cached` when unset. An unknown value is an
+    /// error naming the variable.
+    pub fn from_env() -> std::result::Result<TuningMode, String> {
+        match std::env::var("GPU_LOSS_TUNING") {
+            Err(_) => Ok(TuningMode::Cached),
+            Ok(v) => TuningMode::parse(&v)
+                .ok_or_else(|| format!("GPU_LOSS_TUNING={v}: expected off, cached or retune")),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TuningMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(TuningMode::Off),
+            "cached" | "" => Some(TuningMode::Cached),
+            "retune" => Some(TuningMode::Retune),
+            _ => None,
+        }
+    }
+}
+
+/// What a family runs with, as a context knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Not decided yet: its first call tunes it (or takes the defaults, under `Off`).
+    Open,
+    /// Being timed by a search on some thread: its calls run this candidate.
+    Trying(Tuning),
+    /// Decided: from the cache, a search, or the defaults.
+    Chosen(Tuning),
+}
+
+/// A context's launch settings: the hand-picked base, whether the caller fixed it, and each
+/// tuned family's choice.
+pub(crate) struct Settings {
+    pub base: RwLock<Tuning>,
+    /// Set by `GpuContext::set_tuning`: the base then runs every family.
+    pub explicit: RwLock<bool>,
+    pub mode: RwLock<TuningMode>,
+    /// The cache file; None keeps choices in memory only.
+    pub cache: RwLock<Option<PathBuf>>,
+    slots: RwLock<[Slot; 2]>,
+    /// Held while a family is being tuned, so that concurrent first calls wait for one search.
+    pub search: Mutex<()>,
+}
+
+fn read<T: Copy>(l: &RwLock<T>) -> T {
+    *l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>, v: T) {
+    *l.write().unwrap_or_else(|e| e.into_inner()) = v;
+}
+
+impl Settings {
+    pub fn new(base: Tuning, mode: TuningMode, cache: Option<PathBuf>) -> Settings {
+        Settings {
+            base: RwLock::new(base),
+            explicit: RwLock::new(false),
+            mode: RwLock::new(mode),
+            cache: RwLock::new(cache),
+            slots: RwLock::new([Slot::Open; 2]),
+            search: Mutex::new(()),
+        }
+    }
+
+    pub fn base(&self) -> Tuning {
+        read(&self.base)
+    }
+
+    pub fn mode(&self) -> TuningMode {
+        read(&self.mode)
+    }
+
+    pub fn explicit(&self) -> bool {
+        read(&self.explicit)
+    }
+
+    pub fn slot(&self, family: TuneFamily) -> Slot {
+        self.slots.read().unwrap_or_else(|e| e.into_inner())[family.slot()]
+    }
+
+    pub fn set_slot(&self, family: TuneFamily, slot: Slot) {
+        self.slots.write().unwrap_or_else(|e| e.into_inner())[family.slot()] = slot;
+    }
+
+    /// The settings a call of `family` runs with now (the base while its slot is open).
+    pub fn of(&self, family: TuneFamily) -> Tuning {
+        match self.slot(family) {
+            Slot::Trying(t) => t,
+            Slot::Chosen(t) if !self.explicit() => t,
+            _ => self.base(),
+        }
+    }
+
+    /// Fixes the base for every family (an explicit `Tuning` wins over tuning).
+    pub fn set_explicit(&self, tuning: Tuning) {
+        write(&self.base, tuning);
+        write(&self.explicit, true);
+    }
+
+    /// Forgets the families' choices, so that their next calls decide again under `mode`.
+    pub fn set_mode(&self, mode: TuningMode) {
+        write(&self.mode, mode);
+        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = [Slot::Open; 2];
+    }
+
+    pub fn set_cache(&self, cache: Option<PathBuf>) {
+        write(&self.cache, cache);
+    }
+
+    pub fn cache(&self) -> Option<PathBuf> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// `GPU_LOSS_CACHE_DIR`, else the platform cache directory (`$XDG_CACHE_HOME`, ~/.cache,
+/// ~/Library/Caches, %LOCALAPPDATA%), + `gpu-loss/tuning.json`; None where there is neither.
+pub fn default_cache() -> Option<PathBuf> {
+    let dir = match std::env::var_os("GPU_LOSS_CACHE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => dirs::cache_dir()?.join("gpu-loss"),
+    };
+    Some(dir.join("tuning.json"))
+}
+
+impl std::fmt::Display for Tuning {
+    /// Short, for tables: "wg 256 · blocked×8 · 64 groups · vec4 · subgroups · rows cached".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layout = match self.layout {
+            Layout::GridStride => "grid-stride".to_string(),
+            Layout::Blocked { lanes } => format!("blocked×{lanes}"),
+        };
+        write!(
+            f,
+            "wg {} · {layout} · {} groups · {} · {}{}{}",
+            self.workgroup_size,
+            self.max_workgroups,
+            if self.vector_loads { "vec4" } else { "scalar" },
+            if self.subgroups {
+                "subgroups"
+            } else {
+                "shared tree"
+            },
+            if self.cache_rows {
+                " · rows cached"
+            } else {
+                ""
+            },
+            if self.runtime_checks {
+                ""
+            } else {
+                " · unchecked"
+            }
+        )
+    }
 }

@@ -5,7 +5,7 @@
 use super::readback::Recorded;
 use super::request::Output;
 use super::request::Request;
-use super::{elementwise, gram, images, rows, structured};
+use super::{autotune, elementwise, gram, images, rows, structured};
 use crate::catalogue::{Loss, RowKernel, StructuredKernel};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -38,6 +38,9 @@ pub(crate) fn record(
             "{}: its kernel cannot be an objective's second term on a tensor, or 1 − itself",
             req.loss.name()
         )));
+    }
+    if let Some(family) = req.loss.tuned_family() {
+        autotune::ensure(ctx, family);
     }
     let parts = match req.loss {
         Loss::Elementwise(l) => elementwise::record(ctx, req, l, enc, &value)?,

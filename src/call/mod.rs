@@ -12,6 +12,7 @@
 //! of the loss's kernel family (`elementwise`, `rows`, `structured`, `gram`); an objective
 //! goes to `objective`, a composite of those adapters. `readback` reads what they recorded.
 
+mod autotune;
 mod elementwise;
 mod family;
 mod gram;

@@ -34,6 +34,17 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// The family whose tuned launch settings this loss's kernels run with (an objective's:
+    /// its elementwise terms'); None for kernels that take the hand-picked settings.
+    pub fn tuned_family(self) -> Option<crate::tuning::TuneFamily> {
+        use crate::tuning::TuneFamily;
+        match self {
+            Loss::Elementwise(_) | Loss::Objective(_) => Some(TuneFamily::Elementwise),
+            Loss::Row(_) => Some(TuneFamily::Rows),
+            Loss::Structured(_) => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Loss::Elementwise(l) => l.name,

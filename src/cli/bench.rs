@@ -46,6 +46,26 @@ pub struct BenchArgs {
     /// Draw GB/s against size per loss, with the copy bandwidth, as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Also time each row under the hand-picked settings (`GPU_LOSS_TUNING=off`), right after
+    /// the tuned ones: `default ms` and `tuned/default` columns, `default_ms` in JSON.
+    #[arg(long)]
+    vs_defaults: bool,
+}
+
+/// `measure` under the hand-picked settings; the context's own mode is restored after (its
+/// families then decide again, from the cache).
+fn measure_defaults(
+    ctx: &gpu_loss::GpuContext,
+    loss: gpu_loss::catalogue::Loss,
+    tensors: &[(String, gpu_loss::npy::Array)],
+    grad: bool,
+    reps: usize,
+) -> Result<f64> {
+    let mode = ctx.tuning_mode();
+    ctx.set_tuning_mode(gpu_loss::TuningMode::Off);
+    let m = measure(ctx, loss, tensors, grad, reps, false);
+    ctx.set_tuning_mode(mode);
+    Ok(m?.gpu.as_secs_f64() * 1e3)
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
@@ -109,6 +129,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 let tensors = inputs(loss, size, 0xbe7c ^ size.elements() as u64);
                 let tensors = super::eval::as_dtype(tensors, dtype)?;
                 let m = measure(ctx, loss, &tensors, args.grad, reps, false)?;
+                let defaults_ms = if args.vs_defaults {
+                    Some(measure_defaults(ctx, loss, &tensors, args.grad, reps)?)
+                } else {
+                    None
+                };
                 // The copy moves the same bytes: half read, half written.
                 let copy = timing::copy_bandwidth(ctx, m.bytes.div_ceil(2), reps)?;
                 let gbps = timing::gbps(m.bytes, m.gpu);
@@ -128,7 +153,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                         gbps / copy,
                         cpu_ms,
                         cpu_ms / gpu_ms,
-                    )
+                    );
+                    if let Some(d) = defaults_ms {
+                        println!("{:>52} default {d:.3} ms, tuned/default {:.3}", "", gpu_ms / d);
+                    }
                 });
                 records.push(json!({
                     "adapter": info.name,
@@ -145,6 +173,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     "ratio_to_copy": gbps / copy,
                     "cpu_ms": cpu_ms,
                     "clock": timing::clock(ctx).name(),
+                    "tuning": ctx.tuning_of(loss),
+                    "default_ms": defaults_ms,
                 }));
                 points.push(Point {
                     panel: format!("{} ({backend})", info.name),

@@ -183,8 +183,6 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         let ctx = context(&args.backend, args.adapter.as_deref())?;
         let info = ctx.adapter_info();
-        let adapter =
-            json!({"name": info.name, "backend": format!("{:?}", info.backend).to_lowercase()});
         let (value, terms) = run_gpu(
             &ctx,
             loss,
@@ -198,6 +196,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 dtype: grad_dtype,
             },
         )?;
+        // After the call: its first call of a family is what decides the family's settings.
+        let adapter = json!({
+            "name": info.name,
+            "backend": format!("{:?}", info.backend).to_lowercase(),
+            "tuning": ctx.tuning_of(loss),
+        });
         (value, terms, adapter)
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;

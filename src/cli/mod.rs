@@ -9,6 +9,7 @@ mod list;
 mod plot;
 mod report;
 mod staged;
+mod tune;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Two images (PNG or .npy) on the GPU: mse, psnr, ssim, ms_ssim; the SSIM map as a PNG.
     Compare(compare::CompareArgs),
+    /// Times each tuned kernel family's launch-setting candidates on each adapter, prints
+    /// them beside the defaults, and caches the fastest.
+    Tune(tune::TuneArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::List(a) => list::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Compare(a) => compare::run(&a),
+        Command::Tune(a) => tune::run(&a),
     }
 }
 

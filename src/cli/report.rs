@@ -107,6 +107,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             });
             let shape: Vec<&[usize]> = tensors.iter().map(|(_, a)| a.shape.as_slice()).collect();
             records.push(json!({
+                "tuning": ctx.tuning_of(loss),
                 "adapter": info.name,
                 "backend": backend,
                 "loss": loss.name(),

@@ -16,6 +16,7 @@ use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::rows::{CrossEntropyProblem, TargetKind};
 use crate::tensor::{DType, Tensor};
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/class_labels.wgsl's `LabelPass`.
@@ -81,7 +82,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Rows);
     let (tuning, code, align) = (&l.tuning, l.code, l.align);
     let (n, c) = (p.rows, p.classes);
 

@@ -8,7 +8,7 @@ use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use crate::status::SCRATCH_HEADER_BYTES;
 use crate::tensor::Tensor;
-use crate::tuning::Tuning;
+use crate::tuning::{TuneFamily, Tuning};
 use bytemuck::{Pod, Zeroable};
 use std::num::NonZeroU64;
 
@@ -21,8 +21,17 @@ pub(crate) struct Launch {
 }
 
 impl Launch {
+    /// The hand-picked settings (the kernels not tuned by family).
     pub(crate) fn of(ctx: &GpuContext) -> Launch {
-        let tuning = ctx.tuning();
+        Launch::with(ctx, ctx.tuning())
+    }
+
+    /// The settings `family` runs with: its tuned choice, once made.
+    pub(crate) fn tuned(ctx: &GpuContext, family: TuneFamily) -> Launch {
+        Launch::with(ctx, ctx.inner.settings.of(family))
+    }
+
+    fn with(ctx: &GpuContext, tuning: Tuning) -> Launch {
         Launch {
             code: CodeConfig::from(&tuning),
             align: u64::from(ctx.inner.limits.min_storage_buffer_offset_alignment).max(16),

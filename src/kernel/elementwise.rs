@@ -14,6 +14,7 @@ use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use crate::problem::{AuxLayout, Problem};
 use crate::tensor::{DType, Tensor};
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/elementwise.wgsl's `Segment`.
@@ -56,7 +57,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Elementwise);
     let (tuning, align) = (&l.tuning, l.align);
     let max_count = ((tuning.max_binding_bytes - align) / 4) as usize / 1024 * 1024;
 
@@ -172,7 +173,10 @@ pub(crate) fn record(
                 scratch_range(&scratch),
             ],
         );
-        let pipeline = inner.kernels.pipeline(&ELEMENTWISE, &config(s.vec4))?;
+        let pipeline =
+            inner
+                .kernels
+                .pipeline_checked(&ELEMENTWISE, &config(s.vec4), tuning.runtime_checks)?;
         dispatches.push((pipeline, bind, groups));
     }
 

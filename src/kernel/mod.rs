@@ -35,8 +35,8 @@ pub(crate) use registry::ELEMENTWISE;
 pub(crate) trait Variant: Clone + Eq + Hash + Send + 'static {}
 impl<T: Clone + Eq + Hash + Send + 'static> Variant for T {}
 
-/// One kernel's pipelines by variant and entry point.
-type Pipelines<C> = HashMap<(C, &'static str), wgpu::ComputePipeline>;
+/// One kernel's pipelines by variant, entry point, and whether wgpu's runtime checks are in.
+type Pipelines<C> = HashMap<(C, &'static str, bool), wgpu::ComputePipeline>;
 
 /// A kernel's pipelines with their variant type erased, so one table holds every kernel's.
 trait Compiled: Send {
@@ -111,6 +111,29 @@ impl Kernels {
         variant: &C,
         entry: &'static str,
     ) -> Result<wgpu::ComputePipeline> {
+        self.compile(kernel, variant, entry, true)
+    }
+
+    /// `pipeline`, with wgpu's runtime checks (injected bounds checks, forced loop bounds)
+    /// left out when `checked` is false. Only for a kernel whose host has proven every index
+    /// in range and every loop finite, on a driver that bounds buffer accesses itself (what
+    /// `Tuning::fit` allows: Vulkan's robust buffer access).
+    pub(crate) fn pipeline_checked<C: Variant>(
+        &self,
+        kernel: &KernelDef<C>,
+        variant: &C,
+        checked: bool,
+    ) -> Result<wgpu::ComputePipeline> {
+        self.compile(kernel, variant, "main", checked)
+    }
+
+    fn compile<C: Variant>(
+        &self,
+        kernel: &KernelDef<C>,
+        variant: &C,
+        entry: &'static str,
+        checked: bool,
+    ) -> Result<wgpu::ComputePipeline> {
         let mut all = lock(&self.pipelines);
         let compiled = all
             .entry(kernel.name)
@@ -118,17 +141,27 @@ impl Kernels {
             .as_any()
             .downcast_mut::<Pipelines<C>>()
             .expect("each kernel name has one variant type");
-        let key = (variant.clone(), entry);
+        let key = (variant.clone(), entry, checked);
         if let Some(p) = compiled.get(&key) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(kernel.name),
-                source: wgpu::ShaderSource::Wgsl(kernel.source(variant).into()),
-            });
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(kernel.name),
+            source: wgpu::ShaderSource::Wgsl(kernel.source(variant).into()),
+        };
+        let module = if checked {
+            self.device.create_shader_module(desc)
+        } else {
+            // SAFETY: see `pipeline_checked`: the kernel reads and writes only the windows the
+            // host bound for it (its tests cover sizes ending mid-vector and windows that
+            // split a tensor), its loops run to counts from its uniform, and the driver still
+            // bounds every buffer access.
+            unsafe {
+                self.device
+                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        };
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {

@@ -13,6 +13,7 @@ use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::rows::RowStatsProblem;
 use crate::tensor::{DType, Tensor};
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/row_stats.wgsl's `RowSegment`.
@@ -47,7 +48,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Rows);
     let (n, c) = (p.rows, p.classes);
     let shape = RowLanes::new(
         &l,

@@ -13,6 +13,7 @@ use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::rows::TupleProblem;
 use crate::tensor::Tensor;
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/row_tuples.wgsl's `RowSegment`.
@@ -51,7 +52,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Rows);
     let (n, c) = (p.rows, p.classes);
     let shape = RowLanes::new(&l, c, t.rows.iter().copied().chain(t.grads));
     let max_groups = l.tuning.max_workgroups as usize;

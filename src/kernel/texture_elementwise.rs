@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::pool::Pooled;
 use crate::problem::Problem;
 use crate::tensor::Tensor;
+use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
 /// shaders/texture_elementwise.wgsl's `Pixels`.
@@ -46,7 +47,7 @@ pub(crate) fn record(
     enc: &mut wgpu::CommandEncoder,
 ) -> Result<Pooled> {
     let inner = &ctx.inner;
-    let l = Launch::of(ctx);
+    let l = Launch::tuned(ctx, TuneFamily::Elementwise);
     // A texture's tensor is [C, H, W]; a buffer beside it has the same shape.
     let [.., height, width] = p.shape[..] else {
         unreachable!("texture tensors are [C, H, W]")

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use gpu_loss::tuning::Layout;
-use gpu_loss::{GpuContext, Tuning};
+use gpu_loss::{GpuContext, TuneFamily, Tuning};
 use std::sync::OnceLock;
 
 /// A context with a name saying which adapter and which launch settings it runs.
@@ -12,8 +12,15 @@ pub struct Target {
     pub ctx: GpuContext,
 }
 
+/// The tuning cache of the test binaries: a search on an adapter happens once per target
+/// folder, not once per binary, and never touches the user's own cache.
+pub fn tuning_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tuning.json")
+}
+
 /// Every adapter, each under three settings, so that the paths real GPUs take are run here
-/// too: the adapter's own choice; the discrete-GPU layout (grid-stride, many workgroups); and
+/// too: the adapter's own choice (autotuned, as a user's first calls get it, unless
+/// GPU_LOSS_TUNING says otherwise); the discrete-GPU layout (grid-stride, many workgroups); and
 /// the shared-memory tree with small bindings, which splits even small tensors into several
 /// dispatches. Created once per test binary.
 ///
@@ -49,7 +56,19 @@ pub fn targets() -> &'static [Target] {
                     ctx,
                 }
             };
-            out.push(make("default", &|t| t));
+            out.push({
+                let ctx = GpuContext::from_adapter(adapter).expect("device");
+                ctx.set_tuning_cache(Some(tuning_cache()));
+                ctx.autotune(&TuneFamily::ALL, false);
+                let tuned: Vec<String> = TuneFamily::ALL
+                    .iter()
+                    .map(|&f| format!("{}: {}", f.name(), ctx.tuning_for(f)))
+                    .collect();
+                Target {
+                    name: format!("{} [default, {}]", ctx.adapter_name(), tuned.join("; ")),
+                    ctx,
+                }
+            });
             out.push(make("gpu layout", &|t| Tuning {
                 layout: Layout::GridStride,
                 max_workgroups: 4096,
@@ -58,6 +77,8 @@ pub fn targets() -> &'static [Target] {
             }));
             out.push(make("shared tree, small bindings", &|t| Tuning {
                 subgroups: false,
+                // Unchecked elementwise modules (Vulkan only) meet windows that split tensors.
+                runtime_checks: false,
                 workgroup_size: 64,
                 max_binding_bytes: 8192,
                 ..t

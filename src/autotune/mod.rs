@@ -1,0 +1,261 @@
+//! Autotuning: the launch settings of a kernel family chosen by timing a few candidates on the
+//! adapter itself, once, and cached on disk (`cache`). The candidates and the search live
+//! here; what is timed (a representative call of each family) is `call::autotune`'s.
+//!
+//! Every candidate is a valid `Tuning`, covered by the same tests as the defaults, so a choice
+//! changes speed, never correctness; the same input, adapter and settings still give the same
+//! bits.
+
+pub mod cache;
+
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::tuning::{Layout, Slot, TuneFamily, Tuning, TuningMode};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Where a family's settings came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The hand-picked ones (`GPU_LOSS_TUNING=off`, or a `Tuning` set by the caller).
+    Defaults,
+    /// The cache file.
+    Cache,
+    /// A search just now.
+    Search,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Defaults => "defaults",
+            Source::Cache => "cache",
+            Source::Search => "search",
+        }
+    }
+}
+
+/// One candidate's time.
+#[derive(Clone, Debug)]
+pub struct Timed {
+    pub tuning: Tuning,
+    /// Best of the rounds' medians, in milliseconds; None when the candidate failed.
+    pub ms: Option<f64>,
+    /// Why it failed (a compile or device error): it is then never chosen.
+    pub error: Option<String>,
+}
+
+/// A family's settings on one adapter and how they were chosen.
+#[derive(Clone, Debug)]
+pub struct TuneReport {
+    pub family: TuneFamily,
+    pub adapter: String,
+    pub chosen: Tuning,
+    pub source: Source,
+    /// The candidates timed (empty unless `source` is `Search`), defaults first.
+    pub timed: Vec<Timed>,
+    /// What was timed, e.g. "mse 4194304, value and gradient".
+    pub workload: String,
+}
+
+/// The settings worth timing for `family`, the defaults first, each fitted to the device and
+/// none twice. Few and chosen per kind of device, so a search takes seconds on a CPU driver.
+pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tuning> {
+    let mut out = vec![base];
+    let vary = |f: &dyn Fn(Tuning) -> Tuning| f(base);
+    let cpu = matches!(base.layout, Layout::Blocked { .. });
+    let mut more = Vec::new();
+    if cpu {
+        // A CPU driver: fewer, bigger workgroups amortise their start-up; more balance the
+        // threads. Subgroup reductions are emulated there, and may lose to the shared tree.
+        for wg in [64, 128] {
+            more.push(vary(&|t| Tuning {
+                workgroup_size: wg,
+                ..t
+            }));
+        }
+        for mw in [16, 32, 128, 256] {
+            more.push(vary(&|t| Tuning {
+                max_workgroups: mw,
+                ..t
+            }));
+        }
+    } else {
+        for wg in [64, 128, 512] {
+            more.push(vary(&|t| Tuning {
+                workgroup_size: wg,
+                ..t
+            }));
+        }
+        for mw in [1024, 16384, 65535] {
+            more.push(vary(&|t| Tuning {
+                max_workgroups: mw,
+                ..t
+            }));
+        }
+    }
+    more.push(vary(&|t| Tuning {
+        subgroups: !t.subgroups,
+        ..t
+    }));
+    if family == TuneFamily::Elementwise {
+        // Fitted back to checked where the driver does not bound buffer accesses itself.
+        more.push(vary(&|t| Tuning {
+            runtime_checks: false,
+            ..t
+        }));
+    }
+    if family == TuneFamily::Rows {
+        more.push(vary(&|t| Tuning {
+            cache_rows: !t.cache_rows,
+            ..t
+        }));
+    }
+    let (info, features, limits) = (ctx.adapter_info(), ctx.features(), ctx.limits());
+    for t in more {
+        let t = t.fit(info, features, limits);
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Times every candidate with `time` (one representative call recorded under the settings
+/// given) in interleaved rounds, so that a burst of load on a shared machine hurts every
+/// candidate alike, and keeps each one's best round. A candidate that fails is reported and
+/// skipped; if all fail, the defaults stand.
+pub fn search(
+    ctx: &GpuContext,
+    family: TuneFamily,
+    candidates: &[Tuning],
+    rounds: usize,
+    mut time: impl FnMut(&Tuning) -> Result<Duration>,
+) -> (Tuning, Vec<Timed>) {
+    let settings = &ctx.inner.settings;
+    let progress = std::io::stderr().is_terminal();
+    let mut timed: Vec<Timed> = candidates
+        .iter()
+        .map(|&tuning| Timed {
+            tuning,
+            ms: None,
+            error: None,
+        })
+        .collect();
+    let steps = rounds * timed.len();
+    for round in 0..rounds {
+        for (i, c) in timed.iter_mut().enumerate() {
+            if c.error.is_some() {
+                continue;
+            }
+            if progress {
+                eprint!(
+                    "\rgpu-loss: tuning {} kernels on {}: {}/{steps}",
+                    family.name(),
+                    ctx.adapter_name(),
+                    round * candidates.len() + i + 1
+                );
+            }
+            settings.set_slot(family, Slot::Trying(c.tuning));
+            match time(&c.tuning) {
+                Ok(d) => {
+                    let ms = d.as_secs_f64() * 1e3;
+                    c.ms = Some(c.ms.map_or(ms, |m| m.min(ms)));
+                }
+                Err(e) => {
+                    c.ms = None;
+                    c.error = Some(e.to_string());
+                }
+            }
+        }
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    let best = timed
+        .iter()
+        .filter_map(|c| c.ms.map(|ms| (ms, c.tuning)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(candidates[0], |(_, t)| t);
+    (best, timed)
+}
+
+/// Decides `family`'s settings when its slot is open: the defaults under `Off`, the cache
+/// under `Cached` when it has them, else a search with `time`, whose choice is cached.
+/// `force` searches whatever the mode and the cache say (`gpu-loss tune`).
+pub(crate) fn decide(
+    ctx: &GpuContext,
+    family: TuneFamily,
+    force: bool,
+    workload: &str,
+    time: impl FnMut(&Tuning) -> Result<Duration>,
+) -> TuneReport {
+    let settings = &ctx.inner.settings;
+    let base = settings.base();
+    let key = cache::Key::of(ctx.adapter_info());
+    let file = settings.cache();
+    let report = |chosen, source, timed| TuneReport {
+        family,
+        adapter: ctx.adapter_name(),
+        chosen,
+        source,
+        timed,
+        workload: workload.into(),
+    };
+    let mode = settings.mode();
+    if !force && (settings.explicit() || mode == TuningMode::Off) {
+        return report(base, Source::Defaults, Vec::new());
+    }
+    if !force && mode == TuningMode::Cached {
+        if let Some(t) = file.as_deref().and_then(|f| cache::load(f, &key, family)) {
+            // The binding size is the device's, not a choice; the rest is fitted again, so
+            // that a hand-edited file cannot ask for more than the device allows.
+            let t = Tuning {
+                max_binding_bytes: base.max_binding_bytes,
+                ..t
+            }
+            .fit(ctx.adapter_info(), ctx.features(), ctx.limits());
+            return report(t, Source::Cache, Vec::new());
+        }
+    }
+    let (best, timed) = search(ctx, family, &candidates(ctx, family, base), 3, time);
+    if let Some(f) = &file {
+        cache::store(f, &key, family, best);
+    }
+    report(best, Source::Search, timed)
+}
+
+impl GpuContext {
+    /// The settings a call of `family` runs with now: the tuned choice once made, else the
+    /// hand-picked ones (a family is tuned at its first call).
+    pub fn tuning_for(&self, family: TuneFamily) -> Tuning {
+        self.inner.settings.of(family)
+    }
+
+    /// The settings `loss`'s kernels run with now (for reports: which settings ran).
+    pub fn tuning_of(&self, loss: crate::catalogue::Loss) -> Tuning {
+        loss.tuned_family()
+            .map_or_else(|| self.tuning(), |f| self.tuning_for(f))
+    }
+
+    /// Where launch settings come from (`GPU_LOSS_TUNING` gives the default). Families decide
+    /// again at their next call; a `Tuning` set with `set_tuning` still wins.
+    pub fn set_tuning_mode(&self, mode: TuningMode) {
+        self.inner.settings.set_mode(mode);
+    }
+
+    pub fn tuning_mode(&self) -> TuningMode {
+        self.inner.settings.mode()
+    }
+
+    /// The file tuned settings are cached in (None: kept in memory only). The default is
+    /// `$GPU_LOSS_CACHE_DIR/tuning.json`, else `gpu-loss/tuning.json` in the platform cache
+    /// directory.
+    pub fn set_tuning_cache(&self, file: Option<std::path::PathBuf>) {
+        self.inner.settings.set_cache(file);
+    }
+
+    pub fn tuning_cache(&self) -> Option<std::path::PathBuf> {
+        self.inner.settings.cache()
+    }
+}
