@@ -551,3 +551,35 @@ fn half_api_misuse_is_a_typed_error() {
         "halves widen on download"
     );
 }
+
+#[test]
+fn half_results_are_bit_identical_run_to_run() {
+    let n = 100_003;
+    let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+    let y: Vec<f32> = (0..n)
+        .map(|i| (i as f32 * 0.11).cos() * 0.5 + 0.5)
+        .collect();
+    for t in targets() {
+        let ctx = &t.ctx;
+        let xt = ctx.upload_as(&x, &[n], DType::BF16).unwrap();
+        let yt = ctx.upload_as(&y, &[n], DType::F16).unwrap();
+        let run = || {
+            let out = (ctx.loss("bce_with_logits").unwrap())
+                .input(&xt)
+                .target(&yt)
+                .with_grad()
+                .run()
+                .unwrap();
+            let grad = ctx.download_bf16(out.grad.as_ref().unwrap()).unwrap();
+            (out.value.unwrap().to_bits(), grad)
+        };
+        let first = run();
+        for _ in 0..3 {
+            assert!(
+                run() == first,
+                "bf16 results differ between runs on {}",
+                t.name
+            );
+        }
+    }
+}
