@@ -406,16 +406,6 @@ impl GpuContext {
         })
     }
 
-    /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly).
-    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let raw = self.download_bytes(tensor, &[DType::F32, DType::F16, DType::BF16])?;
-        Ok(match tensor.dtype() {
-            DType::F16 => crate::halves::widen::<half::f16>(&raw),
-            DType::BF16 => crate::halves::widen::<half::bf16>(&raw),
-            _ => bytemuck::pod_collect_to_vec(&raw),
-        })
-    }
-
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
         self.inner
             .device

@@ -1,4 +1,5 @@
-//! f16 and bf16 tensors on the host side: uploads, downloads and outputs. On the GPU they are
+//! f16 and bf16 tensors on the host side: uploads, downloads (f32's too: every float dtype
+//! reads back through `download_bytes`) and outputs. On the GPU they are
 //! stored two to a u32 word (little-endian: element 2k in the low half) and widened to f32 in
 //! the kernel (src/kernel/storage.rs); every sum stays f32.
 
@@ -59,6 +60,16 @@ impl GpuContext {
             }
             _ => self.upload(data, shape),
         }
+    }
+
+    /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly).
+    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let raw = self.download_bytes(tensor, &[DType::F32, DType::F16, DType::BF16])?;
+        Ok(match tensor.dtype() {
+            DType::F16 => widen::<f16>(&raw),
+            DType::BF16 => widen::<bf16>(&raw),
+            _ => bytemuck::pod_collect_to_vec(&raw),
+        })
     }
 
     /// Reads an f16 tensor back to the host.
