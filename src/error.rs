@@ -116,6 +116,12 @@ pub enum LossError {
     #[error("the device of {adapter} is lost ({reason}); create a new context")]
     DeviceLost { adapter: String, reason: String },
 
+    /// A custom loss that cannot be one: a formula's syntax, an unknown name, a wrong arity, a
+    /// function without a derivative (`why` names the column), or raw WGSL that does not
+    /// compile.
+    #[error("custom loss `{loss}`: {why}")]
+    Custom { loss: String, why: String },
+
     /// A command line that does not say what it means (`--tensor` without `=`, ...).
     #[error("{0}")]
     Usage(String),

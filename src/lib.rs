@@ -20,6 +20,7 @@ pub mod catalogue;
 pub mod context;
 pub mod cpu;
 pub mod error;
+pub mod formula;
 mod halves;
 mod kernel;
 pub mod npy;

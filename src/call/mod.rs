@@ -13,6 +13,7 @@
 //! goes to `objective`, a composite of those adapters. `readback` reads what they recorded.
 
 mod autotune;
+mod custom;
 mod elementwise;
 mod family;
 mod gram;
@@ -48,11 +49,17 @@ impl GpuContext {
     pub fn loss(&self, name: &str) -> Result<LossCall<'_>> {
         let loss =
             crate::catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.to_string()))?;
-        Ok(LossCall {
+        Ok(self.call(loss))
+    }
+
+    /// Starts a call of `loss`: a catalogue entry, or a custom loss kept for reuse
+    /// (`catalogue::custom`, [`GpuContext::custom_wgsl`]).
+    pub fn call(&self, loss: Loss) -> LossCall<'_> {
+        LossCall {
             ctx: self,
             req: Request::new(loss),
             value_into: None,
-        })
+        }
     }
 }
 

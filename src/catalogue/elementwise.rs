@@ -19,6 +19,8 @@ pub enum WgslFile {
     /// The terms of section E's objectives: shaders/adversarial.wgsl (after binary.wgsl,
     /// whose functions they use)
     Adversarial,
+    /// A custom loss's generated (or given) WGSL (catalogue/custom.rs).
+    Custom(&'static str),
 }
 
 impl WgslFile {
@@ -31,6 +33,7 @@ impl WgslFile {
                 include_str!("../../shaders/binary.wgsl"),
                 include_str!("../../shaders/adversarial.wgsl")
             ),
+            WgslFile::Custom(source) => source,
         }
     }
 }
@@ -85,7 +88,9 @@ pub enum Sampling {
 
 /// An elementwise loss (sections A and B, and kl_div of C): `input` and `target` of one shape,
 /// optional `weight` of the same shape, maybe one extra tensor.
-#[derive(Debug)]
+///
+/// An entry is its address (`PartialEq`, `Hash`, and so the kernels' pipeline keys): the
+/// catalogue's are statics, a custom loss's is interned once per generated source.
 pub struct Elementwise {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
@@ -149,7 +154,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "mse",
             Regression,
-            cpu::mse,
+            &cpu::mse,
             &[],
             Sampling::Real,
             "PyTorch MSELoss",
@@ -160,7 +165,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "mae",
             Regression,
-            cpu::mae,
+            &cpu::mae,
             &[],
             Sampling::Real,
             "PyTorch L1Loss",
@@ -169,7 +174,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "smooth_l1",
         Regression,
-        cpu::smooth_l1,
+        &cpu::smooth_l1,
         &[ParamSpec::new("beta", 1.0, Rule::NonNegative)],
         Sampling::Real,
         "PyTorch SmoothL1Loss",
@@ -177,7 +182,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "huber",
         Regression,
-        cpu::huber,
+        &cpu::huber,
         &[ParamSpec::new("delta", 1.0, Rule::Positive)],
         Sampling::Real,
         "PyTorch HuberLoss",
@@ -185,7 +190,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "charbonnier",
         Regression,
-        cpu::charbonnier,
+        &cpu::charbonnier,
         &[ParamSpec::new("eps", 1e-3, Rule::Positive)],
         Sampling::Real,
         "LapSRN",
@@ -193,7 +198,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "msle",
         Regression,
-        cpu::msle,
+        &cpu::msle,
         &[],
         Sampling::Positive,
         "Keras MeanSquaredLogarithmicError",
@@ -201,7 +206,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "log_cosh",
         Regression,
-        cpu::log_cosh,
+        &cpu::log_cosh,
         &[],
         Sampling::Real,
         "Keras LogCosh",
@@ -209,7 +214,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "cauchy",
         Regression,
-        cpu::cauchy,
+        &cpu::cauchy,
         &[ParamSpec::new("c", 1.0, Rule::Positive)],
         Sampling::Real,
         "log(1 + (e/c)^2)",
@@ -217,7 +222,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "mape",
         Regression,
-        cpu::mape,
+        &cpu::mape,
         &[],
         Sampling::Real,
         "Keras MeanAbsolutePercentageError",
@@ -233,7 +238,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "gaussian_nll",
             Regression,
-            cpu::gaussian_nll,
+            &cpu::gaussian_nll,
             &[
                 ParamSpec::new("eps", 1e-6, Rule::Positive),
                 ParamSpec::new("full", 0.0, Rule::Bool),
@@ -245,7 +250,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "poisson_nll",
         Regression,
-        cpu::poisson_nll,
+        &cpu::poisson_nll,
         &[
             ParamSpec::new("log_input", 1.0, Rule::Bool),
             ParamSpec::new("full", 0.0, Rule::Bool),
@@ -260,7 +265,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "bce",
             Binary,
-            cpu::bce,
+            &cpu::bce,
             &[],
             Sampling::Probability,
             "PyTorch BCELoss",
@@ -277,7 +282,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "bce_with_logits",
             Binary,
-            cpu::bce_with_logits,
+            &cpu::bce_with_logits,
             &[],
             Sampling::Logit,
             "PyTorch BCEWithLogitsLoss",
@@ -286,7 +291,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "hinge",
         Binary,
-        cpu::hinge,
+        &cpu::hinge,
         &[],
         Sampling::Sign,
         "Keras Hinge",
@@ -294,7 +299,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "squared_hinge",
         Binary,
-        cpu::squared_hinge,
+        &cpu::squared_hinge,
         &[],
         Sampling::Sign,
         "Keras SquaredHinge",
@@ -302,7 +307,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "focal",
         Binary,
-        cpu::focal,
+        &cpu::focal,
         &[
             ParamSpec::new("alpha", 0.25, Rule::Finite),
             ParamSpec::new("gamma", 2.0, Rule::NonNegative),
@@ -313,7 +318,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
     entry(
         "soft_margin",
         Binary,
-        cpu::soft_margin,
+        &cpu::soft_margin,
         &[],
         Sampling::Sign,
         "PyTorch SoftMarginLoss",
@@ -324,7 +329,7 @@ pub static ELEMENTWISE: &[Elementwise] = &[
         ..entry(
             "kl_div",
             WgslFile::Divergence,
-            cpu::kl_div,
+            &cpu::kl_div,
             &[
                 ParamSpec::new("log_input", 1.0, Rule::Bool),
                 ParamSpec::new("log_target", 0.0, Rule::Bool),
@@ -338,15 +343,15 @@ pub static ELEMENTWISE: &[Elementwise] = &[
 /// The terms section E's objectives weigh and sum: elementwise functions of discriminator
 /// outputs, run by the elementwise kernel but not offered as losses of their own.
 pub static TERMS: &[Elementwise] = &[
-    term("neg_log_d_logits", cpu::neg_log_d_logits, None),
-    term("neg_log_1m_d_logits", cpu::neg_log_1m_d_logits, None),
-    term("neg_log_d_probs", cpu::neg_log_d_probs, Some(UNIT)),
-    term("neg_log_1m_d_probs", cpu::neg_log_1m_d_probs, Some(UNIT)),
-    term("square_from_one", cpu::square_from_one, None),
-    term("square", cpu::square, None),
-    term("identity", cpu::identity, None),
-    term("relu_one_minus", cpu::relu_one_minus, None),
-    term("relu_one_plus", cpu::relu_one_plus, None),
+    term("neg_log_d_logits", &cpu::neg_log_d_logits, None),
+    term("neg_log_1m_d_logits", &cpu::neg_log_1m_d_logits, None),
+    term("neg_log_d_probs", &cpu::neg_log_d_probs, Some(UNIT)),
+    term("neg_log_1m_d_probs", &cpu::neg_log_1m_d_probs, Some(UNIT)),
+    term("square_from_one", &cpu::square_from_one, None),
+    term("square", &cpu::square, None),
+    term("identity", &cpu::identity, None),
+    term("relu_one_minus", &cpu::relu_one_minus, None),
+    term("relu_one_plus", &cpu::relu_one_plus, None),
 ];
 
 const fn term(name: &'static str, cpu: ElementFn, input_domain: Option<Domain>) -> Elementwise {
@@ -360,6 +365,29 @@ const fn term(name: &'static str, cpu: ElementFn, input_domain: Option<Domain>) 
             Sampling::Logit,
             "a term of the GAN objectives",
         )
+    }
+}
+
+impl PartialEq for Elementwise {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Elementwise {}
+
+impl std::hash::Hash for Elementwise {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self, state)
+    }
+}
+
+impl std::fmt::Debug for Elementwise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Elementwise")
+            .field("name", &self.name)
+            .field("wgsl_file", &self.wgsl_file)
+            .finish_non_exhaustive()
     }
 }
 

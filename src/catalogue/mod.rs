@@ -7,7 +7,9 @@
 //! - `rows`: section C's row losses.
 //! - `objectives`: section E, each a weighted sum of terms given here as plain data.
 //! - `structured`: sections D, F and G, losses with kernels of their own.
+//! - `custom`: elementwise losses made at run time from a formula or raw WGSL.
 
+pub mod custom;
 mod elementwise;
 mod objectives;
 mod rows;

@@ -15,8 +15,11 @@ const DEFAULT_LOSSES: [&str; 4] = ["mse", "huber", "bce_with_logits", "cross_ent
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// The losses (default: mse huber bce_with_logits cross_entropy).
+    /// The losses (default: mse huber bce_with_logits cross_entropy, or none with --formula).
     losses: Vec<String>,
+    /// Also a custom loss written as a formula (repeatable), named formula, formula2, ...
+    #[arg(long = "formula", value_name = "FORMULA")]
+    formulas: Vec<String>,
     /// Element counts (65536), ROWSxCOLS (512x32768) or image stacks CxHxW, NxCxHxW
     /// (3x1080x1920, 5x3x1080x1920), comma-separated. A count is [N/1024, 1024] for the row
     /// losses; ROWSxCOLS is [ROWS, COLS] for elementwise ones and a [1, 3, ROWS, COLS]
@@ -69,12 +72,12 @@ fn measure_defaults(
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
-    let names: Vec<String> = if args.losses.is_empty() {
+    let names: Vec<String> = if args.losses.is_empty() && args.formulas.is_empty() {
         DEFAULT_LOSSES.iter().map(|s| s.to_string()).collect()
     } else {
         args.losses.clone()
     };
-    let losses = chosen(&names)?;
+    let losses = super::with_formulas(&names, &args.formulas, chosen)?;
     let sizes: Vec<Size> = args
         .sizes
         .iter()

@@ -4,7 +4,7 @@
 
 use super::staged::Staged;
 use gpu_loss::catalogue::{self, Loss};
-use gpu_loss::cpu::named::evaluate_named;
+use gpu_loss::cpu::named::evaluate_loss;
 use gpu_loss::half::{bf16, f16};
 use gpu_loss::npy::{Array, Values};
 use gpu_loss::params::Rule;
@@ -16,8 +16,13 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// The loss, as LOSSES.md names it (see `gpu-loss list`).
-    loss: String,
+    /// The loss, as LOSSES.md names it (see `gpu-loss list`); none with --formula.
+    #[arg(required_unless_present = "formula")]
+    loss: Option<String>,
+    /// A custom loss written as a formula instead, e.g. 'log(1 + (x - y)^2)' (README,
+    /// "Custom losses"); its `a` is the tensor `aux`.
+    #[arg(long, conflicts_with = "loss", value_name = "FORMULA")]
+    formula: Option<String>,
     /// A tensor by its LOSSES.md name: NAME=FILE.npy (float32/64/16, int32/64; C order);
     /// float16 stays f16 on the GPU. NAME:bf16=FILE reads bf16 (16-bit patterns as `<u2` or
     /// `|V2`, or floats rounded); NAME:f16=FILE and NAME:f32=FILE convert.
@@ -99,8 +104,13 @@ fn no_elements(loss: Loss) -> LossError {
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let loss =
-        catalogue::find(&args.loss).ok_or_else(|| LossError::UnknownLoss(args.loss.clone()))?;
+    let loss = match (&args.loss, &args.formula) {
+        (_, Some(text)) => super::formula_loss(0, text)?,
+        (Some(name), None) => {
+            catalogue::find(name).ok_or_else(|| LossError::UnknownLoss(name.clone()))?
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
     let reduction = Reduction::parse(&args.reduction).ok_or_else(|| {
         LossError::Usage(format!(
             "--reduction {}: expected none, sum, mean or batchmean",
@@ -154,13 +164,13 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
 
     let started = Instant::now();
     let (value, terms, adapter) = if args.backend == "cpu" {
-        let r = evaluate_named(loss.name(), &tensors, &params, reduction)?;
+        let r = evaluate_loss(loss, &tensors, &params, reduction)?;
         let first_grad = usize::from(args.out.is_some());
         if first_grad == 1 {
             // The per-element losses whatever the reduction, as the GPU gives them.
             let out = match reduction {
                 Reduction::None => r.out.clone(),
-                _ => evaluate_named(loss.name(), &tensors, &params, Reduction::None)?.out,
+                _ => evaluate_loss(loss, &tensors, &params, Reduction::None)?.out,
             };
             let (shape, out) = out.ok_or_else(|| no_elements(loss))?;
             staged.write(0, &shape, &out)?;
@@ -363,7 +373,7 @@ fn run_gpu(
         dtype,
     } = outputs;
     let uploaded = upload_named(ctx, loss, tensors)?;
-    let mut call = ctx.loss(loss.name())?.reduction(reduction);
+    let mut call = ctx.call(loss).reduction(reduction);
     for (name, t) in &uploaded {
         call = call.tensor(name, t);
     }

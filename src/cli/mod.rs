@@ -63,6 +63,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
+/// The custom loss a `--formula` defines, named `formula` (the first) or `formula2`, ...
+fn formula_loss(i: usize, text: &str) -> Result<gpu_loss::catalogue::Loss> {
+    let name = match i {
+        0 => "formula".to_string(),
+        i => format!("formula{}", i + 1),
+    };
+    let entry = gpu_loss::catalogue::custom::formula(&name, text)?;
+    Ok(gpu_loss::catalogue::Loss::Elementwise(entry))
+}
+
+/// The losses a command names, then those its `--formula`s define; with formulas only, just
+/// those (`all` is the catalogue when neither is given).
+fn with_formulas(
+    names: &[String],
+    formulas: &[String],
+    all: impl FnOnce(&[String]) -> Result<Vec<gpu_loss::catalogue::Loss>>,
+) -> Result<Vec<gpu_loss::catalogue::Loss>> {
+    let mut losses = if names.is_empty() && !formulas.is_empty() {
+        Vec::new()
+    } else {
+        all(names)?
+    };
+    for (i, text) in formulas.iter().enumerate() {
+        losses.push(formula_loss(i, text)?);
+    }
+    Ok(losses)
+}
+
 /// `value` as pretty JSON, as `--json` files hold it.
 fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");

@@ -27,8 +27,12 @@ pub struct ReportArgs {
     /// Also write the report as JSON: one record per adapter and loss.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Only these losses (default: all).
+    /// Only these losses (default: all, or none with --formula).
     losses: Vec<String>,
+    /// Also a custom loss written as a formula (repeatable): run on `Real` samples and
+    /// checked against its float64 interpreter.
+    #[arg(long = "formula", value_name = "FORMULA")]
+    formulas: Vec<String>,
 }
 
 impl Default for ReportArgs {
@@ -38,6 +42,7 @@ impl Default for ReportArgs {
             reps: 7,
             json: None,
             losses: Vec::new(),
+            formulas: Vec::new(),
         }
     }
 }
@@ -54,7 +59,7 @@ pub fn chosen(names: &[String]) -> Result<Vec<Loss>> {
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
-    let losses = chosen(&args.losses)?;
+    let losses = super::with_formulas(&args.losses, &args.formulas, chosen)?;
     // Staged now, so a bad folder fails before the run, not after.
     let mut staged = Staged::open(&args.json.as_deref().into_iter().collect::<Vec<_>>())?;
     let contexts = GpuContext::all()?;

@@ -4,7 +4,7 @@
 
 use super::eval::upload_named;
 use gpu_loss::catalogue::Loss;
-use gpu_loss::cpu::named::evaluate_named;
+use gpu_loss::cpu::named::evaluate_loss;
 use gpu_loss::npy::Array;
 pub use gpu_loss::sample::{named as inputs, Size};
 use gpu_loss::{timing, GpuContext, LossError, Reduction, Result, Tensor};
@@ -42,7 +42,7 @@ pub fn measure(
         _ => None,
     };
     let call = || {
-        let mut c = ctx.loss(loss.name())?;
+        let mut c = ctx.call(loss);
         for (name, t) in &uploaded {
             c = c.tensor(name, t);
         }
@@ -76,7 +76,7 @@ pub fn measure(
 
     let no_params = [];
     let start = Instant::now();
-    let want = evaluate_named(loss.name(), tensors, &no_params, Reduction::Mean)?;
+    let want = evaluate_loss(loss, tensors, &no_params, Reduction::Mean)?;
     let cpu = start.elapsed();
 
     let errors = if check {
@@ -84,7 +84,7 @@ pub fn measure(
         let mass = match loss {
             Loss::Objective(_) => want.terms.iter().map(|(_, v)| v.abs()).sum(),
             _ => {
-                let none = evaluate_named(loss.name(), tensors, &no_params, Reduction::None)?;
+                let none = evaluate_loss(loss, tensors, &no_params, Reduction::None)?;
                 let out = none.out.map(|o| o.1).unwrap_or_default();
                 out.iter().map(|v| v.abs()).sum::<f64>() / out.len().max(1) as f64
             }

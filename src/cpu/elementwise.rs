@@ -7,8 +7,9 @@
 
 use std::f64::consts::{LN_2, PI};
 
-/// A loss's value and derivative at one element.
-pub type ElementFn = fn(x: f64, y: f64, a: f64, p: &[f64]) -> (f64, f64);
+/// A loss's value and derivative at one element (x, y, a, parameters): one of the functions
+/// here, or a custom loss's interpreter (catalogue/custom.rs).
+pub type ElementFn = &'static (dyn Fn(f64, f64, f64, &[f64]) -> (f64, f64) + Send + Sync);
 
 fn sign(v: f64) -> f64 {
     if v > 0.0 {

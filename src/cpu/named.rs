@@ -31,6 +31,16 @@ pub fn evaluate_named(
     reduction: Reduction,
 ) -> Result<NamedResult> {
     let found = catalogue::find(loss).ok_or_else(|| LossError::UnknownLoss(loss.to_string()))?;
+    evaluate_loss(found, tensors, given, reduction)
+}
+
+/// Evaluates `found` (a catalogue entry or a custom loss) as `evaluate_named` does.
+pub fn evaluate_loss(
+    found: Loss,
+    tensors: &[(String, Array)],
+    given: &[(String, ParamValue)],
+    reduction: Reduction,
+) -> Result<NamedResult> {
     let takes = found.tensors();
     if let Some((name, _)) = tensors
         .iter()

@@ -83,7 +83,7 @@ pub(crate) fn record(
     let segs = segments(p.n, vec4, max_count.max(1024));
 
     let config = |vec4| ElementConfig {
-        loss: p.loss.name,
+        loss: p.loss,
         code: l.code,
         vec4,
         has_weight: t.weight.is_some(),
@@ -204,4 +204,131 @@ pub(crate) fn record(
     finish.dispatch(&mut pass);
     drop(pass);
     Ok(scratch)
+}
+
+/// Compiles `loss`'s kernel, vec4 and scalar, on this context's settings: a custom loss's
+/// WGSL is checked once, up front, instead of failing its first call.
+pub(crate) fn compile(
+    ctx: &GpuContext,
+    loss: &'static crate::catalogue::Elementwise,
+) -> Result<()> {
+    let l = Launch::of(ctx);
+    for vec4 in [true, false] {
+        let config = ElementConfig {
+            loss,
+            code: l.code,
+            vec4,
+            has_weight: true,
+            has_aux: loss.aux.is_some(),
+            aux_broadcast: false,
+            write_out: true,
+            write_grad: true,
+            dtypes: Dtypes::default(),
+        };
+        ctx.inner.kernels.pipeline(&ELEMENTWISE, &config)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Random formulas, odd constants included, assembled into the elementwise kernel: naga
+    //! must take every one the parser takes (no shader compile failure reaches a caller).
+    use super::*;
+    use crate::catalogue::custom;
+    use crate::tuning::Layout;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use wgpu::naga;
+
+    fn formula() -> impl Strategy<Value = String> {
+        let leaves = [
+            "x", "y", "a", "p", "pi", "0", "1e-45", "3.4e38", "0.1", "2", "-1",
+        ];
+        let leaf = select(leaves.to_vec()).prop_map(String::from);
+        let unary = [
+            "abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "cosh", "sinh",
+            "sigmoid", "softplus",
+        ];
+        leaf.prop_recursive(4, 48, 4, move |inner| {
+            let cmp = select(vec!["<", "<=", ">", ">=", "==", "!="]);
+            prop_oneof![
+                (select(unary.to_vec()), inner.clone()).prop_map(|(f, u)| format!("{f}({u})")),
+                (
+                    inner.clone(),
+                    select(vec!["+", "-", "*", "/"]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, o, b)| format!("({a} {o} {b})")),
+                (
+                    inner.clone(),
+                    select(vec!["2", "-3", "0.5", "p", "y", "64", "65"])
+                )
+                    .prop_map(|(a, e)| format!("({a})^{e}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("max({a}, {b})")),
+                (inner.clone(), inner.clone(), inner.clone())
+                    .prop_map(|(a, b, c)| format!("clamp({a}, {b}, {c})")),
+                (inner.clone(), cmp, inner.clone(), inner.clone(), inner)
+                    .prop_map(|(a, c, b, t, o)| format!("select({a} {c} {b}, {t}, {o})")),
+            ]
+        })
+    }
+
+    /// The kernel of a formula, both vector variants, through naga's parser and validator.
+    fn validate(text: &str) {
+        let Ok(loss) = custom::formula("random", text) else {
+            return;
+        };
+        for vec4 in [true, false] {
+            let config = ElementConfig {
+                loss,
+                code: super::super::source::CodeConfig {
+                    workgroup_size: 64,
+                    layout: Layout::GridStride,
+                    subgroups: false,
+                },
+                vec4,
+                has_weight: true,
+                has_aux: true,
+                aux_broadcast: false,
+                write_out: true,
+                write_grad: true,
+                dtypes: Dtypes::default(),
+            };
+            let code = ELEMENTWISE.source(&config);
+            let module = naga::front::wgsl::parse_str(&code)
+                .unwrap_or_else(|e| panic!("{text}: {}", e.emit_to_string(&code)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{text}: {}", e.emit_to_string(&code)));
+        }
+    }
+
+    /// Constants that fold to inf, NaN or beyond f32: WGSL has no literal for them and refuses
+    /// a constant expression that gives one.
+    #[test]
+    fn non_finite_constants_compile() {
+        for text in [
+            "x + pi / 0",
+            "x * log(0)",
+            "x + sqrt(-1)",
+            "x * 3.4e38 * 10",
+            "x + 1e-45",
+            "-1 / 0 * x",
+            "select(x > 1 / 0, x, 0 / 0)",
+        ] {
+            validate(text);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn every_formula_the_parser_takes_is_valid_wgsl(body in formula()) {
+            validate(&format!("p = 0.5; a = 1; {body} + x"));
+        }
+    }
 }

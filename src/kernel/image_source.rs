@@ -3,6 +3,7 @@
 //! ssim's layouts, ms_ssim's scales.
 
 use super::source::{loss_pieces, prelude, CodeConfig};
+use crate::catalogue::Elementwise;
 use crate::tensor::Tensor;
 
 /// One compiled variant of shaders/ssim.wgsl: where it reads each image (buffer or
@@ -162,7 +163,7 @@ pub(crate) fn texture_slots(x: Source, y: Source) -> u32 {
 /// texture's planes (or a buffer's, beside a texture).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct TextureElementConfig {
-    pub loss: &'static str,
+    pub loss: &'static Elementwise,
     pub code: CodeConfig,
     pub x: Source,
     pub y: Source,

@@ -295,7 +295,7 @@ mod tests {
             for loss in catalogue::ELEMENTWISE {
                 for (vec4, flags) in [(true, true), (false, false)] {
                     let variant = ElementConfig {
-                        loss: loss.name,
+                        loss,
                         code,
                         vec4,
                         has_weight: flags,
@@ -325,7 +325,7 @@ mod tests {
             for (half, vec4) in [(DType::F16, true), (DType::BF16, false)] {
                 let loss = catalogue::elementwise("gaussian_nll").unwrap();
                 let variant = ElementConfig {
-                    loss: loss.name,
+                    loss,
                     code,
                     vec4,
                     has_weight: true,
@@ -480,7 +480,7 @@ mod tests {
                 }
                 for loss in ["mse", "mae", "charbonnier", "huber"] {
                     let variant = TextureElementConfig {
-                        loss,
+                        loss: catalogue::elementwise(loss).unwrap(),
                         code,
                         x,
                         y,

@@ -47,7 +47,8 @@ impl From<&Tuning> for CodeConfig {
 /// One compiled variant of the elementwise kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ElementConfig {
-    pub loss: &'static str,
+    /// The entry (its address: a custom loss's is one per generated source).
+    pub loss: &'static Elementwise,
     pub code: CodeConfig,
     pub vec4: bool,
     pub has_weight: bool,
@@ -178,9 +179,7 @@ fn element_bindings(d: &Dtypes, vec4: bool) -> String {
 
 /// An elementwise loss's own WGSL: its domain checks and extra tensor's default as
 /// constants, one vector variant, math.wgsl, its family file and `loss_fn`.
-pub(super) fn loss_pieces(name: &str, vec4: bool) -> String {
-    let loss: &Elementwise =
-        crate::catalogue::elementwise(name).expect("kernel keys name catalogue losses");
+pub(super) fn loss_pieces(loss: &Elementwise, vec4: bool) -> String {
     let (check_input, input_lo, input_hi) = match loss.input_domain {
         Some(d) => (true, d.lo, d.hi),
         None => (false, 0.0, 0.0),

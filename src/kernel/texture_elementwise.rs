@@ -54,7 +54,7 @@ pub(crate) fn record(
     };
     let (xs, ys) = (Source::of(t.input), Source::of(t.target));
     let config = TextureElementConfig {
-        loss: p.loss.name,
+        loss: p.loss,
         code: l.code,
         x: xs,
         y: ys,

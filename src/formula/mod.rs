@@ -1,0 +1,122 @@
+//! Custom elementwise losses written as formulas: `log(1 + (x - y)^2)` becomes a tree
+//! (`parse`), its derivative in x (`diff`), the WGSL `loss_fn` the elementwise kernel calls
+//! (`wgsl`) and a float64 interpreter of the same trees (`eval`), the twin. The language:
+//!
+//! - `x` (input), `y` (target), `a` (the extra tensor), `pi`, numbers (`2`, `0.5`, `1e-3`);
+//! - `+ - * / ^` (`^` binds tightest and to the right: `-x^2` is `-(x^2)`);
+//! - `abs sqrt exp log log1p expm1 sin cos tanh cosh sinh sigmoid softplus` (one argument),
+//!   `min max` (two), `clamp(u, lo, hi)`, `select(cond, then, otherwise)` with `cond` one
+//!   comparison `< <= > >= == !=`;
+//! - declarations before the loss, each ending in `;`: `delta = 1.0;` a parameter and its
+//!   default (a declaration whose value is a constant; at most four), `a = 1;` the extra
+//!   tensor's value where none is given (without it a formula that reads `a` requires one),
+//!   `e = x - y;` a definition used by name after it.
+//!
+//! This module depends on nothing else of the crate; the catalogue builds entries from it.
+
+mod diff;
+mod eval;
+mod expr;
+mod lex;
+mod parse;
+mod wgsl;
+
+pub use eval::Env;
+pub use expr::Expr;
+pub use parse::functions;
+pub use wgsl::FN_NAME;
+
+use std::fmt;
+
+/// Parameters travel in the kernel's one vec4 of parameters.
+pub const MAX_PARAMS: usize = 4;
+/// Operations a formula may build (definitions counted where used).
+pub const MAX_NODES: usize = 1000;
+/// Operations its derivative may grow to.
+pub const MAX_DERIVATIVE_NODES: usize = 1_000_000;
+/// Characters a formula may have.
+pub const MAX_LEN: usize = 10_000;
+
+/// A formula that cannot be a loss: where (column, 1-based) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormulaError {
+    pub column: usize,
+    pub message: String,
+}
+
+impl FormulaError {
+    pub(crate) fn new(column: usize, message: String) -> FormulaError {
+        FormulaError { column, message }
+    }
+}
+
+impl fmt::Display for FormulaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {}: {}", self.column, self.message)
+    }
+}
+
+impl std::error::Error for FormulaError {}
+
+/// A parsed formula: its parameters, the extra tensor's use, the loss and its derivative.
+#[derive(Clone, Debug)]
+pub struct Formula {
+    /// (name, default), in the order p.x, p.y, p.z, p.w.
+    pub params: Vec<(String, f64)>,
+    /// Whether the loss reads `a`.
+    pub uses_aux: bool,
+    /// `a`'s value where no tensor is given (None: one is required when `a` is read).
+    pub aux_default: Option<f64>,
+    pub value: Expr,
+    /// d value / d x.
+    pub grad: Expr,
+}
+
+impl Formula {
+    pub fn parse(text: &str) -> Result<Formula, FormulaError> {
+        if text.chars().count() > MAX_LEN {
+            return Err(FormulaError::new(
+                MAX_LEN + 1,
+                format!("a formula has at most {MAX_LEN} characters"),
+            ));
+        }
+        let p = parse::parse(text)?;
+        let grad = diff::d(&p.body);
+        if grad.size() > MAX_DERIVATIVE_NODES {
+            return Err(FormulaError::new(
+                1,
+                format!("its derivative grows past {MAX_DERIVATIVE_NODES} operations"),
+            ));
+        }
+        Ok(Formula {
+            params: p.params,
+            uses_aux: reads_aux(&p.body),
+            aux_default: p.aux_default,
+            value: p.body,
+            grad,
+        })
+    }
+
+    /// The WGSL function `custom_loss(x, y, a, p) -> Pair` (see `FN_NAME`).
+    pub fn wgsl(&self) -> String {
+        wgsl::function(&self.value, &self.grad)
+    }
+
+    /// The twin: value and derivative at one element, in float64.
+    pub fn eval(&self, env: &Env<'_>) -> (f64, f64) {
+        (eval::eval(&self.value, env), eval::eval(&self.grad, env))
+    }
+}
+
+fn reads_aux(e: &Expr) -> bool {
+    match e {
+        Expr::A => true,
+        Expr::Num(_) | Expr::X | Expr::Y | Expr::Param(_) => false,
+        Expr::Neg(u) | Expr::Call(_, u) => reads_aux(u),
+        Expr::Bin(_, u, v) => reads_aux(u) || reads_aux(v),
+        Expr::Select(c, u, v) => reads_aux(&c.a) || reads_aux(&c.b) || reads_aux(u) || reads_aux(v),
+    }
+}
+
+#[cfg(test)]
+mod tests;
