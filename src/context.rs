@@ -290,7 +290,7 @@ impl GpuContext {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
     }
 
-    fn upload_bytes(
+    pub(crate) fn upload_bytes(
         &self,
         data: &[u8],
         count: usize,
@@ -363,6 +363,9 @@ impl GpuContext {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
         tensor.buffer_only("a write")?;
+        tensor
+            .dtype()
+            .expect_f32("write", &format!("{:?}", tensor.shape()))?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),
@@ -400,42 +403,6 @@ impl GpuContext {
             }
             self.submit_and_wait(enc)?;
             Ok(t)
-        })
-    }
-
-    /// Reads an f32 tensor back to the host.
-    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let _serial = self.gl_lock();
-        self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        tensor.buffer_only("a download")?;
-        if tensor.dtype() != DType::F32 {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: format!("it holds {}, not float32", tensor.dtype().name()),
-            });
-        }
-        if !tensor
-            .buffer()
-            .usage()
-            .contains(wgpu::BufferUsages::COPY_SRC)
-        {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: "the buffer lacks COPY_SRC usage, so it cannot be read back".into(),
-            });
-        }
-        if tensor.is_empty() {
-            return Ok(Vec::new());
-        }
-        let bytes = tensor.byte_len();
-        self.scoped(|| {
-            let staging = self.staging(bytes)?;
-            let mut enc = self.encoder();
-            let (buffer, at) = (tensor.buffer(), tensor.offset());
-            enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
-            let idx = self.inner.queue.submit([enc.finish()]);
-            let raw = self.map_read(&staging, bytes, idx)?;
-            Ok(bytemuck::cast_slice(&raw).to_vec())
         })
     }
 
