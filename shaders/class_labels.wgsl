@@ -38,12 +38,12 @@ struct LabelPass {
 
 @group(0) @binding(0) var<uniform> lp: LabelPass;
 @group(0) @binding(1) var<storage, read> label_words: array<u32>;
-@group(0) @binding(2) var<storage, read> class_weight: array<f32>;
+// Binding 2 (class_weight) and load_class_weight are emitted by the host for its dtype.
 @group(0) @binding(3) var<storage, read_write> scratch: Scratch;
 
 fn weight_of(c: u32) -> f32 {
     if HAS_WEIGHT {
-        return class_weight[lp.w_at + c];
+        return load_class_weight(lp.w_at + c);
     }
     return 1.0;
 }

@@ -40,12 +40,10 @@ struct RowSegment {
 }
 
 @group(0) @binding(0) var<uniform> seg: RowSegment;
-@group(0) @binding(1) var<storage, read> x_buf: array<VT>;
+// Bindings 1 (x), 3 (probs), 4 (class_weight), 5 (out) and 6 (grad), with their load_,
+// elem_, store_ and put_ functions, are emitted by the host for each tensor's dtype
+// (src/kernel/storage.rs): f32, or f16/bf16 widened to f32.
 @group(0) @binding(2) var<storage, read> label_words: array<u32>;
-@group(0) @binding(3) var<storage, read> probs: array<VT>;
-@group(0) @binding(4) var<storage, read> class_weight: array<VT>;
-@group(0) @binding(5) var<storage, read_write> out_buf: array<f32>;
-@group(0) @binding(6) var<storage, read_write> grad_buf: array<VT>;
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
@@ -97,14 +95,14 @@ fn cap_slope(x: VT) -> VT {
 
 fn weights(i: u32) -> VT {
     if HAS_WEIGHT {
-        return class_weight[seg.w_at / VEC + i];
+        return load_class_weight(seg.w_at, i);
     }
     return VT(1.0);
 }
 
 // Smoothed probability targets t' = (1 - ε)·t + ε/C.
 fn smoothed(row: u32, i: u32) -> VT {
-    let t = probs[(seg.t_at + row * seg.classes) / VEC + i];
+    let t = load_probs(seg.t_at + row * seg.classes, i);
     let eps = seg.label_smoothing;
     return (1.0 - eps) * t + eps / f32(seg.classes);
 }
@@ -152,23 +150,25 @@ fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
     return vec4(m, r, z, w);
 }
 
-// VT number i of the logits: from the gradient's buffer when the gradient overwrites them.
-fn logits(i: u32) -> VT {
+// VT number i of the logits after element `at`: from the gradient's buffer when the
+// gradient overwrites them.
+fn logits(at: u32, i: u32) -> VT {
     if IN_PLACE {
-        return grad_buf[i];
+        return reload_grad(at, i);
     }
-    return x_buf[i];
+    return load_x(at, i);
 }
 
 fn logit(row_at: u32, c: u32) -> f32 {
-    let e = row_at + c;
-    return lane(logits(e / VEC), e % VEC);
+    if IN_PLACE {
+        return relem_grad(row_at + c);
+    }
+    return elem_x(row_at + c);
 }
 
 fn class_weight_of(c: u32) -> f32 {
     if HAS_WEIGHT {
-        let e = seg.w_at + c;
-        return lane(class_weight[e / VEC], e % VEC);
+        return elem_class_weight(seg.w_at + c);
     }
     return 1.0;
 }
@@ -208,11 +208,11 @@ fn main(ids: Ids) {
         let flat = (seg.first_row + row) * seg.classes;
         if in_range && MODE != MODE_NLL {
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let raw = logits(row_at / VEC + i);
+                let raw = logits(row_at, i);
                 var bad = is_nan_v(raw);
                 var t = VT(0.0);
                 if PROB_TARGET {
-                    t = probs[(seg.t_at + row * seg.classes) / VEC + i];
+                    t = load_probs(seg.t_at + row * seg.classes, i);
                     bad = bad | is_nan_v(t);
                 }
                 if any(bad) {
@@ -299,7 +299,7 @@ fn main(ids: Ids) {
         if in_range && lane_id == 0u {
             acc = acc_add(acc, scaled);
             if WRITE_OUT {
-                out_buf[seg.out_at + row] = loss;
+                put_out(seg.out_at + row, loss);
             }
         }
 
@@ -316,7 +316,7 @@ fn main(ids: Ids) {
                     raw = kept[min(k_at, ROW_CACHE - 1u)];
                     k_at++;
                 } else {
-                    raw = logits(row_at / VEC + i);
+                    raw = logits(row_at, i);
                 }
                 var g = VT(0.0);
                 if !skip && MODE == MODE_NLL {
@@ -357,7 +357,7 @@ fn main(ids: Ids) {
                     }
                     g *= cap_slope(raw);
                 }
-                grad_buf[(seg.grad_at + row * seg.classes) / VEC + i] = g;
+                store_grad(seg.grad_at + row * seg.classes, i, g);
             }
         }
     }

@@ -29,12 +29,8 @@ struct Segment {
 }
 
 @group(0) @binding(0) var<uniform> seg: Segment;
-@group(0) @binding(1) var<storage, read> x_buf: array<VT>;
-@group(0) @binding(2) var<storage, read> y_buf: array<VT>;
-@group(0) @binding(3) var<storage, read> w_buf: array<VT>;
-@group(0) @binding(4) var<storage, read> aux_buf: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out_buf: array<VT>;
-@group(0) @binding(6) var<storage, read_write> grad_buf: array<VT>;
+// Bindings 1-6 (x, y, w, aux, out, grad) and their load_/store_ functions are emitted by the
+// host for each tensor's dtype (src/kernel/storage.rs): f32, or f16/bf16 widened to f32.
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 // The aux tensor's index for element e of this dispatch.
@@ -57,17 +53,17 @@ struct Loaded {
 fn load(i: u32) -> Loaded {
     var w = VT(1.0);
     if HAS_WEIGHT {
-        w = w_buf[seg.w_at / VEC + i];
+        w = load_w(seg.w_at, i);
     }
     var a = VT(AUX_DEFAULT);
     if HAS_AUX {
         var lanes: array<f32, VEC>;
         for (var k = 0u; k < VEC; k++) {
-            lanes[k] = aux_buf[seg.aux_at + aux_index(i * VEC + k)];
+            lanes[k] = load_aux(seg.aux_at + aux_index(i * VEC + k));
         }
         a = pack(lanes);
     }
-    return Loaded(x_buf[seg.x_at / VEC + i], y_buf[seg.y_at / VEC + i], w, a);
+    return Loaded(load_x(seg.x_at, i), load_y(seg.y_at, i), w, a);
 }
 
 // Whether any check below could fail: a few vector operations and no branch.
@@ -153,10 +149,10 @@ fn main(ids: Ids) {
         let value = r.value * t.w;
         acc = lane_add(acc, value);
         if WRITE_OUT {
-            out_buf[seg.out_at / VEC + i] = value;
+            store_out(seg.out_at, i, value);
         }
         if WRITE_GRAD {
-            grad_buf[seg.grad_at / VEC + i] = r.grad * t.w * seg.grad_scale;
+            store_grad(seg.grad_at, i, r.grad * t.w * seg.grad_scale);
         }
     }
     if suspicious {

@@ -37,10 +37,8 @@ struct RowOut {
 }
 
 @group(0) @binding(0) var<uniform> seg: RowSegment;
-@group(0) @binding(1) var<storage, read> x_buf: array<VT>;
-@group(0) @binding(2) var<storage, read> y_buf: array<VT>;
-@group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
-@group(0) @binding(4) var<storage, read_write> grad_buf: array<VT>;
+// Bindings 1 (x), 2 (y), 3 (out) and 4 (grad) with their load_, put_ and store_ functions
+// are emitted by the host for each tensor's dtype (src/kernel/storage.rs).
 @group(0) @binding(5) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
@@ -57,15 +55,15 @@ fn main(ids: Ids) {
     for (var b = ids.wid.x; b < batches; b += ids.nwg.x) {
         let row = b * ROWS_PER_GROUP + slot;
         let in_range = row < seg.rows;
-        let x_row = (seg.x_at + row * seg.classes) / VEC;
-        let y_row = (seg.y_at + row * seg.classes) / VEC;
+        let x_row = seg.x_at + row * seg.classes;
+        let y_row = seg.y_at + row * seg.classes;
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
         // The first sweep, for a loss whose sums need another's first (row_pre).
         var pre = stats_zero();
         if PRE_SWEEP {
             if in_range {
                 for (var i = walk.first; i < walk.end; i += walk.step) {
-                    pre = row_pre(pre, x_buf[x_row + i], y_buf[y_row + i]);
+                    pre = row_pre(pre, load_x(x_row, i), load_y(y_row, i));
                 }
             }
             pre = row_reduce(ids.lid, pre);
@@ -74,8 +72,8 @@ fn main(ids: Ids) {
         if in_range {
             let flat = (seg.first_row + row) * seg.classes;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let x = x_buf[x_row + i];
-                let y = y_buf[y_row + i];
+                let x = load_x(x_row, i);
+                let y = load_y(y_row, i);
                 if any(is_nan_v(x) | is_nan_v(y)) {
                     flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, x);
                     flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, y);
@@ -88,14 +86,14 @@ fn main(ids: Ids) {
         if in_range && lane_id == 0u {
             acc = acc_add(acc, r.loss * seg.scale);
             if WRITE_OUT {
-                out_buf[seg.out_at + row] = r.loss;
+                put_out(seg.out_at + row, r.loss);
             }
         }
         if WRITE_GRAD && in_range {
-            let g_row = (seg.grad_at + row * seg.classes) / VEC;
+            let g_row = seg.grad_at + row * seg.classes;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                grad_buf[g_row + i] = row_grads(x_buf[x_row + i], y_buf[y_row + i], s, r.coef)
-                    * seg.scale;
+                let g = row_grads(load_x(x_row, i), load_y(y_row, i), s, r.coef) * seg.scale;
+                store_grad(g_row, i, g);
             }
         }
     }

@@ -7,7 +7,6 @@
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
-use crate::tensor::{DType, Tensor};
 use futures_intrusive::channel::shared::{oneshot_channel, OneshotReceiver};
 use parking_lot::ReentrantMutexGuard;
 use std::future::{poll_fn, Future};
@@ -94,54 +93,6 @@ impl GpuContext {
         idx: wgpu::SubmissionIndex,
     ) -> Result<Vec<u8>> {
         pollster::block_on(self.start_map(staging, bytes, idx).read(self, Drive::Block))
-    }
-
-    /// Reads an f32 tensor back to the host, blocking until the GPU is done.
-    pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        pollster::block_on(self.download_with(tensor, Drive::Block))
-    }
-
-    /// [`GpuContext::download`] as a future that polls the device without blocking.
-    pub async fn download_async(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        self.download_with(tensor, Drive::Yield).await
-    }
-
-    pub(crate) async fn download_with(&self, tensor: &Tensor, drive: Drive) -> Result<Vec<f32>> {
-        let mapping = {
-            let _serial = drive.gl_lock(self).await;
-            self.own(tensor, || format!("{:?}", tensor.shape()))?;
-            tensor.buffer_only("a download")?;
-            if tensor.dtype() != DType::F32 {
-                return Err(LossError::Buffer {
-                    tensor: format!("{:?}", tensor.shape()),
-                    why: format!("it holds {}, not float32", tensor.dtype().name()),
-                });
-            }
-            if !tensor
-                .buffer()
-                .usage()
-                .contains(wgpu::BufferUsages::COPY_SRC)
-            {
-                return Err(LossError::Buffer {
-                    tensor: format!("{:?}", tensor.shape()),
-                    why: "the buffer lacks COPY_SRC usage, so it cannot be read back".into(),
-                });
-            }
-            if tensor.is_empty() {
-                return Ok(Vec::new());
-            }
-            let bytes = tensor.byte_len();
-            self.scoped(|| {
-                let staging = self.staging(bytes)?;
-                let mut enc = self.encoder();
-                let (buffer, at) = (tensor.buffer(), tensor.offset());
-                enc.copy_buffer_to_buffer(buffer, at, staging.buffer(), 0, bytes);
-                let idx = self.queue().submit([enc.finish()]);
-                Ok(self.start_map(staging, bytes, idx))
-            })?
-        };
-        let raw = mapping.read(self, drive).await?;
-        Ok(bytemuck::cast_slice(&raw).to_vec())
     }
 }
 

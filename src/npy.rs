@@ -1,5 +1,6 @@
-//! NumPy `.npy` files in and out (float32, float64, float16, int32, int64; C order), for the
-//! `gpu-loss eval` command and for tests that read framework dumps.
+//! NumPy `.npy` files in and out (float32, float64, float16, int32, int64, and 16-bit patterns
+//! that hold bf16; C order), for the `gpu-loss eval` command and for tests that read framework
+//! dumps.
 //!
 //! The header is parsed here, not by a general Python-literal parser: it is a flat dict of
 //! three known keys, so nothing nests and its length is capped. Every size is checked before
@@ -40,7 +41,8 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 const MAX_HEADER: usize = 65_536;
 /// NumPy's own limit on dimensions.
 const MAX_DIMS: usize = 64;
-const DTYPES: &str = "float32, float64, float16, int32 or int64";
+const DTYPES: &str =
+    "float32, float64, float16, int32, int64, or 16-bit patterns (uint16, 2-byte void: bf16)";
 
 fn file_error(path: &Path, why: impl std::fmt::Display) -> LossError {
     LossError::File {
@@ -145,7 +147,7 @@ fn decode(r: &mut impl Read, len: u64) -> std::result::Result<Array, String> {
         return Err("Fortran order; save it in C order".into());
     }
     let size = match h.descr.as_str() {
-        "<f2" => 2,
+        "<f2" | "<u2" | "|V2" => 2,
         "<f4" | "<i4" => 4,
         "<f8" | "<i8" => 8,
         other => return Err(format!("dtype {other:?}; expected {DTYPES}")),
@@ -196,6 +198,12 @@ fn values(descr: &str, data: &[u8]) -> Values {
         "<i4" => Values::Int(
             words(data)
                 .map(|w| i64::from(i32::from_le_bytes(w)))
+                .collect(),
+        ),
+        // 16-bit patterns (bf16 as ml_dtypes writes it, or uint16), as integers.
+        "<u2" | "|V2" => Values::Int(
+            words(data)
+                .map(|w| i64::from(u16::from_le_bytes(w)))
                 .collect(),
         ),
         _ => Values::Int(words(data).map(i64::from_le_bytes).collect()),
@@ -367,6 +375,21 @@ impl Element for f32 {
 
 impl Element for f64 {
     const DESCR: &'static str = "<f8";
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Element for half::f16 {
+    const DESCR: &'static str = "<f2";
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// bf16 values are written as their bit patterns (NumPy has no bf16).
+impl Element for u16 {
+    const DESCR: &'static str = "<u2";
     fn put(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
     }

@@ -6,7 +6,8 @@ use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use std::sync::Arc;
 
-/// The element type of a tensor. Losses read f32 values; class labels are i32 or i64.
+/// The element type of a tensor. Losses read floats (f32, or f16/bf16 stored two to a u32
+/// word, widened to f32 in the kernel); class labels are i32 or i64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// ```no_run
@@ -20,6 +21,10 @@ use std::sync::Arc;
 pub enum DType {
     /// float32.
     F32,
+    /// float16 (IEEE half), two to a u32 word.
+    F16,
+    /// bfloat16, two to a u32 word.
+    BF16,
     /// int32 (class labels).
     I32,
     /// int64 (class labels, PyTorch's default).
@@ -38,6 +43,27 @@ impl DType {
         })
     }
 
+    /// The error for a tensor of `loss` that must hold floats (f32, f16 or bf16).
+    pub fn expect_float(self, loss: &str, tensor: &str) -> Result<()> {
+        if self.is_float() {
+            return Ok(());
+        }
+        Err(LossError::Buffer {
+            tensor: format!("{loss}: {tensor}"),
+            why: format!("it holds {}, expected floats", self.name()),
+        })
+    }
+
+    /// f32, f16 or bf16.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F16 | DType::BF16)
+    }
+
+    /// f16 or bf16: two values to a u32 word.
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
+
     /// Bytes per element.
     ///
     /// ```
@@ -45,6 +71,7 @@ impl DType {
     /// ```
     pub fn size(self) -> u64 {
         match self {
+            DType::F16 | DType::BF16 => 2,
             DType::F32 | DType::I32 => 4,
             DType::I64 => 8,
         }
@@ -58,6 +85,8 @@ impl DType {
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "float32",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::I32 => "int32",
             DType::I64 => "int64",
         }
@@ -173,7 +202,8 @@ impl Tensor {
         Tensor::wrap_typed(buffer, offset, shape, DType::F32)
     }
 
-    /// Wraps values of another type (class labels: i32 or i64), as [`Tensor::wrap`].
+    /// Wraps values of another type (f16 or bf16 values; class labels: i32 or i64), as
+    /// [`Tensor::wrap`]. Halves may start at any even byte offset.
     pub fn wrap_typed(
         buffer: &wgpu::Buffer,
         offset: u64,
@@ -196,9 +226,11 @@ impl Tensor {
         if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(fail("the buffer lacks STORAGE usage".into()));
         }
+        // A kernel binds whole u32 words: a half tensor's last word must lie in the buffer.
         let end = (len as u64)
             .checked_mul(size)
-            .and_then(|b| b.checked_add(offset));
+            .and_then(|b| b.checked_add(offset))
+            .map(|e| e.next_multiple_of(4));
         if end.is_none_or(|e| e > buffer.size()) {
             return Err(fail(format!(
                 "{len} {} values at offset {offset} need {} bytes; the buffer has {}",
@@ -242,6 +274,14 @@ impl Tensor {
     }
 
     pub(crate) fn with_dtype(mut self, dtype: DType) -> Tensor {
+        self.dtype = dtype;
+        self
+    }
+
+    /// The same buffer window holding `len` values of `dtype` in `shape`.
+    pub(crate) fn retyped(mut self, shape: Vec<usize>, len: usize, dtype: DType) -> Tensor {
+        self.shape = shape;
+        self.len = len;
         self.dtype = dtype;
         self
     }

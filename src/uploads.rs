@@ -43,7 +43,7 @@ impl GpuContext {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
     }
 
-    fn upload_bytes(
+    pub(crate) fn upload_bytes(
         &self,
         data: &[u8],
         count: usize,
@@ -147,6 +147,9 @@ impl GpuContext {
         let _serial = self.gl_lock();
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
         tensor.buffer_only("a write")?;
+        tensor
+            .dtype()
+            .expect_f32("write", &format!("{:?}", tensor.shape()))?;
         if data.len() != tensor.len() {
             return Err(LossError::Buffer {
                 tensor: format!("{:?}", tensor.shape()),

@@ -412,14 +412,27 @@ fn wasserstein_1d_matches_the_reference() {
                         .with_grad()
                         .run()
                         .unwrap_or_else(|e| panic!("{label}: {e}"));
+                    // Where both CDFs agree (a 1×1 row: W = 0), float64's own rounding of
+                    // them, about 1e-16 a bin, is all the reference holds: below this floor a
+                    // value is 0 (seed 1796029180667390239 drew 1.8e-15 against 0).
+                    let floor = 1e-12 * dx * (n * c) as f64;
                     if let (Some(g), Some(w)) = (out.value, want.value) {
-                        let err = (g as f64 - w).abs() / w.abs().max(1e-30);
-                        assert!(err <= 1e-5, "{label}: value {g} vs {w} ({err:.1e})");
+                        let diff = (g as f64 - w).abs();
+                        assert!(
+                            diff <= 1e-5 * w.abs() + floor,
+                            "{label}: value {g} vs {w} ({diff:.1e})"
+                        );
                     }
                     if let Some(rows) = &want.rows {
                         let got = t.ctx.download(out.elements.as_ref().unwrap()).unwrap();
-                        let err = normwise_error(&got, rows);
-                        assert!(err <= 1e-5, "{label}: per-row error {err:.1e}");
+                        let largest = rows.iter().fold(0f64, |m, v| m.max(v.abs()));
+                        for (r, (g, w)) in got.iter().zip(rows).enumerate() {
+                            let diff = (f64::from(*g) - w).abs();
+                            assert!(
+                                diff <= 1e-5 * largest + floor,
+                                "{label}: row {r}: {g} vs {w}"
+                            );
+                        }
                     }
                     let gu = t.ctx.download(out.grad.as_ref().unwrap()).unwrap();
                     let gv = t.ctx.download(&out.other_grads[0].1).unwrap();

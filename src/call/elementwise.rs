@@ -1,7 +1,7 @@
 //! The elementwise family's adapter (sections A and B, kl_div, the objectives' terms):
 //! `input`, `target`, optional `weight` and extra tensor → one elementwise kernel call.
 
-use super::outputs::outputs;
+use super::outputs::outputs_typed;
 use super::readback::Parts;
 use super::request::Request;
 use crate::catalogue::Elementwise;
@@ -32,9 +32,14 @@ pub(crate) fn record(
         ("weight", req.weight),
         (aux_name, req.aux),
     ];
+    let texture = input.texture().is_some() || target.texture().is_some();
     for (name, t) in inputs {
         if let Some(t) = t {
-            t.dtype().expect_f32(loss.name, name)?;
+            // The texture kernel reads its buffer tensors as f32.
+            match texture {
+                true => t.dtype().expect_f32(loss.name, name)?,
+                false => t.dtype().expect_float(loss.name, name)?,
+            }
         }
     }
     let mut p = Problem::new(
@@ -49,8 +54,9 @@ pub(crate) fn record(
         req.reduction,
     )?;
     p.scale = req.scale;
-    let (elements, grad) = outputs(ctx, req, p.reduction, &p.shape, &p.shape, &inputs)?;
-    let scratch = if input.texture().is_some() || target.texture().is_some() {
+    let new = (!texture).then(|| input.dtype());
+    let (elements, grad) = outputs_typed(ctx, req, p.reduction, &p.shape, &p.shape, &inputs, new)?;
+    let scratch = if texture {
         // A texture's planes (family.rs allowed them: no weight, no extra tensor).
         let bound = texture_elementwise::Bound {
             input,

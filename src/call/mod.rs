@@ -272,6 +272,21 @@ impl<'a> LossCall<'a> {
         self
     }
 
+    /// The dtype of the gradient and per-element losses the call allocates (by default the
+    /// input's: an f16 or bf16 input gets half outputs, rounded to nearest even). `DType::F32`
+    /// keeps them exact to f32 for bf16 or f16 inputs.
+    pub fn grad_dtype(mut self, dtype: crate::tensor::DType) -> Self {
+        if !dtype.is_float() {
+            let loss = self.req.loss.name();
+            self.req.error.get_or_insert(LossError::Buffer {
+                tensor: format!("{loss}: grad"),
+                why: format!("outputs hold floats, not {}", dtype.name()),
+            });
+        }
+        self.req.out_dtype = Some(dtype);
+        self
+    }
+
     /// Also return the per-element losses (implied by `Reduction::None`).
     ///
     /// ```no_run

@@ -27,20 +27,30 @@ pub(crate) fn value_tensor(ctx: &GpuContext, into: Option<&Tensor>) -> Result<Te
     }
 }
 
-fn output(ctx: &GpuContext, o: Output<'_>, shape: &[usize]) -> Result<Option<Tensor>> {
+/// An output: new ones of dtype `new` (f32 where `None`); the caller's may hold any float
+/// dtype where `new` is given (the family writes halves), else only float32.
+fn output(
+    ctx: &GpuContext,
+    o: Output<'_>,
+    shape: &[usize],
+    new: Option<DType>,
+) -> Result<Option<Tensor>> {
     let n = element_count(&format!("output of shape {shape:?}"), shape)?;
+    let takes = |d: DType| d == DType::F32 || (new.is_some() && d.is_float());
     match o {
         Output::No => Ok(None),
-        Output::New => ctx.scratch_tensor(shape.to_vec()).map(Some),
-        Output::Into(t) | Output::AddTo(t) if t.len() == n && t.dtype() == DType::F32 => {
-            Ok(Some(t.clone()))
-        }
+        Output::New => ctx
+            .scratch_typed(shape.to_vec(), new.unwrap_or(DType::F32))
+            .map(Some),
+        Output::Into(t) if t.len() == n && takes(t.dtype()) => Ok(Some(t.clone())),
+        Output::AddTo(t) if t.len() == n && t.dtype() == DType::F32 => Ok(Some(t.clone())),
         Output::Into(t) | Output::AddTo(t) => Err(LossError::Buffer {
             tensor: format!("output {:?}", t.shape()),
             why: format!(
-                "it has {} {} elements; this output takes {n} float32",
+                "it has {} {} elements; this output takes {n} {}",
                 t.len(),
-                t.dtype().name()
+                t.dtype().name(),
+                if new.is_some() { "floats" } else { "float32" }
             ),
         }),
     }
@@ -56,12 +66,35 @@ pub(crate) fn outputs(
     grad_shape: &[usize],
     inputs: &[(&'static str, Option<&Tensor>)],
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    outputs_typed(
+        ctx,
+        req,
+        reduction,
+        elements_shape,
+        grad_shape,
+        inputs,
+        None,
+    )
+}
+
+/// [`outputs`] of a family that writes f16 and bf16 too: new outputs take `new` (the
+/// request's `out_dtype` wins), the caller's any float dtype.
+pub(crate) fn outputs_typed(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    reduction: Reduction,
+    elements_shape: &[usize],
+    grad_shape: &[usize],
+    inputs: &[(&'static str, Option<&Tensor>)],
+    new: Option<DType>,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let new = new.map(|d| req.out_dtype.unwrap_or(d));
     let elements = match (reduction, req.elements) {
         (Reduction::None, Output::No) => Output::New,
         (_, o) => o,
     };
-    let elements = output(ctx, elements, elements_shape)?;
-    let grad = output(ctx, req.grad, grad_shape)?;
+    let elements = output(ctx, elements, elements_shape, new)?;
+    let grad = output(ctx, req.grad, grad_shape, new)?;
     let loss = req.loss.name();
     for (name, t) in [("elements", elements.as_ref()), ("grad", grad.as_ref())] {
         let Some(t) = t else { continue };

@@ -4,7 +4,7 @@ use crate::catalogue::Loss;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::params::{ParamValue, Reduction};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// Where an optional output goes.
 #[derive(Clone, Copy)]
@@ -38,6 +38,9 @@ pub(crate) struct Request<'a> {
     pub scale: f64,
     /// The loss is 1 − the similarity it names (an objective's D-SSIM term; ssim only).
     pub one_minus: bool,
+    /// The dtype of the outputs the call allocates (per-element losses, gradients); `None`:
+    /// the input's. Only families that write halves read it.
+    pub out_dtype: Option<DType>,
     /// The first bad builder step (an unknown tensor name), reported when the call runs.
     pub error: Option<LossError>,
 }
@@ -57,6 +60,7 @@ impl<'a> Request<'a> {
             elements: Output::No,
             scale: 1.0,
             one_minus: false,
+            out_dtype: None,
             error: None,
         }
     }

@@ -1,7 +1,7 @@
 //! The row families' adapters (section C): the cross-entropy kernel (cross_entropy, nll,
 //! sparse_categorical_cross_entropy), the row-statistics kernel and the row-tuples kernel.
 
-use super::outputs::{outputs, unexpected};
+use super::outputs::{outputs, outputs_typed, unexpected};
 use super::readback::Parts;
 use super::request::{Output, Request};
 use crate::catalogue::{self, RowLoss};
@@ -9,7 +9,7 @@ use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::{cross_entropy, row_stats, row_tuples};
 use crate::problem::rows::{CrossEntropyProblem, RowStatsProblem, TensorShape, TupleProblem};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 fn shape(t: &Tensor) -> TensorShape<'_> {
     TensorShape {
@@ -58,7 +58,9 @@ pub(crate) fn class_rows(
         ("weight", req.weight),
     ];
     let rows_shape = &p.shape[..p.shape.len() - 1];
-    let (elements, grad) = outputs(ctx, req, p.reduction, rows_shape, &p.shape, &inputs)?;
+    let new = Some(input.dtype());
+    let (elements, grad) =
+        outputs_typed(ctx, req, p.reduction, rows_shape, &p.shape, &inputs, new)?;
     let bound = cross_entropy::Bound {
         input,
         target,
@@ -69,7 +71,7 @@ pub(crate) fn class_rows(
     };
     let scratch = cross_entropy::record(ctx, &p, &bound, enc)?;
     Ok(Parts {
-        labels: (target.dtype() != DType::F32).then(|| target.clone()),
+        labels: (!target.dtype().is_float()).then(|| target.clone()),
         ..Parts::new(p.names(), p.reduction, (elements, grad), scratch)
     })
 }
@@ -99,7 +101,9 @@ pub(crate) fn stats(
     )?;
     let inputs = [("input", Some(input)), ("target", Some(target))];
     let rows_shape = &p.shape[..p.shape.len() - 1];
-    let (elements, grad) = outputs(ctx, req, p.reduction, rows_shape, &p.shape, &inputs)?;
+    let new = Some(input.dtype());
+    let (elements, grad) =
+        outputs_typed(ctx, req, p.reduction, rows_shape, &p.shape, &inputs, new)?;
     let bound = row_stats::Bound {
         input,
         target,

@@ -6,7 +6,7 @@ use super::plot::{self, Point};
 use super::report::chosen;
 use super::staged::Staged;
 use super::workload::{inputs, measure, Size};
-use gpu_loss::{timing, Result};
+use gpu_loss::{timing, DType, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Time the loss with its gradient (written into a preallocated tensor).
     #[arg(long)]
     grad: bool,
+    /// The float tensors' dtypes: f32, f16, bf16, comma-separated (class labels stay int64);
+    /// several are measured side by side, one after another per loss and size.
+    #[arg(long, value_delimiter = ',', default_value = "f32")]
+    dtype: Vec<String>,
     /// all (every adapter), vulkan, gl, metal or dx12.
     #[arg(long, default_value = "all")]
     backend: String,
@@ -86,10 +90,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     // Both files are staged now, so a bad folder fails before the measuring, not after.
     let (json, plot) = (args.json.as_deref(), args.plot.as_deref());
     let mut staged = Staged::open(&[json, plot].into_iter().flatten().collect::<Vec<_>>())?;
+    let dtypes: Vec<DType> = (args.dtype.iter())
+        .map(|d| super::eval::dtype_arg(d, "--dtype"))
+        .collect::<Result<_>>()?;
     let contexts = super::contexts(backend, args.adapter.as_deref())?;
     let reps = args.reps.max(1);
 
-    let bar = super::progress(contexts.len() * losses.len() * sizes.len());
+    let bar = super::progress(contexts.len() * losses.len() * sizes.len() * dtypes.len());
     let mut records = Vec::new();
     let mut points = Vec::new();
     for ctx in &contexts {
@@ -102,9 +109,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 timing::clock(ctx).name()
             );
             println!(
-                "{:<24} {:>16} {:>5} {:>10} {:>9} {:>8} {:>9} {:>7} {:>10} {:>8}",
+                "{:<24} {:>16} {:>8} {:>5} {:>10} {:>9} {:>8} {:>9} {:>7} {:>10} {:>8}",
                 "loss",
                 "size",
+                "dtype",
                 "grad",
                 "GPU ms",
                 "MB",
@@ -116,9 +124,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             )
         });
         for &loss in &losses {
-            for &size in &sizes {
+            for (&size, &dtype) in sizes
+                .iter()
+                .flat_map(|s| dtypes.iter().map(move |d| (s, d)))
+            {
                 bar.set_message(format!("{} {} on {}", loss.name(), size.label(), info.name));
                 let tensors = inputs(loss, size, 0xbe7c ^ size.elements() as u64);
+                let tensors = super::eval::as_dtype(tensors, dtype)?;
                 let m = measure(ctx, loss, &tensors, args.grad, reps, false)?;
                 let defaults_ms = if args.vs_defaults {
                     Some(measure_defaults(ctx, loss, &tensors, args.grad, reps)?)
@@ -132,9 +144,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 let shape = &tensors[0].1.shape;
                 bar.suspend(|| {
                     println!(
-                        "{:<24} {:>16} {:>5} {:>10.3} {:>9.2} {:>8.2} {:>9.2} {:>7.2} {:>10.2} {:>8.1}",
+                        "{:<24} {:>16} {:>8} {:>5} {:>10.3} {:>9.2} {:>8.2} {:>9.2} {:>7.2} {:>10.2} {:>8.1}",
                         loss.name(),
                         size.label(),
+                        dtype.name(),
                         if args.grad { "yes" } else { "no" },
                         gpu_ms,
                         m.bytes as f64 / 1e6,
@@ -155,6 +168,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     "n": shape.iter().product::<usize>(),
                     "shape": shape,
                     "grad": args.grad,
+                    "dtype": dtype.name(),
                     "gpu_ms": gpu_ms,
                     "bytes": m.bytes,
                     "gbps": gbps,
@@ -167,7 +181,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 }));
                 points.push(Point {
                     panel: format!("{} ({backend})", info.name),
-                    series: loss.name().to_string(),
+                    series: match dtypes.len() {
+                        1 => loss.name().to_string(),
+                        _ => format!("{} {}", loss.name(), dtype.name()),
+                    },
                     n: shape.iter().product(),
                     gbps,
                     copy_gbps: copy,

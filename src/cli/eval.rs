@@ -5,9 +5,10 @@
 use super::staged::Staged;
 use gpu_loss::catalogue::{self, Loss};
 use gpu_loss::cpu::named::evaluate_loss;
-use gpu_loss::npy::Array;
+use gpu_loss::half::{bf16, f16};
+use gpu_loss::npy::{Array, Values};
 use gpu_loss::params::Rule;
-use gpu_loss::{GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
+use gpu_loss::{DType, GpuContext, LossError, ParamValue, Reduction, Result, Tensor};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +23,10 @@ pub struct EvalArgs {
     /// "Custom losses"); its `a` is the tensor `aux`.
     #[arg(long, conflicts_with = "loss", value_name = "FORMULA")]
     formula: Option<String>,
-    /// A tensor by its LOSSES.md name: NAME=FILE.npy (float32/64/16, int32/64; C order).
-    #[arg(long = "tensor", value_name = "NAME=FILE.npy")]
+    /// A tensor by its LOSSES.md name: NAME=FILE.npy (float32/64/16, int32/64; C order);
+    /// float16 stays f16 on the GPU. NAME:bf16=FILE reads bf16 (16-bit patterns as `<u2` or
+    /// `|V2`, or floats rounded); NAME:f16=FILE and NAME:f32=FILE convert.
+    #[arg(long = "tensor", value_name = "NAME[:DTYPE]=FILE.npy")]
     tensors: Vec<String>,
     /// A parameter: KEY=VALUE (a number, true/false, or a word).
     #[arg(long = "param", value_name = "KEY=VALUE")]
@@ -37,6 +40,10 @@ pub struct EvalArgs {
     /// Write the per-element (or per-row) losses.
     #[arg(long, value_name = "FILE.npy")]
     out: Option<PathBuf>,
+    /// The dtype of --out and --grad files (f32, f16, bf16); by default the input's: f16 as
+    /// `<f2`, bf16 as `<u2` bit patterns.
+    #[arg(long = "grad-dtype", value_name = "DTYPE")]
+    grad_dtype: Option<String>,
     /// auto, vulkan, gl, metal, dx12, or cpu (the float64 reference).
     #[arg(long, default_value = "auto")]
     backend: String,
@@ -144,8 +151,16 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         if tensors.iter().any(|(n, _)| *n == name) {
             return Err(LossError::Usage(format!("--tensor {name} given twice")));
         }
-        tensors.push((name, Array::read(Path::new(&file))?));
+        let (name, want) = match name.split_once(':') {
+            Some((n, d)) => (n.to_string(), Some(dtype_arg(d, "--tensor")?)),
+            None => (name, None),
+        };
+        let array = typed(&name, Array::read(Path::new(&file))?, want)?;
+        tensors.push((name, array));
     }
+    let grad_dtype = (args.grad_dtype.as_deref())
+        .map(|d| dtype_arg(d, "--grad-dtype"))
+        .transpose()?;
 
     let started = Instant::now();
     let (value, terms, adapter) = if args.backend == "cpu" {
@@ -188,6 +203,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 elements: args.out.is_some(),
                 grads: &grads,
                 staged: &mut staged,
+                dtype: grad_dtype,
             },
         )?;
         // After the call: its first call of a family is what decides the family's settings.
@@ -227,8 +243,91 @@ pub(super) fn context(backend: &str, name: Option<&str>) -> Result<GpuContext> {
     GpuContext::from_adapter(&super::matching_adapters(backend, name)?[0])
 }
 
+/// A dtype named on the command line.
+pub(super) fn dtype_arg(text: &str, flag: &str) -> Result<DType> {
+    match text {
+        "f32" | "float32" => Ok(DType::F32),
+        "f16" | "float16" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        _ => Err(LossError::Usage(format!(
+            "{flag} {text:?}: expected a dtype: f32, f16 or bf16"
+        ))),
+    }
+}
+
+/// The array as `--tensor NAME:DTYPE` asks: bf16 bit patterns decoded, floats rounded to the
+/// dtype (so the float64 reference sees what the GPU holds), marked with the dtype
+/// `upload_named` uploads it as (`<f2`, `bfloat16`, `<f4`).
+fn typed(name: &str, mut a: Array, want: Option<DType>) -> Result<Array> {
+    let bits = a.dtype == "<u2" || a.dtype == "|V2";
+    let fail = |why: String| Err(LossError::Usage(format!("--tensor {name}: {why}")));
+    let (values, dtype): (Vec<f64>, &str) = match (want, &a.values) {
+        (None, _) if a.dtype == "|V2" => {
+            return fail("2-byte void values; mark bf16 ones as NAME:bf16=FILE".into())
+        }
+        (None, _) => return Ok(a),
+        (Some(DType::BF16), Values::Int(v)) if bits => (
+            v.iter()
+                .map(|&b| f64::from(bf16::from_bits(b as u16)))
+                .collect(),
+            "bfloat16",
+        ),
+        (Some(d), Values::Float(v)) => match d {
+            DType::F16 => (
+                v.iter().map(|&x| f16::from_f64(x).to_f64()).collect(),
+                "<f2",
+            ),
+            DType::BF16 => (
+                v.iter().map(|&x| bf16::from_f64(x).to_f64()).collect(),
+                "bfloat16",
+            ),
+            _ => (v.iter().map(|&x| f64::from(x as f32)).collect(), "<f4"),
+        },
+        (Some(d), _) => return fail(format!("{} values cannot be read as {}", a.dtype, d.name())),
+    };
+    a.values = Values::Float(values);
+    a.dtype = dtype.into();
+    Ok(a)
+}
+
+/// Every float array rounded to `dtype` (class labels stay integers): `bench --dtype`.
+pub(super) fn as_dtype(
+    tensors: Vec<(String, Array)>,
+    dtype: DType,
+) -> Result<Vec<(String, Array)>> {
+    tensors
+        .into_iter()
+        .map(|(name, a)| match (dtype, &a.values) {
+            (DType::F32, _) | (_, Values::Int(_)) => Ok((name, a)),
+            _ => Ok((name.clone(), typed(&name, a, Some(dtype))?)),
+        })
+        .collect()
+}
+
+/// The dtype a float array goes to the GPU as: float16 and bf16 stay half.
+fn float_dtype(a: &Array) -> DType {
+    match a.dtype.as_str() {
+        "<f2" => DType::F16,
+        "bfloat16" => DType::BF16,
+        _ => DType::F32,
+    }
+}
+
+/// Writes output `i`: f32 as `<f4`, f16 as `<f2`, bf16 as `<u2` bit patterns.
+fn write_tensor(ctx: &GpuContext, staged: &mut Staged, i: usize, t: &Tensor) -> Result<()> {
+    match t.dtype() {
+        DType::F16 => staged.write(i, t.shape(), &ctx.download_f16(t)?),
+        DType::BF16 => {
+            let bits: Vec<u16> = ctx.download_bf16(t)?.iter().map(|v| v.to_bits()).collect();
+            staged.write(i, t.shape(), &bits)
+        }
+        _ => staged.write(i, t.shape(), &ctx.download(t)?),
+    }
+}
+
 /// Uploads named arrays as the loss takes them: class labels stay integers (int64) for the
-/// losses that read labels; everything else becomes float32 (±1 labels included).
+/// losses that read labels; float16 and bf16 (see `typed`) stay half; everything else becomes
+/// float32 (±1 labels included).
 pub fn upload_named<'a>(
     ctx: &GpuContext,
     loss: Loss,
@@ -240,7 +339,7 @@ pub fn upload_named<'a>(
         .map(|(name, a)| {
             let t = match a.ints() {
                 Some(labels) if takes_labels(name) => ctx.upload_i64(labels, &a.shape)?,
-                _ => ctx.upload(&a.f32s(), &a.shape)?,
+                _ => ctx.upload_as(&a.f32s(), &a.shape, float_dtype(a))?,
             };
             Ok((name.as_str(), t))
         })
@@ -252,6 +351,8 @@ struct Outputs<'a> {
     elements: bool,
     grads: &'a [(String, PathBuf)],
     staged: &'a mut Staged,
+    /// `--grad-dtype`: the outputs' dtype where not the input's.
+    dtype: Option<DType>,
 }
 
 /// An objective's terms: each one's contribution to the value.
@@ -269,6 +370,7 @@ fn run_gpu(
         elements,
         grads,
         staged,
+        dtype,
     } = outputs;
     let uploaded = upload_named(ctx, loss, tensors)?;
     let mut call = ctx.call(loss).reduction(reduction);
@@ -284,10 +386,13 @@ fn run_gpu(
     if elements {
         call = call.with_elements();
     }
+    if let Some(d) = dtype {
+        call = call.grad_dtype(d);
+    }
     let out = call.run()?;
     if elements {
         let e = out.elements.as_ref().ok_or_else(|| no_elements(loss))?;
-        staged.write(0, e.shape(), &ctx.download(e)?)?;
+        write_tensor(ctx, staged, 0, e)?;
     }
     let first = loss.grad_tensors().first().copied();
     for (i, (name, _)) in grads.iter().enumerate() {
@@ -300,7 +405,7 @@ fn run_gpu(
                 .map(|g| &g.1)
         };
         let g = g.ok_or_else(|| LossError::Gpu(format!("no gradient for {name}")))?;
-        staged.write(usize::from(elements) + i, g.shape(), &ctx.download(g)?)?;
+        write_tensor(ctx, staged, usize::from(elements) + i, g)?;
     }
     let terms = out.terms.iter().map(|(k, v)| (*k, f64::from(*v))).collect();
     Ok((out.value.map(f64::from), terms))

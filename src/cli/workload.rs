@@ -38,7 +38,7 @@ pub fn measure(
     // nothing of their own.
     let first_grad = loss.grad_tensors()[0];
     let grad_out: Option<Tensor> = match uploaded.iter().find(|(n, _)| *n == first_grad) {
-        Some((_, t)) if grad => Some(ctx.zeros(t.shape())?),
+        Some((_, t)) if grad => Some(ctx.upload_as(&vec![0.0; t.len()], t.shape(), t.dtype())?),
         _ => None,
     };
     let call = || {

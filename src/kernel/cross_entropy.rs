@@ -8,6 +8,7 @@ use super::dispatch::{
 };
 use super::registry::{CLASS_LABELS, CROSS_ENTROPY};
 use super::source::{ClassLabelsConfig, CrossEntropyConfig, CrossEntropyMode, ROW_CACHE};
+use super::storage::Dtypes;
 use crate::catalogue::RowKernel;
 use crate::context::GpuContext;
 use crate::error::Result;
@@ -176,10 +177,12 @@ pub(crate) fn record(
         );
         pre_groups.push((bind, groups));
     }
+    let dtype = |t: Option<&Tensor>| t.map_or(DType::F32, Tensor::dtype);
     let pre = ClassLabelsConfig {
         code,
         label_words,
         has_weight: t.weight.is_some(),
+        weight: dtype(t.weight),
     };
     let pre_count = inner.kernels.entry_pipeline(&CLASS_LABELS, &pre, "count")?;
     let pre_finish = inner
@@ -206,6 +209,18 @@ pub(crate) fn record(
             && mode == CrossEntropyMode::CrossEntropy
             && t.grad.is_some()
             && (c / vec).div_ceil(shape.lanes as usize) <= ROW_CACHE,
+        dtypes: Dtypes {
+            x: t.input.dtype(),
+            y: if index_target {
+                DType::F32
+            } else {
+                t.target.dtype()
+            },
+            w: dtype(t.weight),
+            aux: DType::F32,
+            out: dtype(t.out),
+            grad: dtype(t.grad),
+        },
     };
     let row_pipeline = inner.kernels.pipeline(&CROSS_ENTROPY, &row_config)?;
     let mut row_groups = Vec::with_capacity(rows.spans.len());

@@ -48,13 +48,18 @@ pub(crate) struct Window {
     pub at: u32,
 }
 
+/// Elements and `at` count f32 words, or halves for an f16/bf16 tensor (whose window is
+/// widened to whole words).
 pub(crate) fn window(t: &Tensor, first: usize, count: usize, align: u64) -> Window {
-    let start = t.offset() + 4 * first as u64;
+    let unit = if t.dtype().is_half() { 2 } else { 4 };
+    let start = t.offset() + unit * first as u64;
     let offset = start / align * align;
     Window {
         offset,
-        size: (start - offset + 4 * count as u64).max(4),
-        at: ((start - offset) / 4) as u32,
+        size: (start - offset + unit * count as u64)
+            .next_multiple_of(4)
+            .max(4),
+        at: ((start - offset) / unit) as u32,
     }
 }
 
@@ -254,7 +259,9 @@ impl RowLanes {
         classes: usize,
         tensors: impl IntoIterator<Item = &'a Tensor>,
     ) -> RowLanes {
-        let aligned = tensors.into_iter().all(|t| t.offset() % 16 == 0);
+        let aligned = tensors
+            .into_iter()
+            .all(|t| t.offset() % super::storage::vec4_alignment(t.dtype()) == 0);
         let vec4 = l.tuning.vector_loads && classes.is_multiple_of(4) && aligned;
         let lanes = row_lanes(classes / if vec4 { 4 } else { 1 }, l.tuning.workgroup_size);
         RowLanes {

@@ -8,11 +8,12 @@ use super::dispatch::{
 };
 use super::registry::ELEMENTWISE;
 use super::source::ElementConfig;
+use super::storage::{self, Dtypes};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
 use crate::problem::{AuxLayout, Problem};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
@@ -66,7 +67,19 @@ pub(crate) fn record(
         .flatten()
         .chain(t.aux.filter(|_| aux_full))
         .collect();
-    let vec4 = tuning.vector_loads && windowed.iter().all(|w| w.offset() % 16 == 0);
+    let vec4 = tuning.vector_loads
+        && windowed
+            .iter()
+            .all(|w| w.offset() % storage::vec4_alignment(w.dtype()) == 0);
+    let dtype = |t: Option<&Tensor>| t.map_or(DType::F32, Tensor::dtype);
+    let dtypes = Dtypes {
+        x: t.input.dtype(),
+        y: t.target.dtype(),
+        w: dtype(t.weight),
+        aux: dtype(t.aux),
+        out: dtype(t.out),
+        grad: dtype(t.grad),
+    };
     let segs = segments(p.n, vec4, max_count.max(1024));
 
     let config = |vec4| ElementConfig {
@@ -78,6 +91,7 @@ pub(crate) fn record(
         aux_broadcast: matches!(p.aux, Some(AuxLayout::Broadcast { .. })),
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
+        dtypes,
     };
     let wg = tuning.workgroup_size as usize;
     let groups: Vec<u32> = segs
@@ -209,6 +223,7 @@ pub(crate) fn compile(
             aux_broadcast: false,
             write_out: true,
             write_grad: true,
+            dtypes: Dtypes::default(),
         };
         ctx.inner.kernels.pipeline(&ELEMENTWISE, &config)?;
     }
@@ -278,6 +293,7 @@ mod tests {
                 aux_broadcast: false,
                 write_out: true,
                 write_grad: true,
+                dtypes: Dtypes::default(),
             };
             let code = ELEMENTWISE.source(&config);
             let module = naga::front::wgsl::parse_str(&code)

@@ -2,6 +2,7 @@
 //! launch helpers the recorders share (dispatch.rs), and a per-context cache so every pipeline
 //! is compiled once and reused.
 
+pub(crate) mod cast;
 pub(crate) mod cross_entropy;
 mod dispatch;
 pub(crate) mod elementwise;
@@ -15,6 +16,7 @@ pub(crate) mod row_tuples;
 mod source;
 pub(crate) mod ssim;
 mod ssim_strips;
+pub(crate) mod storage;
 pub(crate) mod texture_elementwise;
 pub(crate) mod total_variation;
 pub(crate) mod wasserstein;

@@ -4,8 +4,8 @@
 
 use super::image_source::{self, ImagePairConfig, MsSsimConfig, SsimConfig, TextureElementConfig};
 use super::source::{
-    self, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig, MatmulConfig,
-    OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    self, CastConfig, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig,
+    MatmulConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig,
 };
 
 /// How a kernel sees one binding.
@@ -67,6 +67,15 @@ pub(crate) static ELEMENTWISE: KernelDef<ElementConfig> = KernelDef {
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::elementwise,
+    textures: buffers_only,
+};
+
+/// shaders/cast.wgsl: segment, source, destination.
+pub(crate) static CAST: KernelDef<CastConfig> = KernelDef {
+    name: "cast",
+    template: include_str!("../../shaders/cast.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite],
+    source: source::cast,
     textures: buffers_only,
 };
 
@@ -246,6 +255,8 @@ mod tests {
     //! fails here without a GPU.
     use super::*;
     use crate::catalogue::{self, RowKernel};
+    use crate::kernel::storage::Dtypes;
+    use crate::tensor::DType;
     use crate::tuning::Layout;
     use image_source::Source;
     use source::CrossEntropyMode;
@@ -292,9 +303,46 @@ mod tests {
                         aux_broadcast: !flags,
                         write_out: flags,
                         write_grad: !flags,
+                        dtypes: Default::default(),
                     };
                     validate(&ELEMENTWISE, &variant);
                 }
+            }
+            for (src, dst, vec4) in [
+                (DType::BF16, DType::F16, true),
+                (DType::F16, DType::BF16, false),
+                (DType::F32, DType::BF16, true),
+            ] {
+                let variant = CastConfig {
+                    code,
+                    vec4,
+                    src,
+                    dst,
+                };
+                validate(&CAST, &variant);
+            }
+            // Half storage: every binding f16 or bf16, both variants.
+            for (half, vec4) in [(DType::F16, true), (DType::BF16, false)] {
+                let loss = catalogue::elementwise("gaussian_nll").unwrap();
+                let variant = ElementConfig {
+                    loss,
+                    code,
+                    vec4,
+                    has_weight: true,
+                    has_aux: true,
+                    aux_broadcast: false,
+                    write_out: true,
+                    write_grad: true,
+                    dtypes: Dtypes {
+                        x: half,
+                        y: half,
+                        w: half,
+                        aux: half,
+                        out: half,
+                        grad: half,
+                    },
+                };
+                validate(&ELEMENTWISE, &variant);
             }
             for kernel in [&FINISH, &SAMPLES_PREP, &BITONIC, &RADIX_SORT, &SAMPLES_SCAN] {
                 validate(kernel, &code);
@@ -304,6 +352,7 @@ mod tests {
                     code,
                     label_words,
                     has_weight,
+                    weight: if has_weight { DType::BF16 } else { DType::F32 },
                 };
                 validate(&CLASS_LABELS, &variant);
             }
@@ -326,8 +375,20 @@ mod tests {
                         write_grad: true,
                         in_place: !flags,
                         cache_row: flags,
+                        dtypes: Default::default(),
                     };
                     validate(&CROSS_ENTROPY, &variant);
+                    // Halves everywhere (in place: the gradient's binding holds the logits).
+                    let half = if flags { DType::BF16 } else { DType::F16 };
+                    let dtypes = Dtypes {
+                        x: half,
+                        y: half,
+                        w: half,
+                        aux: half,
+                        out: half,
+                        grad: half,
+                    };
+                    validate(&CROSS_ENTROPY, &CrossEntropyConfig { dtypes, ..variant });
                 }
             }
             for loss in catalogue::ROWS {
@@ -342,6 +403,18 @@ mod tests {
                                 row_lanes: 8,
                                 write_out: vec4,
                                 write_grad: true,
+                                dtypes: if vec4 {
+                                    Dtypes::default()
+                                } else {
+                                    Dtypes {
+                                        x: DType::BF16,
+                                        y: DType::F16,
+                                        w: DType::F32,
+                                        aux: DType::F32,
+                                        out: DType::BF16,
+                                        grad: DType::F16,
+                                    }
+                                },
                             },
                         ),
                         RowKernel::Tuples => validate(

@@ -6,12 +6,13 @@ use super::dispatch::{
 };
 use super::registry::ROW_STATS;
 use super::source::RowStatsConfig;
+use super::storage::Dtypes;
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::rows::RowStatsProblem;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
@@ -71,6 +72,13 @@ pub(crate) fn record(
         row_lanes: shape.lanes,
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
+        dtypes: Dtypes {
+            x: t.input.dtype(),
+            y: t.target.dtype(),
+            out: t.out.map_or(DType::F32, Tensor::dtype),
+            grad: t.grad.map_or(DType::F32, Tensor::dtype),
+            ..Dtypes::default()
+        },
     };
     let pipeline = inner.kernels.pipeline(&ROW_STATS, &config)?;
     let scratch = ctx.scratch(u64::from(rows.partials))?;

@@ -4,8 +4,10 @@
 //! the shaders share (status slots, scratch layout, cross-entropy modes, ROW_CACHE) are written
 //! here from their Rust definitions, never typed in WGSL.
 
+use super::storage::{self, Dtypes};
 use crate::catalogue::Elementwise;
 use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
+use crate::tensor::DType;
 use crate::tuning::{Layout, Tuning};
 use std::fmt::Debug;
 
@@ -18,6 +20,7 @@ const TREE_SUBGROUP: &str = include_str!("../../shaders/tree_subgroup.wgsl");
 const VARIANT_VEC4: &str = include_str!("../../shaders/variant_vec4.wgsl");
 const VARIANT_SCALAR: &str = include_str!("../../shaders/variant_scalar.wgsl");
 const MATH: &str = include_str!("../../shaders/math.wgsl");
+const HALVES: &str = include_str!("../../shaders/halves.wgsl");
 const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 const ROW_REDUCE: &str = include_str!("../../shaders/row_reduce.wgsl");
 const ROW_LOSSES: &str = include_str!("../../shaders/row_losses.wgsl");
@@ -53,6 +56,7 @@ pub(crate) struct ElementConfig {
     pub aux_broadcast: bool,
     pub write_out: bool,
     pub write_grad: bool,
+    pub dtypes: Dtypes,
 }
 
 pub(super) fn prelude(tuning: &CodeConfig) -> String {
@@ -127,7 +131,49 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad,
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
+    s.push_str(&element_bindings(&c.dtypes, c.vec4));
     s.push_str(template);
+    s
+}
+
+/// One compiled variant of the cast kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CastConfig {
+    pub code: CodeConfig,
+    pub vec4: bool,
+    pub src: DType,
+    pub dst: DType,
+}
+
+pub(crate) fn cast(c: &CastConfig, template: &str) -> String {
+    let (blocked, lanes) = match c.code.layout {
+        Layout::GridStride => (false, 1),
+        Layout::Blocked { lanes } => (true, lanes),
+    };
+    let mut s = format!(
+        "const WG_SIZE: u32 = {}u;\nconst BLOCKED: bool = {blocked};\nconst LANES: u32 = {lanes}u;\n",
+        c.code.workgroup_size
+    );
+    let variant = if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR };
+    for piece in [WALK, variant, HALVES] {
+        s.push_str(piece);
+        s.push('\n');
+    }
+    s.push_str(&storage::reader("src", 1, c.src, c.vec4));
+    s.push_str(&storage::writer("dst", 2, c.dst, c.vec4));
+    s.push_str(template);
+    s
+}
+
+/// The elementwise kernel's tensor bindings 1-6 for their dtypes, and the halves' helpers.
+fn element_bindings(d: &Dtypes, vec4: bool) -> String {
+    let mut s = String::from(HALVES);
+    s.push_str(&storage::reader("x", 1, d.x, vec4));
+    s.push_str(&storage::reader("y", 2, d.y, vec4));
+    s.push_str(&storage::reader("w", 3, d.w, vec4));
+    s.push_str(&storage::gatherer("aux", 4, d.aux));
+    s.push_str(&storage::writer("out", 5, d.out, vec4));
+    s.push_str(&storage::writer("grad", 6, d.grad, vec4));
     s
 }
 
@@ -219,6 +265,8 @@ pub(crate) struct CrossEntropyConfig {
     /// Each lane's share of a row fits in ROW_CACHE registers: the gradient sweep reuses the
     /// logits the first sweep read instead of reading them again.
     pub cache_row: bool,
+    /// x: logits, y: probabilities, w: class weights, out: per-row losses, grad.
+    pub dtypes: Dtypes,
 }
 
 /// One compiled variant of cross_entropy's label pre-pass (both its entry points).
@@ -227,6 +275,7 @@ pub(crate) struct ClassLabelsConfig {
     pub code: CodeConfig,
     pub label_words: u32,
     pub has_weight: bool,
+    pub weight: DType,
 }
 
 pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
@@ -236,6 +285,8 @@ pub(crate) fn class_labels(c: &ClassLabelsConfig, template: &str) -> String {
         c.label_words, c.has_weight
     ));
     s.push_str(LABELS);
+    s.push_str(HALVES);
+    s.push_str(&storage::gatherer("class_weight", 2, c.weight));
     s.push_str(template);
     s
 }
@@ -277,11 +328,18 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
         MATH,
         LABELS,
         ROW_REDUCE,
-        template,
+        HALVES,
     ] {
         s.push_str(piece);
         s.push('\n');
     }
+    let d = &c.dtypes;
+    s.push_str(&storage::reader("x", 1, d.x, c.vec4));
+    s.push_str(&storage::reader("probs", 3, d.y, c.vec4));
+    s.push_str(&storage::reader("class_weight", 4, d.w, c.vec4));
+    s.push_str(&storage::scatterer("out", 5, d.out));
+    s.push_str(&storage::writer("grad", 6, d.grad, c.vec4));
+    s.push_str(template);
     s
 }
 
@@ -294,6 +352,8 @@ pub(crate) struct RowStatsConfig {
     pub row_lanes: u32,
     pub write_out: bool,
     pub write_grad: bool,
+    /// x, y, out (per-row losses), grad.
+    pub dtypes: Dtypes,
 }
 
 pub(crate) fn row_stats(c: &RowStatsConfig, template: &str) -> String {
@@ -307,10 +367,16 @@ pub(crate) fn row_stats(c: &RowStatsConfig, template: &str) -> String {
         MATH,
         ROW_REDUCE,
         ROW_LOSSES,
+        HALVES,
     ] {
         s.push_str(piece);
         s.push('\n');
     }
+    let d = &c.dtypes;
+    s.push_str(&storage::reader("x", 1, d.x, c.vec4));
+    s.push_str(&storage::reader("y", 2, d.y, c.vec4));
+    s.push_str(&storage::scatterer("out", 3, d.out));
+    s.push_str(&storage::writer("grad", 4, d.grad, c.vec4));
     // The loss's functions under the names the template calls; every loss so far folds plain
     // sums. A loss that defines `{loss}_pre` gets the first sweep.
     let l = c.loss;

@@ -81,30 +81,30 @@ impl CrossEntropyProblem {
             tensor: format!("{}: {tensor}", loss.name),
             why: format!("it holds {}, expected {want}", got.name()),
         };
-        if input.dtype != DType::F32 {
-            return Err(dtype("input", input.dtype, "float32 logits"));
+        if !input.dtype.is_float() {
+            return Err(dtype("input", input.dtype, "float logits"));
         }
         let (rows, classes) = class_rows(loss.name, "input", input.shape)?;
         let rows_shape = &input.shape[..input.shape.len() - 1];
         let labels_only = loss.kernel != RowKernel::CrossEntropy;
-        let target_kind =
-            if target.shape == input.shape && target.dtype == DType::F32 && !labels_only {
-                TargetKind::Probs
-            } else if target.shape == rows_shape {
-                match target.dtype {
-                    DType::I32 | DType::I64 => TargetKind::Index(target.dtype),
-                    other => return Err(dtype("target", other, "int32 or int64 class indices")),
-                }
-            } else {
-                return Err(mismatch(
-                    "target",
-                    target.shape,
-                    format!(
-                        "{rows_shape:?} (class indices) or {:?} (probabilities)",
-                        input.shape
-                    ),
-                ));
-            };
+        let target_kind = if target.shape == input.shape && target.dtype.is_float() && !labels_only
+        {
+            TargetKind::Probs
+        } else if target.shape == rows_shape {
+            match target.dtype {
+                DType::I32 | DType::I64 => TargetKind::Index(target.dtype),
+                other => return Err(dtype("target", other, "int32 or int64 class indices")),
+            }
+        } else {
+            return Err(mismatch(
+                "target",
+                target.shape,
+                format!(
+                    "{rows_shape:?} (class indices) or {:?} (probabilities)",
+                    input.shape
+                ),
+            ));
+        };
         if weight.is_some() && loss.kernel == RowKernel::SparseCategorical {
             return Err(LossError::UnexpectedTensor {
                 loss: loss.name,
@@ -120,8 +120,8 @@ impl CrossEntropyProblem {
                     format!("[{classes}], one per class"),
                 ));
             }
-            if w.dtype != DType::F32 {
-                return Err(dtype("weight", w.dtype, "float32"));
+            if !w.dtype.is_float() {
+                return Err(dtype("weight", w.dtype, "floats"));
             }
         }
         // Parameters in catalogue order: cross_entropy's four, nll's ignore_index, sparse's
@@ -183,7 +183,7 @@ impl RowStatsProblem {
         let params = params::resolve(loss.name, loss.params, given)?;
         params::no_batchmean(loss.name, reduction)?;
         for (name, t) in [("input", input), ("target", target)] {
-            t.dtype.expect_f32(loss.name, name)?;
+            t.dtype.expect_float(loss.name, name)?;
         }
         let (rows, classes) = class_rows(loss.name, "input", input.shape)?;
         if target.shape != input.shape {

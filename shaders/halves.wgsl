@@ -1,0 +1,44 @@
+// f16 and bf16 storage: two values to a u32 word, element 2k in the low half. Loads widen to
+// f32 exactly; stores round to nearest even in integer arithmetic (WGSL leaves
+// pack2x16float's rounding and overflow to the implementation). On four values at once; a
+// scalar store rounds vec4(v) and keeps .x.
+
+fn unpack_f16(w: u32) -> vec2<f32> {
+    return unpack2x16float(w);
+}
+
+fn unpack_bf16(w: u32) -> vec2<f32> {
+    return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u));
+}
+
+alias U4 = vec4<u32>;
+
+// f32 → bf16 bits: round the low 16 bits to even; a NaN stays NaN (quieted, sign kept).
+fn bf16_bits(v: vec4<f32>) -> vec4<u32> {
+    let u = bitcast<vec4<u32>>(v);
+    let nan = (u & U4(0x7fffffffu)) > U4(0x7f800000u);
+    let rounded = (u + U4(0x7fffu) + ((u >> U4(16u)) & U4(1u))) >> U4(16u);
+    return select(rounded, (u >> U4(16u)) | U4(0x40u), nan);
+}
+
+// f32 → f16 bits, rounded to nearest even: 65520 and above become infinity, values below
+// 2^-14 f16 subnormals (or zero), a NaN a quiet NaN with the top of its payload.
+fn f16_bits(v: vec4<f32>) -> vec4<u32> {
+    let u = bitcast<vec4<u32>>(v);
+    let sign = (u >> U4(16u)) & U4(0x8000u);
+    let a = u & U4(0x7fffffffu);
+    // Normal: rebias the exponent by 127 - 15 and round the 13 dropped bits to even.
+    let normal = (a - U4(0x38000000u) + U4(0xfffu) + ((a >> U4(13u)) & U4(1u))) >> U4(13u);
+    // Subnormal: the significand (implicit bit set) shifted right by 126 - exponent.
+    let e = min(a >> U4(23u), U4(126u));
+    let shift = min(U4(126u) - e, U4(31u));
+    let m = (a & U4(0x7fffffu)) | U4(0x800000u);
+    let q = m >> shift;
+    let rem = m & ((U4(1u) << shift) - U4(1u));
+    let halfway = U4(1u) << (shift - U4(1u));
+    let up = (rem > halfway) | ((rem == halfway) & ((q & U4(1u)) == U4(1u)));
+    var h = select(normal, q + select(U4(0u), U4(1u), up), a < U4(0x38800000u));
+    h = select(h, U4(0x7c00u), a >= U4(0x477ff000u));
+    h = select(h, U4(0x7e00u) | ((a >> U4(13u)) & U4(0x3ffu)), a > U4(0x7f800000u));
+    return sign | h;
+}
