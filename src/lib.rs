@@ -36,7 +36,7 @@ pub mod texture;
 pub mod timing;
 pub mod tuning;
 
-pub use call::{Computed, LossCall, Recorded};
+pub use call::{Computed, LossCall, Recorded, SumComputed, WeightedSum};
 pub use call::{StyleLayer, StyleLosses};
 pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};
