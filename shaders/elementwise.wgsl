@@ -7,7 +7,7 @@
 //
 // The host (src/kernel/source.rs) prepends the configuration constants
 //   WG_SIZE, BLOCKED, LANES, HAS_WEIGHT, HAS_AUX, AUX_BROADCAST, AUX_DEFAULT, WRITE_OUT,
-//   WRITE_GRAD, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
+//   WRITE_GRAD, ADD_GRAD, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
 // and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector
 // variant, math.wgsl, the loss family, and loss_fn.
 
@@ -152,7 +152,11 @@ fn main(ids: Ids) {
             store_out(seg.out_at, i, value);
         }
         if WRITE_GRAD {
-            store_grad(seg.grad_at, i, r.grad * t.w * seg.grad_scale);
+            var g = r.grad * t.w * seg.grad_scale;
+            if ADD_GRAD {
+                g += reload_grad(seg.grad_at, i);
+            }
+            store_grad(seg.grad_at, i, g);
         }
     }
     if suspicious {

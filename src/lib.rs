@@ -140,7 +140,7 @@ pub mod timing;
 pub mod tuning;
 mod uploads;
 
-pub use call::{Computed, IntoLossCall, LossCall, Recorded};
+pub use call::{Computed, IntoLossCall, LossCall, Recorded, SumComputed, WeightedSum};
 pub use call::{StyleLayer, StyleLosses};
 pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};

@@ -3,7 +3,7 @@
 
 use super::outputs::outputs_typed;
 use super::readback::Parts;
-use super::request::Request;
+use super::request::{Output, Request};
 use crate::catalogue::Elementwise;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -56,6 +56,12 @@ pub(crate) fn record(
     p.scale = req.scale;
     let new = (!texture).then(|| input.dtype());
     let (elements, grad) = outputs_typed(ctx, req, p.reduction, &p.shape, &p.shape, &inputs, new)?;
+    if texture && matches!(req.grad, Output::AddTo(_)) {
+        return Err(LossError::Gpu(format!(
+            "{}: a gradient added to another term's needs buffer tensors, not a texture",
+            loss.name
+        )));
+    }
     let scratch = if texture {
         // A texture's planes (family.rs allowed them: no weight, no extra tensor).
         let bound = texture_elementwise::Bound {
@@ -74,6 +80,7 @@ pub(crate) fn record(
             aux: req.aux,
             out: elements.as_ref(),
             grad: grad.as_ref(),
+            add_grad: matches!(req.grad, Output::AddTo(_)),
             result,
         };
         elementwise::record(ctx, &p, &bound, enc)?

@@ -27,10 +27,11 @@ pub(crate) fn record(
         _ => None,
     };
     textures_allowed(req, kernel)?;
-    let adds = matches!(
-        kernel,
-        Some(StructuredKernel::Ssim | StructuredKernel::MsSsim | StructuredKernel::Psnr)
-    );
+    let adds = matches!(req.loss, Loss::Elementwise(_))
+        || matches!(
+            kernel,
+            Some(StructuredKernel::Ssim | StructuredKernel::MsSsim | StructuredKernel::Psnr)
+        );
     if (matches!(req.grad, Output::AddTo(_)) && !adds)
         || (req.one_minus && kernel != Some(StructuredKernel::Ssim))
     {

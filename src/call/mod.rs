@@ -24,9 +24,11 @@ mod readback;
 mod request;
 mod rows;
 mod structured;
+mod weighted;
 
 pub use gram::{StyleLayer, StyleLosses};
 pub use readback::{Computed, Recorded};
+pub use weighted::{SumComputed, WeightedSum};
 
 use crate::catalogue::Loss;
 use crate::context::GpuContext;

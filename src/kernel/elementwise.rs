@@ -44,6 +44,8 @@ pub(crate) struct Bound<'a> {
     pub aux: Option<&'a Tensor>,
     pub out: Option<&'a Tensor>,
     pub grad: Option<&'a Tensor>,
+    /// Add the gradient to what `grad` holds instead of overwriting it.
+    pub add_grad: bool,
     /// The reduced value goes to element 0 of this tensor.
     pub result: &'a Tensor,
 }
@@ -91,6 +93,7 @@ pub(crate) fn record(
         aux_broadcast: matches!(p.aux, Some(AuxLayout::Broadcast { .. })),
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
+        add_grad: t.add_grad,
         dtypes,
     };
     let wg = tuning.workgroup_size as usize;
@@ -223,6 +226,7 @@ pub(crate) fn compile(
             aux_broadcast: false,
             write_out: true,
             write_grad: true,
+            add_grad: false,
             dtypes: Dtypes::default(),
         };
         ctx.inner.kernels.pipeline(&ELEMENTWISE, &config)?;
@@ -293,6 +297,7 @@ mod tests {
                 aux_broadcast: false,
                 write_out: true,
                 write_grad: true,
+                add_grad: false,
                 dtypes: Dtypes::default(),
             };
             let code = ELEMENTWISE.source(&config);

@@ -303,6 +303,7 @@ mod tests {
                         aux_broadcast: !flags,
                         write_out: flags,
                         write_grad: !flags,
+                        add_grad: false,
                         dtypes: Default::default(),
                     };
                     validate(&ELEMENTWISE, &variant);
@@ -333,6 +334,7 @@ mod tests {
                     aux_broadcast: false,
                     write_out: true,
                     write_grad: true,
+                    add_grad: false,
                     dtypes: Dtypes {
                         x: half,
                         y: half,

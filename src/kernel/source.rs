@@ -56,6 +56,8 @@ pub(crate) struct ElementConfig {
     pub aux_broadcast: bool,
     pub write_out: bool,
     pub write_grad: bool,
+    /// The gradient is added to what the tensor holds (an objective's later term on an input).
+    pub add_grad: bool,
     pub dtypes: Dtypes,
 }
 
@@ -127,8 +129,9 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
          const HAS_AUX: bool = {};\n\
          const AUX_BROADCAST: bool = {};\n\
          const WRITE_OUT: bool = {};\n\
-         const WRITE_GRAD: bool = {};\n",
-        c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad,
+         const WRITE_GRAD: bool = {};\n\
+         const ADD_GRAD: bool = {};\n",
+        c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad, c.add_grad,
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
     s.push_str(&element_bindings(&c.dtypes, c.vec4));
