@@ -4,13 +4,13 @@
 use crate::error::{LossError, Result};
 use crate::kernel::Kernels;
 use crate::pool::Pool;
-use crate::serial::gl_serial;
-use crate::tensor::{element_count, DType, Tensor};
+use crate::serial::{gl_serial, try_gl_serial};
+use crate::tensor::{element_count, Tensor};
 use crate::tuning::{Settings, Tuning, TuningMode};
 use parking_lot::ReentrantMutexGuard;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Features used when the adapter has them; none is required.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
@@ -23,9 +23,30 @@ const UNIFORM_CACHE: usize = 4096;
 
 /// A device to run losses on. Cheap to clone; clones share pipelines and scratch buffers.
 #[derive(Clone)]
+/// `Send + Sync`: threads (and async tasks) call losses on one context at once, each getting
+/// its own value.
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// let x = &ctx.upload(&[0.5, 2.0], &[2])?;
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         let ctx = ctx.clone(); // one Arc
+///         s.spawn(move || ctx.loss("mse")?.input(&x).target(&x).value());
+///     }
+/// });
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct GpuContext {
     pub(crate) inner: Arc<Inner>,
 }
+
+// Shared by threads and async tasks: a change that loses Send or Sync fails to compile here.
+const _: fn() = || {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<GpuContext>();
+    shared::<crate::Tensor>();
+};
 
 pub(crate) struct Inner {
     pub device: wgpu::Device,
@@ -75,6 +96,13 @@ fn backends_from_env() -> wgpu::Backends {
 }
 
 /// Every adapter wgpu finds, honouring `WGPU_BACKEND` (e.g. `vulkan`, `gl`).
+///
+/// ```no_run
+/// for a in gpu_loss::adapters() {
+///     println!("{:?}", a.get_info());
+/// }
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn adapters() -> Vec<wgpu::Adapter> {
     pollster::block_on(instance().enumerate_adapters(backends_from_env()))
 }
@@ -87,6 +115,12 @@ impl GpuContext {
     /// A context on the default adapter. Honours `WGPU_BACKEND` (which backends to look at),
     /// `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and `WGPU_POWER_PREF`, as
     /// wgpu's own tools do.
+    ///
+    /// ```no_run
+    /// let ctx = gpu_loss::GpuContext::new()?;
+    /// println!("{}", ctx.adapter_name());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new() -> Result<GpuContext> {
         let all = adapters();
         if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
@@ -126,6 +160,13 @@ impl GpuContext {
 
     /// One context per adapter found (honouring `WGPU_BACKEND`), to run the same loss on all.
     /// Fails if there is none: a GPU library that silently finds nothing helps no one.
+    ///
+    /// ```no_run
+    /// for ctx in gpu_loss::GpuContext::all()? {
+    ///     println!("{}", ctx.adapter_name());
+    /// }
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn all() -> Result<Vec<GpuContext>> {
         let found = adapters();
         if found.is_empty() {
@@ -136,6 +177,12 @@ impl GpuContext {
 
     /// A context on this adapter, with a device that has the adapter's own limits (not
     /// wgpu's defaults, so large buffers work) and the optional features it offers.
+    ///
+    /// ```no_run
+    /// let adapter = &gpu_loss::adapters()[0];
+    /// let ctx = gpu_loss::GpuContext::from_adapter(adapter)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<GpuContext> {
         let info = adapter.get_info();
         let desc = wgpu::DeviceDescriptor {
@@ -154,6 +201,13 @@ impl GpuContext {
 
     /// A context on a caller's device and queue (a renderer's or a trainer's): losses then
     /// run on the caller's buffers without copies. Features and limits are the device's own.
+    ///
+    /// ```no_run
+    /// # let adapter = &gpu_loss::adapters()[0];
+    /// let (device, queue) = pollster::block_on(adapter.request_device(&Default::default())).unwrap();
+    /// let ctx = gpu_loss::GpuContext::from_device(device, queue)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         GpuContext::on_device(device, queue, false)
     }
@@ -213,37 +267,116 @@ impl GpuContext {
     /// lock for all GL contexts of the process; reentrant, as public operations nest. Callers
     /// that submit to a GL device themselves from several threads hold it too; on other
     /// backends it is None and costs nothing.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let _serial = ctx.gl_lock();
+    /// ctx.queue().submit([]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn gl_lock(&self) -> Option<ReentrantMutexGuard<'static, ()>> {
         self.inner.gl.then(gl_serial)
     }
 
+    /// [`GpuContext::gl_lock`] if it is free now (Some), else None: for futures, which yield
+    /// instead of waiting for it.
+    pub(crate) fn try_gl_lock(&self) -> Option<Option<ReentrantMutexGuard<'static, ()>>> {
+        match self.inner.gl {
+            true => try_gl_serial().map(Some),
+            false => Some(None),
+        }
+    }
+
+    /// The device.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let enc = ctx.device().create_command_encoder(&Default::default());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn device(&self) -> &wgpu::Device {
         &self.inner.device
     }
 
+    /// The queue.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.queue().submit([]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue
     }
 
+    /// The adapter's name, backend and driver.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{:?}", ctx.adapter_info().backend);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.inner.info
     }
 
     /// "name (Backend)", for reports.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.adapter_name());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn adapter_name(&self) -> String {
         describe(&self.inner.info)
     }
 
+    /// The device's limits (the adapter's own, for a device the library created).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.limits().max_buffer_size);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
     }
 
+    /// The device's features.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let subgroups = ctx.features().contains(wgpu::Features::SUBGROUP);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn features(&self) -> wgpu::Features {
         self.inner.features
     }
 
     /// The hand-picked launch settings (`Tuning::for_device`), or those set with `set_tuning`.
     /// What a tuned family runs with is `tuning_for`.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{:?}", ctx.tuning());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning(&self) -> Tuning {
         self.inner.settings.base()
     }
@@ -251,159 +384,62 @@ impl GpuContext {
     /// Fixes the launch settings (fitted to the device) for every kernel family: an explicit
     /// `Tuning` wins over autotuning and the cache. Pipelines for the new settings compile on
     /// first use; the old ones stay cached.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.set_tuning(gpu_loss::Tuning { workgroup_size: 128, ..ctx.tuning() });
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn set_tuning(&self, tuning: Tuning) {
         let fitted = tuning.fit(&self.inner.info, self.inner.features, &self.inner.limits);
         self.inner.settings.set_explicit(fitted);
     }
 
     /// Pipelines compiled so far on this device.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).value()?;
+    /// assert!(ctx.pipelines_compiled() > 0);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn pipelines_compiled(&self) -> usize {
         self.inner.kernels.compiled()
     }
 
     /// Scratch buffers idle in the pool.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// ctx.loss("mse")?.input(&x).target(&y).value()?;
+    /// println!("{}", ctx.idle_scratch_buffers());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn idle_scratch_buffers(&self) -> usize {
         self.inner.pool.idle()
     }
 
     /// Uniform buffers created so far (one per distinct set of call parameters).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// println!("{}", ctx.uniform_buffers());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn uniform_buffers(&self) -> usize {
         self.inner
             .uniforms
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
-    }
-
-    /// Copies `data` into a new GPU tensor of the given shape.
-    pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
-        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::F32)
-    }
-
-    /// Class labels as int32.
-    pub fn upload_i32(&self, data: &[i32], shape: &[usize]) -> Result<Tensor> {
-        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I32)
-    }
-
-    /// Class labels as int64 (PyTorch's default).
-    pub fn upload_i64(&self, data: &[i64], shape: &[usize]) -> Result<Tensor> {
-        self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::I64)
-    }
-
-    pub(crate) fn upload_bytes(
-        &self,
-        data: &[u8],
-        count: usize,
-        shape: &[usize],
-        dtype: DType,
-    ) -> Result<Tensor> {
-        let _serial = self.gl_lock();
-        let len = element_count(&format!("upload of shape {shape:?}"), shape)?;
-        if len != count {
-            return Err(LossError::Buffer {
-                tensor: format!("upload of shape {shape:?}"),
-                why: format!("{count} values given for {len} elements"),
-            });
-        }
-        let bytes = (data.len() as u64).next_multiple_of(16).max(16);
-        self.check_buffer_size("uploaded tensor", bytes)?;
-        let buffer = self.scoped(|| {
-            let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("gpu-loss tensor"),
-                size: bytes,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: true,
-            });
-            let mut view = buffer
-                .slice(..)
-                .get_mapped_range_mut()
-                .map_err(|e| LossError::Gpu(format!("allocating {bytes} bytes: {e}")))?;
-            view.slice(..data.len()).copy_from_slice(data);
-            drop(view);
-            buffer.unmap();
-            Ok(buffer)
-        })?;
-        Ok(Tensor::from_parts(buffer, 0, shape.to_vec(), len, None)
-            .with_dtype(dtype)
-            .on(self.inner.token))
-    }
-
-    /// [`Tensor::wrap`] for a buffer of this context's device: the tensor remembers the
-    /// device, so that another context refuses it instead of failing inside wgpu.
-    pub fn wrap(&self, buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
-        self.wrap_typed(buffer, offset, shape, DType::F32)
-    }
-
-    /// [`Tensor::wrap_typed`] for a buffer of this context's device, as [`GpuContext::wrap`].
-    pub fn wrap_typed(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: u64,
-        shape: &[usize],
-        dtype: DType,
-    ) -> Result<Tensor> {
-        Ok(Tensor::wrap_typed(buffer, offset, shape, dtype)?.on(self.inner.token))
-    }
-
-    /// The error for a tensor whose buffer is known to belong to another device.
-    pub(crate) fn own(&self, tensor: &Tensor, name: impl FnOnce() -> String) -> Result<()> {
-        if tensor.is_foreign(self.inner.token) {
-            return Err(LossError::ForeignTensor {
-                tensor: name(),
-                context: self.adapter_name(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Overwrites a tensor's values from the host (the tensor's buffer needs COPY_DST).
-    pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
-        let _serial = self.gl_lock();
-        self.own(tensor, || format!("{:?}", tensor.shape()))?;
-        tensor.buffer_only("a write")?;
-        tensor
-            .dtype()
-            .expect_f32("write", &format!("{:?}", tensor.shape()))?;
-        if data.len() != tensor.len() {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: format!("{} values given for {} elements", data.len(), tensor.len()),
-            });
-        }
-        if !tensor
-            .buffer()
-            .usage()
-            .contains(wgpu::BufferUsages::COPY_DST)
-        {
-            return Err(LossError::Buffer {
-                tensor: format!("{:?}", tensor.shape()),
-                why: "the buffer lacks COPY_DST usage".into(),
-            });
-        }
-        self.scoped(|| {
-            if !data.is_empty() {
-                let bytes = bytemuck::cast_slice(data);
-                (self.inner.queue).write_buffer(tensor.buffer(), tensor.offset(), bytes);
-            }
-            Ok(())
-        })
-    }
-
-    /// A new tensor of zeros, from the scratch pool.
-    pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
-        let _serial = self.gl_lock();
-        self.scoped(|| {
-            let t = self.scratch_tensor(shape.to_vec())?;
-            let len = t.len();
-            let mut enc = self.encoder();
-            if len > 0 {
-                enc.clear_buffer(t.buffer(), 0, Some((4 * len as u64).next_multiple_of(4)));
-            }
-            self.submit_and_wait(enc)?;
-            Ok(t)
-        })
     }
 
     pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
@@ -428,37 +464,6 @@ impl GpuContext {
             })
             .map(|_| ())
             .map_err(|e| LossError::Gpu(e.to_string()))
-    }
-
-    /// Maps `bytes` of a MAP_READ buffer once submission `idx` is done, and copies them out.
-    /// The first `bytes` of `staging` once submission `idx` is done. A staging buffer whose
-    /// map fails stays out of the pool (its map may still be pending).
-    pub(crate) fn map_read(
-        &self,
-        staging: &crate::pool::Pooled,
-        bytes: u64,
-        idx: wgpu::SubmissionIndex,
-    ) -> Result<Vec<u8>> {
-        let buffer = staging.buffer();
-        let (tx, rx) = mpsc::channel();
-        buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        let mapped = self.wait(idx).and_then(|_| {
-            rx.recv()
-                .map_err(|e| LossError::Gpu(e.to_string()))?
-                .map_err(|e| LossError::Gpu(e.to_string()))?;
-            let out = buffer
-                .get_mapped_range(0..bytes)
-                .map_err(|e| LossError::Gpu(e.to_string()))?
-                .to_vec();
-            buffer.unmap();
-            Ok(out)
-        });
-        if mapped.is_err() {
-            staging.discard();
-        }
-        mapped
     }
 
     pub(crate) fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {

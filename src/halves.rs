@@ -5,12 +5,15 @@
 
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
+use crate::mapping::{Drive, Mapping};
 use crate::tensor::{element_count, DType, Tensor};
 use half::{bf16, f16};
 
 /// A 16-bit float type a tensor can hold.
 pub trait Half: bytemuck::Pod {
+    /// The tensor dtype that holds it.
     const DTYPE: DType;
+    /// Its value as f32 (exact).
     fn to_f32(self) -> f32;
 }
 
@@ -62,9 +65,27 @@ impl GpuContext {
         }
     }
 
-    /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly).
+    /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly),
+    /// blocking until the GPU is done.
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let raw = self.download_bytes(tensor, &[DType::F32, DType::F16, DType::BF16])?;
+        pollster::block_on(self.download_with(tensor, Drive::Block))
+    }
+
+    /// [`GpuContext::download`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// let values = pollster::block_on(ctx.download_async(&x))?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
+    pub async fn download_async(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        self.download_with(tensor, Drive::Yield).await
+    }
+
+    pub(crate) async fn download_with(&self, tensor: &Tensor, drive: Drive) -> Result<Vec<f32>> {
+        let floats = [DType::F32, DType::F16, DType::BF16];
+        let raw = self.download_bytes_with(tensor, &floats, drive).await?;
         Ok(match tensor.dtype() {
             DType::F16 => widen::<f16>(&raw),
             DType::BF16 => widen::<bf16>(&raw),
@@ -105,9 +126,36 @@ impl GpuContext {
         })
     }
 
-    /// A tensor's bytes, if it holds one of `dtypes`.
+    /// A tensor's bytes, if it holds one of `dtypes` (blocking).
     pub(crate) fn download_bytes(&self, tensor: &Tensor, dtypes: &[DType]) -> Result<Vec<u8>> {
-        let _serial = self.gl_lock();
+        pollster::block_on(self.download_bytes_with(tensor, dtypes, Drive::Block))
+    }
+
+    /// A tensor's bytes, if it holds one of `dtypes`, waiting for the GPU as `drive` says.
+    async fn download_bytes_with(
+        &self,
+        tensor: &Tensor,
+        dtypes: &[DType],
+        drive: Drive,
+    ) -> Result<Vec<u8>> {
+        let (mapping, skip) = {
+            let _serial = drive.gl_lock(self).await;
+            match self.start_download(tensor, dtypes)? {
+                Some(started) => started,
+                None => return Ok(Vec::new()),
+            }
+        };
+        let raw = mapping.read(self, drive).await?;
+        Ok(raw[skip..skip + tensor.byte_len() as usize].to_vec())
+    }
+
+    /// Checks `tensor` and submits the copy of its words to a staging buffer being mapped,
+    /// with where its bytes start there (None for an empty tensor).
+    fn start_download(
+        &self,
+        tensor: &Tensor,
+        dtypes: &[DType],
+    ) -> Result<Option<(Mapping, usize)>> {
         self.own(tensor, || format!("{:?}", tensor.shape()))?;
         tensor.buffer_only("a download")?;
         if !dtypes.contains(&tensor.dtype()) {
@@ -132,7 +180,7 @@ impl GpuContext {
             });
         }
         if tensor.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         // Copies move whole 4-byte words: a half tensor's window widened to them.
         let start = tensor.offset() / 4 * 4;
@@ -143,8 +191,7 @@ impl GpuContext {
             let mut enc = self.encoder();
             enc.copy_buffer_to_buffer(tensor.buffer(), start, staging.buffer(), 0, bytes);
             let idx = self.inner.queue.submit([enc.finish()]);
-            let raw = self.map_read(&staging, bytes, idx)?;
-            Ok(raw[skip..skip + tensor.byte_len() as usize].to_vec())
+            Ok(Some((self.start_map(staging, bytes, idx), skip)))
         })
     }
 

@@ -12,16 +12,27 @@ use std::path::Path;
 
 /// An array read from a `.npy` file: its values widened to f64 or i64, and what it held.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```no_run
+/// let a = gpu_loss::npy::Array::read(std::path::Path::new("logits.npy"))?;
+/// println!("{:?} {}", a.shape, a.dtype);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Array {
+    /// Its shape (C order).
     pub shape: Vec<usize>,
+    /// Its values.
     pub values: Values,
     /// The file's dtype, as NumPy writes it (`<f4`, `<i8`, ...).
     pub dtype: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// An array's values, widened.
 pub enum Values {
+    /// Floating-point values as f64.
     Float(Vec<f64>),
+    /// Integers as i64.
     Int(Vec<i64>),
 }
 
@@ -41,6 +52,7 @@ fn file_error(path: &Path, why: impl std::fmt::Display) -> LossError {
 }
 
 impl Array {
+    /// Reads a `.npy` file (a bounded header parser: a hostile file is refused at once).
     pub fn read(path: &Path) -> Result<Array> {
         let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
         let meta = file.metadata().map_err(|e| file_error(path, e))?;
@@ -66,14 +78,17 @@ impl Array {
         })
     }
 
+    /// Its element count.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
+    /// Whether it has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Whether it holds integers.
     pub fn is_int(&self) -> bool {
         matches!(self.values, Values::Int(_))
     }
@@ -345,7 +360,9 @@ impl Cursor<'_> {
 
 /// A number type `.npy` files hold: its dtype and its little-endian bytes.
 pub trait Element: Copy {
+    /// Its NumPy dtype (`<f4`, `<f8`).
     const DESCR: &'static str;
+    /// Appends its little-endian bytes.
     fn put(self, out: &mut Vec<u8>);
 }
 
@@ -431,10 +448,12 @@ pub fn write_to<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<
     Ok(())
 }
 
+/// Writes a float32 `.npy` file.
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     write_to(path, shape, data)
 }
 
+/// Writes a float64 `.npy` file.
 pub fn write_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
     write_to(path, shape, data)
 }

@@ -7,6 +7,12 @@ use std::fmt;
 
 /// How the per-element (or per-row) losses are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+///
+/// ```
+/// use gpu_loss::Reduction;
+/// assert_eq!(Reduction::default(), Reduction::Mean);
+/// assert_eq!(Reduction::Sum.to_string(), "sum");
+/// ```
 pub enum Reduction {
     /// The per-element losses themselves.
     None,
@@ -23,6 +29,11 @@ impl Reduction {
     /// The reductions every loss takes (`batchmean` is kl_div's alone).
     pub const ALL: [Reduction; 3] = [Reduction::None, Reduction::Sum, Reduction::Mean];
 
+    /// Its name, as the command line takes it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::Reduction::Mean.name(), "mean");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Reduction::None => "none",
@@ -32,6 +43,13 @@ impl Reduction {
         }
     }
 
+    /// The reduction of this name.
+    ///
+    /// ```
+    /// use gpu_loss::Reduction;
+    /// assert_eq!(Reduction::parse("sum"), Some(Reduction::Sum));
+    /// assert_eq!(Reduction::parse("average"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Reduction> {
         Reduction::ALL
             .into_iter()
@@ -48,9 +66,19 @@ impl fmt::Display for Reduction {
 
 /// A parameter value as a caller gives it: `0.5`, `true`, or a word such as `lsgan`.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use gpu_loss::ParamValue;
+/// assert_eq!(ParamValue::parse("0.5"), ParamValue::Number(0.5));
+/// assert_eq!(ParamValue::parse("lsgan"), ParamValue::Word("lsgan".into()));
+/// assert_eq!(ParamValue::from(true), ParamValue::Bool(true));
+/// ```
 pub enum ParamValue {
+    /// A number.
     Number(f64),
+    /// `true` or `false`.
     Bool(bool),
+    /// A word (one of a parameter's choices, or `none`).
     Word(String),
 }
 
@@ -101,6 +129,11 @@ impl From<&str> for ParamValue {
 
 /// What values a numeric parameter accepts.
 #[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// ```
+/// use gpu_loss::params::Rule;
+/// assert_eq!(Rule::Positive.describe(), "a finite number > 0");
+/// ```
 pub enum Rule {
     /// Any finite number.
     Finite,
@@ -118,12 +151,15 @@ pub enum Rule {
     Window,
     /// One of these words (section E's `kind`); the kernel sees its index.
     OneOf {
+        /// The words, in the order of the indices the kernel sees.
         words: &'static [&'static str],
+        /// The rule as errors quote it.
         text: &'static str,
     },
 }
 
 impl Rule {
+    /// The rule as errors quote it.
     pub fn describe(self) -> &'static str {
         match self {
             Rule::Finite => "a finite number",
@@ -190,13 +226,23 @@ impl Rule {
 /// One parameter of a loss, as LOSSES.md lists it. A default of NaN means "none" (softcap):
 /// the parameter is off unless given.
 #[derive(Clone, Copy, Debug)]
+///
+/// ```
+/// let huber = gpu_loss::catalogue::find("huber").unwrap();
+/// let delta = huber.params()[0];
+/// assert_eq!((delta.name, delta.default), ("delta", 1.0));
+/// ```
 pub struct ParamSpec {
+    /// Its name.
     pub name: &'static str,
+    /// Its default (NaN: none).
     pub default: f64,
+    /// The values it takes.
     pub rule: Rule,
 }
 
 impl ParamSpec {
+    /// A parameter.
     pub const fn new(name: &'static str, default: f64, rule: Rule) -> Self {
         ParamSpec {
             name,

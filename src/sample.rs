@@ -11,9 +11,13 @@ use rand::{Rng, SeedableRng};
 /// The tensors of one elementwise call, on the host.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// The input's shape.
     pub shape: Vec<usize>,
+    /// The predictions.
     pub input: Vec<f32>,
+    /// The targets.
     pub target: Vec<f32>,
+    /// Per-element weights, if drawn.
     pub weight: Option<Vec<f32>>,
     /// The loss's extra tensor and its shape (full, or broadcast as the loss allows).
     pub aux: Option<(Vec<f32>, Vec<usize>)>,
@@ -32,6 +36,7 @@ pub enum AuxForm {
     Absent,
 }
 
+/// A standard normal draw.
 pub fn normal(rng: &mut StdRng) -> f32 {
     // Box-Muller; u1 in (0, 1] so the log is finite.
     let u1: f64 = 1.0 - rng.random::<f64>();
@@ -138,19 +143,37 @@ const MIN_PICTURE: usize = 176;
 /// A workload's size: `N` elements, `ROWSxCOLS`, or an image stack `CxHxW` / `NxCxHxW`
 /// (section G's pictures; the other losses take it as its shape or its element count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use gpu_loss::sample::Size;
+/// assert_eq!(Size::parse("3x64x64").unwrap().elements(), 3 * 64 * 64);
+/// ```
 pub enum Size {
+    /// An element count.
     Elements(usize),
+    /// Rows and columns.
     Matrix(usize, usize),
+    /// A stack of images.
     Images {
         /// `None` for `CxHxW` (a rank-3 tensor), else the batch of `NxCxHxW`.
         batch: Option<usize>,
+        /// Channels per image.
         channels: usize,
+        /// Image height.
         height: usize,
+        /// Image width.
         width: usize,
     },
 }
 
 impl Size {
+    /// Reads a size as the command line writes it.
+    ///
+    /// ```
+    /// use gpu_loss::sample::Size;
+    /// assert_eq!(Size::parse("512x1024").unwrap(), Size::Matrix(512, 1024));
+    /// assert!(Size::parse("0").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<Size> {
         let number = |t: &str| {
             t.trim()
@@ -206,6 +229,7 @@ impl Size {
         }
     }
 
+    /// Its element count.
     pub fn elements(self) -> usize {
         self.dims().iter().product()
     }
@@ -220,6 +244,7 @@ impl Size {
         }
     }
 
+    /// As written: `512x1024`.
     pub fn label(self) -> String {
         let dims: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
         dims.join("x")

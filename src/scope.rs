@@ -29,13 +29,19 @@ impl GpuContext {
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let outcome = f();
+        // Resolved at once on wgpu-core's backends: no wait, in the async paths too.
         let oom = pollster::block_on(memory.pop());
         let invalid = pollster::block_on(validation.pop());
-        let result = match (oom, invalid) {
+        self.recover(match (oom, invalid) {
             (Some(e), _) => Err(LossError::OutOfMemory(e.to_string())),
             (None, Some(e)) => Err(LossError::Gpu(e.to_string())),
             (None, None) => outcome,
-        };
+        })
+    }
+
+    /// After wgpu's error (a scope's, or a readback's outside one): the pool drops what the
+    /// failed submission may have left mapped, and a lost device says so.
+    pub(crate) fn recover<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(LossError::Gpu(_) | LossError::OutOfMemory(_)) = result {
             // Buffers of a failed submission may be left mapped or pending a map, and would
             // fail every later call that reused them: the idle ones are dropped.

@@ -10,3 +10,8 @@ static GL_SERIAL: ReentrantMutex<()> = ReentrantMutex::new(());
 pub(crate) fn gl_serial() -> ReentrantMutexGuard<'static, ()> {
     GL_SERIAL.lock()
 }
+
+/// The lock if no other thread holds it (this one may: it is reentrant).
+pub(crate) fn try_gl_serial() -> Option<ReentrantMutexGuard<'static, ()>> {
+    GL_SERIAL.try_lock()
+}

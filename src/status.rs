@@ -10,11 +10,17 @@ use crate::error::LossError;
 /// The shaders get them as `STATUS_{NAME}` constants written from this enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
+    /// A NaN in `input`.
     NanInput = 0,
+    /// A NaN in `target`.
     NanTarget = 1,
+    /// A NaN in `weight`.
     NanWeight = 2,
+    /// A NaN in the extra tensor.
     NanAux = 3,
+    /// An `input` value outside its domain.
     InputDomain = 4,
+    /// An extra tensor's value outside its domain.
     AuxDomain = 5,
     /// A class label neither in [0, C) nor the ignored label (the index is a row).
     BadLabel = 6,
@@ -22,6 +28,7 @@ pub enum Check {
     TargetDomain = 7,
 }
 
+/// Every check, in slot order.
 pub const CHECKS: [Check; 8] = [
     Check::NanInput,
     Check::NanTarget,
@@ -43,16 +50,23 @@ pub const SCRATCH_HEADER_BYTES: u64 = 4 * (STATUS_WORDS + SCRATCH_NORMS) as u64;
 /// What a call's errors are to name: its loss, its tensors, their domains.
 #[derive(Clone, Copy, Debug)]
 pub struct Names {
+    /// The loss's catalogue name.
     pub loss: &'static str,
     /// The names of the tensors the kernel calls input and target.
     pub input: &'static str,
+    /// See `input`.
     pub target: &'static str,
+    /// The extra tensor's name.
     pub aux: &'static str,
     /// The tensor the NaN-weight check names (`weight` for most losses).
     pub weight: &'static str,
+    /// `input`'s domain as errors quote it.
     pub input_domain: &'static str,
+    /// The extra tensor's domain.
     pub aux_domain: &'static str,
+    /// `target`'s domain.
     pub target_domain: &'static str,
+    /// Classes, for a bad label's error.
     pub classes: usize,
 }
 
@@ -169,6 +183,7 @@ impl Names {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a call's checks found: per check, the first offending index.
 pub struct Status {
     first: [Option<u64>; 8],
     bad_label: Option<i64>,
@@ -219,10 +234,12 @@ impl Status {
         self.first[check as usize] = None;
     }
 
+    /// The first index `check` flagged, if any.
     pub fn first(&self, check: Check) -> Option<u64> {
         self.first[check as usize]
     }
 
+    /// The error the first check that fired reports, in `names`' words.
     pub fn error(&self, names: &Names) -> Option<LossError> {
         let loss = names.loss;
         CHECKS.iter().find_map(|&c| {

@@ -9,11 +9,25 @@ use std::sync::Arc;
 /// The element type of a tensor. Losses read floats (f32, or f16/bf16 stored two to a u32
 /// word, widened to f32 in the kernel); class labels are i32 or i64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let labels = ctx.upload_i64(&[0, 1], &[2])?;
+/// assert_eq!(labels.dtype(), gpu_loss::tensor::DType::I64);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub enum DType {
+    /// float32.
     F32,
+    /// float16 (IEEE half), two to a u32 word.
     F16,
+    /// bfloat16, two to a u32 word.
     BF16,
+    /// int32 (class labels).
     I32,
+    /// int64 (class labels, PyTorch's default).
     I64,
 }
 
@@ -40,6 +54,7 @@ impl DType {
         })
     }
 
+    /// f32, f16 or bf16.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F16 | DType::BF16)
     }
@@ -49,6 +64,11 @@ impl DType {
         matches!(self, DType::F16 | DType::BF16)
     }
 
+    /// Bytes per element.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::tensor::DType::I64.size(), 8);
+    /// ```
     pub fn size(self) -> u64 {
         match self {
             DType::F16 | DType::BF16 => 2,
@@ -57,6 +77,11 @@ impl DType {
         }
     }
 
+    /// Its name, as errors say it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::tensor::DType::F32.name(), "float32");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "float32",
@@ -70,6 +95,12 @@ impl DType {
 
 /// The element count of `shape`, or the error naming `tensor` when it overflows usize (a
 /// wrapped product would let a shape claim far more elements than its data holds).
+///
+/// ```
+/// use gpu_loss::tensor::element_count;
+/// assert_eq!(element_count("x", &[2, 3]).unwrap(), 6);
+/// assert!(element_count("x", &[usize::MAX, 2]).is_err());
+/// ```
 pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
     shape
         .iter()
@@ -85,13 +116,28 @@ pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
 #[derive(Debug)]
 pub struct TextureSource {
     pub(crate) view: wgpu::TextureView,
+    /// The texture's format.
     pub format: wgpu::TextureFormat,
+    /// The channels that are the tensor's planes (0 = r ... 3 = a).
     pub channels: Vec<u32>,
+    /// The texture's width.
     pub width: usize,
+    /// The texture's height.
     pub height: usize,
 }
 
 #[derive(Clone)]
+/// A tensor on the GPU: a window of a buffer (or a texture's planes), its shape and dtype.
+/// Cheap to clone (the buffer is shared); a pooled one goes back to its pool when the last
+/// clone drops.
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// let x = ctx.upload(&[1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!((x.shape(), x.len()), (&[2, 2][..], 4));
+/// let row = x.reshape(&[4])?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Tensor {
     /// Some for a tensor in a buffer, taken only by `drop`; None for a texture's planes.
     buffer: Option<wgpu::Buffer>,
@@ -141,6 +187,17 @@ impl Tensor {
     /// and the call fails with `LossError::Gpu`, not a panic, and the context goes on.
     /// [`GpuContext::wrap`](crate::GpuContext::wrap) makes a tensor that knows its device,
     /// which another context refuses up front (`ForeignTensor`): prefer it.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: None, size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false,
+    /// });
+    /// let t = gpu_loss::Tensor::wrap(&buffer, 0, &[16])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn wrap(buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
         Tensor::wrap_typed(buffer, offset, shape, DType::F32)
     }
@@ -229,6 +286,15 @@ impl Tensor {
         self
     }
 
+    /// Its element type.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.dtype(), gpu_loss::tensor::DType::F32);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -238,21 +304,55 @@ impl Tensor {
         Tensor::from_parts(buffer, 0, shape, len, Some(pooled))
     }
 
+    /// Its shape.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.shape(), &[3]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
     /// Number of elements.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.len(), 3);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether it has no elements.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert!(!x.is_empty());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The tensor's buffer. A texture's tensor has none: the calls that take textures read
     /// [`Tensor::texture`] instead, and the others refuse such a tensor before asking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let usage = x.buffer().usage();
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.buffer
             .as_ref()
@@ -292,17 +392,42 @@ impl Tensor {
     }
 
     /// Byte offset of the first element in `buffer()`.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.element(1)?.offset(), x.offset() + 4);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
     /// Bytes the tensor's values occupy.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// assert_eq!(x.byte_len(), 12);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn byte_len(&self) -> u64 {
         self.dtype.size() * self.len as u64
     }
 
-    /// Element `i` as a tensor of shape [1], sharing the buffer (and, for a pooled buffer, its
+    /// Element `i` as a tensor of shape `[1]`, sharing the buffer (and, for a pooled buffer, its
     /// lease: the buffer stays out of the pool while any view lives).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let second = x.element(1)?;
+    /// assert_eq!(ctx.download(&second)?, vec![2.0]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn element(&self, i: usize) -> Result<Tensor> {
         if i >= self.len {
             return Err(LossError::Buffer {
@@ -318,6 +443,15 @@ impl Tensor {
     }
 
     /// The same values viewed with another shape of the same element count.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let m = ctx.upload(&[1.0, 2.0, 3.0, 4.0], &[4])?.reshape(&[2, 2])?;
+    /// assert!(x.reshape(&[2, 2]).is_err());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let len = element_count("reshape", shape)?;
         if len != self.len() {

@@ -9,12 +9,21 @@ use std::time::{Duration, Instant};
 
 /// How times were taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// println!("times by {}", gpu_loss::timing::clock(&ctx).name());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub enum Clock {
+    /// GPU timestamp queries around the work.
     GpuTimestamps,
+    /// Wall time from submission to completion.
     WallTime,
 }
 
 impl Clock {
+    /// As reports say it.
     pub fn name(self) -> &'static str {
         match self {
             Clock::GpuTimestamps => "gpu timestamps",
@@ -23,6 +32,7 @@ impl Clock {
     }
 }
 
+/// How this device's work is timed: timestamps where it has them.
 pub fn clock(ctx: &GpuContext) -> Clock {
     let needed = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
     if ctx.features().contains(needed) {
@@ -68,7 +78,7 @@ pub fn median_time(
             let staging = ctx.staging(16)?;
             enc.copy_buffer_to_buffer(&resolve, 0, staging.buffer(), 0, 16);
             let idx = ctx.queue().submit([enc.finish()]);
-            let raw = ctx.map_read(&staging, 16, idx)?;
+            let raw = ctx.map_read(staging, 16, idx)?;
             let ticks: &[u64] = bytemuck::cast_slice(&raw);
             let ns = ticks[1].saturating_sub(ticks[0]) as f64 * period;
             Duration::from_nanos(ns as u64)
@@ -109,6 +119,7 @@ pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> 
     Ok(gbps(2 * bytes, t))
 }
 
+/// Bytes over time, in GB/s.
 pub fn gbps(bytes: u64, t: Duration) -> f64 {
     bytes as f64 / t.as_secs_f64().max(1e-12) / 1e9
 }

@@ -13,14 +13,25 @@ pub enum Layout {
     GridStride,
     /// Each group of `lanes` invocations walks one contiguous span: for CPU drivers that
     /// run a workgroup `lanes` invocations (one SIMD register) at a time.
-    Blocked { lanes: u32 },
+    Blocked {
+        /// Invocations per SIMD group.
+        lanes: u32,
+    },
 }
 
 /// How the kernels are launched on one device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// ```no_run
+/// use gpu_loss::tuning::Layout;
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// ctx.set_tuning(gpu_loss::Tuning { layout: Layout::GridStride, ..ctx.tuning() });
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Tuning {
     /// Invocations per workgroup: a power of two, a multiple of the largest subgroup size.
     pub workgroup_size: u32,
+    /// Which elements an invocation visits.
     pub layout: Layout,
     /// Bound on workgroups per dispatch; each invocation then strides over the tensor.
     pub max_workgroups: u32,
@@ -162,8 +173,10 @@ pub enum TuneFamily {
 }
 
 impl TuneFamily {
+    /// Every tuned family.
     pub const ALL: [TuneFamily; 2] = [TuneFamily::Elementwise, TuneFamily::Rows];
 
+    /// As the command line and the cache say it.
     pub fn name(self) -> &'static str {
         match self {
             TuneFamily::Elementwise => "elementwise",
@@ -200,6 +213,7 @@ impl TuningMode {
         }
     }
 
+    /// The mode of this name.
     pub fn parse(s: &str) -> Option<TuningMode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "off" => Some(TuningMode::Off),

@@ -15,16 +15,24 @@ const VERSION: u32 = 1;
 /// What a cached choice is valid for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
+    /// The adapter's name.
     pub adapter: String,
+    /// Its PCI vendor id.
     pub vendor: u32,
+    /// Its PCI device id.
     pub device: u32,
+    /// The driver's name.
     pub driver: String,
+    /// The driver's version string.
     pub driver_info: String,
+    /// The backend.
     pub backend: String,
+    /// This crate's version (its kernels change with it).
     pub crate_version: String,
 }
 
 impl Key {
+    /// The key of this adapter.
     pub fn of(info: &wgpu::AdapterInfo) -> Key {
         Key {
             adapter: info.name.clone(),

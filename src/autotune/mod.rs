@@ -26,6 +26,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// As reports and the cache say it.
     pub fn name(self) -> &'static str {
         match self {
             Source::Defaults => "defaults",
@@ -38,6 +39,7 @@ impl Source {
 /// One candidate's time.
 #[derive(Clone, Debug)]
 pub struct Timed {
+    /// The candidate settings.
     pub tuning: Tuning,
     /// Best of the rounds' medians, in milliseconds; None when the candidate failed.
     pub ms: Option<f64>,
@@ -48,9 +50,13 @@ pub struct Timed {
 /// A family's settings on one adapter and how they were chosen.
 #[derive(Clone, Debug)]
 pub struct TuneReport {
+    /// The kernel family.
     pub family: TuneFamily,
+    /// The adapter, as "name (Backend)".
     pub adapter: String,
+    /// The settings chosen.
     pub chosen: Tuning,
+    /// How they were chosen.
     pub source: Source,
     /// The candidates timed (empty unless `source` is `Search`), defaults first.
     pub timed: Vec<Timed>,
@@ -244,6 +250,7 @@ impl GpuContext {
         self.inner.settings.set_mode(mode);
     }
 
+    /// How this context chooses its launch settings.
     pub fn tuning_mode(&self) -> TuningMode {
         self.inner.settings.mode()
     }
@@ -255,6 +262,7 @@ impl GpuContext {
         self.inner.settings.set_cache(file);
     }
 
+    /// The file tuned settings are cached in, if any.
     pub fn tuning_cache(&self) -> Option<std::path::PathBuf> {
         self.inner.settings.cache()
     }

@@ -17,7 +17,7 @@ impl GpuContext {
     }
 
     /// A loss given as WGSL, `fn custom_loss(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair`
-    /// (value and d value / d x; VT is f32 or vec4<f32>), with `twin` its float64 value and
+    /// (value and d value / d x; VT is f32 or `vec4<f32>`), with `twin` its float64 value and
     /// derivative (the reference `report` and tests compare with). `params` are (name,
     /// default) read as p.x, p.y, ...; `aux_default` is `a` without an `aux` tensor (None: it
     /// is required). Compiled here: WGSL that does not compile is a `LossError::Custom`. Keep

@@ -205,14 +205,41 @@ fn no_positions(
 /// One layer of a style loss over several layers: the generated image's features `input`
 /// ([C, M] or [B, C, M]), the style image's `target` (same shape) and the layer's weight w_l.
 #[derive(Clone, Copy, Debug)]
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// use gpu_loss::StyleLayer;
+/// # let f = ctx.upload(&[1.0; 8], &[2, 4])?;
+/// # let s = ctx.upload(&[0.5; 8], &[2, 4])?;
+/// let layers = [StyleLayer { input: &f, target: &s, weight: 1.0 }];
+/// let out = ctx.style_loss(&layers, true)?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct StyleLayer<'a> {
+    /// The generated image's features.
     pub input: &'a Tensor,
+    /// The style image's features.
     pub target: &'a Tensor,
+    /// The layer's weight w_l.
     pub weight: f64,
 }
 
 /// What [`GpuContext::style_loss`] returns.
 #[derive(Debug)]
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// # let f = ctx.upload(&[1.0; 8], &[2, 4])?;
+/// # let s = ctx.upload(&[0.5; 8], &[2, 4])?;
+/// # let layers = [gpu_loss::StyleLayer { input: &f, target: &s, weight: 1.0 }];
+/// let out = ctx.style_loss(&layers, false)?;
+/// assert_eq!(out.layers.len(), 1);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct StyleLosses {
     /// Σ_l w_l·mse(gram(F_l), gram(S_l)).
     pub value: f32,
@@ -226,6 +253,18 @@ impl GpuContext {
     /// LOSSES.md's style_loss over several layers, Σ_l w_l·mse(gram(F_l), gram(S_l)): every
     /// layer recorded into one encoder, one submission, one readback. An error in a layer's
     /// tensors or data is `LossError::Layer` naming the layer.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let f = ctx.upload(&[1.0; 8], &[2, 4])?;
+    /// # let s = ctx.upload(&[0.5; 8], &[2, 4])?;
+    /// let layers = [gpu_loss::StyleLayer { input: &f, target: &s, weight: 1e3 }];
+    /// let out = ctx.style_loss(&layers, true)?;
+    /// let (total, grad) = (out.value, &out.grads[0]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn style_loss(&self, layers: &[StyleLayer<'_>], with_grad: bool) -> Result<StyleLosses> {
         if layers.is_empty() {
             return Err(LossError::Usage(

@@ -4,11 +4,12 @@
 //! read back together (one submission, one readback) or summed on the GPU.
 
 use super::family;
-use super::readback::{read_recorded, Computed, Recorded};
+use super::readback::{submit_recorded, Computed, Recorded};
 use super::request::{Output, Request};
 use crate::catalogue::{self, Loss, Objective, Term};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
+use crate::mapping::Drive;
 use crate::params::{self, ParamValue, Reduction};
 use crate::status::Names;
 use crate::tensor::Tensor;
@@ -141,20 +142,32 @@ fn ordered_grads(
 }
 
 /// Runs an objective: every term recorded into one encoder, one submission, one readback.
-pub(crate) fn run(ctx: &GpuContext, req: &Request<'_>, o: &'static Objective) -> Result<Computed> {
-    let _serial = ctx.gl_lock();
-    let (values, grads) = ctx.scoped(|| {
-        let mut enc = ctx.encoder();
-        let r = record_terms(ctx, req, o, &mut enc)?;
-        // One submission, one readback: each term's value and status words.
-        let mut values = Vec::with_capacity(r.terms.len());
-        for (t, v) in r.terms.iter().zip(read_recorded(ctx, enc, &r.calls)?) {
-            values.push((t.name, v?));
-        }
-        Ok((values, r.grads))
-    })?;
+pub(crate) async fn run(
+    ctx: &GpuContext,
+    req: &Request<'_>,
+    o: &'static Objective,
+    drive: Drive,
+) -> Result<Computed> {
+    let (r, reading) = {
+        let _serial = drive.gl_lock(ctx).await;
+        ctx.scoped(|| {
+            let mut enc = ctx.encoder();
+            let r = record_terms(ctx, req, o, &mut enc)?;
+            // One submission, one readback: each term's value and status words.
+            let reading = submit_recorded(ctx, enc, &r.calls)?;
+            Ok((r, reading))
+        })?
+    };
+    let mut values = Vec::with_capacity(r.terms.len());
+    for (t, v) in r
+        .terms
+        .iter()
+        .zip(reading.values(ctx, &r.calls, drive).await?)
+    {
+        values.push((t.name, v?));
+    }
     let total: f64 = values.iter().map(|(_, v)| f64::from(*v)).sum();
-    let (grad, other_grads) = ordered_grads(o, &grads);
+    let (grad, other_grads) = ordered_grads(o, &r.grads);
     Ok(Computed {
         value: Some(total as f32),
         elements: None,

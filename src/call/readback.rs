@@ -3,6 +3,7 @@
 
 use crate::context::GpuContext;
 use crate::error::Result;
+use crate::mapping::{Drive, Mapping};
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::status::{Check, Names, Status, STATUS_WORDS};
@@ -50,8 +51,18 @@ impl Parts {
     }
 }
 
-/// What [`LossCall::run`] returns.
+/// What [`LossCall::run`](super::LossCall::run) returns.
 #[derive(Debug)]
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let out = ctx.loss("mse")?.input(&x).target(&y).with_grad().run()?;
+/// let value = out.value.unwrap();
+/// let grad: Vec<f32> = ctx.download(out.grad.as_ref().unwrap())?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Computed {
     /// The reduced value; None for `Reduction::None`.
     pub value: Option<f32>,
@@ -68,10 +79,24 @@ pub struct Computed {
 }
 
 /// What [`LossCall::record`](super::LossCall::record) returns: everything stays on the GPU.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let mut enc = ctx.device().create_command_encoder(&Default::default());
+/// let rec = ctx.loss("mse")?.input(&x).target(&y).with_grad().record(&mut enc)?;
+/// // ... the optimiser step reads rec.value and rec.grad on the GPU ...
+/// ctx.queue().submit([enc.finish()]);
+/// rec.check()?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Recorded {
     /// Element 0 holds the reduced value (the sum for `Reduction::None`) once submitted.
     pub value: Tensor,
+    /// The per-element losses, when asked (as [`Computed::elements`]).
     pub elements: Option<Tensor>,
+    /// The gradient with respect to the first tensor, when asked (as [`Computed::grad`]).
     pub grad: Option<Tensor>,
     /// As [`Computed::other_grads`].
     pub other_grads: Vec<(&'static str, Tensor)>,
@@ -109,39 +134,117 @@ impl Recorded {
 
     /// After the encoder has been submitted: reads the GPU's checks (a few words) and turns
     /// a NaN or out-of-domain input into its error. Blocks until the GPU is done.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// ctx.queue().submit([enc.finish()]);
+    /// rec.check()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn check(&self) -> Result<()> {
-        // A composite's parts first: their data is what the caller gave.
-        self.parts.iter().try_for_each(Recorded::check)?;
-        let ctx = &self.ctx;
-        let _serial = ctx.gl_lock();
-        let bytes = 4 * STATUS_WORDS as u64;
-        let raw = ctx.scoped(|| {
-            let staging = ctx.staging(bytes)?;
-            let mut enc = ctx.encoder();
-            enc.copy_buffer_to_buffer(self.scratch.buffer(), 0, staging.buffer(), 0, bytes);
-            let idx = ctx.queue().submit([enc.finish()]);
-            ctx.map_read(&staging, bytes, idx)
-        })?;
-        match status_error(ctx, bytemuck::cast_slice(&raw), self) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        pollster::block_on(self.check_with(Drive::Block))
+    }
+
+    /// [`Recorded::check`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// pollster::block_on(rec.check_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
+    pub async fn check_async(&self) -> Result<()> {
+        self.check_with(Drive::Yield).await
     }
 
     /// Reads the reduced value back (blocking) after checking the status.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// let v = rec.read_value()?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn read_value(&self) -> Result<f32> {
-        self.check()?;
-        Ok(self.ctx.download(&self.value)?[0])
+        pollster::block_on(self.read_value_with(Drive::Block))
+    }
+
+    /// [`Recorded::read_value`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// # let mut enc = ctx.device().create_command_encoder(&Default::default());
+    /// # let rec = ctx.loss("mse")?.input(&x).target(&y).record(&mut enc)?;
+    /// # ctx.queue().submit([enc.finish()]);
+    /// let v = pollster::block_on(rec.read_value_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
+    pub async fn read_value_async(&self) -> Result<f32> {
+        self.read_value_with(Drive::Yield).await
+    }
+
+    async fn read_value_with(&self, drive: Drive) -> Result<f32> {
+        self.check_with(drive).await?;
+        Ok(self.ctx.download_with(&self.value, drive).await?[0])
+    }
+
+    /// A composite's parts (and theirs) first, then itself: their data is what the caller gave.
+    fn with_parts(&self) -> Vec<&Recorded> {
+        let mut all: Vec<&Recorded> = self.parts.iter().flat_map(Recorded::with_parts).collect();
+        all.push(self);
+        all
+    }
+
+    async fn check_with(&self, drive: Drive) -> Result<()> {
+        for r in self.with_parts() {
+            let ctx = &r.ctx;
+            let bytes = 4 * STATUS_WORDS as u64;
+            let mapping = {
+                let _serial = drive.gl_lock(ctx).await;
+                ctx.scoped(|| {
+                    let staging = ctx.staging(bytes)?;
+                    let mut enc = ctx.encoder();
+                    enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), 0, bytes);
+                    let idx = ctx.queue().submit([enc.finish()]);
+                    Ok(ctx.start_map(staging, bytes, idx))
+                })?
+            };
+            let raw = mapping.read(ctx, drive).await?;
+            if let Some(e) = status_error(ctx, bytemuck::cast_slice(&raw), r, drive).await {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
 
-/// Submits `enc` and reads back, in one mapping, each recorded call's value and the status
-/// words its kernels left: per call, its value or the error its data caused.
-pub(crate) fn read_recorded(
+/// Recorded calls' values and status words on their way back, in one mapping.
+pub(crate) struct Reading {
+    mapping: Mapping,
+    values_bytes: u64,
+}
+
+/// Submits `enc` with copies of each recorded call's value and the status words its kernels
+/// left into one staging buffer, and starts mapping it.
+pub(crate) fn submit_recorded(
     ctx: &GpuContext,
     mut enc: wgpu::CommandEncoder,
     recorded: &[Recorded],
-) -> Result<Vec<Result<f32>>> {
+) -> Result<Reading> {
     let status_bytes = 4 * STATUS_WORDS as u64;
     let values_bytes = (4 * recorded.len() as u64).next_multiple_of(16);
     let size = values_bytes + status_bytes * recorded.len() as u64;
@@ -159,31 +262,64 @@ pub(crate) fn read_recorded(
         enc.copy_buffer_to_buffer(r.scratch.buffer(), 0, staging.buffer(), at, status_bytes);
     }
     let idx = ctx.queue().submit([enc.finish()]);
-    let raw = ctx.map_read(&staging, size, idx)?;
-    let words: &[u32] = bytemuck::cast_slice(&raw);
-    Ok(recorded
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let at = (values_bytes / 4) as usize + i * STATUS_WORDS;
+    Ok(Reading {
+        mapping: ctx.start_map(staging, size, idx),
+        values_bytes,
+    })
+}
+
+/// [`submit_recorded`] and [`Reading::values`], blocking (`ctx.style_losses`).
+pub(crate) fn read_recorded(
+    ctx: &GpuContext,
+    enc: wgpu::CommandEncoder,
+    recorded: &[Recorded],
+) -> Result<Vec<Result<f32>>> {
+    let reading = submit_recorded(ctx, enc, recorded)?;
+    pollster::block_on(reading.values(ctx, recorded, Drive::Block))
+}
+
+impl Reading {
+    /// Per recorded call (those `submit_recorded` was given), its value or the error its
+    /// data caused, once the GPU is done.
+    pub(crate) async fn values(
+        self,
+        ctx: &GpuContext,
+        recorded: &[Recorded],
+        drive: Drive,
+    ) -> Result<Vec<Result<f32>>> {
+        let raw = self.mapping.read(ctx, drive).await?;
+        let words: &[u32] = bytemuck::cast_slice(&raw);
+        let mut out = Vec::with_capacity(recorded.len());
+        for (i, r) in recorded.iter().enumerate() {
+            let at = (self.values_bytes / 4) as usize + i * STATUS_WORDS;
             let status = &words[at..at + STATUS_WORDS];
-            match status_error(ctx, status, r) {
+            out.push(match status_error(ctx, status, r, drive).await {
                 Some(e) => Err(e),
                 None => Ok(f32::from_bits(words[i])),
-            }
-        })
-        .collect())
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// The error the GPU's status words report, if any, with the label of a bad row read back.
-fn status_error(ctx: &GpuContext, words: &[u32], r: &Recorded) -> Option<LossError> {
+async fn status_error(
+    ctx: &GpuContext,
+    words: &[u32],
+    r: &Recorded,
+    drive: Drive,
+) -> Option<LossError> {
     let mut status = Status::from_words(words);
     if let (Some(row), Some(labels)) = (status.first(Check::BadLabel), &r.labels) {
-        status.set_bad_label(read_label(ctx, labels, row).unwrap_or(i64::MIN));
+        status.set_bad_label(
+            read_label(ctx, labels, row, drive)
+                .await
+                .unwrap_or(i64::MIN),
+        );
     }
     for (check, weights) in &r.weights {
         if status.first(*check) == Some(0) {
-            if let Some(i) = first_bad_weight(ctx, weights) {
+            if let Some(i) = first_bad_weight(ctx, weights, drive).await {
                 status.set_first(*check, i);
             }
         }
@@ -192,7 +328,7 @@ fn status_error(ctx: &GpuContext, words: &[u32], r: &Recorded) -> Option<LossErr
         if status.first(*check).is_none() {
             continue;
         }
-        if let Ok(v) = ctx.download(source) {
+        if let Ok(v) = ctx.download_with(source, drive).await {
             match v.iter().position(|x| x.is_nan()) {
                 Some(i) => status.set_first(*check, i),
                 // NaN made from infinities (∞ − ∞): a value, as the reference gives it.
@@ -205,13 +341,13 @@ fn status_error(ctx: &GpuContext, words: &[u32], r: &Recorded) -> Option<LossErr
 
 /// The first weight that is not finite and non-negative, as the reference finds it (None if
 /// every weight is good, the total being what failed, or the buffer cannot be read).
-fn first_bad_weight(ctx: &GpuContext, weights: &Tensor) -> Option<usize> {
-    let w = ctx.download(weights).ok()?;
+async fn first_bad_weight(ctx: &GpuContext, weights: &Tensor, drive: Drive) -> Option<usize> {
+    let w = ctx.download_with(weights, drive).await.ok()?;
     w.iter().position(|x| !(x.is_finite() && *x >= 0.0))
 }
 
 /// One class label, read back for an error message (None if the buffer cannot be read).
-fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64) -> Option<i64> {
+async fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64, drive: Drive) -> Option<i64> {
     if !labels
         .buffer()
         .usage()
@@ -220,17 +356,24 @@ fn read_label(ctx: &GpuContext, labels: &Tensor, row: u64) -> Option<i64> {
         return None;
     }
     let size = labels.dtype().size();
-    let staging = ctx.staging(8).ok()?;
-    let mut enc = ctx.encoder();
-    enc.copy_buffer_to_buffer(
-        labels.buffer(),
-        labels.offset() + row * size,
-        staging.buffer(),
-        0,
-        size,
-    );
-    let idx = ctx.queue().submit([enc.finish()]);
-    let raw = ctx.map_read(&staging, size, idx).ok()?;
+    let mapping = {
+        let _serial = drive.gl_lock(ctx).await;
+        ctx.scoped(|| {
+            let staging = ctx.staging(8)?;
+            let mut enc = ctx.encoder();
+            enc.copy_buffer_to_buffer(
+                labels.buffer(),
+                labels.offset() + row * size,
+                staging.buffer(),
+                0,
+                size,
+            );
+            let idx = ctx.queue().submit([enc.finish()]);
+            Ok(ctx.start_map(staging, size, idx))
+        })
+        .ok()?
+    };
+    let raw = mapping.read(ctx, drive).await.ok()?;
     Some(match labels.dtype() {
         DType::I64 => i64::from_le_bytes(raw[..8].try_into().ok()?),
         _ => i64::from(i32::from_le_bytes(raw[..4].try_into().ok()?)),

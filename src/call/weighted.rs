@@ -24,7 +24,9 @@ pub struct WeightedSum<'a> {
 /// What a weighted sum computed: the total, each term's weighted value, and one gradient per
 /// distinct input tensor (in the order the terms first take them), on the GPU.
 pub struct SumComputed {
+    /// The total, Σ weight·term.
     pub value: f32,
+    /// Each term's weighted value, by its name.
     pub terms: Vec<(String, f32)>,
     /// (the input tensor, d value / d input) for each distinct input, with `with_grad`.
     pub grads: Vec<(Tensor, Tensor)>,

@@ -50,7 +50,7 @@ pub fn formula(name: &str, text: &str) -> Result<&'static Elementwise> {
 }
 
 /// The entry of a loss given as WGSL: `source` defines
-/// `fn custom_loss(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair` (VT is f32 or vec4<f32>;
+/// `fn custom_loss(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair` (VT is f32 or `vec4<f32>`;
 /// math.wgsl's helpers are in scope) and `twin` is its float64 value and derivative in x.
 /// `params` are (name, default), read as p.x, p.y, ...; `aux_default` is `a` where no extra
 /// tensor is given (None: the loss requires one). Whether the WGSL compiles is checked when

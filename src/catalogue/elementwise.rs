@@ -24,6 +24,7 @@ pub enum WgslFile {
 }
 
 impl WgslFile {
+    /// The file's WGSL source.
     pub fn wgsl(self) -> &'static str {
         match self {
             WgslFile::Regression => include_str!("../../shaders/regression.wgsl"),
@@ -41,8 +42,11 @@ impl WgslFile {
 /// A closed interval a tensor's values must lie in; anything else (NaN too) is an error.
 #[derive(Clone, Copy, Debug)]
 pub struct Domain {
+    /// The lowest value allowed.
     pub lo: f32,
+    /// The highest value allowed.
     pub hi: f32,
+    /// The interval as errors quote it.
     pub text: &'static str,
 }
 
@@ -58,12 +62,17 @@ pub enum Broadcast {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// An elementwise loss's extra tensor (gaussian_nll's `var`, bce_with_logits's `pos_weight`).
 pub struct Aux {
+    /// Its name.
     pub name: &'static str,
+    /// Whether the call must give it.
     pub required: bool,
     /// The value the loss sees when the tensor is absent.
     pub default: f32,
+    /// The shapes it may have besides the input's.
     pub broadcast: Broadcast,
+    /// The interval its values must lie in, if any.
     pub domain: Option<Domain>,
 }
 
@@ -91,9 +100,17 @@ pub enum Sampling {
 ///
 /// An entry is its address (`PartialEq`, `Hash`, and so the kernels' pipeline keys): the
 /// catalogue's are statics, a custom loss's is interned once per generated source.
+///
+/// ```
+/// let huber = gpu_loss::catalogue::elementwise("huber").unwrap();
+/// assert_eq!(huber.wgsl_fn, "huber");
+/// ```
 pub struct Elementwise {
+    /// The loss's catalogue name.
     pub name: &'static str,
+    /// Other names it answers to (`l1` for mae).
     pub aliases: &'static [&'static str],
+    /// The WGSL file its function is in.
     pub wgsl_file: WgslFile,
     /// The function in that file.
     pub wgsl_fn: &'static str,
@@ -101,11 +118,15 @@ pub struct Elementwise {
     pub cpu: ElementFn,
     /// In the order the WGSL reads them: p.x, p.y, p.z, p.w.
     pub params: &'static [ParamSpec],
+    /// Its extra tensor, if it has one.
     pub aux: Option<Aux>,
+    /// The interval `input` must lie in, if any (bce: [0, 1]).
     pub input_domain: Option<Domain>,
+    /// How report, bench and tests draw its tensors.
     pub sampling: Sampling,
     /// Takes `batchmean` (the sum over the rows' count): kl_div.
     pub batchmean: bool,
+    /// Whose definition it follows (PyTorch, Keras, a paper).
     pub follows: &'static str,
 }
 
@@ -146,6 +167,11 @@ const fn entry(
 
 use WgslFile::{Binary, Regression};
 
+/// The elementwise losses, in LOSSES.md's order.
+///
+/// ```
+/// assert_eq!(gpu_loss::catalogue::ELEMENTWISE[0].name, "mse");
+/// ```
 pub static ELEMENTWISE: &[Elementwise] = &[
     // A. Elementwise regression
     Elementwise {

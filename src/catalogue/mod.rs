@@ -28,10 +28,20 @@ use crate::params::{ParamSpec, Reduction};
 
 /// Any loss of the catalogue.
 #[derive(Clone, Copy, Debug)]
+///
+/// ```
+/// for loss in gpu_loss::catalogue::all() {
+///     println!("{} ({})", loss.name(), loss.follows());
+/// }
+/// ```
 pub enum Loss {
+    /// Sections A, B and kl_div.
     Elementwise(&'static Elementwise),
+    /// Section C's row losses.
     Row(&'static RowLoss),
+    /// Section E's objectives.
     Objective(&'static Objective),
+    /// Sections D, F and G.
     Structured(&'static Structured),
 }
 
@@ -47,6 +57,12 @@ impl Loss {
         }
     }
 
+    /// Its name.
+    ///
+    /// ```
+    /// let huber = gpu_loss::catalogue::find("huber").unwrap();
+    /// assert_eq!(huber.name(), "huber");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Loss::Elementwise(l) => l.name,
@@ -56,6 +72,7 @@ impl Loss {
         }
     }
 
+    /// Whose definition it follows (PyTorch, Keras, a paper).
     pub fn follows(self) -> &'static str {
         match self {
             Loss::Elementwise(l) => l.follows,
@@ -65,6 +82,12 @@ impl Loss {
         }
     }
 
+    /// Its parameters, with defaults and rules.
+    ///
+    /// ```
+    /// let huber = gpu_loss::catalogue::find("huber").unwrap();
+    /// assert_eq!(huber.params()[0].name, "delta");
+    /// ```
     pub fn params(self) -> &'static [ParamSpec] {
         match self {
             Loss::Elementwise(l) => l.params,

@@ -11,28 +11,42 @@ use crate::params::{ParamSpec, Rule};
 /// `one_minus` (a similarity made a loss: splatting's D-SSIM).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Term {
+    /// The term's name (as `Computed::terms` reports it).
     pub name: &'static str,
     /// An elementwise function (`TERMS`, mae), `cross_entropy` or `ssim`.
     pub loss: &'static str,
+    /// The objective's tensor the term reads as its input.
     pub input: &'static str,
     /// None: the term reads its input only.
     pub target: Option<&'static str>,
+    /// Its weight in the sum.
     pub weight: f64,
     /// Parameters of `loss` other than its defaults, as `--param` would give them.
     pub params: &'static [(&'static str, &'static str)],
+    /// Whether the term is `weight · (1 − mean)`.
     pub one_minus: bool,
 }
 
 /// An objective: its terms from its resolved parameters (catalogue order).
 #[derive(Debug)]
+///
+/// ```
+/// let o = gpu_loss::catalogue::OBJECTIVES.iter().find(|o| o.name == "pix2pix_generator").unwrap();
+/// let terms = (o.terms)(&[100.0, 0.0, 1.0]);
+/// assert_eq!(terms.len(), 2);
+/// ```
 pub struct Objective {
+    /// The loss's catalogue name.
     pub name: &'static str,
     /// Its tensors, all required, in LOSSES.md's order.
     pub tensors: &'static [TensorSpec],
     /// The tensors that get a gradient (the predictions), in the order `other_grads` follows.
     pub grads: &'static [&'static str],
+    /// Its parameters, in catalogue order.
     pub params: &'static [ParamSpec],
+    /// Its terms, from its resolved parameters.
     pub terms: fn(&[f64]) -> Vec<Term>,
+    /// Whose definition it follows.
     pub follows: &'static str,
 }
 
@@ -41,6 +55,7 @@ pub const DISCRIMINATOR_KINDS: Rule = Rule::OneOf {
     words: &["standard", "lsgan", "wgan", "hinge"],
     text: "one of standard, lsgan, wgan, hinge",
 };
+/// The generator's kinds (`kind` of gan_generator, `gan` of the image-to-image objectives).
 pub const GENERATOR_KINDS: Rule = Rule::OneOf {
     words: &["non_saturating", "minimax", "lsgan", "wgan", "hinge"],
     text: "one of non_saturating, minimax, lsgan, wgan, hinge",
@@ -143,6 +158,11 @@ const fn domains(name: &'static str) -> TensorSpec {
     TensorSpec::floats(name, "[N]", Draw::Labels(Extent::ClassLabels)).holding(Holds::ClassIndices)
 }
 
+/// Section E's objectives, in LOSSES.md's order.
+///
+/// ```
+/// assert!(gpu_loss::catalogue::OBJECTIVES.iter().any(|o| o.name == "pix2pix_generator"));
+/// ```
 pub static OBJECTIVES: &[Objective] = &[
     Objective {
         name: "gan_discriminator",

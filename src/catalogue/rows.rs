@@ -34,8 +34,15 @@ impl RowKernel {
 
 /// A row loss (section C).
 #[derive(Debug)]
+///
+/// ```
+/// let ce = gpu_loss::catalogue::ROWS.iter().find(|l| l.name == "cross_entropy").unwrap();
+/// assert!(ce.takes("weight"));
+/// ```
 pub struct RowLoss {
+    /// The loss's catalogue name.
     pub name: &'static str,
+    /// The row kernel that runs it.
     pub kernel: RowKernel,
     /// In the order the kernel reads them (seg.params.x, .y, ...).
     pub params: &'static [ParamSpec],
@@ -43,7 +50,9 @@ pub struct RowLoss {
     pub tensors: &'static [TensorSpec],
     /// The tensors that get a gradient, in order (the first is `grad`).
     pub grads: &'static [&'static str],
+    /// Its float64 twin.
     pub twin: Twin,
+    /// Whose definition it follows.
     pub follows: &'static str,
 }
 
@@ -53,6 +62,7 @@ impl RowLoss {
         self.grads.iter().copied()
     }
 
+    /// Whether it takes a tensor of this name.
     pub fn takes(&self, tensor: &str) -> bool {
         self.tensors.iter().any(|t| t.name == tensor)
     }
@@ -98,6 +108,11 @@ const PROBABILITY_ROWS: &[TensorSpec] = &[
     uniform_rows("target", 0.0, 1.0),
 ];
 
+/// Section C's row losses, in LOSSES.md's order.
+///
+/// ```
+/// assert!(gpu_loss::catalogue::ROWS.iter().any(|l| l.name == "cross_entropy"));
+/// ```
 pub static ROWS: &[RowLoss] = &[
     RowLoss {
         name: "cross_entropy",

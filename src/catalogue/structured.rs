@@ -27,20 +27,33 @@ pub enum StructuredKernel {
 }
 
 #[derive(Debug)]
+/// A loss with a kernel of its own (sections D, F and G).
+///
+/// ```
+/// let ssim = gpu_loss::catalogue::STRUCTURED.iter().find(|s| s.name == "ssim").unwrap();
+/// assert!(ssim.takes("input"));
+/// ```
 pub struct Structured {
+    /// The loss's catalogue name.
     pub name: &'static str,
+    /// The kernel that runs it.
     pub kernel: StructuredKernel,
     /// Its tensors, required first, in LOSSES.md's order.
     pub tensors: &'static [TensorSpec],
     /// The tensors that get a gradient, in order.
     pub grads: &'static [&'static str],
+    /// Its parameters, in the order the kernel reads them.
     pub params: &'static [ParamSpec],
+    /// The reductions it takes.
     pub reductions: &'static [Reduction],
+    /// Its float64 twin.
     pub twin: Twin,
+    /// Whose definition it follows.
     pub follows: &'static str,
 }
 
 impl Structured {
+    /// Whether it takes a tensor of this name.
     pub fn takes(&self, tensor: &str) -> bool {
         self.tensors.iter().any(|t| t.name == tensor)
     }
@@ -83,6 +96,11 @@ const fn weights(name: &'static str, extent: Extent) -> TensorSpec {
     TensorSpec::floats(name, "[n]", Draw::Uniform(0.1, 1.0, extent)).optional()
 }
 
+/// Sections D, F and G, in LOSSES.md's order.
+///
+/// ```
+/// assert!(gpu_loss::catalogue::STRUCTURED.iter().any(|s| s.name == "ssim"));
+/// ```
 pub static STRUCTURED: &[Structured] = &[
     Structured {
         name: "total_variation",

@@ -4,6 +4,7 @@
 /// What a tensor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holds {
+    /// float32 values.
     Floats,
     /// Class indices, int32 or int64.
     ClassIndices,
@@ -80,12 +81,22 @@ pub enum Draw {
 
 /// One tensor of a row loss, objective or structured loss.
 #[derive(Clone, Copy, Debug)]
+///
+/// ```
+/// let ce = gpu_loss::catalogue::find("cross_entropy").unwrap();
+/// let target = ce.tensor("target").unwrap();
+/// assert!(target.required);
+/// ```
 pub struct TensorSpec {
+    /// Its LOSSES.md name.
     pub name: &'static str,
+    /// Whether a call must give it.
     pub required: bool,
+    /// What it holds.
     pub holds: Holds,
     /// The shape, as `list` prints it.
     pub shape: &'static str,
+    /// How report, bench and tests draw it.
     pub draw: Draw,
 }
 
@@ -101,10 +112,12 @@ impl TensorSpec {
         }
     }
 
+    /// The same tensor, holding `holds`.
     pub const fn holding(self, holds: Holds) -> TensorSpec {
         TensorSpec { holds, ..self }
     }
 
+    /// The same tensor, optional.
     pub const fn optional(self) -> TensorSpec {
         TensorSpec {
             required: false,

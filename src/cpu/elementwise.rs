@@ -21,10 +21,12 @@ fn sign(v: f64) -> f64 {
     }
 }
 
+/// log(1 + eˣ), without overflow.
 pub fn softplus(z: f64) -> f64 {
     z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
+/// 1 / (1 + e⁻ᶻ), without overflow.
 pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
@@ -34,16 +36,19 @@ pub fn sigmoid(z: f64) -> f64 {
     }
 }
 
+/// mse: (loss, d loss / d x) of one element.
 pub fn mse(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let e = x - y;
     (e * e, 2.0 * e)
 }
 
+/// mae: (loss, d loss / d x) of one element.
 pub fn mae(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let e = x - y;
     (e.abs(), sign(e))
 }
 
+/// smooth_l1 (`p[0]` = beta): (loss, d loss / d x) of one element.
 pub fn smooth_l1(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     let (beta, e) = (p[0], x - y);
     if e.abs() < beta {
@@ -53,6 +58,7 @@ pub fn smooth_l1(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     }
 }
 
+/// huber (`p[0]` = delta): (loss, d loss / d x) of one element.
 pub fn huber(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     let (delta, e) = (p[0], x - y);
     if e.abs() <= delta {
@@ -62,12 +68,14 @@ pub fn huber(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     }
 }
 
+/// charbonnier (`p[0]` = eps): (loss, d loss / d x) of one element.
 pub fn charbonnier(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     let e = x - y;
     let r = (e * e + p[0] * p[0]).sqrt();
     (r, e / r)
 }
 
+/// msle: (loss, d loss / d x) of one element.
 pub fn msle(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     const EPS: f64 = 1e-7;
     let d = (x.max(EPS) + 1.0).ln() - (y.max(EPS) + 1.0).ln();
@@ -86,12 +94,14 @@ pub fn log_cosh(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     (v, e.tanh())
 }
 
+/// cauchy (`p[0]` = c): (loss, d loss / d x) of one element.
 pub fn cauchy(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     let c = p[0];
     let u = (x - y) / c;
     ((u * u).ln_1p(), 2.0 * u / (c * (1.0 + u * u)))
 }
 
+/// mape: (loss, d loss / d x) of one element.
 pub fn mape(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let e = x - y;
     let d = y.abs().max(1e-7);
@@ -149,12 +159,14 @@ fn signed_label(y: f64) -> f64 {
     }
 }
 
+/// hinge: (loss, d loss / d x) of one element.
 pub fn hinge(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let t = signed_label(y);
     let m = 1.0 - t * x;
     (m.max(0.0), if m > 0.0 { -t } else { 0.0 })
 }
 
+/// squared_hinge: (loss, d loss / d x) of one element.
 pub fn squared_hinge(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let t = signed_label(y);
     let m = (1.0 - t * x).max(0.0);
@@ -184,6 +196,7 @@ pub fn focal(x: f64, y: f64, _a: f64, p: &[f64]) -> (f64, f64) {
     (v, g)
 }
 
+/// soft_margin: (loss, d loss / d x) of one element.
 pub fn soft_margin(x: f64, y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     let z = -y * x;
     (softplus(z), -y * sigmoid(z))
@@ -218,14 +231,17 @@ pub fn neg_log_1m_d_probs(x: f64, _y: f64, a: f64, p: &[f64]) -> (f64, f64) {
     bce(x, 0.0, a, p)
 }
 
+/// (x − 1)², an objective's LSGAN term on real outputs.
 pub fn square_from_one(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     ((x - 1.0).powi(2), 2.0 * (x - 1.0))
 }
 
+/// x², an objective's LSGAN term on fake outputs.
 pub fn square(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     (x * x, 2.0 * x)
 }
 
+/// x itself (an objective's WGAN term; the sum of terms).
 pub fn identity(x: f64, _y: f64, _a: f64, _p: &[f64]) -> (f64, f64) {
     (x, 1.0)
 }

@@ -55,7 +55,7 @@ pub fn ssim(
 }
 
 /// PSNR per image, 10·log10(L² / mse) over its C·H·W values: `mean` over images or `none`
-/// ([N]). mse = 0 gives +inf and a zero gradient for that image.
+/// (`[N]`). mse = 0 gives +inf and a zero gradient for that image.
 pub fn psnr(
     x: &[f64],
     y: &[f64],

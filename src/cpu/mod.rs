@@ -17,9 +17,13 @@ use crate::status::{Check, Status};
 
 /// The tensors of one elementwise call, in any float type.
 pub struct Inputs<'a, T> {
+    /// The predictions.
     pub input: &'a [T],
+    /// The targets.
     pub target: &'a [T],
+    /// Per-element weights, if given.
     pub weight: Option<&'a [T]>,
+    /// The extra tensor (`var`, `pos_weight`), if given.
     pub aux: Option<&'a [T]>,
 }
 
@@ -27,11 +31,16 @@ pub struct Inputs<'a, T> {
 /// (for `none`), and the gradient of the reduced loss with respect to `input` when asked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuResult {
+    /// The reduced value; None for `none`.
     pub value: Option<f64>,
+    /// The per-element losses, for `none`.
     pub elements: Option<Vec<f64>>,
+    /// The gradient with respect to `input`, when asked.
     pub grad: Option<Vec<f64>>,
 }
 
+/// The float64 reference of a validated elementwise call (the GPU kernel's shape: same
+/// checks, same errors), with the gradient when `grad` is true.
 pub fn evaluate<T: Copy + Into<f64>>(
     p: &Problem,
     t: &Inputs<'_, T>,
@@ -114,6 +123,7 @@ pub struct Compensated {
 }
 
 impl Compensated {
+    /// Adds one term.
     pub fn add(&mut self, v: f64) {
         let s = self.hi + v;
         if self.hi.abs() >= v.abs() {
@@ -124,6 +134,7 @@ impl Compensated {
         self.hi = s;
     }
 
+    /// The sum.
     pub fn value(self) -> f64 {
         if self.hi.is_infinite() {
             self.hi

@@ -16,8 +16,11 @@ use crate::status::Names;
 /// losses for `none` with their shape, and each gradient by its tensor's name.
 #[derive(Clone, Debug)]
 pub struct NamedResult {
+    /// The reduced value; None for `none`.
     pub value: Option<f64>,
+    /// For `none`: the per-element or per-row losses, with their shape.
     pub out: Option<(Vec<usize>, Vec<f64>)>,
+    /// Each gradient, by its tensor's name.
     pub grads: Vec<(&'static str, Vec<f64>)>,
     /// An objective's terms: each one's contribution to `value`.
     pub terms: Vec<(&'static str, f64)>,

@@ -284,9 +284,13 @@ pub fn style_loss(
 
 /// One layer for [`style_loss_layers`]: features F, style features S, their shape, weight w_l.
 pub struct StyleLayer<'a> {
+    /// The features F.
     pub input: &'a [f64],
+    /// The style features S.
     pub target: &'a [f64],
+    /// Their shape, `[C, M]` or `[B, C, M]`.
     pub shape: &'a [usize],
+    /// The layer's weight w_l.
     pub weight: f64,
 }
 

@@ -14,17 +14,24 @@ use crate::tensor::element_count;
 /// One call of a twin: its tensors by LOSSES.md name, its parameters resolved in catalogue
 /// order (NaN stands for "none"), its reduction.
 pub struct TwinCall<'a> {
+    /// The loss's name.
     pub loss: &'static str,
+    /// Its tensors by name.
     pub tensors: &'a [(String, Array)],
+    /// Its parameters, resolved in catalogue order.
     pub params: &'a [f64],
+    /// The reduction.
     pub reduction: Reduction,
 }
 
 /// What a twin returns: the reduced value (None for `none`), the per-row or per-element
 /// losses for `none` with their shape, and the gradients in the entry's `grads` order.
 pub struct TwinResult {
+    /// The reduced value; None for `none`.
     pub value: Option<f64>,
+    /// For `none`: the per-row or per-element losses, with their shape.
     pub out: Option<(Vec<usize>, Vec<f64>)>,
+    /// The gradients, in the entry's `grads` order.
     pub grads: Vec<Vec<f64>>,
 }
 
@@ -51,6 +58,7 @@ impl<'a> TwinCall<'a> {
         Ok(Some(a))
     }
 
+    /// The tensor by this name, or the missing-tensor error.
     pub fn need(&self, name: &'static str) -> Result<&'a Array> {
         self.get(name)?.ok_or(LossError::MissingTensor {
             loss: self.loss,
@@ -109,6 +117,7 @@ fn by_rows(x: &Array, r: RowResult) -> TwinResult {
     }
 }
 
+/// cross_entropy's float64 twin.
 pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let p = c.params;
     let opts = CrossEntropy {
@@ -135,6 +144,7 @@ pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// nll's float64 twin.
 pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let weight = c.get("weight")?.map(Array::floats);
@@ -144,6 +154,7 @@ pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// sparse_categorical_cross_entropy's float64 twin.
 pub fn sparse_categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let labels = c.labels("target")?;
@@ -152,6 +163,7 @@ pub fn sparse_categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> 
     Ok(by_rows(a, r))
 }
 
+/// categorical_cross_entropy's float64 twin.
 pub fn categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -159,6 +171,7 @@ pub fn categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// js_div's float64 twin.
 pub fn js_div(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -167,6 +180,7 @@ pub fn js_div(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// cosine_similarity's float64 twin.
 pub fn cosine_similarity(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -174,12 +188,14 @@ pub fn cosine_similarity(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// dice's float64 twin.
 pub fn dice(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
     Ok(by_rows(a, rows::dice(&x, classes, &y, c.reduction)?))
 }
 
+/// cosine_embedding's float64 twin.
 pub fn cosine_embedding(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input1")?;
     let (x2, labels) = (c.floats("input2")?, c.floats("target")?);
@@ -187,6 +203,7 @@ pub fn cosine_embedding(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// triplet_margin's float64 twin.
 pub fn triplet_margin(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("anchor")?;
     let (pos, neg) = (c.floats("positive")?, c.floats("negative")?);
@@ -205,6 +222,7 @@ pub fn triplet_margin(c: &TwinCall<'_>) -> Result<TwinResult> {
     Ok(by_rows(a, r))
 }
 
+/// total_variation's float64 twin.
 pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
     let x = c.need("input")?;
     let r = structured::total_variation(&x.floats(), &x.shape, c.params[0], c.reduction)?;
@@ -215,6 +233,7 @@ pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
     })
 }
 
+/// wasserstein_1d's float64 twin.
 pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u")?, c.need("v")?);
     let (_, classes) = structured::histogram_rows(&u.shape, &v.shape)?;
@@ -228,6 +247,7 @@ pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
     })
 }
 
+/// wasserstein_1d_samples's float64 twin.
 pub fn wasserstein_1d_samples(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u_values")?, c.need("v_values")?);
     let weights = |name| c.get(name).map(|w| w.map(Array::floats));
@@ -264,6 +284,7 @@ pub fn gram(c: &TwinCall<'_>) -> Result<TwinResult> {
     })
 }
 
+/// style_loss's float64 twin.
 pub fn style_loss(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (x, t) = (c.need("input")?, c.need("target")?);
     let r = structured::style_loss(&x.floats(), &t.floats(), &x.shape, c.reduction)?;

@@ -5,9 +5,13 @@ use super::expr::{integer_exponent, pow_f64, Cond, Expr, Op};
 
 /// The values a tree reads at one element.
 pub struct Env<'a> {
+    /// The prediction.
     pub x: f64,
+    /// The target.
     pub y: f64,
+    /// The extra tensor's value.
     pub a: f64,
+    /// The parameters.
     pub p: &'a [f64],
 }
 

@@ -138,13 +138,21 @@ pub struct Cond {
 /// parameters (by index: p.x, p.y, p.z, p.w in WGSL).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// A number.
     Num(f64),
+    /// The prediction `x`.
     X,
+    /// The target `y`.
     Y,
+    /// The extra tensor's value `a`.
     A,
+    /// A parameter, by index.
     Param(usize),
+    /// Negation.
     Neg(Box<Expr>),
+    /// A binary operation.
     Bin(Op, Box<Expr>, Box<Expr>),
+    /// A function of one argument.
     Call(Func, Box<Expr>),
     /// select(cond, then, otherwise): `then` where cond holds.
     Select(Box<Cond>, Box<Expr>, Box<Expr>),
@@ -153,6 +161,7 @@ pub enum Expr {
 use Expr::Num;
 
 impl Expr {
+    /// Its value, if it is a number.
     pub fn num(&self) -> Option<f64> {
         match self {
             Num(v) => Some(*v),

@@ -40,7 +40,9 @@ pub const MAX_LEN: usize = 10_000;
 /// A formula that cannot be a loss: where (column, 1-based) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FormulaError {
+    /// The column (in characters) where it went wrong.
     pub column: usize,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -67,12 +69,14 @@ pub struct Formula {
     pub uses_aux: bool,
     /// `a`'s value where no tensor is given (None: one is required when `a` is read).
     pub aux_default: Option<f64>,
+    /// The loss's expression.
     pub value: Expr,
     /// d value / d x.
     pub grad: Expr,
 }
 
 impl Formula {
+    /// Parses a formula, or says where and why it cannot.
     pub fn parse(text: &str) -> Result<Formula, FormulaError> {
         if text.chars().count() > MAX_LEN {
             return Err(FormulaError::new(

@@ -11,21 +11,33 @@ use crate::tensor::element_count;
 /// Where element i finds its extra tensor (var, pos_weight): at ((i / div) % modulo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuxLayout {
-    /// Same shape as the input: element i reads aux[i].
+    /// Same shape as the input: element i reads `aux[i]`.
     Full,
     /// Broadcast: element i reads aux[(i / div) % modulo].
-    Broadcast { div: u32, modulo: u32 },
+    Broadcast {
+        /// Elements sharing one aux value in a run.
+        div: u32,
+        /// The aux tensor's length.
+        modulo: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
+/// One validated call of an elementwise loss: what its kernel needs, parameters resolved.
 pub struct Problem {
+    /// The catalogue entry.
     pub loss: &'static Elementwise,
+    /// The input's shape.
     pub shape: Vec<usize>,
+    /// Its element count.
     pub n: usize,
     /// Resolved parameters, in catalogue order.
     pub params: Vec<f64>,
+    /// Whether a `weight` tensor was given.
     pub has_weight: bool,
+    /// Where elements find the extra tensor (`var`, `pos_weight`), if given.
     pub aux: Option<AuxLayout>,
+    /// The reduction.
     pub reduction: Reduction,
     /// A weight on the reduced loss and its gradient (a term's, in an objective); 1 otherwise.
     pub scale: f64,
@@ -33,9 +45,13 @@ pub struct Problem {
 
 /// The shapes a caller passes; None for an absent optional tensor.
 pub struct Shapes<'a> {
+    /// The input's shape.
     pub input: &'a [usize],
+    /// The target's shape.
     pub target: &'a [usize],
+    /// The weight's shape, if given.
     pub weight: Option<&'a [usize]>,
+    /// The extra tensor's shape, if given.
     pub aux: Option<&'a [usize]>,
 }
 
@@ -43,6 +59,7 @@ pub struct Shapes<'a> {
 pub const MAX_ELEMENTS: usize = u32::MAX as usize - 1;
 
 impl Problem {
+    /// Validates shapes, parameters and reduction against the entry: the call, or the typed error.
     pub fn new(
         loss: &'static Elementwise,
         shapes: Shapes<'_>,

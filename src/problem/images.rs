@@ -32,12 +32,19 @@ fn images(loss: &'static Structured, x: &Tensor, y: &Tensor) -> Result<ImageDims
 /// the window's taps in float32 (as pytorch_msssim builds them) and the constants.
 #[derive(Clone, Debug)]
 pub struct SsimProblem {
+    /// The catalogue entry.
     pub loss: &'static Structured,
+    /// The image planes' dimensions.
     pub dims: ImageDims,
+    /// The resolved parameters.
     pub params: SsimParams,
+    /// The Gaussian window's taps.
     pub taps: Vec<f32>,
+    /// (k1 · data_range)².
     pub c1: f32,
+    /// (k2 · data_range)².
     pub c2: f32,
+    /// The reduction.
     pub reduction: Reduction,
 }
 
@@ -117,6 +124,7 @@ impl SsimProblem {
         }
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }
@@ -125,17 +133,24 @@ impl SsimProblem {
 /// One call of psnr: `images` of `per_image` elements each.
 #[derive(Clone, Debug)]
 pub struct PsnrProblem {
+    /// The catalogue entry.
     pub loss: &'static Structured,
+    /// Images (the leading axes).
     pub images: usize,
+    /// Elements per image.
     pub per_image: usize,
-    /// One plane's height and width.
+    /// One plane's height.
     pub height: usize,
+    /// One plane's width.
     pub width: usize,
+    /// The values' range (1 for [0, 1], 255 for bytes).
     pub data_range: f64,
+    /// The reduction.
     pub reduction: Reduction,
 }
 
 impl PsnrProblem {
+    /// Validates the tensors, parameters and reduction: the call, or the typed error.
     pub fn new(
         loss: &'static Structured,
         x: &Tensor,
@@ -157,6 +172,7 @@ impl PsnrProblem {
         })
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }

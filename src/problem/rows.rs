@@ -12,7 +12,9 @@ use crate::tensor::DType;
 /// cross_entropy's targets: class indices `[N]` (int32 or int64) or probabilities `[N, C]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
+    /// Class indices of this dtype, one per row.
     Index(DType),
+    /// Class probabilities, the input's shape.
     Probs,
 }
 
@@ -20,19 +22,29 @@ pub enum TargetKind {
 /// sparse_categorical_cross_entropy.
 #[derive(Clone, Debug)]
 pub struct CrossEntropyProblem {
+    /// The catalogue entry.
     pub loss: &'static RowLoss,
+    /// Its row kernel.
     pub kernel: RowKernel,
     /// The input's shape; its last axis is the classes.
     pub shape: Vec<usize>,
+    /// Rows (the product of the leading axes).
     pub rows: usize,
+    /// Classes (the last axis).
     pub classes: usize,
+    /// What the target holds.
     pub target: TargetKind,
+    /// Whether class weights were given.
     pub has_weight: bool,
     /// The label whose rows count for nothing (None: every row counts).
     pub ignore_index: Option<i64>,
+    /// Label smoothing in [0, 1].
     pub label_smoothing: f64,
+    /// The z-loss weight (Liger-Kernel); 0 for none.
     pub z_loss: f64,
+    /// Logit soft-capping (Liger-Kernel), if given.
     pub softcap: Option<f64>,
+    /// The reduction.
     pub reduction: Reduction,
     /// A weight on the reduced loss and its gradient (a term's, in an objective); 1 otherwise.
     pub scale: f64,
@@ -41,11 +53,14 @@ pub struct CrossEntropyProblem {
 /// A tensor as the validation sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorShape<'a> {
+    /// Its shape.
     pub shape: &'a [usize],
+    /// Its dtype.
     pub dtype: DType,
 }
 
 impl CrossEntropyProblem {
+    /// Validates the tensors, parameters and reduction: the call, or the typed error.
     pub fn new(
         loss: &'static RowLoss,
         input: TensorShape<'_>,
@@ -129,6 +144,7 @@ impl CrossEntropyProblem {
         })
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names {
             aux: "weight",
@@ -141,16 +157,22 @@ impl CrossEntropyProblem {
 /// `input` and `target` of one shape `[..., C]`.
 #[derive(Clone, Debug)]
 pub struct RowStatsProblem {
+    /// The catalogue entry.
     pub loss: &'static RowLoss,
+    /// The input's shape.
     pub shape: Vec<usize>,
+    /// Rows (the product of the leading axes).
     pub rows: usize,
+    /// Elements per row (the last axis).
     pub classes: usize,
     /// Resolved parameters, in catalogue order.
     pub params: Vec<f64>,
+    /// The reduction.
     pub reduction: Reduction,
 }
 
 impl RowStatsProblem {
+    /// Validates the tensors, parameters and reduction: the call, or the typed error.
     pub fn new(
         loss: &'static RowLoss,
         input: TensorShape<'_>,
@@ -182,6 +204,7 @@ impl RowStatsProblem {
         })
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, self.classes)
     }
@@ -192,15 +215,21 @@ impl RowStatsProblem {
 /// cosine_embedding float32 labels `target` of the rows' shape.
 #[derive(Clone, Debug)]
 pub struct TupleProblem {
+    /// The catalogue entry.
     pub loss: &'static RowLoss,
+    /// The tensors' shape.
     pub shape: Vec<usize>,
+    /// Rows (the product of the leading axes).
     pub rows: usize,
+    /// Elements per row (the last axis).
     pub classes: usize,
     /// How many tensors get a gradient (2 or 3).
     pub tensors: usize,
+    /// Whether it takes ±1 labels (cosine_embedding's `target`).
     pub has_labels: bool,
     /// Resolved parameters, in catalogue order.
     pub params: Vec<f64>,
+    /// The reduction.
     pub reduction: Reduction,
 }
 

@@ -13,16 +13,24 @@ use crate::tensor::{element_count, DType, Tensor};
 /// pixel its right and down terms (the input's shape); `mean` divides by the element count.
 #[derive(Clone, Debug)]
 pub struct TvProblem {
+    /// The catalogue entry.
     pub loss: &'static Structured,
+    /// The input's shape.
     pub shape: Vec<usize>,
+    /// Its element count.
     pub n: usize,
+    /// Plane height (the second-to-last axis).
     pub height: usize,
+    /// Plane width (the last axis).
     pub width: usize,
+    /// The power each difference is raised to.
     pub power: f64,
+    /// The reduction.
     pub reduction: Reduction,
 }
 
 impl TvProblem {
+    /// Validates the input, parameters and reduction: the call, or the typed error.
     pub fn new(
         loss: &'static Structured,
         shape: &[usize],
@@ -60,6 +68,7 @@ impl TvProblem {
         }
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }
@@ -68,15 +77,22 @@ impl TvProblem {
 /// One call of wasserstein_1d: `u` and `v` of one shape [..., C], rows of weights.
 #[derive(Clone, Debug)]
 pub struct WassersteinProblem {
+    /// The catalogue entry.
     pub loss: &'static Structured,
+    /// The tensors' shape.
     pub shape: Vec<usize>,
+    /// Histograms (the product of the leading axes).
     pub rows: usize,
+    /// Bins per histogram (the last axis).
     pub classes: usize,
+    /// The bins' spacing.
     pub dx: f64,
+    /// The reduction.
     pub reduction: Reduction,
 }
 
 impl WassersteinProblem {
+    /// Validates the tensors, parameters and reduction: the call, or the typed error.
     pub fn new(
         loss: &'static Structured,
         u: &Tensor,
@@ -100,6 +116,7 @@ impl WassersteinProblem {
         })
     }
 
+    /// The names its GPU checks report errors in.
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
@@ -118,18 +135,26 @@ impl WassersteinProblem {
 /// wasserstein_1d_samples' tensors: the two sample sets and their optional weights.
 #[derive(Clone, Copy)]
 pub struct SampleSets<'a> {
+    /// The first sample set.
     pub u: &'a Tensor,
+    /// The second sample set.
     pub v: &'a Tensor,
+    /// Weights of `u`'s samples, if given.
     pub u_weights: Option<&'a Tensor>,
+    /// Weights of `v`'s samples, if given.
     pub v_weights: Option<&'a Tensor>,
 }
 
 /// One call: `n` samples of u and `m` of v, each set weighted or not.
 #[derive(Clone, Debug)]
 pub struct SamplesProblem {
+    /// The catalogue entry.
     pub loss: &'static Structured,
+    /// Samples in `u`.
     pub n: usize,
+    /// Samples in `v`.
     pub m: usize,
+    /// The reduction.
     pub reduction: Reduction,
 }
 

@@ -96,7 +96,7 @@ pub fn check_scales(
 }
 
 /// ms_ssim per image (the mean over its channels of Π_s relu(m_s)^w_s): `mean` over images or
-/// `none` ([N]). Padding valid only; min(H, W) must exceed (window − 1)·16.
+/// `none` (`[N]`). Padding valid only; min(H, W) must exceed (window − 1)·16.
 pub fn ms_ssim(
     x: &[f64],
     y: &[f64],

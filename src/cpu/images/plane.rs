@@ -9,9 +9,13 @@ use crate::tensor::element_count;
 /// The image axes of a section G tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageDims {
+    /// Images (the product of the leading axes).
     pub images: usize,
+    /// Channels per image.
     pub channels: usize,
+    /// Plane height.
     pub height: usize,
+    /// Plane width.
     pub width: usize,
 }
 
@@ -64,11 +68,17 @@ pub fn gaussian_window(size: usize, sigma: f64) -> Vec<f64> {
 /// splatting); otherwise valid, an (H − window + 1) × (W − window + 1) map (pytorch_msssim).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SsimParams {
+    /// The Gaussian window's side (odd).
     pub window: usize,
+    /// The Gaussian's standard deviation.
     pub sigma: f64,
+    /// SSIM's K1.
     pub k1: f64,
+    /// SSIM's K2.
     pub k2: f64,
+    /// The values' range.
     pub data_range: f64,
+    /// Zero padding (`same`) rather than valid windows.
     pub same: bool,
 }
 

@@ -9,19 +9,25 @@ use crate::cpu::Compensated;
 use crate::error::{LossError, Result};
 use crate::params::{no_batchmean, Reduction, Rule};
 
-/// cross_entropy's target: class indices [N], or probabilities [N, C].
+/// cross_entropy's target: class indices `[N]`, or probabilities `[N, C]`.
 #[derive(Clone, Copy, Debug)]
 pub enum ClassTarget<'a> {
+    /// Class indices, one per row.
     Index(&'a [i64]),
+    /// Class probabilities, rows × classes.
     Probs(&'a [f64]),
 }
 
 /// cross_entropy's parameters (LOSSES.md defaults through `Default`).
 #[derive(Clone, Copy, Debug)]
 pub struct CrossEntropy {
+    /// The label whose rows count for nothing.
     pub ignore_index: i64,
+    /// Label smoothing in [0, 1].
     pub label_smoothing: f64,
+    /// The z-loss weight; 0 for none.
     pub z_loss: f64,
+    /// Logit soft-capping, if any.
     pub softcap: Option<f64>,
 }
 

@@ -14,12 +14,12 @@ pub(super) const KERAS_EPSILON: f64 = 1e-7;
 pub struct RowResult {
     /// The reduced value; None for `Reduction::None`.
     pub value: Option<f64>,
-    /// For `Reduction::None`: the per-row losses [N] (kl_div: the per-element terms [N·C]).
+    /// For `Reduction::None`: the per-row losses `[N]` (kl_div: the per-element terms `[N·C]`).
     pub rows: Option<Vec<f64>>,
     /// The gradient of the reduced loss (for `none`: of the sum of the unreduced losses) with
     /// respect to each prediction tensor, each of that tensor's length, in the order the loss
-    /// names them: [input] for most; [input1, input2] for cosine_embedding;
-    /// [anchor, positive, negative] for triplet_margin.
+    /// names them: `[input]` for most; `[input1, input2]` for cosine_embedding;
+    /// `[anchor, positive, negative]` for triplet_margin.
     pub grads: Vec<Vec<f64>>,
 }
 
