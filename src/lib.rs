@@ -140,7 +140,8 @@ pub mod timing;
 pub mod tuning;
 mod uploads;
 
-pub use call::{Computed, IntoLossCall, LossCall, Recorded, SumComputed, WeightedSum};
+pub use call::weighted::{SumComputed, WeightedSum};
+pub use call::{Computed, IntoLossCall, LossCall, Recorded};
 pub use call::{StyleLayer, StyleLosses};
 pub use context::{adapters, GpuContext};
 pub use error::{LossError, Result};

@@ -24,11 +24,10 @@ mod readback;
 mod request;
 mod rows;
 mod structured;
-mod weighted;
+pub mod weighted;
 
 pub use gram::{StyleLayer, StyleLosses};
 pub use readback::{Computed, Recorded};
-pub use weighted::{SumComputed, WeightedSum};
 
 use crate::catalogue::Loss;
 use crate::context::GpuContext;

@@ -1,6 +1,6 @@
 //! Tokens of a formula, each with its column (1-based, in characters) for error messages.
 
-use super::FormulaError;
+use super::error::FormulaError;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tok {

@@ -15,50 +15,18 @@
 //! This module depends on nothing else of the crate; the catalogue builds entries from it.
 
 mod diff;
+mod error;
 mod eval;
 mod expr;
 mod lex;
 mod parse;
 mod wgsl;
 
+pub use error::{FormulaError, MAX_DERIVATIVE_NODES, MAX_LEN, MAX_NODES, MAX_PARAMS};
 pub use eval::Env;
 pub use expr::Expr;
 pub use parse::functions;
 pub use wgsl::FN_NAME;
-
-use std::fmt;
-
-/// Parameters travel in the kernel's one vec4 of parameters.
-pub const MAX_PARAMS: usize = 4;
-/// Operations a formula may build (definitions counted where used).
-pub const MAX_NODES: usize = 1000;
-/// Operations its derivative may grow to.
-pub const MAX_DERIVATIVE_NODES: usize = 1_000_000;
-/// Characters a formula may have.
-pub const MAX_LEN: usize = 10_000;
-
-/// A formula that cannot be a loss: where (column, 1-based) and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FormulaError {
-    /// The column (in characters) where it went wrong.
-    pub column: usize,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl FormulaError {
-    pub(crate) fn new(column: usize, message: String) -> FormulaError {
-        FormulaError { column, message }
-    }
-}
-
-impl fmt::Display for FormulaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {}: {}", self.column, self.message)
-    }
-}
-
-impl std::error::Error for FormulaError {}
 
 /// A parsed formula: its parameters, the extra tensor's use, the loss and its derivative.
 #[derive(Clone, Debug)]

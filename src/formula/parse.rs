@@ -12,9 +12,9 @@
 //! atom     := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
 //! ```
 
+use super::error::{FormulaError, MAX_NODES, MAX_PARAMS};
 use super::expr::{self as e, Cmp, Cond, Expr, Func, Op};
 use super::lex::{lex, Tok, Token};
-use super::{FormulaError, MAX_NODES, MAX_PARAMS};
 
 /// What the parser reads: the parameters (name, default) in order, the extra tensor's
 /// default if declared, and the loss.
