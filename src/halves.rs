@@ -105,6 +105,29 @@ impl GpuContext {
         Ok(bytemuck::pod_collect_to_vec(&raw))
     }
 
+    /// [`GpuContext::download_f16`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload_f16(&[gpu_loss::half::f16::ONE], &[1])?;
+    /// let halves = pollster::block_on(ctx.download_f16_async(&x))?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
+    pub async fn download_f16_async(&self, tensor: &Tensor) -> Result<Vec<f16>> {
+        let raw = self
+            .download_bytes_with(tensor, &[DType::F16], Drive::Yield)
+            .await?;
+        Ok(bytemuck::pod_collect_to_vec(&raw))
+    }
+
+    /// [`GpuContext::download_bf16`] as a future that polls the device without blocking.
+    pub async fn download_bf16_async(&self, tensor: &Tensor) -> Result<Vec<bf16>> {
+        let raw = self
+            .download_bytes_with(tensor, &[DType::BF16], Drive::Yield)
+            .await?;
+        Ok(bytemuck::pod_collect_to_vec(&raw))
+    }
+
     /// `tensor`'s values as a new tensor of float `dtype`, converted on the GPU: widened
     /// exactly, or rounded to nearest even (f32 → f16 past 65504 gives infinity; a NaN stays
     /// NaN). The same dtype is a copy.

@@ -352,3 +352,93 @@ fn futures_and_handles_are_send_and_sync() {
     send(&rec.read_value_async());
     send(&ctx.eval_async(&gpu_loss::losses::Mse, &x, &x));
 }
+
+/// Half tensors read back asynchronously: every value as the blocking download gives it, at
+/// an odd length (the last word holds one half).
+#[test]
+fn half_downloads_async_match_the_blocking_ones() {
+    use gpu_loss::half::{bf16, f16};
+    for t in defaults() {
+        let ctx = &t.ctx;
+        let n = 257;
+        let values: Vec<f32> = (0..n).map(|i| (i as f32 - 128.0) / 7.0).collect();
+        let h: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
+        let b: Vec<bf16> = values.iter().map(|&v| bf16::from_f32(v)).collect();
+        let (ht, bt) = (
+            ctx.upload_f16(&h, &[n]).unwrap(),
+            ctx.upload_bf16(&b, &[n]).unwrap(),
+        );
+        let got_h = pollster::block_on(ctx.download_f16_async(&ht)).unwrap();
+        let got_b = pollster::block_on(ctx.download_bf16_async(&bt)).unwrap();
+        assert_eq!(got_h, h, "{}", t.name);
+        assert_eq!(got_b, b, "{}", t.name);
+        assert_eq!(got_h, ctx.download_f16(&ht).unwrap());
+        // A tensor of another dtype is refused, as by the blocking call.
+        assert!(pollster::block_on(ctx.download_f16_async(&bt)).is_err());
+    }
+}
+
+/// A weighted sum and style_loss, awaited: the same bits as their blocking calls, gradients
+/// included.
+#[test]
+fn weighted_sums_and_style_losses_async_give_the_blocking_bits() {
+    for t in defaults() {
+        let ctx = &t.ctx;
+        let n = 1031;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let y: Vec<f32> = (0..n)
+            .map(|i| ((i * 53) % 97) as f32 / 40.0 - 1.2)
+            .collect();
+        let (xt, yt) = (ctx.upload(&x, &[n]).unwrap(), ctx.upload(&y, &[n]).unwrap());
+        let sum = || {
+            ctx.weighted_sum()
+                .term(
+                    "fit",
+                    0.5,
+                    ctx.custom("c", "log(1 + (x - y)^2)")
+                        .unwrap()
+                        .input(&xt)
+                        .target(&yt),
+                )
+                .term("l1", 2.0, ctx.loss("mae").unwrap().input(&xt).target(&yt))
+                .with_grad()
+        };
+        let blocking = sum().run().unwrap();
+        let awaited = pollster::block_on(sum().run_async()).unwrap();
+        assert_eq!(
+            blocking.value.to_bits(),
+            awaited.value.to_bits(),
+            "{}",
+            t.name
+        );
+        let (gb, ga) = (&blocking.grads[0].1, &awaited.grads[0].1);
+        assert_eq!(
+            ctx.download(gb).unwrap(),
+            ctx.download(ga).unwrap(),
+            "{}",
+            t.name
+        );
+
+        let f = ctx.upload(&x[..1024], &[4, 256]).unwrap();
+        let s = ctx.upload(&y[..1024], &[4, 256]).unwrap();
+        let layers = [gpu_loss::StyleLayer {
+            input: &f,
+            target: &s,
+            weight: 10.0,
+        }];
+        let blocking = ctx.style_loss(&layers, true).unwrap();
+        let awaited = pollster::block_on(ctx.style_loss_async(&layers, true)).unwrap();
+        assert_eq!(
+            blocking.value.to_bits(),
+            awaited.value.to_bits(),
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            ctx.download(&blocking.grads[0]).unwrap(),
+            ctx.download(&awaited.grads[0]).unwrap()
+        );
+    }
+}

@@ -8,13 +8,14 @@
 //! (symmetric), another tiled product.
 
 use super::outputs::{self, outputs};
-use super::readback::{read_recorded, Parts, Recorded};
+use super::readback::{submit_recorded, Parts, Recorded};
 use super::request::{Output, Request};
 use super::{elementwise, structured};
 use crate::catalogue::{self, Loss, Structured, StructuredKernel};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::kernel::matmul::{self, Matrix};
+use crate::mapping::Drive;
 use crate::params::Reduction;
 use crate::problem::structured::feature_dims;
 use crate::status::{Check, Names, SCRATCH_HEADER_BYTES};
@@ -266,6 +267,24 @@ impl GpuContext {
     /// # Ok::<(), gpu_loss::LossError>(())
     /// ```
     pub fn style_loss(&self, layers: &[StyleLayer<'_>], with_grad: bool) -> Result<StyleLosses> {
+        pollster::block_on(self.style_loss_with(layers, with_grad, Drive::Block))
+    }
+
+    /// [`GpuContext::style_loss`] as a future that polls the device without blocking.
+    pub async fn style_loss_async(
+        &self,
+        layers: &[StyleLayer<'_>],
+        with_grad: bool,
+    ) -> Result<StyleLosses> {
+        self.style_loss_with(layers, with_grad, Drive::Yield).await
+    }
+
+    async fn style_loss_with(
+        &self,
+        layers: &[StyleLayer<'_>],
+        with_grad: bool,
+        drive: Drive,
+    ) -> Result<StyleLosses> {
         if layers.is_empty() {
             return Err(LossError::Usage(
                 "style_loss: no layers given (it needs at least one)".into(),
@@ -291,38 +310,43 @@ impl GpuContext {
             .iter()
             .find(|s| s.kernel == StructuredKernel::StyleLoss)
             .expect("style_loss is in the catalogue");
-        let _serial = self.gl_lock();
-        self.scoped(|| {
-            let mut enc = self.encoder();
-            let mut recorded = Vec::with_capacity(layers.len());
-            let mut grads = Vec::new();
-            for (i, l) in layers.iter().enumerate() {
-                let grad = with_grad
-                    .then(|| self.scratch_tensor(l.input.shape().to_vec()))
-                    .transpose()?;
-                let mut layer = Request::new(Loss::Structured(style_loss));
-                layer.input = Some(l.input);
-                layer.target = Some(l.target);
-                layer.scale = l.weight;
-                if let Some(g) = &grad {
-                    layer.grad = Output::Into(g);
+        let (recorded, grads, reading) = {
+            let _serial = drive.gl_lock(self).await;
+            self.scoped(|| {
+                let mut enc = self.encoder();
+                let mut recorded = Vec::with_capacity(layers.len());
+                let mut grads = Vec::new();
+                for (i, l) in layers.iter().enumerate() {
+                    let grad = with_grad
+                        .then(|| self.scratch_tensor(l.input.shape().to_vec()))
+                        .transpose()?;
+                    let mut layer = Request::new(Loss::Structured(style_loss));
+                    layer.input = Some(l.input);
+                    layer.target = Some(l.target);
+                    layer.scale = l.weight;
+                    if let Some(g) = &grad {
+                        layer.grad = Output::Into(g);
+                    }
+                    let value = outputs::value_tensor(self, None)?;
+                    let parts =
+                        record(self, &layer, style_loss, &mut enc, &value).map_err(in_layer(i))?;
+                    recorded.push(Recorded::new(self, value, parts));
+                    grads.extend(grad);
                 }
-                let value = outputs::value_tensor(self, None)?;
-                let parts =
-                    record(self, &layer, style_loss, &mut enc, &value).map_err(in_layer(i))?;
-                recorded.push(Recorded::new(self, value, parts));
-                grads.extend(grad);
-            }
-            let mut values = Vec::with_capacity(layers.len());
-            for (i, v) in read_recorded(self, enc, &recorded)?.into_iter().enumerate() {
-                values.push(v.map_err(in_layer(i))?);
-            }
-            let total: f64 = values.iter().map(|&v| f64::from(v)).sum();
-            Ok(StyleLosses {
-                value: total as f32,
-                layers: values,
-                grads,
-            })
+                let reading = submit_recorded(self, enc, &recorded)?;
+                Ok((recorded, grads, reading))
+            })?
+        };
+        let mut values = Vec::with_capacity(layers.len());
+        let read = reading.values(self, &recorded, drive).await?;
+        for (i, v) in read.into_iter().enumerate() {
+            values.push(v.map_err(in_layer(i))?);
+        }
+        let total: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        Ok(StyleLosses {
+            value: total as f32,
+            layers: values,
+            grads,
         })
     }
 }

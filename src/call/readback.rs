@@ -268,16 +268,6 @@ pub(crate) fn submit_recorded(
     })
 }
 
-/// [`submit_recorded`] and [`Reading::values`], blocking (`ctx.style_losses`).
-pub(crate) fn read_recorded(
-    ctx: &GpuContext,
-    enc: wgpu::CommandEncoder,
-    recorded: &[Recorded],
-) -> Result<Vec<Result<f32>>> {
-    let reading = submit_recorded(ctx, enc, recorded)?;
-    pollster::block_on(reading.values(ctx, recorded, Drive::Block))
-}
-
 impl Reading {
     /// Per recorded call (those `submit_recorded` was given), its value or the error its
     /// data caused, once the GPU is done.

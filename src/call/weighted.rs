@@ -5,12 +5,13 @@
 //! it, later ones add to it in their own pass.
 
 use super::family;
-use super::readback::read_recorded;
+use super::readback::submit_recorded;
 use super::request::Output;
 use super::LossCall;
 use crate::catalogue::Loss;
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
+use crate::mapping::Drive;
 use crate::params::Reduction;
 use crate::tensor::Tensor;
 
@@ -59,8 +60,18 @@ impl<'a> WeightedSum<'a> {
         self
     }
 
-    /// Runs every term (one submission) and reads back their values.
+    /// Runs every term (one submission) and reads back their values, blocking until the GPU
+    /// is done.
     pub fn run(self) -> Result<SumComputed> {
+        pollster::block_on(self.run_with(Drive::Block))
+    }
+
+    /// [`WeightedSum::run`] as a future that polls the device without blocking.
+    pub async fn run_async(self) -> Result<SumComputed> {
+        self.run_with(Drive::Yield).await
+    }
+
+    async fn run_with(self, drive: Drive) -> Result<SumComputed> {
         let ctx = self.ctx;
         let mut requests = Vec::with_capacity(self.terms.len());
         for (name, weight, call) in self.terms {
@@ -96,50 +107,58 @@ impl<'a> WeightedSum<'a> {
             req.grad = Output::No;
             requests.push((name, req));
         }
-        let _serial = ctx.gl_lock();
-        ctx.scoped(|| {
-            // One gradient per distinct input window, allocated before any term borrows it.
-            let mut grads: Vec<(Tensor, Tensor)> = Vec::new();
-            if self.grad {
-                for (_, req) in &requests {
-                    let input = req.input.expect("checked above");
-                    if !grads.iter().any(|(t, _)| t.same_window(input)) {
-                        let g = ctx.scratch_tensor(input.shape().to_vec())?;
-                        grads.push((input.clone(), g));
+        let grad = self.grad;
+        let (grads, calls, reading) = {
+            let _serial = drive.gl_lock(ctx).await;
+            ctx.scoped(|| {
+                // One gradient per distinct input window, allocated before any term borrows it.
+                let mut grads: Vec<(Tensor, Tensor)> = Vec::new();
+                if grad {
+                    for (_, req) in &requests {
+                        let input = req.input.expect("checked above");
+                        if !grads.iter().any(|(t, _)| t.same_window(input)) {
+                            let g = ctx.scratch_tensor(input.shape().to_vec())?;
+                            grads.push((input.clone(), g));
+                        }
                     }
                 }
-            }
-            let values = ctx.scratch_tensor(vec![requests.len()])?;
-            let mut enc = ctx.encoder();
-            let mut written = vec![false; grads.len()];
-            let mut calls = Vec::with_capacity(requests.len());
-            for (i, (_, req)) in requests.iter().enumerate() {
-                let mut term = req.clone();
-                if let Some(input) = req.input.filter(|_| self.grad) {
-                    let k = grads
-                        .iter()
-                        .position(|(t, _)| t.same_window(input))
-                        .expect("allocated above");
-                    term.grad = if written[k] {
-                        Output::AddTo(&grads[k].1)
-                    } else {
-                        Output::Into(&grads[k].1)
-                    };
-                    written[k] = true;
+                let values = ctx.scratch_tensor(vec![requests.len()])?;
+                let mut enc = ctx.encoder();
+                let mut written = vec![false; grads.len()];
+                let mut calls = Vec::with_capacity(requests.len());
+                for (i, (_, req)) in requests.iter().enumerate() {
+                    let mut term = req.clone();
+                    if let Some(input) = req.input.filter(|_| grad) {
+                        let k = grads
+                            .iter()
+                            .position(|(t, _)| t.same_window(input))
+                            .expect("allocated above");
+                        term.grad = if written[k] {
+                            Output::AddTo(&grads[k].1)
+                        } else {
+                            Output::Into(&grads[k].1)
+                        };
+                        written[k] = true;
+                    }
+                    // Errors name the term's loss and tensors, as its own call's would.
+                    calls.push(family::record(ctx, &term, &mut enc, values.element(i)?)?);
                 }
-                // Errors name the term's loss and tensors, as its own call's would.
-                calls.push(family::record(ctx, &term, &mut enc, values.element(i)?)?);
-            }
-            let mut terms = Vec::with_capacity(requests.len());
-            for ((name, _), v) in requests.iter().zip(read_recorded(ctx, enc, &calls)?) {
-                terms.push((name.clone(), v?));
-            }
-            let total: f64 = terms.iter().map(|(_, v)| f64::from(*v)).sum();
-            Ok(SumComputed {
-                value: total as f32,
-                terms,
-                grads,
-            })
+                let reading = submit_recorded(ctx, enc, &calls)?;
+                Ok((grads, calls, reading))
+            })?
+        };
+        let mut terms = Vec::with_capacity(requests.len());
+        for ((name, _), v) in requests
+            .iter()
+            .zip(reading.values(ctx, &calls, drive).await?)
+        {
+            terms.push((name.clone(), v?));
+        }
+        let total: f64 = terms.iter().map(|(_, v)| f64::from(*v)).sum();
+        Ok(SumComputed {
+            value: total as f32,
+            terms,
+            grads,
         })
     }
 }
