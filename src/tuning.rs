@@ -57,6 +57,12 @@ pub struct Tuning {
 
 impl Tuning {
     /// The settings for a device, from what its adapter says it is.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let hand_picked = gpu_loss::Tuning::for_device(ctx.adapter_info(), ctx.features(), ctx.limits());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn for_device(
         info: &wgpu::AdapterInfo,
         features: wgpu::Features,
@@ -93,6 +99,15 @@ impl Tuning {
     }
 
     /// The same settings, brought within what the device supports.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let mut t = ctx.tuning();
+    /// t.workgroup_size = 100_000; // more than any device allows
+    /// let t = t.fit(ctx.adapter_info(), ctx.features(), ctx.limits());
+    /// assert!(t.workgroup_size <= ctx.limits().max_compute_invocations_per_workgroup);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn fit(
         mut self,
         info: &wgpu::AdapterInfo,
@@ -177,6 +192,10 @@ impl TuneFamily {
     pub const ALL: [TuneFamily; 2] = [TuneFamily::Elementwise, TuneFamily::Rows];
 
     /// As the command line and the cache say it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::TuneFamily::Rows.name(), "rows");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             TuneFamily::Elementwise => "elementwise",
@@ -205,6 +224,11 @@ pub enum TuningMode {
 impl TuningMode {
     /// `GPU_LOSS_TUNING` (off, cached, retune); `Cached` when unset. An unknown value is an
     /// error naming the variable.
+    ///
+    /// ```
+    /// // GPU_LOSS_TUNING unset: Cached.
+    /// let mode = gpu_loss::TuningMode::from_env().unwrap_or(gpu_loss::TuningMode::Cached);
+    /// ```
     pub fn from_env() -> std::result::Result<TuningMode, String> {
         match std::env::var("GPU_LOSS_TUNING") {
             Err(_) => Ok(TuningMode::Cached),
@@ -214,6 +238,12 @@ impl TuningMode {
     }
 
     /// The mode of this name.
+    ///
+    /// ```
+    /// use gpu_loss::TuningMode;
+    /// assert_eq!(TuningMode::parse("retune"), Some(TuningMode::Retune));
+    /// assert_eq!(TuningMode::parse("fast"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<TuningMode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "off" => Some(TuningMode::Off),
@@ -321,6 +351,12 @@ impl Settings {
 
 /// `GPU_LOSS_CACHE_DIR`, else the platform cache directory (`$XDG_CACHE_HOME`, ~/.cache,
 /// ~/Library/Caches, %LOCALAPPDATA%), + `gpu-loss/tuning.json`; None where there is neither.
+///
+/// ```
+/// if let Some(file) = gpu_loss::tuning::default_cache() {
+///     assert!(file.ends_with("tuning.json"));
+/// }
+/// ```
 pub fn default_cache() -> Option<PathBuf> {
     let dir = match std::env::var_os("GPU_LOSS_CACHE_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),

@@ -234,11 +234,26 @@ pub(crate) fn decide(
 impl GpuContext {
     /// The settings a call of `family` runs with now: the tuned choice once made, else the
     /// hand-picked ones (a family is tuned at its first call).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// use gpu_loss::TuneFamily;
+    /// let settings = ctx.tuning_for(TuneFamily::Rows); // e.g. "wg 64 · blocked×8 · ..."
+    /// println!("{settings}");
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning_for(&self, family: TuneFamily) -> Tuning {
         self.inner.settings.of(family)
     }
 
     /// The settings `loss`'s kernels run with now (for reports: which settings ran).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let loss = gpu_loss::catalogue::find("cross_entropy").unwrap();
+    /// let ran = ctx.tuning_of(loss);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning_of(&self, loss: crate::catalogue::Loss) -> Tuning {
         loss.tuned_family()
             .map_or_else(|| self.tuning(), |f| self.tuning_for(f))
@@ -246,11 +261,23 @@ impl GpuContext {
 
     /// Where launch settings come from (`GPU_LOSS_TUNING` gives the default). Families decide
     /// again at their next call; a `Tuning` set with `set_tuning` still wins.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// ctx.set_tuning_mode(gpu_loss::TuningMode::Off); // the hand-picked settings, never timed
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn set_tuning_mode(&self, mode: TuningMode) {
         self.inner.settings.set_mode(mode);
     }
 
     /// How this context chooses its launch settings.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// assert_eq!(ctx.tuning_mode(), gpu_loss::TuningMode::Cached); // unless GPU_LOSS_TUNING says
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning_mode(&self) -> TuningMode {
         self.inner.settings.mode()
     }
@@ -258,11 +285,26 @@ impl GpuContext {
     /// The file tuned settings are cached in (None: kept in memory only). The default is
     /// `$GPU_LOSS_CACHE_DIR/tuning.json`, else `gpu-loss/tuning.json` in the platform cache
     /// directory.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// ctx.set_tuning_cache(Some("/tmp/my-tuning.json".into()));
+    /// ctx.set_tuning_cache(None); // choices in memory only
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn set_tuning_cache(&self, file: Option<std::path::PathBuf>) {
         self.inner.settings.set_cache(file);
     }
 
     /// The file tuned settings are cached in, if any.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// if let Some(file) = ctx.tuning_cache() {
+    ///     println!("tuned settings are cached in {}", file.display());
+    /// }
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn tuning_cache(&self) -> Option<std::path::PathBuf> {
         self.inner.settings.cache()
     }

@@ -140,6 +140,15 @@ impl GpuContext {
     /// from the cache, by a search (the candidates and their times), or the defaults.
     /// `retune` searches whatever the mode and the cache say, and caches the choice. A context
     /// whose `Tuning` was set with `set_tuning` keeps running it.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// use gpu_loss::TuneFamily;
+    /// for report in ctx.autotune(&TuneFamily::ALL, false) {
+    ///     println!("{}: {} ({})", report.family.name(), report.chosen, report.source.name());
+    /// }
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn autotune(&self, families: &[TuneFamily], retune: bool) -> Vec<TuneReport> {
         let _serial = self.gl_lock();
         families

@@ -38,6 +38,20 @@ impl GpuContext {
     /// custom losses), e.g. `ctx.weighted_sum().term("fit", 1.0, ctx.custom("c",
     /// "log(1 + (x - y)^2)")?.input(&x).target(&y)).term("l1", 0.1,
     /// ctx.loss("mae")?.input(&x).target(&z)).with_grad().run()?`.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx
+    ///     .weighted_sum()
+    ///     .term("fit", 1.0, ctx.custom("log_sq", "log(1 + (x - y)^2)")?.input(&x).target(&y))
+    ///     .term("l1", 0.1, ctx.loss("mae")?.input(&x).target(&y))
+    ///     .with_grad()
+    ///     .run()?;
+    /// let (total, d_dx) = (out.value, &out.grads[0].1);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn weighted_sum(&self) -> WeightedSum<'_> {
         WeightedSum {
             ctx: self,
@@ -49,12 +63,29 @@ impl GpuContext {
 
 impl<'a> WeightedSum<'a> {
     /// Adds `weight` × the reduced value of `call` (its reduction: mean or sum), named `name`.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let sum = ctx.weighted_sum().term("mse", 0.5, ctx.loss("mse")?.input(&x).target(&y));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn term(mut self, name: &str, weight: f64, call: LossCall<'a>) -> Self {
         self.terms.push((name.to_string(), weight, call));
         self
     }
 
     /// Also compute the gradient with respect to each term's input.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx.weighted_sum().term("l1", 1.0, ctx.loss("mae")?.input(&x).target(&y)).with_grad().run()?;
+    /// assert_eq!(out.grads.len(), 1); // one per distinct input tensor
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn with_grad(mut self) -> Self {
         self.grad = true;
         self
@@ -62,11 +93,29 @@ impl<'a> WeightedSum<'a> {
 
     /// Runs every term (one submission) and reads back their values, blocking until the GPU
     /// is done.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let out = ctx.weighted_sum().term("l1", 2.0, ctx.loss("mae")?.input(&x).target(&y)).run()?;
+    /// println!("{} = {:?}", out.value, out.terms);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn run(self) -> Result<SumComputed> {
         pollster::block_on(self.run_with(Drive::Block))
     }
 
     /// [`WeightedSum::run`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+    /// let sum = ctx.weighted_sum().term("l1", 2.0, ctx.loss("mae")?.input(&x).target(&y));
+    /// let out = pollster::block_on(sum.run_async())?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn run_async(self) -> Result<SumComputed> {
         self.run_with(Drive::Yield).await
     }
