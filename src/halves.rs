@@ -41,16 +41,36 @@ pub(crate) fn widen<H: Half>(raw: &[u8]) -> Vec<f32> {
 
 impl GpuContext {
     /// Copies f16 values into a new GPU tensor (two to a u32 word).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// use gpu_loss::half::f16;
+    /// let x = ctx.upload_f16(&[f16::from_f32(0.5), f16::from_f32(-2.0)], &[2])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload_f16(&self, data: &[f16], shape: &[usize]) -> Result<Tensor> {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::F16)
     }
 
     /// Copies bf16 values into a new GPU tensor (two to a u32 word).
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// use gpu_loss::half::bf16;
+    /// let logits = ctx.upload_bf16(&[bf16::from_f32(1.5); 6], &[2, 3])?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload_bf16(&self, data: &[bf16], shape: &[usize]) -> Result<Tensor> {
         self.upload_bytes(bytemuck::cast_slice(data), data.len(), shape, DType::BF16)
     }
 
     /// f32 values rounded (to nearest even) to `dtype` on the host, then uploaded.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload_as(&[0.1, 0.2, 0.3], &[3], gpu_loss::DType::BF16)?; // rounded on the host
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn upload_as(&self, data: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
         match dtype {
             DType::F16 => {
@@ -67,6 +87,13 @@ impl GpuContext {
 
     /// Reads a float tensor back to the host as f32 (f16 and bf16 widened, exactly),
     /// blocking until the GPU is done.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload(&[0.5, 2.0], &[2])?;
+    /// assert_eq!(ctx.download(&x)?, vec![0.5, 2.0]);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn download(&self, tensor: &Tensor) -> Result<Vec<f32>> {
         pollster::block_on(self.download_with(tensor, Drive::Block))
     }
@@ -94,12 +121,26 @@ impl GpuContext {
     }
 
     /// Reads an f16 tensor back to the host.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload_as(&[0.5], &[1], gpu_loss::DType::F16)?;
+    /// assert_eq!(ctx.download_f16(&x)?[0].to_f32(), 0.5);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn download_f16(&self, tensor: &Tensor) -> Result<Vec<f16>> {
         let raw = self.download_bytes(tensor, &[DType::F16])?;
         Ok(bytemuck::pod_collect_to_vec(&raw))
     }
 
     /// Reads a bf16 tensor back to the host.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload_as(&[0.5], &[1], gpu_loss::DType::BF16)?;
+    /// assert_eq!(ctx.download_bf16(&x)?[0].to_f32(), 0.5);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn download_bf16(&self, tensor: &Tensor) -> Result<Vec<bf16>> {
         let raw = self.download_bytes(tensor, &[DType::BF16])?;
         Ok(bytemuck::pod_collect_to_vec(&raw))
@@ -121,6 +162,13 @@ impl GpuContext {
     }
 
     /// [`GpuContext::download_bf16`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload_as(&[0.5], &[1], gpu_loss::DType::BF16)?;
+    /// let halves = pollster::block_on(ctx.download_bf16_async(&x))?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn download_bf16_async(&self, tensor: &Tensor) -> Result<Vec<bf16>> {
         let raw = self
             .download_bytes_with(tensor, &[DType::BF16], Drive::Yield)
@@ -131,6 +179,13 @@ impl GpuContext {
     /// `tensor`'s values as a new tensor of float `dtype`, converted on the GPU: widened
     /// exactly, or rounded to nearest even (f32 → f16 past 65504 gives infinity; a NaN stays
     /// NaN). The same dtype is a copy.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload(&[0.1, 0.2, 0.3], &[3])?;
+    /// let halves = ctx.cast(&x, gpu_loss::DType::BF16)?; // rounded to nearest even on the GPU
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn cast(&self, tensor: &Tensor, dtype: DType) -> Result<Tensor> {
         let _serial = self.gl_lock();
         let name = || format!("cast of {:?}", tensor.shape());

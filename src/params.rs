@@ -84,6 +84,12 @@ pub enum ParamValue {
 
 impl ParamValue {
     /// Reads a command-line value: a number, `true`/`false`, or else a word.
+    ///
+    /// ```
+    /// use gpu_loss::ParamValue;
+    /// assert_eq!(ParamValue::parse("0.5"), ParamValue::Number(0.5));
+    /// assert_eq!(ParamValue::parse("true"), ParamValue::Bool(true));
+    /// ```
     pub fn parse(s: &str) -> ParamValue {
         match s {
             "true" => ParamValue::Bool(true),
@@ -160,6 +166,10 @@ pub enum Rule {
 
 impl Rule {
     /// The rule as errors quote it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::params::Rule::Finite.describe(), "a finite number");
+    /// ```
     pub fn describe(self) -> &'static str {
         match self {
             Rule::Finite => "a finite number",
@@ -255,6 +265,14 @@ impl ParamSpec {
 /// Resolves the given (name, value) pairs against a loss's parameter list: unknown names and
 /// values that break a rule are errors; missing ones take their default. The result is in the
 /// order of `specs`, which is the order the kernel reads them in.
+///
+/// ```
+/// use gpu_loss::{catalogue, params, ParamValue};
+/// let huber = catalogue::find("huber").unwrap();
+/// let values = params::resolve("huber", huber.params(), &[("delta".into(), ParamValue::Number(0.5))])?;
+/// assert_eq!(values, vec![0.5]);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn resolve(
     loss: &'static str,
     specs: &'static [ParamSpec],
@@ -295,6 +313,12 @@ fn names(specs: &[ParamSpec]) -> String {
 }
 
 /// The losses that take none, sum or mean only (every one but the elementwise kl_div).
+///
+/// ```
+/// use gpu_loss::{params, Reduction};
+/// assert!(params::no_batchmean("mse", Reduction::Mean).is_ok());
+/// assert!(params::no_batchmean("mse", Reduction::BatchMean).is_err());
+/// ```
 pub fn no_batchmean(loss: &'static str, reduction: Reduction) -> crate::Result<()> {
     if reduction == Reduction::BatchMean {
         return Err(crate::LossError::Reduction {

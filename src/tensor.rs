@@ -33,6 +33,12 @@ pub enum DType {
 
 impl DType {
     /// The error for a tensor of `loss` that must hold float32 and holds this.
+    ///
+    /// ```
+    /// use gpu_loss::DType;
+    /// assert!(DType::F32.expect_f32("mse", "input").is_ok());
+    /// assert!(DType::BF16.expect_f32("ssim", "input").is_err()); // a typed error naming both
+    /// ```
     pub fn expect_f32(self, loss: &str, tensor: &str) -> Result<()> {
         if self == DType::F32 {
             return Ok(());
@@ -44,6 +50,12 @@ impl DType {
     }
 
     /// The error for a tensor of `loss` that must hold floats (f32, f16 or bf16).
+    ///
+    /// ```
+    /// use gpu_loss::DType;
+    /// assert!(DType::F16.expect_float("mse", "input").is_ok());
+    /// assert!(DType::I64.expect_float("mse", "input").is_err());
+    /// ```
     pub fn expect_float(self, loss: &str, tensor: &str) -> Result<()> {
         if self.is_float() {
             return Ok(());
@@ -55,11 +67,19 @@ impl DType {
     }
 
     /// f32, f16 or bf16.
+    ///
+    /// ```
+    /// assert!(gpu_loss::DType::BF16.is_float() && !gpu_loss::DType::I32.is_float());
+    /// ```
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F16 | DType::BF16)
     }
 
     /// f16 or bf16: two values to a u32 word.
+    ///
+    /// ```
+    /// assert!(gpu_loss::DType::F16.is_half() && !gpu_loss::DType::F32.is_half());
+    /// ```
     pub fn is_half(self) -> bool {
         matches!(self, DType::F16 | DType::BF16)
     }
@@ -204,6 +224,18 @@ impl Tensor {
 
     /// Wraps values of another type (f16 or bf16 values; class labels: i32 or i64), as
     /// [`Tensor::wrap`]. Halves may start at any even byte offset.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: None,
+    ///     size: 64,
+    ///     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+    ///     mapped_at_creation: false,
+    /// });
+    /// let logits = gpu_loss::Tensor::wrap_typed(&buffer, 2, &[3, 5], gpu_loss::DType::BF16)?;
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn wrap_typed(
         buffer: &wgpu::Buffer,
         offset: u64,
@@ -372,6 +404,13 @@ impl Tensor {
     }
 
     /// The texture this tensor reads in place, if it is a texture's planes.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload(&[1.0, 2.0], &[2])?;
+    /// assert!(x.texture().is_none()); // a buffer tensor
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn texture(&self) -> Option<&TextureSource> {
         self.texture.as_deref()
     }

@@ -24,6 +24,10 @@ pub enum Clock {
 
 impl Clock {
     /// As reports say it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::timing::Clock::WallTime.name(), "wall time");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Clock::GpuTimestamps => "gpu timestamps",
@@ -33,6 +37,12 @@ impl Clock {
 }
 
 /// How this device's work is timed: timestamps where it has them.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// println!("times by {}", gpu_loss::timing::clock(&ctx).name());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn clock(ctx: &GpuContext) -> Clock {
     let needed = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
     if ctx.features().contains(needed) {
@@ -44,6 +54,15 @@ pub fn clock(ctx: &GpuContext) -> Clock {
 
 /// Runs what `record` records, `reps` times (each in its own submission, after one warm-up),
 /// and returns the median duration.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5; 1024], &[1024])?;
+/// let t = gpu_loss::timing::median_time(&ctx, 5, |enc| {
+///     ctx.loss("mse")?.input(&x).target(&x).record(enc).map(drop)
+/// })?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn median_time(
     ctx: &GpuContext,
     reps: usize,
@@ -100,6 +119,12 @@ pub fn median_time(
 
 /// The adapter's own buffer-to-buffer copy of `bytes`, in GB/s counting the bytes read and
 /// written (2 × bytes per copy), the way kernel bandwidth counts them.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// let gbps = gpu_loss::timing::copy_bandwidth(&ctx, 1 << 24, 5)?;
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
     let bytes = bytes.next_multiple_of(4).max(4);
     ctx.check_buffer_size("copy benchmark buffer", bytes)?;
@@ -120,6 +145,11 @@ pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> 
 }
 
 /// Bytes over time, in GB/s.
+///
+/// ```
+/// let g = gpu_loss::timing::gbps(2_000_000_000, std::time::Duration::from_secs(1));
+/// assert_eq!(g, 2.0);
+/// ```
 pub fn gbps(bytes: u64, t: Duration) -> f64 {
     bytes as f64 / t.as_secs_f64().max(1e-12) / 1e9
 }

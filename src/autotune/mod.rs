@@ -27,6 +27,10 @@ pub enum Source {
 
 impl Source {
     /// As reports and the cache say it.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::autotune::Source::Cache.name(), "cache");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Source::Defaults => "defaults",
@@ -66,6 +70,14 @@ pub struct TuneReport {
 
 /// The settings worth timing for `family`, the defaults first, each fitted to the device and
 /// none twice. Few and chosen per kind of device, so a search takes seconds on a CPU driver.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// use gpu_loss::TuneFamily;
+/// let all = gpu_loss::autotune::candidates(&ctx, TuneFamily::Rows, ctx.tuning());
+/// assert_eq!(all[0], ctx.tuning()); // the defaults first
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tuning> {
     let mut out = vec![base];
     let vary = |f: &dyn Fn(Tuning) -> Tuning| f(base);
@@ -130,7 +142,19 @@ pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tun
 /// Times every candidate with `time` (one representative call recorded under the settings
 /// given) in interleaved rounds, so that a burst of load on a shared machine hurts every
 /// candidate alike, and keeps each one's best round. A candidate that fails is reported and
-/// skipped; if all fail, the defaults stand.
+/// skipped; if all fail, the defaults stand. Once this returns the family runs what it ran
+/// before: a search alone decides nothing (`GpuContext::autotune` does).
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// use gpu_loss::{autotune, timing, TuneFamily};
+/// # let x = ctx.upload(&[0.5; 4096], &[4096])?;
+/// let candidates = autotune::candidates(&ctx, TuneFamily::Elementwise, ctx.tuning());
+/// let (best, timed) = autotune::search(&ctx, TuneFamily::Elementwise, &candidates, 3, |_| {
+///     timing::median_time(&ctx, 3, |enc| ctx.loss("mse")?.input(&x).target(&x).record(enc).map(drop))
+/// });
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn search(
     ctx: &GpuContext,
     family: TuneFamily,
@@ -149,6 +173,8 @@ pub fn search(
         })
         .collect();
     let steps = rounds * timed.len();
+    // The family's own settings come back after the timing: a search alone decides nothing.
+    let before = settings.slot(family);
     for round in 0..rounds {
         for (i, c) in timed.iter_mut().enumerate() {
             if c.error.is_some() {
@@ -175,6 +201,7 @@ pub fn search(
             }
         }
     }
+    settings.set_slot(family, before);
     if progress {
         eprint!("\r\x1b[2K");
     }

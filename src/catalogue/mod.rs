@@ -48,6 +48,12 @@ pub enum Loss {
 impl Loss {
     /// The family whose tuned launch settings this loss's kernels run with (an objective's:
     /// its elementwise terms'); None for kernels that take the hand-picked settings.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, TuneFamily};
+    /// assert_eq!(catalogue::find("huber").unwrap().tuned_family(), Some(TuneFamily::Elementwise));
+    /// assert_eq!(catalogue::find("ssim").unwrap().tuned_family(), None);
+    /// ```
     pub fn tuned_family(self) -> Option<crate::tuning::TuneFamily> {
         use crate::tuning::TuneFamily;
         match self {
@@ -73,6 +79,10 @@ impl Loss {
     }
 
     /// Whose definition it follows (PyTorch, Keras, a paper).
+    ///
+    /// ```
+    /// println!("{}", gpu_loss::catalogue::find("huber").unwrap().follows()); // "PyTorch HuberLoss"
+    /// ```
     pub fn follows(self) -> &'static str {
         match self {
             Loss::Elementwise(l) => l.follows,
@@ -98,6 +108,11 @@ impl Loss {
     }
 
     /// Its tensors, required first, in LOSSES.md's order.
+    ///
+    /// ```
+    /// let names: Vec<_> = gpu_loss::catalogue::find("mse").unwrap().tensors().iter().map(|t| t.name).collect();
+    /// assert!(names.contains(&"input") && names.contains(&"target"));
+    /// ```
     pub fn tensors(self) -> Vec<TensorSpec> {
         match self {
             Loss::Elementwise(l) => l.tensors(),
@@ -108,12 +123,21 @@ impl Loss {
     }
 
     /// The spec of its tensor `name`, if it takes one.
+    ///
+    /// ```
+    /// let loss = gpu_loss::catalogue::find("gaussian_nll").unwrap();
+    /// assert!(loss.tensor("var").is_some());
+    /// ```
     pub fn tensor(self, name: &str) -> Option<TensorSpec> {
         self.tensors().into_iter().find(|t| t.name == name)
     }
 
     /// The tensors that get a gradient, in order: `grad` is the first's, `other_grads` the
     /// rest's.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::catalogue::find("mse").unwrap().grad_tensors(), vec!["input"]);
+    /// ```
     pub fn grad_tensors(self) -> Vec<&'static str> {
         match self {
             Loss::Elementwise(_) => vec!["input"],
@@ -124,6 +148,11 @@ impl Loss {
     }
 
     /// The reductions it takes.
+    ///
+    /// ```
+    /// use gpu_loss::Reduction;
+    /// assert!(gpu_loss::catalogue::find("kl_div").unwrap().reductions().contains(&Reduction::BatchMean));
+    /// ```
     pub fn reductions(self) -> Vec<Reduction> {
         match self {
             Loss::Elementwise(l) if l.batchmean => Reduction::ALL
@@ -138,6 +167,10 @@ impl Loss {
 }
 
 /// Every loss of the catalogue, in LOSSES.md's order of sections.
+///
+/// ```
+/// assert!(gpu_loss::catalogue::all().count() >= 42);
+/// ```
 pub fn all() -> impl Iterator<Item = Loss> {
     ELEMENTWISE
         .iter()
@@ -148,6 +181,11 @@ pub fn all() -> impl Iterator<Item = Loss> {
 }
 
 /// The loss (or objective) with this name or alias.
+///
+/// ```
+/// assert_eq!(gpu_loss::catalogue::find("l1").unwrap().name(), "mae"); // an alias
+/// assert!(gpu_loss::catalogue::find("nope").is_none());
+/// ```
 pub fn find(name: &str) -> Option<Loss> {
     all().find(|l| {
         l.name() == name || matches!(l, Loss::Elementwise(e) if e.aliases.contains(&name))
