@@ -36,7 +36,7 @@ impl Workload {
         let elements = elements.min(cap).max(1024);
         match family {
             TuneFamily::Elementwise => vec![elements],
-            TuneFamily::Rows => vec![elements / 32768, 32768],
+            TuneFamily::Rows => vec![(elements / 32768).max(1), 32768],
         }
     }
 
