@@ -7,13 +7,13 @@
 //
 // The host (src/kernel/source.rs) prepends the configuration constants
 //   WG_SIZE, BLOCKED, LANES, HAS_WEIGHT, HAS_AUX, AUX_BROADCAST, AUX_DEFAULT, WRITE_OUT,
-//   WRITE_GRAD, ADD_GRAD, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
+//   WRITE_GRAD, ADD_GRAD, UNROLL, CHECK_INPUT, INPUT_LO, INPUT_HI, CHECK_AUX, AUX_LO, AUX_HI
 // and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector
 // variant, math.wgsl, the loss family, and loss_fn.
 
 // One dispatch's view of the tensors: element positions are relative to each binding window.
 struct Segment {
-    count: u32,       // elements in this dispatch, a multiple of VEC
+    count: u32,       // elements in this dispatch, a multiple of VEC · UNROLL
     first: u32,       // index of this dispatch's first element in the whole tensor
     x_at: u32,
     y_at: u32,
@@ -29,8 +29,9 @@ struct Segment {
 }
 
 @group(0) @binding(0) var<uniform> seg: Segment;
-// Bindings 1-6 (x, y, w, aux, out, grad) and their load_/store_ functions are emitted by the
-// host for each tensor's dtype (src/kernel/storage.rs): f32, or f16/bf16 widened to f32.
+// Bindings 1-6 (x, y, w, aux, out, grad) and their loadn_/storen_ functions (UNROLL VTs a
+// step) are emitted by the host for each tensor's dtype (src/kernel/storage.rs): f32, or
+// f16/bf16 widened to f32.
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 // The aux tensor's index for element e of this dispatch.
@@ -50,11 +51,7 @@ struct Loaded {
     a: VT,
 }
 
-fn load(i: u32) -> Loaded {
-    var w = VT(1.0);
-    if HAS_WEIGHT {
-        w = load_w(seg.w_at, i);
-    }
+fn load_aux_vt(i: u32) -> VT {
     var a = VT(AUX_DEFAULT);
     if HAS_AUX {
         var lanes: array<f32, VEC>;
@@ -63,7 +60,26 @@ fn load(i: u32) -> Loaded {
         }
         a = pack(lanes);
     }
-    return Loaded(load_x(seg.x_at, i), load_y(seg.y_at, i), w, a);
+    return a;
+}
+
+// Step g's UNROLL VTs (numbers g·UNROLL + h), each tensor read in one access.
+fn load_step(g: u32) -> array<Loaded, UNROLL> {
+    let xs = loadn_x(seg.x_at, g);
+    let ys = loadn_y(seg.y_at, g);
+    var ws: array<VT, UNROLL>;
+    if HAS_WEIGHT {
+        ws = loadn_w(seg.w_at, g);
+    }
+    var t: array<Loaded, UNROLL>;
+    for (var h = 0u; h < UNROLL; h++) {
+        var w = VT(1.0);
+        if HAS_WEIGHT {
+            w = ws[h];
+        }
+        t[h] = Loaded(xs[h], ys[h], w, load_aux_vt(g * UNROLL + h));
+    }
+    return t;
 }
 
 // Whether any check below could fail: a few vector operations and no branch.
@@ -137,31 +153,42 @@ fn lane_total(a: LaneAcc) -> Acc {
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
     acc_setup(ids.nwg.x);
-    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / VEC);
+    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / (VEC * UNROLL));
     var acc = LaneAcc(VT(0.0), VT(0.0));
     // No branch in the loop: a suspicious value only sets a flag, and the rare path after
     // the loop walks the same elements again to find which check failed where.
     var suspicious = false;
-    for (var i = walk.first; i < walk.end; i += walk.step) {
-        let t = load(i);
-        suspicious = suspicious | suspect(t);
-        let r = loss_fn(t.x, t.y, t.a, seg.params);
-        let value = r.value * t.w;
-        acc = lane_add(acc, value);
+    for (var g = walk.first; g < walk.end; g += walk.step) {
+        let t = load_step(g);
+        var values: array<VT, UNROLL>;
+        var grads: array<VT, UNROLL>;
+        var prior: array<VT, UNROLL>;
+        if WRITE_GRAD && ADD_GRAD {
+            prior = reloadn_grad(seg.grad_at, g);
+        }
+        for (var h = 0u; h < UNROLL; h++) {
+            suspicious = suspicious | suspect(t[h]);
+            let r = loss_fn(t[h].x, t[h].y, t[h].a, seg.params);
+            values[h] = r.value * t[h].w;
+            acc = lane_add(acc, values[h]);
+            grads[h] = r.grad * t[h].w * seg.grad_scale;
+            if ADD_GRAD {
+                grads[h] += prior[h];
+            }
+        }
         if WRITE_OUT {
-            store_out(seg.out_at, i, value);
+            storen_out(seg.out_at, g, values);
         }
         if WRITE_GRAD {
-            var g = r.grad * t.w * seg.grad_scale;
-            if ADD_GRAD {
-                g += reload_grad(seg.grad_at, i);
-            }
-            store_grad(seg.grad_at, i, g);
+            storen_grad(seg.grad_at, g, grads);
         }
     }
     if suspicious {
-        for (var i = walk.first; i < walk.end; i += walk.step) {
-            check(i, load(i));
+        for (var g = walk.first; g < walk.end; g += walk.step) {
+            let t = load_step(g);
+            for (var h = 0u; h < UNROLL; h++) {
+                check(g * UNROLL + h, t[h]);
+            }
         }
     }
     let total = workgroup_reduce(ids, lane_total(acc));

@@ -8,8 +8,9 @@
 // status slots NAN_INPUT (a), NAN_WEIGHT (b) and NAN_AUX (c or the labels), which
 // TupleProblem::names names, so the reference's order of checks holds. The host defines,
 // from the loss's functions in row_tuple_losses.wgsl:
-//   binding 3 (`c_buf: array<VT>` for a third tensor, `label_buf: array<f32>` for labels),
-//   load_c(i) -> VT, row_label(row) -> f32, label_ok(label) -> bool,
+//   the tensor bindings for their dtypes (src/kernel/storage.rs: f32, or f16/bf16 widened
+//   to f32): load_a, load_b, put_out, store_ga, store_gb, store_gc, and binding 3 as a third
+//   tensor (load_c) or one label per row (row_label), label_ok(label) -> bool,
 //   row_add(s, a, b, c), row_finish(s, label) -> RowOut, row_grads(a, b, c, s, coef) -> Grads,
 //   and THIRD_GRAD (whether gc is written),
 // and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, WRITE_OUT, WRITE_GRAD, common.wgsl,
@@ -46,12 +47,6 @@ struct Grads {
 }
 
 @group(0) @binding(0) var<uniform> seg: RowSegment;
-@group(0) @binding(1) var<storage, read> a_buf: array<VT>;
-@group(0) @binding(2) var<storage, read> b_buf: array<VT>;
-@group(0) @binding(4) var<storage, read_write> out_buf: array<f32>;
-@group(0) @binding(5) var<storage, read_write> grad_a: array<VT>;
-@group(0) @binding(6) var<storage, read_write> grad_b: array<VT>;
-@group(0) @binding(7) var<storage, read_write> grad_c: array<VT>;
 @group(0) @binding(8) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
@@ -68,17 +63,17 @@ fn main(ids: Ids) {
     for (var batch = ids.wid.x; batch < batches; batch += ids.nwg.x) {
         let row = batch * ROWS_PER_GROUP + slot;
         let in_range = row < seg.rows;
-        let a_row = (seg.a_at + row * seg.classes) / VEC;
-        let b_row = (seg.b_at + row * seg.classes) / VEC;
-        let c_row = (seg.c_at + row * seg.classes) / VEC;
+        let a_row = seg.a_at + row * seg.classes;
+        let b_row = seg.b_at + row * seg.classes;
+        let c_row = seg.c_at + row * seg.classes;
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
         var s = vec4<f32>(0.0);
         if in_range {
             let flat = (seg.first_row + row) * seg.classes;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let a = a_buf[a_row + i];
-                let b = b_buf[b_row + i];
-                let c = load_c(c_row + i);
+                let a = load_a(a_row, i);
+                let b = load_b(b_row, i);
+                let c = load_c(c_row, i);
                 if any(is_nan_v(a) | is_nan_v(b) | is_nan_v(c)) {
                     flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, a);
                     flag_nan_lanes(STATUS_NAN_WEIGHT, flat + i * VEC, b);
@@ -101,20 +96,17 @@ fn main(ids: Ids) {
             }
             acc = acc_add(acc, r.loss * seg.scale);
             if WRITE_OUT {
-                out_buf[seg.out_at + row] = r.loss;
+                put_out(seg.out_at + row, r.loss);
             }
         }
         if WRITE_GRAD && in_range {
             let at = row * seg.classes;
-            let ga_row = (seg.ga_at + at) / VEC;
-            let gb_row = (seg.gb_at + at) / VEC;
-            let gc_row = (seg.gc_at + at) / VEC;
             for (var i = walk.first; i < walk.end; i += walk.step) {
-                let g = row_grads(a_buf[a_row + i], b_buf[b_row + i], load_c(c_row + i), s, r.coef);
-                grad_a[ga_row + i] = g.a * seg.scale;
-                grad_b[gb_row + i] = g.b * seg.scale;
+                let g = row_grads(load_a(a_row, i), load_b(b_row, i), load_c(c_row, i), s, r.coef);
+                store_ga(seg.ga_at + at, i, g.a * seg.scale);
+                store_gb(seg.gb_at + at, i, g.b * seg.scale);
                 if THIRD_GRAD {
-                    grad_c[gc_row + i] = g.c * seg.scale;
+                    store_gc(seg.gc_at + at, i, g.c * seg.scale);
                 }
             }
         }

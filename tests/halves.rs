@@ -83,7 +83,7 @@ fn check(t: &Target, loss: &'static Elementwise, s: &Sample, d: Dtypes, reductio
         t.name
     );
     let x = place(ctx, &s.input, &s.shape, d.x, d.offset);
-    let y = place(ctx, &s.target, &s.shape, d.y, d.offset + 1);
+    let y = place(ctx, &s.target, &s.shape, d.y, d.offset);
     let w = (s.weight.as_ref()).map(|w| place(ctx, w, &s.shape, d.w, d.offset));
     let a = (s.aux.as_ref()).map(|(v, sh)| place(ctx, v, sh, d.aux, d.offset));
     let mut call = ctx.loss(loss.name).unwrap().input(&x).target(&y);
@@ -364,7 +364,7 @@ fn every_elementwise_loss_on_half_inputs() {
 fn mixed_dtypes_offsets_and_f32_outputs() {
     let seed = seed();
     let mixes = [
-        // bf16 input, f32 target, f16 weight: vector path, outputs bf16.
+        // bf16 input, f32 target, f16 weight: vector path in steps of eight, outputs bf16.
         (DType::BF16, DType::F32, DType::F16, DType::BF16, None, 0),
         // Odd element offsets: the scalar path; f32 outputs asked for.
         (
@@ -377,8 +377,8 @@ fn mixed_dtypes_offsets_and_f32_outputs() {
         ),
         // Offsets of 2 halves (4 bytes, not 8): scalar path, bf16 outputs.
         (DType::BF16, DType::BF16, DType::BF16, DType::F32, None, 2),
-        // 4 halves in (8 bytes): the vector path off the binding's start; f16 outputs of an
-        // f32 input.
+        // 4 elements in (8 bytes for halves): the vector path in steps of four, off the
+        // binding's start; f16 outputs of an f32 input.
         (
             DType::F32,
             DType::F16,
@@ -485,7 +485,6 @@ fn a_half_nan_is_reported_with_its_index() {
 /// take (elementwise terms read halves; image terms refuse them).
 #[test]
 fn losses_without_half_kernels_refuse_half_tensors() {
-    use gpu_loss::catalogue::RowKernel;
     use gpu_loss::catalogue::{all, Loss};
     use gpu_loss::cpu::named::evaluate_named;
     use gpu_loss::npy::Values;
@@ -493,12 +492,7 @@ fn losses_without_half_kernels_refuse_half_tensors() {
     let ctx = &defaults().next().unwrap().ctx;
     for loss in all() {
         // The kernels that read halves (tests/halves_rows.rs has the row losses').
-        let halves = match loss {
-            Loss::Elementwise(_) => true,
-            Loss::Row(r) => r.kernel != RowKernel::Tuples,
-            _ => false,
-        };
-        if halves {
+        if loss.takes_halves() {
             continue;
         }
         let mut tensors = named(loss, Size::parse("4096").unwrap(), 5);

@@ -337,17 +337,64 @@ fn row_statistics_losses_on_halves() {
     }
 }
 
+/// cosine_embedding and triplet_margin on f16 and bf16 rows, every tensor of one dtype and
+/// mixed (f16 beside bf16 beside f32), each gradient in its tensor's dtype.
+#[test]
+fn row_tuple_losses_on_halves() {
+    use gpu_loss::catalogue::{self, Loss, RowKernel};
+    use gpu_loss::sample::{named, Size};
+    let seed = seed();
+    let tuples: Vec<_> = (catalogue::ROWS.iter())
+        .filter(|l| l.kernel == RowKernel::Tuples)
+        .collect();
+    let names: Vec<&str> = tuples.iter().map(|l| l.name).collect();
+    assert_eq!(names, ["cosine_embedding", "triplet_margin"]);
+    let mixed = [DType::F16, DType::BF16, DType::F32];
+    for (k, loss) in tuples.into_iter().enumerate() {
+        for (i, &(n, c)) in [(1usize, 5usize), (3, 8), (9, 256)].iter().enumerate() {
+            for (j, d) in HALVES.into_iter().enumerate() {
+                let dtypes = if i == 1 { mixed } else { [d; 3] };
+                let s = seed + (k * 16 + i * 2 + j) as u64;
+                let mut tensors = named(Loss::Row(loss), Size::Matrix(n, c), s);
+                for (t, (_, a)) in tensors.iter_mut().enumerate() {
+                    if let Values::Float(v) = &mut a.values {
+                        v.iter_mut()
+                            .for_each(|x| *x = f64::from(round(*x as f32, dtypes[t % 3])));
+                    }
+                }
+                for t in targets() {
+                    check_mixed(t, loss.name, &tensors, &dtypes, Reduction::Mean);
+                }
+            }
+        }
+    }
+}
+
 /// `loss` on `tensors` (floats uploaded as `d`) with the gradient and per-row losses, against
 /// the twin on the same values.
 fn check_rows(t: &Target, loss: &str, tensors: &[(String, Array)], d: DType, r: Reduction) {
+    check_mixed(t, loss, tensors, &[d], r)
+}
+
+/// [`check_rows`] with float tensor k uploaded as `dtypes[k % len]`: per-row losses in the
+/// first tensor's dtype, every gradient in its tensor's.
+fn check_mixed(
+    t: &Target,
+    loss: &str,
+    tensors: &[(String, Array)],
+    dtypes: &[DType],
+    r: Reduction,
+) {
     let ctx = &t.ctx;
-    let label = format!("{loss} {:?} {d:?} on {}", tensors[0].1.shape, t.name);
+    let dtype_of = |k: usize| dtypes[k % dtypes.len()];
+    let label = format!("{loss} {:?} {dtypes:?} on {}", tensors[0].1.shape, t.name);
     let uploaded: Vec<(&str, Tensor)> = tensors
         .iter()
-        .map(|(name, a)| {
+        .enumerate()
+        .map(|(k, (name, a))| {
             let t = match &a.values {
                 Values::Int(v) => ctx.upload_i64(v, &a.shape).unwrap(),
-                Values::Float(_) => ctx.upload_as(&a.f32s(), &a.shape, d).unwrap(),
+                Values::Float(_) => ctx.upload_as(&a.f32s(), &a.shape, dtype_of(k)).unwrap(),
             };
             (name.as_str(), t)
         })
@@ -372,11 +419,31 @@ fn check_rows(t: &Target, loss: &str, tensors: &[(String, Array)], d: DType, r: 
         (g - w).abs() <= VALUE_TOL * w.abs().max(mass) || (g.is_nan() && w.is_nan()),
         "{label}: value {g} vs {w}"
     );
-    for (what, got, want, tol) in [
-        ("row", out.elements.as_ref(), &want_rows, ROW_TOL),
-        ("grad", out.grad.as_ref(), &want.grads[0].1, NORM_TOL),
-    ] {
-        let got = got.unwrap_or_else(|| panic!("{label}: no {what}"));
+    let first = want.grads[0].0;
+    let grads = [(
+        first,
+        out.grad
+            .as_ref()
+            .unwrap_or_else(|| panic!("{label}: no grad")),
+    )]
+    .into_iter()
+    .chain(out.other_grads.iter().map(|(n, t)| (*n, t)));
+    let mut checked = vec![(
+        "row",
+        out.elements.as_ref().unwrap(),
+        &want_rows,
+        ROW_TOL,
+        dtype_of(0),
+    )];
+    for (name, got) in grads {
+        let (k, (_, want)) = (want.grads.iter().enumerate())
+            .find(|(_, (n, _))| *n == name)
+            .unwrap_or_else(|| panic!("{label}: no reference gradient of {name}"));
+        let at = tensors.iter().position(|(n, _)| n == name).unwrap_or(k);
+        checked.push((name, got, want, NORM_TOL, dtype_of(at)));
+    }
+    assert_eq!(checked.len(), 1 + want.grads.len(), "{label}: gradients");
+    for (what, got, want, tol, d) in checked {
         assert_eq!(got.dtype(), d, "{label}: {what} dtype");
         let got = ctx.download(got).unwrap();
         let largest = want.iter().fold(0f64, |m, v| m.max(v.abs()));

@@ -1,7 +1,7 @@
 //! The row families' adapters (section C): the cross-entropy kernel (cross_entropy, nll,
 //! sparse_categorical_cross_entropy), the row-statistics kernel and the row-tuples kernel.
 
-use super::outputs::{outputs, outputs_typed, unexpected};
+use super::outputs::{outputs_typed, unexpected};
 use super::readback::Parts;
 use super::request::{Output, Request};
 use crate::catalogue::{self, RowLoss};
@@ -163,11 +163,15 @@ pub(crate) fn tuples(
         .chain([("target", labels)])
         .collect();
     let rows_shape = &p.shape[..p.shape.len() - 1];
-    let (elements, grad) = outputs(ctx, req, p.reduction, rows_shape, &p.shape, &inputs)?;
+    // Each gradient in its tensor's dtype unless the request names one.
+    let dtype_of = |t: &Tensor| req.out_dtype.unwrap_or(t.dtype());
+    let new = Some(rows[0].1.dtype());
+    let (elements, grad) =
+        outputs_typed(ctx, req, p.reduction, rows_shape, &p.shape, &inputs, new)?;
     let mut other_grads = Vec::new();
     if grad.is_some() {
-        for &(name, _) in &rows[1..] {
-            other_grads.push((name, ctx.scratch_tensor(p.shape.clone())?));
+        for &(name, t) in &rows[1..] {
+            other_grads.push((name, ctx.scratch_typed(p.shape.clone(), dtype_of(t))?));
         }
     }
     let grads: Vec<Tensor> = grad

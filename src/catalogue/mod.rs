@@ -63,6 +63,18 @@ impl Loss {
         }
     }
 
+    /// Whether its float tensors may be f16 or bf16 (sections A, B and C; the others take
+    /// f32 and refuse a half tensor with `LossError::Buffer`).
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::find;
+    /// assert!(find("cross_entropy").unwrap().takes_halves());
+    /// assert!(!find("ssim").unwrap().takes_halves());
+    /// ```
+    pub fn takes_halves(self) -> bool {
+        matches!(self, Loss::Elementwise(_) | Loss::Row(_))
+    }
+
     /// Its name.
     ///
     /// ```

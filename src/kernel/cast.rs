@@ -36,7 +36,7 @@ pub(crate) fn record(
             .all(|t| t.offset() % storage::vec4_alignment(t.dtype()) == 0);
     let wg = tuning.workgroup_size as usize;
     let mut dispatches = Vec::new();
-    for s in segments(src.len(), vec4, max_count.max(1024)) {
+    for s in segments(src.len(), if vec4 { 4 } else { 0 }, max_count.max(1024)) {
         let (x, y) = (
             window(src, s.first, s.count, align),
             window(dst, s.first, s.count, align),

@@ -161,10 +161,11 @@ pub(crate) struct Segment {
     pub vec4: bool,
 }
 
-/// Splits n elements into dispatches of at most `max_count` (a multiple of 4): vec4 dispatches
-/// over the first n - n % 4 when `vec4`, then one scalar dispatch for the rest.
-pub(crate) fn segments(n: usize, vec4: bool, max_count: usize) -> Vec<Segment> {
-    let body = if vec4 { n - n % 4 } else { 0 };
+/// Splits n elements into dispatches of at most `max_count` (a multiple of `unit`): vec4
+/// dispatches over the first n - n % unit elements (`unit` those of one vector step: 4, or 8
+/// for steps of two vec4s; 0 for none), then one scalar dispatch for the rest.
+pub(crate) fn segments(n: usize, unit: usize, max_count: usize) -> Vec<Segment> {
+    let body = if unit > 0 { n - n % unit } else { 0 };
     let mut out = Vec::new();
     let mut split = |from: usize, to: usize, vec4: bool| {
         let mut first = from;
@@ -392,20 +393,22 @@ mod tests {
 
     #[test]
     fn segments_cover_every_element_once() {
-        for n in [0usize, 1, 3, 4, 5, 4095, 4096, 4097, 12289] {
-            for vec4 in [false, true] {
-                let segs = segments(n, vec4, 4096);
+        for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 4095, 4096, 4097, 12289] {
+            for unit in [0usize, 4, 8] {
+                let segs = segments(n, unit, 4096);
                 let mut next = 0;
                 for s in &segs {
                     assert_eq!(s.first, next);
                     assert!(s.count > 0 && s.count <= 4096);
                     if s.vec4 {
-                        assert_eq!(s.count % 4, 0);
+                        assert_eq!(s.count % unit, 0);
+                    } else {
+                        assert!(unit == 0 || s.count < unit);
                     }
                     next += s.count;
                 }
                 assert_eq!(next, n);
-                assert!(segs.iter().filter(|s| !s.vec4).count() <= if vec4 { 1 } else { n });
+                assert!(segs.iter().filter(|s| !s.vec4).count() <= if unit > 0 { 1 } else { n });
             }
         }
     }

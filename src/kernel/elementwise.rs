@@ -82,12 +82,22 @@ pub(crate) fn record(
         out: dtype(t.out),
         grad: dtype(t.grad),
     };
-    let segs = segments(p.n, vec4, max_count.max(1024));
+    // Steps of eight elements where halves are read: one 16-byte access per tensor.
+    let pairs = vec4
+        && windowed.iter().any(|w| w.dtype().is_half())
+        && windowed.iter().all(|w| w.offset() % 16 == 0);
+    let unit = match (vec4, pairs) {
+        (false, _) => 0,
+        (true, false) => 4,
+        (true, true) => 8,
+    };
+    let segs = segments(p.n, unit, max_count.max(1024));
 
     let config = |vec4| ElementConfig {
         loss: p.loss,
         code: l.code,
         vec4,
+        pairs: vec4 && pairs,
         has_weight: t.weight.is_some(),
         has_aux: t.aux.is_some(),
         aux_broadcast: matches!(p.aux, Some(AuxLayout::Broadcast { .. })),
@@ -100,8 +110,8 @@ pub(crate) fn record(
     let groups: Vec<u32> = segs
         .iter()
         .map(|s| {
-            let vec = if s.vec4 { 4 } else { 1 };
-            (s.count / vec)
+            let per_step = if s.vec4 { unit } else { 1 };
+            (s.count / per_step)
                 .div_ceil(wg)
                 .clamp(1, tuning.max_workgroups as usize) as u32
         })
@@ -221,6 +231,7 @@ pub(crate) fn compile(
             loss,
             code: l.code,
             vec4,
+            pairs: false,
             has_weight: true,
             has_aux: loss.aux.is_some(),
             aux_broadcast: false,
@@ -292,6 +303,7 @@ mod tests {
                     subgroups: false,
                 },
                 vec4,
+                pairs: false,
                 has_weight: true,
                 has_aux: true,
                 aux_broadcast: false,

@@ -259,7 +259,7 @@ mod tests {
     use crate::tensor::DType;
     use crate::tuning::Layout;
     use image_source::Source;
-    use source::CrossEntropyMode;
+    use source::{CrossEntropyMode, TupleDtypes};
     use wgpu::naga;
 
     fn validate<C>(kernel: &KernelDef<C>, variant: &C) {
@@ -298,6 +298,7 @@ mod tests {
                         loss,
                         code,
                         vec4,
+                        pairs: false,
                         has_weight: flags,
                         has_aux: loss.aux.is_some(),
                         aux_broadcast: !flags,
@@ -322,13 +323,21 @@ mod tests {
                 };
                 validate(&CAST, &variant);
             }
-            // Half storage: every binding f16 or bf16, both variants.
-            for (half, vec4) in [(DType::F16, true), (DType::BF16, false)] {
+            // Half storage: every binding f16 or bf16, every variant (pairs: eight halves a
+            // step, f32 weight and output beside them).
+            for (half, vec4, pairs) in [
+                (DType::F16, true, false),
+                (DType::BF16, false, false),
+                (DType::BF16, true, true),
+                (DType::F16, true, true),
+            ] {
                 let loss = catalogue::elementwise("gaussian_nll").unwrap();
+                let f32_if_pairs = if pairs { DType::F32 } else { half };
                 let variant = ElementConfig {
                     loss,
                     code,
                     vec4,
+                    pairs,
                     has_weight: true,
                     has_aux: true,
                     aux_broadcast: false,
@@ -338,9 +347,9 @@ mod tests {
                     dtypes: Dtypes {
                         x: half,
                         y: half,
-                        w: half,
+                        w: f32_if_pairs,
                         aux: half,
-                        out: half,
+                        out: f32_if_pairs,
                         grad: half,
                     },
                 };
@@ -429,6 +438,20 @@ mod tests {
                                 write_out: vec4,
                                 write_grad: true,
                                 labels: vec4,
+                                // f32 in one variant, mixed halves in the other.
+                                dtypes: if vec4 {
+                                    TupleDtypes {
+                                        rows: [DType::F32; 3],
+                                        out: DType::F32,
+                                        grads: [DType::F32; 3],
+                                    }
+                                } else {
+                                    TupleDtypes {
+                                        rows: [DType::BF16, DType::F16, DType::BF16],
+                                        out: DType::F16,
+                                        grads: [DType::BF16, DType::F16, DType::BF16],
+                                    }
+                                },
                             },
                         ),
                         _ => {}

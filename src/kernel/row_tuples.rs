@@ -6,13 +6,13 @@ use super::dispatch::{
     Window,
 };
 use super::registry::ROW_TUPLES;
-use super::source::RowTuplesConfig;
+use super::source::{RowTuplesConfig, TupleDtypes};
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
 use crate::pool::Pooled;
 use crate::problem::rows::TupleProblem;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::tuning::TuneFamily;
 use bytemuck::{Pod, Zeroable};
 
@@ -71,6 +71,15 @@ pub(crate) fn record(
         write_out: t.out.is_some(),
         write_grad: !t.grads.is_empty(),
         labels: t.labels.is_some(),
+        dtypes: TupleDtypes {
+            rows: [
+                t.rows[0].dtype(),
+                t.rows[1].dtype(),
+                t.labels.unwrap_or_else(|| t.rows[2]).dtype(),
+            ],
+            out: t.out.map_or(DType::F32, Tensor::dtype),
+            grads: [0, 1, 2].map(|k| t.grads.get(k).map_or(DType::F32, Tensor::dtype)),
+        },
     };
     let pipeline = inner.kernels.pipeline(&ROW_TUPLES, &config)?;
     let scratch = ctx.scratch(u64::from(rows.partials))?;

@@ -51,6 +51,8 @@ pub(crate) struct ElementConfig {
     pub loss: &'static Elementwise,
     pub code: CodeConfig,
     pub vec4: bool,
+    /// Two VTs a step, halves eight to a `vec4<u32>` (vector variant, 16-byte aligned tensors).
+    pub pairs: bool,
     pub has_weight: bool,
     pub has_aux: bool,
     pub aux_broadcast: bool,
@@ -130,11 +132,18 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
          const AUX_BROADCAST: bool = {};\n\
          const WRITE_OUT: bool = {};\n\
          const WRITE_GRAD: bool = {};\n\
-         const ADD_GRAD: bool = {};\n",
-        c.has_weight, c.has_aux, c.aux_broadcast, c.write_out, c.write_grad, c.add_grad,
+         const ADD_GRAD: bool = {};\n\
+         const UNROLL: u32 = {}u;\n",
+        c.has_weight,
+        c.has_aux,
+        c.aux_broadcast,
+        c.write_out,
+        c.write_grad,
+        c.add_grad,
+        if c.pairs { 2 } else { 1 },
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
-    s.push_str(&element_bindings(&c.dtypes, c.vec4));
+    s.push_str(&element_bindings(&c.dtypes, c.vec4, c.pairs));
     s.push_str(template);
     s
 }
@@ -169,14 +178,14 @@ pub(crate) fn cast(c: &CastConfig, template: &str) -> String {
 }
 
 /// The elementwise kernel's tensor bindings 1-6 for their dtypes, and the halves' helpers.
-fn element_bindings(d: &Dtypes, vec4: bool) -> String {
+fn element_bindings(d: &Dtypes, vec4: bool, pairs: bool) -> String {
     let mut s = String::from(HALVES);
-    s.push_str(&storage::reader("x", 1, d.x, vec4));
-    s.push_str(&storage::reader("y", 2, d.y, vec4));
-    s.push_str(&storage::reader("w", 3, d.w, vec4));
+    s.push_str(&storage::step_reader("x", 1, d.x, vec4, pairs));
+    s.push_str(&storage::step_reader("y", 2, d.y, vec4, pairs));
+    s.push_str(&storage::step_reader("w", 3, d.w, vec4, pairs));
     s.push_str(&storage::gatherer("aux", 4, d.aux));
-    s.push_str(&storage::writer("out", 5, d.out, vec4));
-    s.push_str(&storage::writer("grad", 6, d.grad, vec4));
+    s.push_str(&storage::step_writer("out", 5, d.out, vec4, pairs));
+    s.push_str(&storage::step_writer("grad", 6, d.grad, vec4, pairs));
     s
 }
 
@@ -418,6 +427,17 @@ pub(crate) struct RowTuplesConfig {
     pub write_grad: bool,
     /// Binding 3 holds per-row labels (else a third tensor, which gets a gradient).
     pub labels: bool,
+    pub dtypes: TupleDtypes,
+}
+
+/// The dtypes of a row-tuples call's tensors (part of the kernel's key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TupleDtypes {
+    /// The row tensors a, b and the third (or the labels).
+    pub rows: [DType; 3],
+    pub out: DType,
+    /// The gradients of a, b and c.
+    pub grads: [DType; 3],
 }
 
 pub(crate) fn row_tuples(c: &RowTuplesConfig, template: &str) -> String {
@@ -432,22 +452,33 @@ pub(crate) fn row_tuples(c: &RowTuplesConfig, template: &str) -> String {
         MATH,
         ROW_REDUCE,
         ROW_TUPLE_LOSSES,
+        HALVES,
     ] {
         s.push_str(piece);
         s.push('\n');
     }
+    let d = &c.dtypes;
+    s.push_str(&storage::reader("a", 1, d.rows[0], c.vec4));
+    s.push_str(&storage::reader("b", 2, d.rows[1], c.vec4));
+    s.push_str(&storage::scatterer("out", 4, d.out));
+    for (k, name) in ["ga", "gb", "gc"].iter().enumerate() {
+        s.push_str(&storage::writer(name, 5 + k as u32, d.grads[k], c.vec4));
+    }
     // Binding 3: a third tensor read beside the others, or one label per row (±1).
-    s.push_str(if c.labels {
-        "@group(0) @binding(3) var<storage, read> label_buf: array<f32>;\n\
-         fn load_c(i: u32) -> VT { return VT(0.0); }\n\
-         fn row_label(row: u32) -> f32 { return label_buf[seg.c_at + row]; }\n\
-         fn label_ok(l: f32) -> bool { return l == 1.0 || l == -1.0; }\n"
+    if c.labels {
+        s.push_str(&storage::gatherer("label", 3, d.rows[2]));
+        s.push_str(
+            "fn load_c(at: u32, i: u32) -> VT { return VT(0.0); }\n\
+             fn row_label(row: u32) -> f32 { return load_label(seg.c_at + row); }\n\
+             fn label_ok(l: f32) -> bool { return l == 1.0 || l == -1.0; }\n",
+        );
     } else {
-        "@group(0) @binding(3) var<storage, read> c_buf: array<VT>;\n\
-         fn load_c(i: u32) -> VT { return c_buf[i]; }\n\
-         fn row_label(row: u32) -> f32 { return 1.0; }\n\
-         fn label_ok(l: f32) -> bool { return true; }\n"
-    });
+        s.push_str(&storage::reader("c", 3, d.rows[2], c.vec4));
+        s.push_str(
+            "fn row_label(row: u32) -> f32 { return 1.0; }\n\
+             fn label_ok(l: f32) -> bool { return true; }\n",
+        );
+    }
     let l = c.loss;
     s.push_str(&format!(
         "fn stats_zero() -> vec4<f32> {{ return sums_zero(); }}\n\

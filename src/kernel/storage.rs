@@ -169,3 +169,84 @@ fn put_half(name: &str, verb: &str, h: &str, args: &str) -> String {
          atomicOr(&{name}_buf[e >> 1u], {h}_bits(vec4<f32>(v)).x << shift);\n}}\n"
     )
 }
+
+/// The elementwise kernel's access by step: `loadn_NAME(at, g) -> array<VT, UNROLL>`, VTs
+/// g·UNROLL .. g·UNROLL + UNROLL - 1 after element `at`. `pairs` (UNROLL = 2, vector variant)
+/// moves eight halves as one `vec4<u32>` (`at` a multiple of 8) and f32 as two `vec4<f32>`;
+/// otherwise it is `load_NAME`'s one VT.
+pub(crate) fn step_reader(
+    name: &str,
+    binding: u32,
+    dtype: DType,
+    vec4: bool,
+    pairs: bool,
+) -> String {
+    if !pairs {
+        return reader(name, binding, dtype, vec4)
+            + &format!(
+                "fn loadn_{name}(at: u32, g: u32) -> array<VT, UNROLL> {{ \
+                 return array<VT, UNROLL>(load_{name}(at, g)); }}\n"
+            );
+    }
+    let ty = if dtype.is_half() { "vec4<u32>" } else { "VT" };
+    format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
+        + &pair_load(name, "loadn", dtype)
+}
+
+/// `storen_NAME(at, g, v: array<VT, UNROLL>)` and `reloadn_NAME(at, g)`: `step_reader`'s
+/// writing side, rounded to the dtype.
+pub(crate) fn step_writer(
+    name: &str,
+    binding: u32,
+    dtype: DType,
+    vec4: bool,
+    pairs: bool,
+) -> String {
+    if !pairs {
+        return writer(name, binding, dtype, vec4)
+            + &format!(
+                "fn storen_{name}(at: u32, g: u32, v: array<VT, UNROLL>) {{ store_{name}(at, g, v[0]); }}\n\
+                 fn reloadn_{name}(at: u32, g: u32) -> array<VT, UNROLL> {{ \
+                 return array<VT, UNROLL>(reload_{name}(at, g)); }}\n"
+            );
+    }
+    let decl = |ty: &str| {
+        format!("@group(0) @binding({binding}) var<storage, read_write> {name}_buf: array<{ty}>;\n")
+    };
+    let store = if dtype.is_half() {
+        decl("vec4<u32>")
+            + &format!(
+                "fn storen_{name}(at: u32, g: u32, v: array<VT, UNROLL>) {{\n    \
+                 let a = {h}_bits(v[0]);\n    let b = {h}_bits(v[1]);\n    \
+                 {name}_buf[at / 8u + g] = vec4<u32>(a.x | (a.y << 16u), a.z | (a.w << 16u), \
+                 b.x | (b.y << 16u), b.z | (b.w << 16u));\n}}\n",
+                h = suffix(dtype)
+            )
+    } else {
+        decl("VT")
+            + &format!(
+                "fn storen_{name}(at: u32, g: u32, v: array<VT, UNROLL>) {{\n    \
+                 {name}_buf[at / 4u + 2u * g] = v[0];\n    \
+                 {name}_buf[at / 4u + 2u * g + 1u] = v[1];\n}}\n"
+            )
+    };
+    store + &pair_load(name, "reloadn", dtype)
+}
+
+/// A pair step's load function `{verb}_NAME` from `NAME_buf`.
+fn pair_load(name: &str, verb: &str, dtype: DType) -> String {
+    if dtype.is_half() {
+        let h = suffix(dtype);
+        format!(
+            "fn {verb}_{name}(at: u32, g: u32) -> array<VT, UNROLL> {{\n    \
+             let w = {name}_buf[at / 8u + g];\n    \
+             return array<VT, UNROLL>(VT(unpack_{h}(w.x), unpack_{h}(w.y)), \
+             VT(unpack_{h}(w.z), unpack_{h}(w.w)));\n}}\n"
+        )
+    } else {
+        format!(
+            "fn {verb}_{name}(at: u32, g: u32) -> array<VT, UNROLL> {{\n    \
+             return array<VT, UNROLL>({name}_buf[at / 4u + 2u * g], {name}_buf[at / 4u + 2u * g + 1u]);\n}}\n"
+        )
+    }
+}

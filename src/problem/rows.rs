@@ -247,7 +247,7 @@ impl TupleProblem {
         params::no_batchmean(loss.name, reduction)?;
         let label = labels.map(|l| ("target", l));
         for &(name, t) in row_tensors.iter().chain(label.iter()) {
-            t.dtype.expect_f32(loss.name, name)?;
+            t.dtype.expect_float(loss.name, name)?;
         }
         let (first, first_shape) = row_tensors[0];
         let (rows, classes) = class_rows(loss.name, first, first_shape.shape)?;
