@@ -5,9 +5,10 @@
 use super::eval::upload_named;
 use gpu_loss::catalogue::Loss;
 use gpu_loss::cpu::named::evaluate_loss;
+use gpu_loss::half::{bf16, f16};
 use gpu_loss::npy::Array;
 pub use gpu_loss::sample::{named as inputs, Size};
-use gpu_loss::{timing, GpuContext, LossError, Reduction, Result, Tensor};
+use gpu_loss::{timing, DType, GpuContext, LossError, Reduction, Result, Tensor};
 use std::time::{Duration, Instant};
 
 /// One loss measured on one adapter.
@@ -22,6 +23,29 @@ pub struct Measured {
     /// |GPU - float64| of the mean over what rounding can move it by (the terms' or the rows'
     /// mean magnitude), and the gradients' normwise error; with `check` only.
     pub errors: Option<(f64, f64)>,
+    /// What storing the gradients in their dtype may add to that normwise error: the largest
+    /// ulp of a reference gradient in its output's dtype over the largest magnitude (0 for
+    /// f32 gradients); with `check` only.
+    pub grad_rounding: f64,
+}
+
+/// `v` rounded to `dtype` (to nearest even).
+fn round_to(dtype: DType, v: f64) -> f64 {
+    match dtype {
+        DType::F16 => f16::from_f64(v).to_f64(),
+        DType::BF16 => bf16::from_f64(v).to_f64(),
+        _ => f64::from(v as f32),
+    }
+}
+
+/// The spacing of `dtype`'s values at `v` (0 for f32, whose rounding the f32 tolerances hold).
+fn half_ulp(dtype: DType, v: f64) -> f64 {
+    let e = v.abs().log2().floor();
+    match dtype {
+        DType::F16 => 2f64.powf(e.max(-14.0) - 10.0),
+        DType::BF16 => 2f64.powf(e.max(-126.0) - 7.0),
+        _ => 0.0,
+    }
 }
 
 /// Runs `loss` on `tensors` (mean reduction), `reps` timed calls after one warm-up.
@@ -79,6 +103,7 @@ pub fn measure(
     let want = evaluate_loss(loss, tensors, &no_params, Reduction::Mean)?;
     let cpu = start.elapsed();
 
+    let mut grad_rounding = 0f64;
     let errors = if check {
         // What rounding can move the value by: the terms' or the elements' magnitudes.
         let mass = match loss {
@@ -94,12 +119,18 @@ pub fn measure(
             / want_value.abs().max(mass).max(f64::MIN_POSITIVE);
         let mut grad_err = 0f64;
         for (g, (_, w)) in got_grads.iter().zip(&want.grads) {
+            let dtype = g.dtype();
             let g = ctx.download(g)?;
             let scale = w.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let worst = g
-                .iter()
-                .zip(w)
-                .fold(0f64, |m, (g, w)| m.max((*g as f64 - w).abs()));
+            let ulps = w.iter().fold(0f64, |m, &v| m.max(half_ulp(dtype, v)));
+            grad_rounding = grad_rounding.max(ulps / scale.max(f64::MIN_POSITIVE));
+            // A gradient beyond the dtype's range is ±inf there and in the reference rounded
+            // to it (f16's 65504: bce's 1/(x(1-x)) where x rounds to 1).
+            let worst = g.iter().zip(w).fold(0f64, |m, (&g, &w)| {
+                let g = f64::from(g);
+                let agree = g.is_infinite() && g == round_to(dtype, w);
+                m.max(if agree { 0.0 } else { (g - w).abs() })
+            });
             grad_err = grad_err.max(worst / scale.max(f64::MIN_POSITIVE));
         }
         let finite = |e: f64| if e.is_nan() { f64::INFINITY } else { e };
@@ -112,5 +143,6 @@ pub fn measure(
         bytes: read + written,
         cpu,
         errors,
+        grad_rounding,
     })
 }
