@@ -117,8 +117,8 @@ fn every_loss_has_a_list_line() {
     }
 }
 
-/// The whole road for every loss at once, as `cargo run --release` takes it: sampled inputs,
-/// the GPU, the twin, the comparison. On the first adapter's backend only (the GPU test files
+/// The whole road for every loss at once, as `cargo run --release` takes it: sampled inputs
+/// (rounded to f16 and bf16 for the losses that take halves), the GPU, the twin, the comparison. On the first adapter's backend only (the GPU test files
 /// run every adapter; a cold GL shader cache would take minutes here).
 #[test]
 fn every_loss_has_a_passing_report_line() {
@@ -136,13 +136,20 @@ fn every_loss_has_a_passing_report_line() {
         .expect("JSON records");
     let _ = std::fs::remove_file(&json);
     for loss in catalogue::all() {
-        let line = records
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["loss"] == loss.name())
-            .unwrap_or_else(|| panic!("no report line for {}", loss.name()));
-        assert_eq!(line["pass"], true, "{}: {line}", loss.name());
+        let dtypes: &[&str] = if loss.takes_halves() {
+            &["float32", "bfloat16", "float16"]
+        } else {
+            &["float32"]
+        };
+        for dtype in dtypes {
+            let line = records
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["loss"] == loss.name() && r["dtype"] == *dtype)
+                .unwrap_or_else(|| panic!("no {dtype} report line for {}", loss.name()));
+            assert_eq!(line["pass"], true, "{} {dtype}: {line}", loss.name());
+        }
     }
     assert!(
         out.status.success(),
