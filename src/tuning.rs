@@ -49,6 +49,12 @@ pub struct Tuning {
     /// robust buffer access still bounds every buffer access; a candidate the tuner times
     /// there (about a quarter off a plain mse kernel on lavapipe).
     pub runtime_checks: bool,
+    /// The elementwise kernel reads f16 tensors as WGSL `f16` (the device's `SHADER_F16`)
+    /// instead of unpacking u32 words; stores still round in integer arithmetic, so the bits
+    /// are the same either way. Off by default (no faster on lavapipe); a candidate the tuner
+    /// times on an f16 call where the device has the feature.
+    #[serde(default)]
+    pub native_f16: bool,
     /// Largest window of one tensor that a dispatch binds; bigger tensors take several
     /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
     /// to cover the split on small inputs).
@@ -93,6 +99,7 @@ impl Tuning {
             subgroups: true,
             cache_rows: cpu,
             runtime_checks: true,
+            native_f16: false,
             max_binding_bytes: limits.max_storage_buffer_binding_size,
         }
         .fit(info, features, limits)
@@ -144,6 +151,7 @@ impl Tuning {
             *lanes = (*lanes).clamp(1, self.workgroup_size).next_power_of_two();
         }
         self.runtime_checks |= info.backend != wgpu::Backend::Vulkan;
+        self.native_f16 &= features.contains(wgpu::Features::SHADER_F16);
         let sg_max = info.subgroup_max_size;
         self.subgroups = self.subgroups
             && features.contains(wgpu::Features::SUBGROUP)
@@ -374,7 +382,7 @@ impl std::fmt::Display for Tuning {
         };
         write!(
             f,
-            "wg {} · {layout} · {} groups · {} · {}{}{}",
+            "wg {} · {layout} · {} groups · {} · {}{}{}{}",
             self.workgroup_size,
             self.max_workgroups,
             if self.vector_loads { "vec4" } else { "scalar" },
@@ -392,6 +400,11 @@ impl std::fmt::Display for Tuning {
                 ""
             } else {
                 " · unchecked"
+            },
+            if self.native_f16 {
+                " · native f16"
+            } else {
+                ""
             }
         )
     }

@@ -251,7 +251,20 @@ pub(crate) fn decide(
             return report(t, Source::Cache, Vec::new());
         }
     }
-    let (best, timed) = search(ctx, family, &candidates(ctx, family, base), 3, time);
+    let mut time = time;
+    let (mut best, mut timed) = search(ctx, family, &candidates(ctx, family, base), 3, &mut time);
+    // f16 reads, native or unpacked, on the launch chosen (the workload times an f16 call
+    // where the device has SHADER_F16).
+    let flipped = Tuning {
+        native_f16: !best.native_f16,
+        ..best
+    }
+    .fit(ctx.adapter_info(), ctx.features(), ctx.limits());
+    if family == TuneFamily::Elementwise && flipped != best {
+        let (b, more) = search(ctx, family, &[best, flipped], 3, &mut time);
+        timed.extend(more.into_iter().skip(1));
+        best = b;
+    }
     if let Some(f) = &file {
         cache::store(f, &key, family, best);
     }

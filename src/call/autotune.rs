@@ -6,7 +6,7 @@ use super::LossCall;
 use crate::autotune::{self, TuneReport};
 use crate::context::GpuContext;
 use crate::error::Result;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::timing;
 use crate::tuning::{Slot, TuneFamily, Tuning};
 use std::cell::Cell;
@@ -23,6 +23,9 @@ struct Workload {
     input: Tensor,
     target: Tensor,
     grad: Tensor,
+    /// The elementwise family's f16 call (input, target, gradient) where the device has
+    /// SHADER_F16, so that `Tuning::native_f16` is timed.
+    f16: Option<[Tensor; 3]>,
 }
 
 impl Workload {
@@ -46,7 +49,10 @@ impl Workload {
             TuneFamily::Elementwise => "mse",
             TuneFamily::Rows => "cross_entropy",
         };
-        format!("{loss} {shape:?}: value, and value with gradient")
+        let f16 = family == TuneFamily::Elementwise
+            && ctx.features().contains(wgpu::Features::SHADER_F16);
+        let dtypes = if f16 { "f32 and f16" } else { "f32" };
+        format!("{loss} {shape:?} in {dtypes}: value, and value with gradient")
     }
 
     fn new(ctx: &GpuContext, family: TuneFamily) -> Result<Workload> {
@@ -68,29 +74,48 @@ impl Workload {
             }
         };
         let grad = ctx.zeros(&shape)?;
+        let native = ctx.features().contains(wgpu::Features::SHADER_F16);
+        let f16 = match family {
+            TuneFamily::Elementwise if native => Some([
+                ctx.cast(&input, DType::F16)?,
+                ctx.cast(&target, DType::F16)?,
+                ctx.cast(&grad, DType::F16)?,
+            ]),
+            _ => None,
+        };
         Ok(Workload {
             family,
             input,
             target,
             grad,
+            f16,
         })
     }
 
-    fn call<'a>(&'a self, ctx: &'a GpuContext) -> Result<LossCall<'a>> {
+    fn call<'a>(&'a self, ctx: &'a GpuContext, [x, y]: [&'a Tensor; 2]) -> Result<LossCall<'a>> {
         let name = match self.family {
             TuneFamily::Elementwise => "mse",
             TuneFamily::Rows => "cross_entropy",
         };
-        Ok(ctx.loss(name)?.input(&self.input).target(&self.target))
+        Ok(ctx.loss(name)?.input(x).target(y))
     }
 
-    /// The value alone and the value with its gradient, each the median of three runs.
+    /// The value alone and the value with its gradient, each the median of three runs; the
+    /// same in f16 where there is an f16 call.
     fn time(&self, ctx: &GpuContext) -> Result<Duration> {
-        let value = timing::median_time(ctx, 3, |enc| self.call(ctx)?.record(enc).map(drop))?;
-        let grad = timing::median_time(ctx, 3, |enc| {
-            self.call(ctx)?.grad_into(&self.grad).record(enc).map(drop)
-        })?;
-        Ok(value + grad)
+        let f32s = [&self.input, &self.target, &self.grad];
+        let mut total = Duration::ZERO;
+        for [x, y, g] in [Some(f32s), self.f16.as_ref().map(|[x, y, g]| [x, y, g])]
+            .into_iter()
+            .flatten()
+        {
+            total +=
+                timing::median_time(ctx, 3, |enc| self.call(ctx, [x, y])?.record(enc).map(drop))?;
+            total += timing::median_time(ctx, 3, |enc| {
+                self.call(ctx, [x, y])?.grad_into(g).record(enc).map(drop)
+            })?;
+        }
+        Ok(total)
     }
 }
 

@@ -299,6 +299,7 @@ mod tests {
                         code,
                         vec4,
                         pairs: false,
+                        native_f16: false,
                         has_weight: flags,
                         has_aux: loss.aux.is_some(),
                         aux_broadcast: !flags,
@@ -325,11 +326,14 @@ mod tests {
             }
             // Half storage: every binding f16 or bf16, every variant (pairs: eight halves a
             // step, f32 weight and output beside them).
-            for (half, vec4, pairs) in [
-                (DType::F16, true, false),
-                (DType::BF16, false, false),
-                (DType::BF16, true, true),
-                (DType::F16, true, true),
+            for (half, vec4, pairs, native_f16) in [
+                (DType::F16, true, false, false),
+                (DType::BF16, false, false, false),
+                (DType::BF16, true, true, false),
+                (DType::F16, true, true, false),
+                (DType::F16, true, true, true),
+                (DType::F16, true, false, true),
+                (DType::F16, false, false, true),
             ] {
                 let loss = catalogue::elementwise("gaussian_nll").unwrap();
                 let f32_if_pairs = if pairs { DType::F32 } else { half };
@@ -338,6 +342,7 @@ mod tests {
                     code,
                     vec4,
                     pairs,
+                    native_f16,
                     has_weight: true,
                     has_aux: true,
                     aux_broadcast: false,

@@ -53,6 +53,8 @@ pub(crate) struct ElementConfig {
     pub vec4: bool,
     /// Two VTs a step, halves eight to a `vec4<u32>` (vector variant, 16-byte aligned tensors).
     pub pairs: bool,
+    /// f16 inputs, targets and weights read as WGSL `f16` (`Tuning::native_f16`).
+    pub native_f16: bool,
     pub has_weight: bool,
     pub has_aux: bool,
     pub aux_broadcast: bool,
@@ -125,7 +127,13 @@ fn f32_lit(v: f32) -> String {
 }
 
 pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
-    let mut s = prelude(&c.code);
+    // A directive comes before every declaration.
+    let mut s = if c.native_f16 {
+        "enable f16;\n".to_string()
+    } else {
+        String::new()
+    };
+    s.push_str(&prelude(&c.code));
     s.push_str(&format!(
         "const HAS_WEIGHT: bool = {};\n\
          const HAS_AUX: bool = {};\n\
@@ -143,7 +151,7 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         if c.pairs { 2 } else { 1 },
     ));
     s.push_str(&loss_pieces(c.loss, c.vec4));
-    s.push_str(&element_bindings(&c.dtypes, c.vec4, c.pairs));
+    s.push_str(&element_bindings(&c.dtypes, c.vec4, c.pairs, c.native_f16));
     s.push_str(template);
     s
 }
@@ -178,11 +186,11 @@ pub(crate) fn cast(c: &CastConfig, template: &str) -> String {
 }
 
 /// The elementwise kernel's tensor bindings 1-6 for their dtypes, and the halves' helpers.
-fn element_bindings(d: &Dtypes, vec4: bool, pairs: bool) -> String {
+fn element_bindings(d: &Dtypes, vec4: bool, pairs: bool, native_f16: bool) -> String {
     let mut s = String::from(HALVES);
-    s.push_str(&storage::step_reader("x", 1, d.x, vec4, pairs));
-    s.push_str(&storage::step_reader("y", 2, d.y, vec4, pairs));
-    s.push_str(&storage::step_reader("w", 3, d.w, vec4, pairs));
+    s.push_str(&storage::step_reader("x", 1, d.x, vec4, pairs, native_f16));
+    s.push_str(&storage::step_reader("y", 2, d.y, vec4, pairs, native_f16));
+    s.push_str(&storage::step_reader("w", 3, d.w, vec4, pairs, native_f16));
     s.push_str(&storage::gatherer("aux", 4, d.aux));
     s.push_str(&storage::step_writer("out", 5, d.out, vec4, pairs));
     s.push_str(&storage::step_writer("grad", 6, d.grad, vec4, pairs));

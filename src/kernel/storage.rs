@@ -173,14 +173,30 @@ fn put_half(name: &str, verb: &str, h: &str, args: &str) -> String {
 /// The elementwise kernel's access by step: `loadn_NAME(at, g) -> array<VT, UNROLL>`, VTs
 /// g·UNROLL .. g·UNROLL + UNROLL - 1 after element `at`. `pairs` (UNROLL = 2, vector variant)
 /// moves eight halves as one `vec4<u32>` (`at` a multiple of 8) and f32 as two `vec4<f32>`;
-/// otherwise it is `load_NAME`'s one VT.
+/// otherwise it is `load_NAME`'s one VT. `native_f16` reads f16 as WGSL `f16` (widening is
+/// exact either way).
 pub(crate) fn step_reader(
     name: &str,
     binding: u32,
     dtype: DType,
     vec4: bool,
     pairs: bool,
+    native_f16: bool,
 ) -> String {
+    if native_f16 && dtype == DType::F16 {
+        let ty = if vec4 { "vec4<f16>" } else { "f16" };
+        let w = |k: &str| format!("VT({name}_buf[{k}])");
+        let steps = if pairs {
+            format!("{}, {}", w("at / 4u + 2u * g"), w("at / 4u + 2u * g + 1u"))
+        } else {
+            w("at / VEC + g")
+        };
+        return format!(
+            "@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n\
+             fn loadn_{name}(at: u32, g: u32) -> array<VT, UNROLL> {{ \
+             return array<VT, UNROLL>({steps}); }}\n"
+        );
+    }
     if !pairs {
         return reader(name, binding, dtype, vec4)
             + &format!(

@@ -73,12 +73,15 @@ pub fn targets() -> &'static [Target] {
                 layout: Layout::GridStride,
                 max_workgroups: 4096,
                 cache_rows: false,
+                // f16 read as WGSL f16 where the device can (fitted away elsewhere).
+                native_f16: true,
                 ..t
             }));
             out.push(make("shared tree, small bindings", &|t| Tuning {
                 subgroups: false,
                 // Unchecked elementwise modules (Vulkan only) meet windows that split tensors.
                 runtime_checks: false,
+                native_f16: false,
                 workgroup_size: 64,
                 max_binding_bytes: 8192,
                 ..t
