@@ -42,8 +42,7 @@ fn aux_index(e: u32) -> u32 {
     return e;
 }
 
-// The inputs of VT number i: weight 1 and the aux default where absent; aux is gathered
-// because a broadcast aux repeats along rows or columns.
+// The inputs of one VT: weight 1 and the aux default where absent.
 struct Loaded {
     x: VT,
     y: VT,
@@ -51,6 +50,7 @@ struct Loaded {
     a: VT,
 }
 
+// The aux values of VT number i, gathered: a broadcast aux repeats along rows or columns.
 fn load_aux_vt(i: u32) -> VT {
     var a = VT(AUX_DEFAULT);
     if HAS_AUX {
