@@ -68,7 +68,7 @@ impl Array {
     /// write_f32(&path, &[2, 2], &[1.0, 2.0, 3.0, 4.5])?;
     /// let a = Array::read(&path)?;
     /// assert_eq!((&a.shape[..], a.dtype.as_str()), (&[2, 2][..], "<f4"));
-/// assert_eq!(a.f32s(), [1.0, 2.0, 3.0, 4.5]);
+    /// assert_eq!(a.f32s(), [1.0, 2.0, 3.0, 4.5]);
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), gpu_loss::LossError>(())
     /// ```
