@@ -10,6 +10,12 @@ use crate::tensor::{element_count, DType, Tensor};
 use half::{bf16, f16};
 
 /// A 16-bit float type a tensor can hold.
+///
+/// ```
+/// use gpu_loss::{half::{bf16, f16}, DType, Half};
+/// assert_eq!((f16::DTYPE, bf16::DTYPE), (DType::F16, DType::BF16));
+/// assert_eq!(Half::to_f32(bf16::from_f32(0.5)), 0.5); // widening is exact
+/// ```
 pub trait Half: bytemuck::Pod {
     /// The tensor dtype that holds it.
     const DTYPE: DType;

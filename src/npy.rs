@@ -29,6 +29,14 @@ pub struct Array {
 
 #[derive(Clone, Debug, PartialEq)]
 /// An array's values, widened.
+///
+/// ```
+/// use gpu_loss::npy::{encode, Array, Values};
+/// let mut bytes = Vec::new();
+/// encode(&mut bytes, &[2], &[3i64, 4])?;
+/// assert_eq!(Array::from_bytes(&bytes)?.values, Values::Int(vec![3, 4]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub enum Values {
     /// Floating-point values as f64.
     Float(Vec<f64>),
@@ -53,6 +61,17 @@ fn file_error(path: &Path, why: impl std::fmt::Display) -> LossError {
 
 impl Array {
     /// Reads a `.npy` file (a bounded header parser: a hostile file is refused at once).
+    ///
+    /// ```
+    /// use gpu_loss::npy::{write_f32, Array};
+    /// let path = std::env::temp_dir().join(format!("gpu_loss_read_{}.npy", std::process::id()));
+    /// write_f32(&path, &[2, 2], &[1.0, 2.0, 3.0, 4.5])?;
+    /// let a = Array::read(&path)?;
+    /// assert_eq!((&a.shape[..], a.dtype.as_str()), (&[2, 2][..], "<f4"));
+    /// assert_eq!(a.f32s(), [1.0, 2.0, 3.0, 4.5]);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn read(path: &Path) -> Result<Array> {
         let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
         let meta = file.metadata().map_err(|e| file_error(path, e))?;
@@ -71,6 +90,15 @@ impl Array {
     }
 
     /// An array from a whole `.npy` file's bytes (the fuzz target's entry point).
+    ///
+    /// ```
+    /// use gpu_loss::npy::{encode, Array};
+    /// let mut bytes = Vec::new();
+    /// encode(&mut bytes, &[3], &[0.5f64, 1.0, 2.0])?;
+    /// assert_eq!(Array::from_bytes(&bytes)?.floats(), [0.5, 1.0, 2.0]);
+    /// assert!(Array::from_bytes(&bytes[..bytes.len() - 1]).is_err()); // data cut short
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<Array> {
         decode(&mut &bytes[..], bytes.len() as u64).map_err(|why| LossError::File {
             path: "(bytes)".into(),
@@ -79,21 +107,45 @@ impl Array {
     }
 
     /// Its element count.
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let a = Array { shape: vec![2, 3], values: Values::Float(vec![0.0; 6]), dtype: "<f8".into() };
+    /// assert_eq!(a.len(), 6);
+    /// ```
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
     /// Whether it has no elements.
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let a = Array { shape: vec![4, 0], values: Values::Float(vec![]), dtype: "<f4".into() };
+    /// assert!(a.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether it holds integers.
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let labels = Array { shape: vec![2], values: Values::Int(vec![0, 3]), dtype: "<i8".into() };
+    /// assert!(labels.is_int());
+    /// ```
     pub fn is_int(&self) -> bool {
         matches!(self.values, Values::Int(_))
     }
 
     /// The values as f64 (integers widened, as ±1 labels need).
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let labels = Array { shape: vec![2], values: Values::Int(vec![-1, 1]), dtype: "<i8".into() };
+    /// assert_eq!(labels.floats(), [-1.0, 1.0]);
+    /// ```
     pub fn floats(&self) -> Vec<f64> {
         match &self.values {
             Values::Float(v) => v.clone(),
@@ -102,11 +154,25 @@ impl Array {
     }
 
     /// The values as f32, as the GPU takes them.
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let a = Array { shape: vec![2], values: Values::Float(vec![0.1, 1e300]), dtype: "<f8".into() };
+    /// assert_eq!(a.f32s(), [0.1f32, f32::INFINITY]); // rounded to f32
+    /// ```
     pub fn f32s(&self) -> Vec<f32> {
         self.floats().into_iter().map(|x| x as f32).collect()
     }
 
     /// The values as class labels; a float array is not one.
+    ///
+    /// ```
+    /// use gpu_loss::npy::{Array, Values};
+    /// let labels = Array { shape: vec![2], values: Values::Int(vec![0, 3]), dtype: "<i4".into() };
+    /// assert_eq!(labels.ints(), Some(&[0i64, 3][..]));
+    /// let probs = Array { shape: vec![2], values: Values::Float(vec![0.5, 0.5]), dtype: "<f4".into() };
+    /// assert_eq!(probs.ints(), None);
+    /// ```
     pub fn ints(&self) -> Option<&[i64]> {
         match &self.values {
             Values::Int(v) => Some(v),
@@ -359,10 +425,22 @@ impl Cursor<'_> {
 }
 
 /// A number type `.npy` files hold: its dtype and its little-endian bytes.
+///
+/// ```
+/// use gpu_loss::npy::Element;
+/// assert_eq!((f32::DESCR, f64::DESCR, i64::DESCR), ("<f4", "<f8", "<i8"));
+/// ```
 pub trait Element: Copy {
     /// Its NumPy dtype (`<f4`, `<f8`).
     const DESCR: &'static str;
     /// Appends its little-endian bytes.
+    ///
+    /// ```
+    /// use gpu_loss::npy::Element;
+    /// let mut out = Vec::new();
+    /// 1.5f32.put(&mut out);
+    /// assert_eq!(out, 1.5f32.to_le_bytes());
+    /// ```
     fn put(self, out: &mut Vec<u8>);
 }
 
@@ -403,6 +481,15 @@ impl Element for i64 {
 }
 
 /// Writes a version 1.0 `.npy` file to `w` (the header padded to 64 bytes, as NumPy does).
+///
+/// ```
+/// let mut bytes = Vec::new();
+/// gpu_loss::npy::encode(&mut bytes, &[3], &[1.0f64, 2.0, 3.0])?;
+/// assert_eq!(&bytes[..6], b"\x93NUMPY");
+/// assert_eq!((bytes.len() - 3 * 8) % 64, 0); // the header padded as NumPy pads it, then the data
+/// assert!(gpu_loss::npy::encode(&mut Vec::new(), &[2], &[1.0f64]).is_err()); // 1 value for [2]
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn encode<T: Element>(w: &mut impl Write, shape: &[usize], data: &[T]) -> std::io::Result<()> {
     let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     if count != Some(data.len()) {
@@ -439,6 +526,15 @@ pub fn encode<T: Element>(w: &mut impl Write, shape: &[usize], data: &[T]) -> st
 }
 
 /// Writes `data` to `path`; every write error (a full disk included) is reported.
+///
+/// ```
+/// use gpu_loss::npy::{write_to, Array};
+/// let path = std::env::temp_dir().join(format!("gpu_loss_write_to_{}.npy", std::process::id()));
+/// write_to(&path, &[3], &[2i64, 0, 1])?; // class labels
+/// assert_eq!(Array::read(&path)?.ints(), Some(&[2i64, 0, 1][..]));
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn write_to<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
     let mut w = BufWriter::new(file);
@@ -449,11 +545,29 @@ pub fn write_to<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<
 }
 
 /// Writes a float32 `.npy` file.
+///
+/// ```
+/// use gpu_loss::npy::{write_f32, Array};
+/// let path = std::env::temp_dir().join(format!("gpu_loss_write_f32_{}.npy", std::process::id()));
+/// write_f32(&path, &[1, 2], &[0.25, -3.0])?;
+/// assert_eq!(Array::read(&path)?.f32s(), [0.25, -3.0]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     write_to(path, shape, data)
 }
 
 /// Writes a float64 `.npy` file.
+///
+/// ```
+/// use gpu_loss::npy::{write_f64, Array};
+/// let path = std::env::temp_dir().join(format!("gpu_loss_write_f64_{}.npy", std::process::id()));
+/// write_f64(&path, &[2], &[0.1, 1e-300])?; // what f32 cannot hold
+/// assert_eq!(Array::read(&path)?.floats(), [0.1, 1e-300]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn write_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
     write_to(path, shape, data)
 }

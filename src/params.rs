@@ -253,6 +253,12 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     /// A parameter.
+    ///
+    /// ```
+    /// use gpu_loss::params::{ParamSpec, Rule};
+    /// const DELTA: ParamSpec = ParamSpec::new("delta", 1.0, Rule::Positive);
+    /// assert_eq!((DELTA.name, DELTA.default), ("delta", 1.0));
+    /// ```
     pub const fn new(name: &'static str, default: f64, rule: Rule) -> Self {
         ParamSpec {
             name,

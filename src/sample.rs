@@ -9,6 +9,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// The tensors of one elementwise call, on the host.
+///
+/// ```
+/// use gpu_loss::{catalogue, sample::{sample, AuxForm}};
+/// let s = sample(catalogue::elementwise("gaussian_nll").unwrap(), &[4, 3], true, AuxForm::Full, 7);
+/// assert_eq!((s.input.len(), s.target.len(), s.weight.unwrap().len()), (12, 12, 12));
+/// assert_eq!(s.aux.unwrap().1, [4, 3]); // var, of the input's shape
+/// ```
 #[derive(Clone, Debug)]
 pub struct Sample {
     /// The input's shape.
@@ -24,6 +31,13 @@ pub struct Sample {
 }
 
 /// Which form of the extra tensor to draw, for losses that have one.
+///
+/// ```
+/// use gpu_loss::{catalogue, sample::{sample, AuxForm}};
+/// let var = |form| sample(catalogue::elementwise("gaussian_nll").unwrap(), &[4, 3], false, form, 7).aux;
+/// assert!(var(AuxForm::Absent).is_none());
+/// assert!(var(AuxForm::Broadcast).unwrap().1.iter().product::<usize>() < 12);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuxForm {
     /// Only when the loss requires it, and then full-shape.
@@ -37,6 +51,14 @@ pub enum AuxForm {
 }
 
 /// A standard normal draw.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let draws: Vec<f32> = (0..10_000).map(|_| gpu_loss::sample::normal(&mut rng)).collect();
+/// let mean = draws.iter().sum::<f32>() / 10_000.0;
+/// assert!(mean.abs() < 0.05); // a standard normal's mean is 0, within 5 standard errors
+/// ```
 pub fn normal(rng: &mut StdRng) -> f32 {
     // Box-Muller; u1 in (0, 1] so the log is finite.
     let u1: f64 = 1.0 - rng.random::<f64>();
@@ -90,6 +112,14 @@ fn draw(kind: Sampling, rng: &mut StdRng) -> (f32, f32) {
 }
 
 /// Random inputs of `shape` for `loss`, reproducible from `seed`.
+///
+/// ```
+/// use gpu_loss::{catalogue, sample::{sample, AuxForm}};
+/// let bce = catalogue::elementwise("bce").unwrap();
+/// let s = sample(bce, &[100], false, AuxForm::Default, 42);
+/// assert!(s.input.iter().all(|p| (0.0..=1.0).contains(p))); // bce's domain: probabilities
+/// assert_eq!(s.input, sample(bce, &[100], false, AuxForm::Default, 42).input); // same seed
+/// ```
 pub fn sample(
     loss: &Elementwise,
     shape: &[usize],
@@ -230,12 +260,24 @@ impl Size {
     }
 
     /// Its element count.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::sample::Size::parse("2x3x4x5")?.elements(), 120);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn elements(self) -> usize {
         self.dims().iter().product()
     }
 
     /// Rows and columns for the losses that take a matrix: an element count becomes rows of
     /// 1024, an image stack rows of its width.
+    ///
+    /// ```
+    /// use gpu_loss::sample::Size;
+    /// assert_eq!(Size::parse("4096")?.rows_cols(), (4, 1024));
+    /// assert_eq!(Size::parse("3x64x32")?.rows_cols(), (3 * 64, 32));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn rows_cols(self) -> (usize, usize) {
         match self {
             Size::Elements(n) => ((n / ROW_WIDTH).max(1), ROW_WIDTH.min(n).max(1)),
@@ -245,6 +287,11 @@ impl Size {
     }
 
     /// As written: `512x1024`.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::sample::Size::parse("512X1_024")?.label(), "512x1024");
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn label(self) -> String {
         let dims: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
         dims.join("x")
@@ -363,6 +410,14 @@ fn draw_tensor(draw: Draw, size: Size, rng: &mut StdRng) -> Option<Array> {
 /// Valid random tensors for `loss` at `size`, by its tensor names (as `eval` takes them),
 /// drawn as its catalogue entry says: elementwise losses on `[n]` (or `[rows, cols]`) from
 /// their `Sampling`; the others tensor by tensor from their `Draw`.
+///
+/// ```
+/// use gpu_loss::{catalogue, sample::{named, Size}};
+/// let t = named(catalogue::find("cross_entropy").unwrap(), Size::parse("8x10")?, 1);
+/// assert_eq!(t[0].0, "input");
+/// assert_eq!(t[0].1.shape, [8, 10]); // 8 rows of 10 classes
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn named(loss: Loss, size: Size, seed: u64) -> Vec<(String, Array)> {
     if let Loss::Elementwise(l) = loss {
         let shape = size.dims();

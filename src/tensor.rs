@@ -133,6 +133,15 @@ pub fn element_count(tensor: &str, shape: &[usize]) -> Result<usize> {
 
 /// The texture behind a tensor: a view of its first mip level, and the channels that are
 /// its planes, in order (0 = r, 1 = g, 2 = b, 3 = a).
+///
+/// ```no_run
+/// # fn demo(ctx: &gpu_loss::GpuContext, frame: &wgpu::Texture) -> gpu_loss::Result<()> {
+/// let x = ctx.wrap_texture(frame, &[0, 1, 2])?; // RGB, read in place
+/// let source = x.texture().expect("a texture's planes");
+/// assert_eq!((source.channels.as_slice(), source.width), (&[0, 1, 2][..], frame.width() as usize));
+/// assert_eq!(x.shape(), [3, source.height, source.width]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TextureSource {
     pub(crate) view: wgpu::TextureView,

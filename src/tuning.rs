@@ -7,6 +7,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
 
 /// Which elements each invocation visits (shaders/walk.wgsl).
+///
+/// ```
+/// use gpu_loss::tuning::Layout;
+/// // As the tuning cache stores it.
+/// let json = serde_json::to_string(&Layout::Blocked { lanes: 8 }).unwrap();
+/// assert_eq!(json, r#"{"Blocked":{"lanes":8}}"#);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Layout {
     /// Invocation k of the grid visits k, k + grid, ...: coalesced on GPUs.
@@ -186,6 +193,11 @@ fn simd_lanes(info: &wgpu::AdapterInfo, features: wgpu::Features) -> u32 {
 /// The kernel families whose settings are tuned apart: what suits a stream of elements does
 /// not suit rows reduced one workgroup at a time. The other kernels take the hand-picked
 /// settings.
+///
+/// ```
+/// use gpu_loss::TuneFamily;
+/// assert_eq!(TuneFamily::ALL.map(TuneFamily::name), ["elementwise", "rows"]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TuneFamily {
@@ -218,6 +230,12 @@ impl TuneFamily {
 
 /// Where a context's launch settings come from (`GPU_LOSS_TUNING`, or
 /// `GpuContext::set_tuning_mode`). A `Tuning` set with `GpuContext::set_tuning` wins over all.
+///
+/// ```
+/// use gpu_loss::TuningMode;
+/// assert_eq!(TuningMode::parse(" OFF "), Some(TuningMode::Off));
+/// assert_eq!(TuningMode::parse(""), Some(TuningMode::Cached)); // the default
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TuningMode {
     /// The hand-picked settings of `Tuning::for_device`, never timed.

@@ -13,6 +13,14 @@ const FORMAT: &str = "gpu-loss tuning cache";
 const VERSION: u32 = 1;
 
 /// What a cached choice is valid for.
+///
+/// ```
+/// use gpu_loss::autotune::cache::Key;
+/// let key = Key { adapter: "llvmpipe".into(), vendor: 0x10005, device: 0, driver: "llvmpipe".into(),
+///                 driver_info: "Mesa".into(), backend: "vulkan".into(), crate_version: "0.1.0".into() };
+/// let other_driver = Key { driver_info: "Mesa 2".into(), ..key.clone() };
+/// assert_ne!(key, other_driver); // a new driver is tuned again
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
     /// The adapter's name.
@@ -33,6 +41,13 @@ pub struct Key {
 
 impl Key {
     /// The key of this adapter.
+    ///
+    /// ```no_run
+    /// let ctx = gpu_loss::GpuContext::new()?;
+    /// let key = gpu_loss::autotune::cache::Key::of(ctx.adapter_info());
+    /// assert_eq!(key.adapter, ctx.adapter_info().name);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn of(info: &wgpu::AdapterInfo) -> Key {
         Key {
             adapter: info.name.clone(),
@@ -101,6 +116,13 @@ fn entries(path: &Path) -> Vec<Entry> {
 }
 
 /// The cached choice for `family` on the adapter `key` names.
+///
+/// ```
+/// use gpu_loss::{autotune::cache::{load, Key}, TuneFamily};
+/// # let key = Key { adapter: "a".into(), vendor: 0, device: 0, driver: String::new(), driver_info: String::new(), backend: "vulkan".into(), crate_version: "0.1.0".into() };
+/// // A cache that does not exist holds nothing (and is no error).
+/// assert_eq!(load(std::path::Path::new("/nonexistent/tuning.json"), &key, TuneFamily::Rows), None);
+/// ```
 pub fn load(path: &Path, key: &Key, family: TuneFamily) -> Option<Tuning> {
     entries(path)
         .into_iter()
@@ -111,6 +133,19 @@ pub fn load(path: &Path, key: &Key, family: TuneFamily) -> Option<Tuning> {
 /// Saves a choice, keeping the file's other entries. Written to a temporary file and renamed
 /// over the old one, so that a reader (another process) never sees half a file. A failure is
 /// a warning: the choice still holds in memory.
+///
+/// ```
+/// use gpu_loss::{autotune::cache::{load, store, Key}, tuning::Layout, TuneFamily, Tuning};
+/// let key = Key { adapter: "a".into(), vendor: 0, device: 0, driver: String::new(),
+///                 driver_info: String::new(), backend: "vulkan".into(), crate_version: "0.1.0".into() };
+/// let t = Tuning { workgroup_size: 128, layout: Layout::GridStride, max_workgroups: 1024, vector_loads: true,
+///                  subgroups: false, cache_rows: false, runtime_checks: true, max_binding_bytes: 1 << 27 };
+/// let path = std::env::temp_dir().join(format!("gpu_loss_store_{}.json", std::process::id()));
+/// store(&path, &key, TuneFamily::Rows, t);
+/// assert_eq!(load(&path, &key, TuneFamily::Rows), Some(t));
+/// assert_eq!(load(&path, &key, TuneFamily::Elementwise), None); // another family
+/// # std::fs::remove_file(&path).ok();
+/// ```
 pub fn store(path: &Path, key: &Key, family: TuneFamily, tuning: Tuning) {
     let mut all = entries(path);
     all.retain(|e| !(&e.key == key && e.family == family));

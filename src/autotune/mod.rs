@@ -15,6 +15,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Where a family's settings came from.
+///
+/// ```no_run
+/// use gpu_loss::{autotune::Source, TuneFamily};
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// let report = &ctx.autotune(&[TuneFamily::Rows], true)[0]; // retune: search whatever is cached
+/// assert_eq!(report.source, Source::Search);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     /// The hand-picked ones (`GPU_LOSS_TUNING=off`, or a `Tuning` set by the caller).
@@ -41,6 +49,14 @@ impl Source {
 }
 
 /// One candidate's time.
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// let report = &ctx.autotune(&[gpu_loss::TuneFamily::Elementwise], true)[0];
+/// let fastest = report.timed.iter().filter(|t| t.ms.is_some()).min_by(|a, b| a.ms.unwrap().total_cmp(&b.ms.unwrap()));
+/// assert_eq!(fastest.unwrap().tuning, report.chosen);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Timed {
     /// The candidate settings.
@@ -52,6 +68,14 @@ pub struct Timed {
 }
 
 /// A family's settings on one adapter and how they were chosen.
+///
+/// ```no_run
+/// let ctx = gpu_loss::GpuContext::new()?;
+/// for r in ctx.autotune(&gpu_loss::TuneFamily::ALL, false) {
+///     println!("{} on {}: {:?} ({}, timed on {})", r.family.name(), r.adapter, r.chosen, r.source.name(), r.workload);
+/// }
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TuneReport {
     /// The kernel family.

@@ -12,6 +12,15 @@ impl GpuContext {
     /// Parameters the formula declares (`delta = 1.0; ...`) are set with `.param`; its `a` is
     /// the tensor `aux`. A formula that cannot be a loss is a `LossError::Custom` naming the
     /// column. Making the same loss again reuses its entry and compiled kernels.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload(&[1.0, 2.0], &[2])?;
+    /// let y = ctx.upload(&[0.0, 2.0], &[2])?;
+    /// let v = ctx.custom("cauchy1", "log(1 + (x - y)^2)")?.input(&x).target(&y).value()?;
+    /// assert!((v - 2f32.ln() / 2.0).abs() < 1e-6); // the mean of ln 2 and ln 1
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn custom(&self, name: &str, text: &str) -> Result<LossCall<'_>> {
         Ok(self.call(Loss::Elementwise(custom::formula(name, text)?)))
     }
@@ -23,6 +32,20 @@ impl GpuContext {
     /// is required). Compiled here: WGSL that does not compile is a `LossError::Custom`. Keep
     /// the returned loss and run it with [`GpuContext::call`]: each call of this makes a new
     /// entry for the life of the process.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[3.0], &[1])?;
+    /// # let y = ctx.upload(&[1.0], &[1])?;
+    /// let source = "fn custom_loss(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
+    ///     let e = x - y;
+    ///     return Pair(p.x * e * e, 2.0 * p.x * e);
+    /// }";
+    /// let twin = |x: f64, y: f64, _a: f64, p: &[f64]| (p[0] * (x - y).powi(2), 2.0 * p[0] * (x - y));
+    /// let scaled_mse = ctx.custom_wgsl("scaled_mse", source, &[("scale", 2.0)], Some(0.0), twin)?;
+    /// assert_eq!(ctx.call(scaled_mse).input(&x).target(&y).value()?, 8.0); // 2 · (3 − 1)²
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn custom_wgsl(
         &self,
         name: &str,

@@ -271,6 +271,16 @@ impl GpuContext {
     }
 
     /// [`GpuContext::style_loss`] as a future that polls the device without blocking.
+    ///
+    /// ```no_run
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let f = ctx.upload(&[1.0, 0.0, 0.0, 1.0], &[2, 2])?;
+    /// let s = ctx.upload(&[0.0; 4], &[2, 2])?;
+    /// let layers = [gpu_loss::StyleLayer { input: &f, target: &s, weight: 1.0 }];
+    /// let out = pollster::block_on(ctx.style_loss_async(&layers, false))?;
+    /// assert_eq!(out.value, 1.0 / 32.0); // gram(I) = I / 4 against 0: the mean of 2 · (1/4)²
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub async fn style_loss_async(
         &self,
         layers: &[StyleLayer<'_>],

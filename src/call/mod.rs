@@ -98,8 +98,29 @@ impl GpuContext {
 
 /// What [`GpuContext::call`] starts a call of: a catalogue entry ([`Loss`]) or a typed loss
 /// (`&Huber { delta: 0.5 }`, [`crate::losses`]).
+///
+/// ```no_run
+/// use gpu_loss::{catalogue, losses::Huber};
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let entry = catalogue::find("huber").unwrap();
+/// let by_entry = ctx.call(entry).input(&x).target(&y).value()?;
+/// let typed = ctx.call(&Huber::default()).input(&x).target(&y).value()?;
+/// assert_eq!(by_entry, typed); // the same defaults
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub trait IntoLossCall {
     /// The builder for this loss on `ctx`.
+    ///
+    /// ```no_run
+    /// use gpu_loss::IntoLossCall;
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+    /// let call = gpu_loss::catalogue::find("mse").unwrap().start(&ctx); // as ctx.call(..) does
+    /// assert_eq!(call.input(&x).target(&x).value()?, 0.0);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     fn start<'c>(self, ctx: &'c GpuContext) -> LossCall<'c>;
 }
 
@@ -276,6 +297,16 @@ impl<'a> LossCall<'a> {
     /// The dtype of the gradient and per-element losses the call allocates (by default the
     /// input's: an f16 or bf16 input gets half outputs, rounded to nearest even). `DType::F32`
     /// keeps them exact to f32 for bf16 or f16 inputs.
+    ///
+    /// ```no_run
+    /// use gpu_loss::{half::bf16, DType};
+    /// # let ctx = gpu_loss::GpuContext::new()?;
+    /// let x = ctx.upload_bf16(&[bf16::from_f32(0.5), bf16::from_f32(2.0)], &[2])?;
+    /// let y = ctx.upload_bf16(&[bf16::from_f32(0.0), bf16::from_f32(1.0)], &[2])?;
+    /// let out = ctx.loss("mse")?.input(&x).target(&y).with_grad().grad_dtype(DType::F32).run()?;
+    /// assert_eq!(out.grad.unwrap().dtype(), DType::F32); // not bf16, as the input
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn grad_dtype(mut self, dtype: crate::tensor::DType) -> Self {
         if !dtype.is_float() {
             let loss = self.req.loss.name();

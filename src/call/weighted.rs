@@ -16,6 +16,16 @@ use crate::params::Reduction;
 use crate::tensor::Tensor;
 
 /// A weighted sum of loss calls, built with [`GpuContext::weighted_sum`].
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let sum: gpu_loss::WeightedSum = ctx.weighted_sum().term("mse", 2.0, ctx.loss("mse")?.input(&x).target(&y));
+/// let twice = sum.run()?.value;
+/// assert!((twice - 2.0 * ctx.loss("mse")?.input(&x).target(&y).value()?).abs() < 1e-5);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct WeightedSum<'a> {
     ctx: &'a GpuContext,
     terms: Vec<(String, f64, LossCall<'a>)>,
@@ -24,6 +34,20 @@ pub struct WeightedSum<'a> {
 
 /// What a weighted sum computed: the total, each term's weighted value, and one gradient per
 /// distinct input tensor (in the order the terms first take them), on the GPU.
+///
+/// ```no_run
+/// # let ctx = gpu_loss::GpuContext::new()?;
+/// # let x = ctx.upload(&[0.5, 2.0, -1.0], &[3])?;
+/// # let y = ctx.upload(&[0.0, 1.0, 1.0], &[3])?;
+/// let out = ctx.weighted_sum()
+///     .term("fit", 1.0, ctx.loss("mse")?.input(&x).target(&y))
+///     .term("l1", 0.1, ctx.loss("mae")?.input(&x).target(&y))
+///     .with_grad()
+///     .run()?;
+/// assert_eq!(out.terms.len(), 2);
+/// assert_eq!(out.grads.len(), 1); // both terms take `x`: one gradient, their sum's
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct SumComputed {
     /// The total, Σ weight·term.
     pub value: f32,

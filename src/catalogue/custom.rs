@@ -25,6 +25,15 @@ static INTERNED: LazyLock<Mutex<HashMap<String, &'static Elementwise>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The entry of the loss `text` (see `crate::formula` for the language), called `name`.
+///
+/// ```
+/// let cauchy = gpu_loss::catalogue::custom::formula("cauchy1", "log(1 + (x - y)^2)")?;
+/// let (v, d) = (cauchy.cpu)(1.0, 0.0, 0.0, &[]); // ln 2, 2e / (1 + e²)
+/// assert!((v - 2f64.ln()).abs() < 1e-15 && (d - 1.0).abs() < 1e-15);
+/// // Written again, the same entry (and so the same compiled kernels).
+/// assert!(std::ptr::eq(cauchy, gpu_loss::catalogue::custom::formula("cauchy1", "log(1 + (x - y)^2)")?));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn formula(name: &str, text: &str) -> Result<&'static Elementwise> {
     check_name(name)?;
     let f = Formula::parse(text).map_err(|e| LossError::Custom {
@@ -55,6 +64,17 @@ pub fn formula(name: &str, text: &str) -> Result<&'static Elementwise> {
 /// `params` are (name, default), read as p.x, p.y, ...; `aux_default` is `a` where no extra
 /// tensor is given (None: the loss requires one). Whether the WGSL compiles is checked when
 /// a context first runs it (`GpuContext::custom_wgsl` checks at once).
+///
+/// ```
+/// let source = "fn custom_loss(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {
+///     let e = x - y;
+///     return Pair(p.x * e * e, 2.0 * p.x * e);
+/// }";
+/// let twin = |x: f64, y: f64, _a: f64, p: &[f64]| (p[0] * (x - y).powi(2), 2.0 * p[0] * (x - y));
+/// let entry = gpu_loss::catalogue::custom::wgsl("scaled_mse", source, &[("scale", 2.0)], Some(0.0), twin)?;
+/// assert_eq!((entry.cpu)(3.0, 1.0, 0.0, &[2.0]), (8.0, 8.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn wgsl(
     name: &str,
     source: &str,

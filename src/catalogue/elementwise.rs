@@ -8,6 +8,12 @@ use crate::params::{ParamSpec, Rule};
 
 /// The WGSL file that holds a loss's element function (the kernel is the elementwise one for
 /// all of them).
+///
+/// ```
+/// use gpu_loss::catalogue::{elementwise, WgslFile};
+/// assert_eq!(elementwise("huber").unwrap().wgsl_file, WgslFile::Regression);
+/// assert_eq!(elementwise("focal").unwrap().wgsl_file, WgslFile::Binary);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WgslFile {
     /// Section A: shaders/regression.wgsl
@@ -25,6 +31,11 @@ pub enum WgslFile {
 
 impl WgslFile {
     /// The file's WGSL source.
+    ///
+    /// ```
+    /// let huber = gpu_loss::catalogue::elementwise("huber").unwrap();
+    /// assert!(huber.wgsl_file.wgsl().contains(huber.wgsl_fn)); // its element function is there
+    /// ```
     pub fn wgsl(self) -> &'static str {
         match self {
             WgslFile::Regression => include_str!("../../shaders/regression.wgsl"),
@@ -40,6 +51,12 @@ impl WgslFile {
 }
 
 /// A closed interval a tensor's values must lie in; anything else (NaN too) is an error.
+///
+/// ```
+/// let bce = gpu_loss::catalogue::elementwise("bce").unwrap();
+/// let d = bce.input_domain.unwrap(); // probabilities
+/// assert_eq!((d.lo, d.hi, d.text), (0.0, 1.0, "[0, 1]"));
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Domain {
     /// The lowest value allowed.
@@ -52,6 +69,12 @@ pub struct Domain {
 
 /// How an extra tensor (gaussian_nll's `var`, bce_with_logits's `pos_weight`) may be shaped
 /// when it is not the input's own shape.
+///
+/// ```
+/// use gpu_loss::catalogue::{elementwise, Broadcast};
+/// assert_eq!(elementwise("gaussian_nll").unwrap().aux.unwrap().broadcast, Broadcast::PerRow);
+/// assert_eq!(elementwise("bce_with_logits").unwrap().aux.unwrap().broadcast, Broadcast::PerColumn);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Broadcast {
     /// One value per row, `[..., 1]` or the input's shape without its last axis (PyTorch's
@@ -63,6 +86,13 @@ pub enum Broadcast {
 
 #[derive(Clone, Copy, Debug)]
 /// An elementwise loss's extra tensor (gaussian_nll's `var`, bce_with_logits's `pos_weight`).
+///
+/// ```
+/// let var = gpu_loss::catalogue::elementwise("gaussian_nll").unwrap().aux.unwrap();
+/// assert_eq!((var.name, var.required), ("var", true));
+/// let pos_weight = gpu_loss::catalogue::elementwise("bce_with_logits").unwrap().aux.unwrap();
+/// assert_eq!((pos_weight.required, pos_weight.default), (false, 1.0)); // absent: weight 1
+/// ```
 pub struct Aux {
     /// Its name.
     pub name: &'static str,
@@ -77,6 +107,12 @@ pub struct Aux {
 }
 
 /// How to draw valid random inputs for a loss (report, tests, benches).
+///
+/// ```
+/// use gpu_loss::catalogue::{elementwise, Sampling};
+/// assert_eq!(elementwise("bce").unwrap().sampling, Sampling::Probability);
+/// assert_eq!(elementwise("hinge").unwrap().sampling, Sampling::Sign);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampling {
     /// input and target ~ N(0, 2²)
@@ -420,6 +456,11 @@ impl std::fmt::Debug for Elementwise {
 impl Elementwise {
     /// `input`, `target`, `weight` and the extra tensor, if any (drawn by `sampling`, which
     /// draws input and target together; the `draw`s here are not read).
+    ///
+    /// ```
+    /// let names = gpu_loss::catalogue::names(&gpu_loss::catalogue::elementwise("gaussian_nll").unwrap().tensors());
+    /// assert_eq!(names, ["input", "target", "weight", "var"]);
+    /// ```
     pub fn tensors(&self) -> Vec<TensorSpec> {
         let any = Draw::Normal(Extent::Samples);
         let mut t = vec![
@@ -442,6 +483,12 @@ impl Elementwise {
 }
 
 /// The elementwise loss (or objective term) with this name or alias.
+///
+/// ```
+/// use gpu_loss::catalogue::elementwise;
+/// assert_eq!(elementwise("l1").unwrap().name, "mae"); // an alias
+/// assert!(elementwise("cross_entropy").is_none()); // a row loss
+/// ```
 pub fn elementwise(name: &str) -> Option<&'static Elementwise> {
     ELEMENTWISE
         .iter()

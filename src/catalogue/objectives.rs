@@ -9,6 +9,13 @@ use crate::params::{ParamSpec, Rule};
 
 /// One term: `weight · mean(loss(input[, target]))`, or `weight · (1 − mean(..))` when
 /// `one_minus` (a similarity made a loss: splatting's D-SSIM).
+///
+/// ```
+/// let o = gpu_loss::catalogue::OBJECTIVES.iter().find(|o| o.name == "pix2pix_generator").unwrap();
+/// let terms = (o.terms)(&[100.0, 0.0, 1.0]); // lambda, gan (non_saturating), from_logits
+/// let l1 = terms.iter().find(|t| t.loss == "mae").unwrap();
+/// assert_eq!((l1.weight, l1.target.is_some()), (100.0, true));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Term {
     /// The term's name (as `Computed::terms` reports it).

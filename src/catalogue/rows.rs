@@ -5,6 +5,12 @@ use crate::cpu::twins::{self, Twin};
 use crate::params::{ParamSpec, Rule};
 
 /// Which kernel evaluates a row loss.
+///
+/// ```
+/// use gpu_loss::catalogue::{RowKernel, ROWS};
+/// let kernel = |name| ROWS.iter().find(|l| l.name == name).unwrap().kernel;
+/// assert_eq!((kernel("nll"), kernel("dice")), (RowKernel::Nll, RowKernel::Stats));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKernel {
     /// shaders/cross_entropy.wgsl (with its label pre-pass), MODE 0.
@@ -24,6 +30,11 @@ pub enum RowKernel {
 
 impl RowKernel {
     /// The cross-entropy kernel's modes, which read class labels.
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::RowKernel;
+    /// assert!(RowKernel::Nll.reads_labels() && !RowKernel::Tuples.reads_labels());
+    /// ```
     pub fn reads_labels(self) -> bool {
         matches!(
             self,
@@ -58,11 +69,21 @@ pub struct RowLoss {
 
 impl RowLoss {
     /// The tensors that get a gradient, in order.
+    ///
+    /// ```
+    /// let triplet = gpu_loss::catalogue::ROWS.iter().find(|l| l.name == "triplet_margin").unwrap();
+    /// assert_eq!(triplet.grad_tensors().collect::<Vec<_>>(), ["anchor", "positive", "negative"]);
+    /// ```
     pub fn grad_tensors(&self) -> impl Iterator<Item = &'static str> {
         self.grads.iter().copied()
     }
 
     /// Whether it takes a tensor of this name.
+    ///
+    /// ```
+    /// let nll = gpu_loss::catalogue::ROWS.iter().find(|l| l.name == "nll").unwrap();
+    /// assert!(nll.takes("weight") && !nll.takes("aux"));
+    /// ```
     pub fn takes(&self, tensor: &str) -> bool {
         self.tensors.iter().any(|t| t.name == tensor)
     }

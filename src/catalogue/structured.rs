@@ -6,6 +6,12 @@ use crate::cpu::twins::{self, Twin};
 use crate::params::{ParamSpec, Reduction, Rule};
 
 /// Which kernel evaluates a structured loss.
+///
+/// ```
+/// use gpu_loss::catalogue::{StructuredKernel, STRUCTURED};
+/// let psnr = STRUCTURED.iter().find(|s| s.name == "psnr").unwrap();
+/// assert_eq!(psnr.kernel, StructuredKernel::Psnr);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StructuredKernel {
     /// shaders/total_variation.wgsl: neighbour differences over the last two axes.
@@ -54,6 +60,11 @@ pub struct Structured {
 
 impl Structured {
     /// Whether it takes a tensor of this name.
+    ///
+    /// ```
+    /// let samples = gpu_loss::catalogue::STRUCTURED.iter().find(|s| s.name == "wasserstein_1d_samples").unwrap();
+    /// assert!(samples.takes("u_weights") && !samples.takes("u"));
+    /// ```
     pub fn takes(&self, tensor: &str) -> bool {
         self.tensors.iter().any(|t| t.name == tensor)
     }

@@ -2,6 +2,12 @@
 //! it, and how report, bench and tests draw it.
 
 /// What a tensor holds.
+///
+/// ```
+/// use gpu_loss::catalogue::{find, Holds};
+/// let nll = find("nll").unwrap();
+/// assert_eq!(nll.tensor("target").unwrap().holds, Holds::ClassIndices);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holds {
     /// float32 values.
@@ -16,6 +22,10 @@ pub enum Holds {
 
 impl Holds {
     /// The dtypes `list` names.
+    ///
+    /// ```
+    /// assert_eq!(gpu_loss::catalogue::Holds::ClassIndices.dtypes(), "int32 | int64");
+    /// ```
     pub fn dtypes(self) -> &'static str {
         match self {
             Holds::Floats => "float32",
@@ -26,6 +36,11 @@ impl Holds {
     }
 
     /// Whether integer arrays given for this tensor stay integers (class labels).
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::Holds;
+    /// assert!(Holds::IndicesOrProbabilities.takes_indices() && !Holds::Signs.takes_indices());
+    /// ```
     pub fn takes_indices(self) -> bool {
         matches!(self, Holds::ClassIndices | Holds::IndicesOrProbabilities)
     }
@@ -33,6 +48,12 @@ impl Holds {
 
 /// The shape a drawn tensor takes, from the workload's size: n elements, or rows × cols (an
 /// element count gives rows of 1024).
+///
+/// ```
+/// use gpu_loss::catalogue::{find, Draw, Extent};
+/// let target = find("nll").unwrap().tensor("target").unwrap();
+/// assert_eq!(target.draw, Draw::Labels(Extent::PerRow)); // one label per row
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extent {
     /// `[rows, cols]`
@@ -58,6 +79,12 @@ pub enum Extent {
 }
 
 /// How report, bench and tests draw a tensor's values (src/sample.rs draws them).
+///
+/// ```
+/// use gpu_loss::catalogue::{find, Draw};
+/// let class_weight = find("cross_entropy").unwrap().tensor("weight").unwrap();
+/// assert_eq!(class_weight.draw, Draw::Skip); // optional, left out of the workloads
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Draw {
     /// 2·N(0, 1)
@@ -102,6 +129,12 @@ pub struct TensorSpec {
 
 impl TensorSpec {
     /// A required float32 tensor.
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::{Draw, Extent, Holds, TensorSpec};
+    /// let t = TensorSpec::floats("input", "[..., C]", Draw::Normal(Extent::Rows));
+    /// assert_eq!((t.required, t.holds), (true, Holds::Floats));
+    /// ```
     pub const fn floats(name: &'static str, shape: &'static str, draw: Draw) -> TensorSpec {
         TensorSpec {
             name,
@@ -113,11 +146,23 @@ impl TensorSpec {
     }
 
     /// The same tensor, holding `holds`.
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::{Draw, Extent, Holds, TensorSpec};
+    /// let labels = TensorSpec::floats("target", "[...]", Draw::Labels(Extent::PerRow)).holding(Holds::ClassIndices);
+    /// assert!(labels.holds.takes_indices());
+    /// ```
     pub const fn holding(self, holds: Holds) -> TensorSpec {
         TensorSpec { holds, ..self }
     }
 
     /// The same tensor, optional.
+    ///
+    /// ```
+    /// use gpu_loss::catalogue::{Draw, Extent, TensorSpec};
+    /// let weight = TensorSpec::floats("weight", "[C]", Draw::Normal(Extent::Rows)).optional();
+    /// assert!(!weight.required);
+    /// ```
     pub const fn optional(self) -> TensorSpec {
         TensorSpec {
             required: false,
@@ -127,6 +172,11 @@ impl TensorSpec {
 }
 
 /// The names of `tensors`, in order.
+///
+/// ```
+/// let ce = gpu_loss::catalogue::find("cross_entropy").unwrap();
+/// assert_eq!(gpu_loss::catalogue::names(&ce.tensors()), ["input", "target", "weight"]);
+/// ```
 pub fn names(tensors: &[TensorSpec]) -> Vec<&'static str> {
     tensors.iter().map(|t| t.name).collect()
 }

@@ -27,6 +27,15 @@ use plane::*;
 
 /// SSIM: `mean` of the map over every image and channel, or `none`, the map
 /// `[N, C, H', W']` (its gradient that of the map's sum).
+///
+/// ```
+/// use gpu_loss::{cpu::images::{ssim, SsimParams}, Reduction};
+/// let x: Vec<f64> = (0..16).map(|i| i as f64 / 16.0).collect();
+/// let p = SsimParams { window: 3, ..Default::default() };
+/// let r = ssim(&x, &x, &[1, 1, 4, 4], &p, Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 1.0).abs() < 1e-12); // an image against itself
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn ssim(
     x: &[f64],
     y: &[f64],
@@ -56,6 +65,15 @@ pub fn ssim(
 
 /// PSNR per image, 10·log10(L² / mse) over its C·H·W values: `mean` over images or `none`
 /// (`[N]`). mse = 0 gives +inf and a zero gradient for that image.
+///
+/// ```
+/// use gpu_loss::{cpu::images::psnr, Reduction};
+/// // Two images; mse 0.5² and 0.1²: 10·log10(1 / mse) = 6.02... and 20.
+/// let r = psnr(&[0.0, 0.0, 0.1, 0.1], &[0.5, 0.5, 0.0, 0.0], &[2, 1, 1, 2], 1.0, Reduction::None)?;
+/// let rows = r.rows.unwrap();
+/// assert!((rows[0] - 20.0 * 2f64.log10()).abs() < 1e-12 && (rows[1] - 20.0).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn psnr(
     x: &[f64],
     y: &[f64],

@@ -16,6 +16,12 @@ use crate::problem::Problem;
 use crate::status::{Check, Status};
 
 /// The tensors of one elementwise call, in any float type.
+///
+/// ```
+/// use gpu_loss::cpu::Inputs;
+/// let t = Inputs { input: &[1.0f32, 2.0], target: &[0.0, 0.0], weight: None, aux: None };
+/// assert_eq!(t.input.len(), t.target.len());
+/// ```
 pub struct Inputs<'a, T> {
     /// The predictions.
     pub input: &'a [T],
@@ -29,6 +35,16 @@ pub struct Inputs<'a, T> {
 
 /// What the reference computes: the reduced value (None for `none`), the per-element losses
 /// (for `none`), and the gradient of the reduced loss with respect to `input` when asked.
+///
+/// ```
+/// # use gpu_loss::{catalogue, cpu::{evaluate, Inputs}, problem::{Problem, Shapes}, Reduction};
+/// # let shapes = Shapes { input: &[2], target: &[2], weight: None, aux: None };
+/// # let p = Problem::new(catalogue::elementwise("mse").unwrap(), shapes, &[], Reduction::None)?;
+/// let t = Inputs { input: &[1.0f32, 2.0], target: &[0.0, 0.0], weight: None, aux: None };
+/// let r = evaluate(&p, &t, false)?; // mse, reduction none
+/// assert_eq!((r.value, r.elements, r.grad), (None, Some(vec![1.0, 4.0]), None));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuResult {
     /// The reduced value; None for `none`.
@@ -41,6 +57,16 @@ pub struct CpuResult {
 
 /// The float64 reference of a validated elementwise call (the GPU kernel's shape: same
 /// checks, same errors), with the gradient when `grad` is true.
+///
+/// ```
+/// use gpu_loss::{catalogue, cpu::{evaluate, Inputs}, problem::{Problem, Shapes}, Reduction};
+/// let shapes = Shapes { input: &[2], target: &[2], weight: None, aux: None };
+/// let p = Problem::new(catalogue::elementwise("mse").unwrap(), shapes, &[], Reduction::Mean)?;
+/// let t = Inputs { input: &[1.0f32, 2.0], target: &[0.0, 0.0], weight: None, aux: None };
+/// let r = evaluate(&p, &t, true)?;
+/// assert_eq!((r.value, r.grad), (Some(2.5), Some(vec![1.0, 2.0]))); // (1 + 4) / 2; 2e / 2
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn evaluate<T: Copy + Into<f64>>(
     p: &Problem,
     t: &Inputs<'_, T>,
@@ -116,6 +142,13 @@ pub fn evaluate<T: Copy + Into<f64>>(
 }
 
 /// Neumaier's compensated sum: the reference's sum is exact to a few ulp of f64.
+///
+/// ```
+/// use gpu_loss::cpu::Compensated;
+/// let mut s = Compensated::default();
+/// [1e16, 1.0, -1e16].into_iter().for_each(|v| s.add(v));
+/// assert_eq!(s.value(), 1.0); // a plain f64 sum loses the 1
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Compensated {
     hi: f64,
@@ -124,6 +157,13 @@ pub struct Compensated {
 
 impl Compensated {
     /// Adds one term.
+    ///
+    /// ```
+    /// let mut s = gpu_loss::cpu::Compensated::default();
+    /// s.add(0.1);
+    /// s.add(0.2);
+    /// assert_eq!(s.value(), 0.1 + 0.2);
+    /// ```
     pub fn add(&mut self, v: f64) {
         let s = self.hi + v;
         if self.hi.abs() >= v.abs() {
@@ -135,6 +175,12 @@ impl Compensated {
     }
 
     /// The sum.
+    ///
+    /// ```
+    /// let mut s = gpu_loss::cpu::Compensated::default();
+    /// s.add(f64::INFINITY);
+    /// assert_eq!(s.value(), f64::INFINITY); // not inf + NaN
+    /// ```
     pub fn value(self) -> f64 {
         if self.hi.is_infinite() {
             self.hi

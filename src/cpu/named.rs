@@ -14,6 +14,16 @@ use crate::status::Names;
 
 /// What the reference gives: the reduced value (None for `none`), the per-element or per-row
 /// losses for `none` with their shape, and each gradient by its tensor's name.
+///
+/// ```
+/// # use gpu_loss::{cpu::named::evaluate_named, npy::{Array, Values}, Reduction};
+/// # let a = |n: &str, v: Vec<f64>| (n.to_string(), Array { shape: vec![v.len()], values: Values::Float(v), dtype: "<f4".into() });
+/// let t = [a("input", vec![1.0, 2.0]), a("target", vec![0.0, 0.0])];
+/// let r = evaluate_named("mse", &t, &[], Reduction::None)?;
+/// assert_eq!((r.value, r.out), (None, Some((vec![2], vec![1.0, 4.0]))));
+/// assert_eq!(r.grads, [("input", vec![2.0, 4.0])]); // of the sum, for `none`
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct NamedResult {
     /// The reduced value; None for `none`.
@@ -27,6 +37,16 @@ pub struct NamedResult {
 }
 
 /// Evaluates `loss` on `tensors` (name, array) with the given parameters and reduction.
+///
+/// ```
+/// use gpu_loss::{cpu::named::evaluate_named, npy::{Array, Values}, params::ParamValue, Reduction};
+/// let a = |n: &str, v: Vec<f64>| (n.to_string(), Array { shape: vec![v.len()], values: Values::Float(v), dtype: "<f4".into() });
+/// let t = [a("input", vec![3.0, 0.5]), a("target", vec![0.0, 0.0])];
+/// let delta = [("delta".to_string(), ParamValue::Number(1.0))];
+/// // huber: δ(|e| − δ/2) = 2.5 and e²/2 = 0.125
+/// assert_eq!(evaluate_named("huber", &t, &delta, Reduction::Sum)?.value, Some(2.625));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn evaluate_named(
     loss: &str,
     tensors: &[(String, Array)],
@@ -38,6 +58,16 @@ pub fn evaluate_named(
 }
 
 /// Evaluates `found` (a catalogue entry or a custom loss) as `evaluate_named` does.
+///
+/// ```
+/// use gpu_loss::{catalogue::custom, catalogue::Loss, cpu::named::evaluate_loss, npy::{Array, Values}, Reduction};
+/// let a = |n: &str, v: Vec<f64>| (n.to_string(), Array { shape: vec![v.len()], values: Values::Float(v), dtype: "<f4".into() });
+/// let cube = Loss::Elementwise(custom::formula("cube", "(x - y)^3")?);
+/// let t = [a("input", vec![2.0]), a("target", vec![0.0])];
+/// let r = evaluate_loss(cube, &t, &[], Reduction::Mean)?;
+/// assert_eq!((r.value, &r.grads[0].1), (Some(8.0), &vec![12.0])); // e³, 3e²
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn evaluate_loss(
     found: Loss,
     tensors: &[(String, Array)],

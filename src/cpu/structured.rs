@@ -18,6 +18,14 @@ fn power_term(d: f64, p: f64) -> (f64, f64) {
 /// total_variation over the last two axes of `shape` (every leading axis another plane):
 /// each pixel's loss is its right and down terms |x[i, j+1] − x[i, j]|^p + |x[i+1, j] − x[i, j]|^p;
 /// `none` returns them per pixel, `mean` divides their sum by the element count.
+///
+/// ```
+/// use gpu_loss::{cpu::structured::total_variation, Reduction};
+/// // [[0, 1], [3, 5]], power 2: right 1², 2², down 3², 4².
+/// let r = total_variation(&[0.0, 1.0, 3.0, 5.0], &[2, 2], 2.0, Reduction::Sum)?;
+/// assert_eq!(r.value, Some(30.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn total_variation(
     x: &[f64],
     shape: &[usize],
@@ -74,6 +82,13 @@ fn values_fit(loss: &'static str, tensor: &'static str, shape: &[usize], len: us
 
 /// wasserstein_1d's rows: `u` of shape [..., C] with at least one axis, `v` of u's shape.
 /// Returns (rows, C). The GPU path's validation applies this same rule.
+///
+/// ```
+/// use gpu_loss::cpu::structured::histogram_rows;
+/// assert_eq!(histogram_rows(&[4, 2, 8], &[4, 2, 8])?, (8, 8));
+/// assert!(histogram_rows(&[4, 8], &[4, 7]).is_err());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn histogram_rows(u: &[usize], v: &[usize]) -> Result<(usize, usize)> {
     const LOSS: &str = "wasserstein_1d";
     element_count(&format!("{LOSS}: u"), u)?;
@@ -113,6 +128,16 @@ pub const POSITIVE_MASS: &str = "rows of positive mass (a row that sums to 0 is 
 /// U, V the cumulative sums; the gradients go through the normalisation
 /// (d U_c / d u_k = (1[k ≤ c] − U_c) / S_u) and take sign(0) = 0, where 0 is what the sums'
 /// rounding leaves of an exact 0 (empty trailing bins: both CDFs at 1), as the GPU does.
+///
+/// ```
+/// use gpu_loss::{cpu::structured::wasserstein_1d, Reduction};
+/// // Row 1 moves its mass two bins, row 2 one bin (after normalising to sum 1); dx = 0.5.
+/// let u = [1.0, 0.0, 0.0, 0.0, 2.0, 0.0];
+/// let v = [0.0, 0.0, 1.0, 0.0, 0.0, 4.0];
+/// let r = wasserstein_1d(&u, &v, 3, 0.5, Reduction::None)?;
+/// assert_eq!(r.rows, Some(vec![1.0, 0.5]));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn wasserstein_1d(
     u: &[f64],
     v: &[f64],
@@ -187,6 +212,14 @@ pub fn wasserstein_1d(
 
 /// Features [C, M] or [B, C, M]: (batch, channels, positions). The GPU path's validation
 /// (problem::structured) applies this same rule to its tensors' shapes.
+///
+/// ```
+/// use gpu_loss::cpu::structured::feature_dims;
+/// assert_eq!(feature_dims("gram", "input", &[4, 2, 8])?, (4, 2, 8));
+/// assert_eq!(feature_dims("gram", "input", &[2, 8])?, (1, 2, 8));
+/// assert!(feature_dims("gram", "input", &[8]).is_err());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn feature_dims(
     loss: &'static str,
     tensor: &'static str,
@@ -210,6 +243,13 @@ pub fn feature_dims(
 }
 
 /// G = F·Fᵀ / (C·M) for each batch item, [B, C, C] row-major.
+///
+/// ```
+/// // F = [[1, 2], [3, 4]] (C = M = 2): F·Fᵀ = [[5, 11], [11, 25]], over C·M = 4.
+/// let g = gpu_loss::cpu::structured::gram(&[1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(g, [1.25, 2.75, 2.75, 6.25]);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn gram(f: &[f64], shape: &[usize]) -> Result<Vec<f64>> {
     let (b, c, m) = feature_dims("gram", "input", shape)?;
     values_fit("gram", "input", shape, f.len())?;
@@ -245,6 +285,14 @@ fn gram_backward(f: &[f64], shape: &[usize], d_g: &[f64]) -> Result<Vec<f64>> {
 
 /// `gram` as a loss: `none` gives G; `sum`/`mean` reduce its entries; the gradient is that of
 /// the reduced value (of the sum for `none`).
+///
+/// ```
+/// use gpu_loss::{cpu::structured::gram_loss, Reduction};
+/// // G = [[5, 11], [11, 25]] / 4: its entries sum to 13.
+/// let r = gram_loss(&[1.0, 2.0, 3.0, 4.0], &[2, 2], Reduction::Sum)?;
+/// assert_eq!(r.value, Some(13.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn gram_loss(f: &[f64], shape: &[usize], reduction: Reduction) -> Result<RowResult> {
     let g = gram(f, shape)?;
     let red = Reducer::new(reduction, g.len() as f64);
@@ -255,6 +303,14 @@ pub fn gram_loss(f: &[f64], shape: &[usize], reduction: Reduction) -> Result<Row
 
 /// style_loss for one layer: mse(gram(F), gram(S)) over the entries of G (`none`: each
 /// entry's squared difference), the gradient for F.
+///
+/// ```
+/// use gpu_loss::{cpu::structured::style_loss, Reduction};
+/// // gram(I) = I / 4 against gram(0) = 0: the mean of (1/4)², 0, 0, (1/4)².
+/// let r = style_loss(&[1.0, 0.0, 0.0, 1.0], &[0.0; 4], &[2, 2], Reduction::Mean)?;
+/// assert_eq!(r.value, Some(1.0 / 32.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn style_loss(
     f: &[f64],
     s: &[f64],
@@ -283,6 +339,13 @@ pub fn style_loss(
 }
 
 /// One layer for [`style_loss_layers`]: features F, style features S, their shape, weight w_l.
+///
+/// ```
+/// use gpu_loss::cpu::structured::{style_loss_layers, StyleLayer};
+/// let layer = StyleLayer { input: &[1.0, 0.0, 0.0, 1.0], target: &[0.0; 4], shape: &[2, 2], weight: 2.0 };
+/// assert_eq!(style_loss_layers(&[layer])?.0, 2.0 / 32.0);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct StyleLayer<'a> {
     /// The features F.
     pub input: &'a [f64],
@@ -296,6 +359,16 @@ pub struct StyleLayer<'a> {
 
 /// style_loss over layers, Σ_l w_l·mse(gram(F_l), gram(S_l)): the total, each layer's weighted
 /// term, and d total / d F_l for each layer (the twin of `GpuContext::style_loss`).
+///
+/// ```
+/// use gpu_loss::cpu::structured::{style_loss_layers, StyleLayer};
+/// let (eye, zero) = ([1.0, 0.0, 0.0, 1.0], [0.0; 4]);
+/// let layer = |weight| StyleLayer { input: &eye, target: &zero, shape: &[2, 2], weight };
+/// let (total, terms, grads) = style_loss_layers(&[layer(1.0), layer(3.0)])?;
+/// assert_eq!((total, terms), (4.0 / 32.0, vec![1.0 / 32.0, 3.0 / 32.0]));
+/// assert_eq!(grads.len(), 2);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn style_loss_layers(layers: &[StyleLayer<'_>]) -> Result<(f64, Vec<f64>, Vec<Vec<f64>>)> {
     let mut terms = Vec::with_capacity(layers.len());
     let mut grads = Vec::with_capacity(layers.len());
@@ -315,6 +388,14 @@ pub const SAMPLE_WEIGHTS: &str = "finite non-negative weights with a positive su
 /// position, u before v) — the GPU's order — and S_e = F_u − F_v just after sample e, so
 /// W1 = Σ_e |S_e|·(x_{e+1} − x_e) and d W1 / d x_e = |S_{e−1}| − |S_e| (S_{−1} = S_last = 0).
 /// Returns the value and the gradients for u_values and v_values.
+///
+/// ```
+/// use gpu_loss::cpu::structured::wasserstein_1d_samples;
+/// // One sample each, at 0 and 3: W1 = 3; moving either toward the other shrinks it.
+/// let (w1, du, dv) = wasserstein_1d_samples(&[0.0], &[3.0], None, None)?;
+/// assert_eq!((w1, du, dv), (3.0, vec![-1.0], vec![1.0]));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn wasserstein_1d_samples(
     u: &[f64],
     v: &[f64],

@@ -13,6 +13,15 @@ use crate::tensor::element_count;
 
 /// One call of a twin: its tensors by LOSSES.md name, its parameters resolved in catalogue
 /// order (NaN stands for "none"), its reduction.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction};
+/// let t = [("input".to_string(), Array { shape: vec![1, 2], values: Float(vec![0.0, 0.0]), dtype: "<f8".into() }),
+///          ("target".to_string(), Array { shape: vec![1], values: Int(vec![1]), dtype: "<i8".into() })];
+/// let call = TwinCall { loss: "nll", tensors: &t, params: &[-100.0], reduction: Reduction::Mean };
+/// assert_eq!(call.need("input")?.shape, [1, 2]);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct TwinCall<'a> {
     /// The loss's name.
     pub loss: &'static str,
@@ -26,6 +35,15 @@ pub struct TwinCall<'a> {
 
 /// What a twin returns: the reduced value (None for `none`), the per-row or per-element
 /// losses for `none` with their shape, and the gradients in the entry's `grads` order.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // nll: −input[label] per row, its gradient −1 at the label.
+/// let t = [a("input", &[1, 2], Float(vec![-1.0, -2.0])), a("target", &[1], Int(vec![1]))];
+/// let r = nll(&TwinCall { loss: "nll", tensors: &t, params: &[-100.0], reduction: Reduction::None })?;
+/// assert_eq!((r.value, r.out, r.grads), (None, Some((vec![1], vec![2.0])), vec![vec![0.0, -1.0]]));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct TwinResult {
     /// The reduced value; None for `none`.
     pub value: Option<f64>,
@@ -40,6 +58,15 @@ pub type Twin = fn(&TwinCall<'_>) -> Result<TwinResult>;
 
 impl<'a> TwinCall<'a> {
     /// The tensor by this name, if given, its shape checked against its values.
+    ///
+    /// ```
+    /// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction};
+    /// let t = [("u".to_string(), Array { shape: vec![3], values: Float(vec![0.0; 2]), dtype: "<f8".into() })];
+    /// let call = TwinCall { loss: "wasserstein_1d", tensors: &t, params: &[1.0], reduction: Reduction::Mean };
+    /// assert!(call.get("v")?.is_none());
+    /// assert!(call.get("u").is_err()); // 2 values for shape [3]
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn get(&self, name: &str) -> Result<Option<&'a Array>> {
         let Some((_, a)) = self.tensors.iter().find(|(n, _)| n == name) else {
             return Ok(None);
@@ -59,6 +86,12 @@ impl<'a> TwinCall<'a> {
     }
 
     /// The tensor by this name, or the missing-tensor error.
+    ///
+    /// ```
+    /// # use gpu_loss::{cpu::twins::*, LossError, Reduction};
+    /// let call = TwinCall { loss: "dice", tensors: &[], params: &[], reduction: Reduction::Mean };
+    /// assert!(matches!(call.need("input"), Err(LossError::MissingTensor { tensor: "input", .. })));
+    /// ```
     pub fn need(&self, name: &'static str) -> Result<&'a Array> {
         self.get(name)?.ok_or(LossError::MissingTensor {
             loss: self.loss,
@@ -118,6 +151,16 @@ fn by_rows(x: &Array, r: RowResult) -> TwinResult {
 }
 
 /// cross_entropy's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Equal logits over two classes: ln 2, whatever the label.
+/// let t = [a("input", &[1, 2], Float(vec![0.0, 0.0])), a("target", &[1], Int(vec![1]))];
+/// let p = [-100.0, 0.0, 0.0, f64::NAN]; // ignore_index, label_smoothing, z_loss, softcap (none)
+/// let r = cross_entropy(&TwinCall { loss: "cross_entropy", tensors: &t, params: &p, reduction: Reduction::Mean })?;
+/// assert!((r.value.unwrap() - 2f64.ln()).abs() < 1e-15);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let p = c.params;
     let opts = CrossEntropy {
@@ -145,6 +188,15 @@ pub fn cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// nll's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Rows of log-probabilities: the mean of −input[label] = (1 + 2) / 2.
+/// let t = [a("input", &[2, 2], Float(vec![-1.0, -3.0, -4.0, -2.0])), a("target", &[2], Int(vec![0, 1]))];
+/// let r = nll(&TwinCall { loss: "nll", tensors: &t, params: &[-100.0], reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(1.5));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let weight = c.get("weight")?.map(Array::floats);
@@ -155,6 +207,15 @@ pub fn nll(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// sparse_categorical_cross_entropy's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Probabilities [0.5, 0.5], label 0: −ln 0.5.
+/// let t = [a("input", &[1, 2], Float(vec![0.5, 0.5])), a("target", &[1], Int(vec![0]))];
+/// let call = TwinCall { loss: "sparse_categorical_cross_entropy", tensors: &t, params: &[f64::NAN], reduction: Reduction::Mean };
+/// assert!((sparse_categorical_cross_entropy(&call)?.value.unwrap() - 2f64.ln()).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn sparse_categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let labels = c.labels("target")?;
@@ -164,6 +225,15 @@ pub fn sparse_categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> 
 }
 
 /// categorical_cross_entropy's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Probabilities [0.5, 0.5], one-hot target [1, 0]: −ln 0.5.
+/// let t = [a("input", &[1, 2], Float(vec![0.5, 0.5])), a("target", &[1, 2], Float(vec![1.0, 0.0]))];
+/// let call = TwinCall { loss: "categorical_cross_entropy", tensors: &t, params: &[0.0], reduction: Reduction::Mean };
+/// assert!((categorical_cross_entropy(&call)?.value.unwrap() - 2f64.ln()).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -172,6 +242,15 @@ pub fn categorical_cross_entropy(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// js_div's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Disjoint P = [1, 0] and Q = [0, 1]: M = [½, ½], JSD = ½·ln 2 + ½·ln 2.
+/// let t = [a("input", &[1, 2], Float(vec![1.0, 0.0])), a("target", &[1, 2], Float(vec![0.0, 1.0]))];
+/// let r = js_div(&TwinCall { loss: "js_div", tensors: &t, params: &[0.5, 0.0], reduction: Reduction::Mean })?;
+/// assert!((r.value.unwrap() - 2f64.ln()).abs() < 1e-6);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn js_div(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -181,6 +260,15 @@ pub fn js_div(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// cosine_similarity's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // −cos: −1 for parallel rows, 0 for orthogonal ones.
+/// let t = [a("input", &[2, 2], Float(vec![3.0, 4.0, 1.0, 0.0])), a("target", &[2, 2], Float(vec![6.0, 8.0, 0.0, 2.0]))];
+/// let r = cosine_similarity(&TwinCall { loss: "cosine_similarity", tensors: &t, params: &[1e-7], reduction: Reduction::None })?;
+/// assert_eq!(r.out, Some((vec![2], vec![-1.0, 0.0])));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cosine_similarity(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -189,6 +277,15 @@ pub fn cosine_similarity(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// dice's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Rows that do not overlap: 1 − 2·0 / (Σx + Σy + 1e-7) = 1.
+/// let t = [a("input", &[1, 2], Float(vec![1.0, 0.0])), a("target", &[1, 2], Float(vec![0.0, 1.0]))];
+/// let r = dice(&TwinCall { loss: "dice", tensors: &t, params: &[], reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn dice(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input")?;
     let y = c.floats("target")?;
@@ -196,6 +293,16 @@ pub fn dice(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// cosine_embedding's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // Label 1: 1 − cos(x1, x2) = 1 for orthogonal rows.
+/// let t = [a("input1", &[1, 2], Float(vec![1.0, 0.0])), a("input2", &[1, 2], Float(vec![0.0, 1.0])),
+///          a("target", &[1], Float(vec![1.0]))];
+/// let r = cosine_embedding(&TwinCall { loss: "cosine_embedding", tensors: &t, params: &[0.0], reduction: Reduction::Mean })?;
+/// assert!((r.value.unwrap() - 1.0).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cosine_embedding(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("input1")?;
     let (x2, labels) = (c.floats("input2")?, c.floats("target")?);
@@ -204,6 +311,17 @@ pub fn cosine_embedding(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// triplet_margin's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // d(a, p) = 3, d(a, n) = 4, margin 2: max(3 − 4 + 2, 0) = 1.
+/// let t = [a("anchor", &[1, 2], Float(vec![0.0, 0.0])), a("positive", &[1, 2], Float(vec![3.0, 0.0])),
+///          a("negative", &[1, 2], Float(vec![0.0, 4.0]))];
+/// let p = [2.0, 2.0, 0.0, 0.0]; // margin, p, eps, swap
+/// let r = triplet_margin(&TwinCall { loss: "triplet_margin", tensors: &t, params: &p, reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn triplet_margin(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, classes) = c.rows("anchor")?;
     let (pos, neg) = (c.floats("positive")?, c.floats("negative")?);
@@ -223,6 +341,15 @@ pub fn triplet_margin(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// total_variation's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction};
+/// // [[0, 1], [3, 5]]: right differences 1 and 2, down differences 3 and 4.
+/// let t = [("input".to_string(), Array { shape: vec![2, 2], values: Float(vec![0.0, 1.0, 3.0, 5.0]), dtype: "<f8".into() })];
+/// let r = total_variation(&TwinCall { loss: "total_variation", tensors: &t, params: &[1.0], reduction: Reduction::Sum })?;
+/// assert_eq!(r.value, Some(10.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
     let x = c.need("input")?;
     let r = structured::total_variation(&x.floats(), &x.shape, c.params[0], c.reduction)?;
@@ -234,6 +361,15 @@ pub fn total_variation(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// wasserstein_1d's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // All the mass moves two bins: W1 = 2·dx.
+/// let t = [a("u", &[1, 3], Float(vec![1.0, 0.0, 0.0])), a("v", &[1, 3], Float(vec![0.0, 0.0, 1.0]))];
+/// let r = wasserstein_1d(&TwinCall { loss: "wasserstein_1d", tensors: &t, params: &[1.0], reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(2.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u")?, c.need("v")?);
     let (_, classes) = structured::histogram_rows(&u.shape, &v.shape)?;
@@ -248,6 +384,15 @@ pub fn wasserstein_1d(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// wasserstein_1d_samples's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // One sample each, at 0 and 3: the distance is 3.
+/// let t = [a("u_values", &[1], Float(vec![0.0])), a("v_values", &[1], Float(vec![3.0]))];
+/// let r = wasserstein_1d_samples(&TwinCall { loss: "wasserstein_1d_samples", tensors: &t, params: &[], reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(3.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn wasserstein_1d_samples(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (u, v) = (c.need("u_values")?, c.need("v_values")?);
     let weights = |name| c.get(name).map(|w| w.map(Array::floats));
@@ -273,6 +418,15 @@ fn gram_shape(shape: &[usize]) -> Vec<usize> {
 }
 
 /// gram's per-element output is G whatever the reduction (the GPU's `elements` too).
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction};
+/// // F = I (C = M = 2): G = F·Fᵀ / (C·M) = I / 4.
+/// let t = [("input".to_string(), Array { shape: vec![2, 2], values: Float(vec![1.0, 0.0, 0.0, 1.0]), dtype: "<f8".into() })];
+/// let r = gram(&TwinCall { loss: "gram", tensors: &t, params: &[], reduction: Reduction::None })?;
+/// assert_eq!(r.out, Some((vec![2, 2], vec![0.25, 0.0, 0.0, 0.25])));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn gram(c: &TwinCall<'_>) -> Result<TwinResult> {
     let x = c.need("input")?;
     let f = x.floats();
@@ -285,6 +439,15 @@ pub fn gram(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// style_loss's float64 twin.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // gram(I) = I / 4 against gram(0) = 0: mse over 4 entries = 2 · (1/4)² / 4.
+/// let t = [a("input", &[2, 2], Float(vec![1.0, 0.0, 0.0, 1.0])), a("target", &[2, 2], Float(vec![0.0; 4]))];
+/// let r = style_loss(&TwinCall { loss: "style_loss", tensors: &t, params: &[], reduction: Reduction::Mean })?;
+/// assert_eq!(r.value, Some(1.0 / 32.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn style_loss(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (x, t) = (c.need("input")?, c.need("target")?);
     let r = structured::style_loss(&x.floats(), &t.floats(), &x.shape, c.reduction)?;
@@ -343,6 +506,17 @@ fn by_images(x: &Array, loss: &'static str, r: RowResult) -> Result<TwinResult> 
 
 /// params: window, sigma, k1, k2, data_range, padding (0 valid, 1 same). `none` gives the map
 /// in the input's rank, its last two axes the map's.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // An image against itself: SSIM 1 (3 × 3 valid windows on 4 × 4: a 2 × 2 map).
+/// let x: Vec<f64> = (0..16).map(|i| i as f64 / 16.0).collect();
+/// let t = [a("input", &[1, 1, 4, 4], Float(x.clone())), a("target", &[1, 1, 4, 4], Float(x))];
+/// let p = [3.0, 1.5, 0.01, 0.03, 1.0, 0.0]; // window, sigma, k1, k2, data_range, padding (valid)
+/// let r = ssim(&TwinCall { loss: "ssim", tensors: &t, params: &p, reduction: Reduction::None })?;
+/// assert!(r.out.unwrap().1.iter().all(|v| (v - 1.0).abs() < 1e-12));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, y) = image_pair(c)?;
     let same = match c.params[5] {
@@ -375,6 +549,17 @@ pub fn ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// params: window, sigma, k1, k2, data_range (padding valid).
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // An image against itself: 1 at every scale (3 × 3 windows fit the fifth scale of 48 × 48).
+/// let x: Vec<f64> = (0..48 * 48).map(|i| (i % 7) as f64 / 7.0).collect();
+/// let t = [a("input", &[1, 1, 48, 48], Float(x.clone())), a("target", &[1, 1, 48, 48], Float(x))];
+/// let p = [3.0, 1.5, 0.01, 0.03, 1.0]; // window, sigma, k1, k2, data_range
+/// let r = ms_ssim(&TwinCall { loss: "ms_ssim", tensors: &t, params: &p, reduction: Reduction::Mean })?;
+/// assert!((r.value.unwrap() - 1.0).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn ms_ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, y) = image_pair(c)?;
     let p = ssim_params(c, false)?;
@@ -383,6 +568,15 @@ pub fn ms_ssim(c: &TwinCall<'_>) -> Result<TwinResult> {
 }
 
 /// params: data_range.
+///
+/// ```
+/// # use gpu_loss::{cpu::twins::*, npy::{Array, Values::*}, Reduction}; let a = |n: &str, s: &[usize], v| (n.to_string(), Array { shape: s.to_vec(), values: v, dtype: "<f8".into() });
+/// // mse = 0.5² against data_range 1: 10·log10(1 / 0.25) = 20·log10 2.
+/// let t = [a("input", &[1, 1, 1, 2], Float(vec![0.0, 0.0])), a("target", &[1, 1, 1, 2], Float(vec![0.5, 0.5]))];
+/// let r = psnr(&TwinCall { loss: "psnr", tensors: &t, params: &[1.0], reduction: Reduction::Mean })?;
+/// assert!((r.value.unwrap() - 20.0 * 2f64.log10()).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn psnr(c: &TwinCall<'_>) -> Result<TwinResult> {
     let (a, x, y) = image_pair(c)?;
     let r = images::psnr(&x, &y, &a.shape, c.params[0], c.reduction)?;

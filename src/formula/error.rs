@@ -12,6 +12,11 @@ pub const MAX_DERIVATIVE_NODES: usize = 1_000_000;
 pub const MAX_LEN: usize = 10_000;
 
 /// A formula that cannot be a loss: where (column, 1-based) and why.
+///
+/// ```
+/// let e = gpu_loss::formula::Formula::parse("(x - y)^2 + foo(x)").unwrap_err();
+/// assert_eq!(e.to_string(), format!("column {}: {}", e.column, e.message));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FormulaError {
     /// The column (in characters) where it went wrong.

@@ -4,6 +4,13 @@
 use super::expr::{integer_exponent, pow_f64, Cond, Expr, Op};
 
 /// The values a tree reads at one element.
+///
+/// ```
+/// use gpu_loss::formula::{Env, Formula};
+/// let f = Formula::parse("a * (x - y)^2")?; // `a`: the extra tensor's value
+/// assert_eq!(f.eval(&Env { x: 2.0, y: 0.0, a: 0.5, p: &[] }), (2.0, 2.0));
+/// # Ok::<(), gpu_loss::formula::FormulaError>(())
+/// ```
 pub struct Env<'a> {
     /// The prediction.
     pub x: f64,

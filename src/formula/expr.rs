@@ -136,6 +136,12 @@ pub struct Cond {
 
 /// A number-valued expression of x (input), y (target), a (the extra tensor) and the
 /// parameters (by index: p.x, p.y, p.z, p.w in WGSL).
+///
+/// ```
+/// let f = gpu_loss::formula::Formula::parse("3 * (x - y)")?;
+/// assert_eq!(f.grad.num(), Some(3.0)); // the derivative, simplified as it is built
+/// # Ok::<(), gpu_loss::formula::FormulaError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A number.
@@ -162,6 +168,12 @@ use Expr::Num;
 
 impl Expr {
     /// Its value, if it is a number.
+    ///
+    /// ```
+    /// let f = gpu_loss::formula::Formula::parse("(2 + 3) * (x - y)")?;
+    /// assert_eq!((f.value.num(), f.grad.num()), (None, Some(5.0))); // 2 + 3 folds
+    /// # Ok::<(), gpu_loss::formula::FormulaError>(())
+    /// ```
     pub fn num(&self) -> Option<f64> {
         match self {
             Num(v) => Some(*v),
@@ -174,6 +186,13 @@ impl Expr {
     }
 
     /// Whether x appears in it (a derivative of what does not is 0).
+    ///
+    /// ```
+    /// let f = gpu_loss::formula::Formula::parse("(x - y)^2")?;
+    /// assert!(f.value.has_x() && f.grad.has_x());
+    /// assert!(!gpu_loss::formula::Formula::parse("x - y")?.grad.has_x()); // d/dx = 1
+    /// # Ok::<(), gpu_loss::formula::FormulaError>(())
+    /// ```
     pub fn has_x(&self) -> bool {
         match self {
             Expr::X => true,
@@ -185,6 +204,12 @@ impl Expr {
     }
 
     /// Nodes in the tree (bounds what a formula may grow to).
+    ///
+    /// ```
+    /// // x − y: a subtraction and its two leaves.
+    /// assert_eq!(gpu_loss::formula::Formula::parse("x - y")?.value.size(), 3);
+    /// # Ok::<(), gpu_loss::formula::FormulaError>(())
+    /// ```
     pub fn size(&self) -> usize {
         1 + match self {
             Num(_) | Expr::X | Expr::Y | Expr::A | Expr::Param(_) => 0,

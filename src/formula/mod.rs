@@ -29,6 +29,14 @@ pub use parse::functions;
 pub use wgsl::FN_NAME;
 
 /// A parsed formula: its parameters, the extra tensor's use, the loss and its derivative.
+///
+/// ```
+/// use gpu_loss::formula::Formula;
+/// let f = Formula::parse("delta = 1.0; delta * (x - y)^2")?;
+/// assert_eq!(f.params, [("delta".to_string(), 1.0)]); // read as p.x
+/// assert!(!f.uses_aux);
+/// # Ok::<(), gpu_loss::formula::FormulaError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Formula {
     /// (name, default), in the order p.x, p.y, p.z, p.w.
@@ -45,6 +53,14 @@ pub struct Formula {
 
 impl Formula {
     /// Parses a formula, or says where and why it cannot.
+    ///
+    /// ```
+    /// use gpu_loss::formula::Formula;
+    /// assert!(Formula::parse("log(1 + (x - y)^2)").is_ok());
+    /// let e = Formula::parse("(x - y)^2 +").unwrap_err();
+    /// println!("column {}: {}", e.column, e.message); // where and why
+    /// assert!(e.column > 1);
+    /// ```
     pub fn parse(text: &str) -> Result<Formula, FormulaError> {
         if text.chars().count() > MAX_LEN {
             return Err(FormulaError::new(
@@ -70,11 +86,25 @@ impl Formula {
     }
 
     /// The WGSL function `custom_loss(x, y, a, p) -> Pair` (see `FN_NAME`).
+    ///
+    /// ```
+    /// let f = gpu_loss::formula::Formula::parse("(x - y)^2")?;
+    /// assert!(f.wgsl().contains(&format!("fn {}(", gpu_loss::formula::FN_NAME)));
+    /// # Ok::<(), gpu_loss::formula::FormulaError>(())
+    /// ```
     pub fn wgsl(&self) -> String {
         wgsl::function(&self.value, &self.grad)
     }
 
     /// The twin: value and derivative at one element, in float64.
+    ///
+    /// ```
+    /// use gpu_loss::formula::{Env, Formula};
+    /// let f = Formula::parse("delta = 1.0; delta * (x - y)^2")?;
+    /// // delta = 2, e = 2: (2e², 4e)
+    /// assert_eq!(f.eval(&Env { x: 3.0, y: 1.0, a: 0.0, p: &[2.0] }), (8.0, 8.0));
+    /// # Ok::<(), gpu_loss::formula::FormulaError>(())
+    /// ```
     pub fn eval(&self, env: &Env<'_>) -> (f64, f64) {
         (eval::eval(&self.value, env), eval::eval(&self.grad, env))
     }

@@ -437,6 +437,11 @@ fn is_function(name: &str) -> bool {
 }
 
 /// The functions, for messages.
+///
+/// ```
+/// let all = gpu_loss::formula::functions();
+/// assert!(all.contains("softplus") && all.contains("clamp (3 arguments)"));
+/// ```
 pub fn functions() -> String {
     let mut names: Vec<String> = Func::NAMED.iter().map(|(n, _)| n.to_string()).collect();
     names.extend(

@@ -47,10 +47,23 @@ use crate::tensor::Tensor;
 /// ```
 pub trait TypedLoss: sealed::Fields {
     /// Its name in the catalogue (and LOSSES.md, `gpu-loss list`).
+    ///
+    /// ```
+    /// use gpu_loss::{losses::Huber, TypedLoss};
+    /// assert_eq!(Huber::default().name(), "huber");
+    /// ```
     fn name(&self) -> &'static str;
 
     /// Its parameters as [`LossCall::param`] takes them, in the catalogue's order; an
     /// optional parameter left at `None` is not given.
+    ///
+    /// ```
+    /// use gpu_loss::{losses::CrossEntropy, ParamValue, TypedLoss};
+    /// let ce = CrossEntropy { label_smoothing: 0.1, ..Default::default() };
+    /// let params = ce.params(); // softcap, left at None, is not given
+    /// assert_eq!(params[1], ("label_smoothing", ParamValue::Number(0.1)));
+    /// assert!(params.iter().all(|(name, _)| *name != "softcap"));
+    /// ```
     fn params(&self) -> Vec<(&'static str, ParamValue)> {
         self.fields()
             .into_iter()

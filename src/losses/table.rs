@@ -5,6 +5,12 @@
 
 words! {
     /// A GAN discriminator's loss (`kind` of gan_discriminator, stargan_discriminator).
+    ///
+    /// ```
+    /// use gpu_loss::{losses::{DiscriminatorKind, GanDiscriminator}, ParamValue, TypedLoss};
+    /// let d = GanDiscriminator { kind: DiscriminatorKind::Hinge, ..Default::default() };
+    /// assert_eq!(d.params()[0], ("kind", ParamValue::Word("hinge".into())));
+    /// ```
     DiscriminatorKind {
         Standard = "standard",
         Lsgan = "lsgan",
@@ -15,6 +21,12 @@ words! {
 
 words! {
     /// A GAN generator's loss (`kind` of gan_generator, `gan` of the image-to-image objectives).
+    ///
+    /// ```
+    /// use gpu_loss::losses::{CycleGanGenerator, GeneratorKind, Pix2PixGenerator};
+    /// assert_eq!(CycleGanGenerator::default().gan, GeneratorKind::Lsgan); // the catalogue's defaults
+    /// assert_eq!(Pix2PixGenerator::default().gan, GeneratorKind::NonSaturating);
+    /// ```
     GeneratorKind {
         NonSaturating = "non_saturating",
         Minimax = "minimax",
@@ -26,6 +38,12 @@ words! {
 
 words! {
     /// ssim's padding: pytorch_msssim's `valid` windows, or the 3DGS code's zero padding `same`.
+    ///
+    /// ```
+    /// use gpu_loss::{losses::{Padding, Ssim}, ParamValue, TypedLoss};
+    /// let same = Ssim { padding: Padding::Same, ..Default::default() };
+    /// assert_eq!(same.params().last(), Some(&("padding", ParamValue::Word("same".into()))));
+    /// ```
     Padding {
         Valid = "valid",
         Same = "same",

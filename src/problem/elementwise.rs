@@ -9,6 +9,15 @@ use crate::status::Names;
 use crate::tensor::element_count;
 
 /// Where element i finds its extra tensor (var, pos_weight): at ((i / div) % modulo).
+///
+/// ```
+/// use gpu_loss::{catalogue, problem::{AuxLayout, Problem, Shapes}, Reduction};
+/// // gaussian_nll's var, one per row of a [4, 3] input: element i reads var[(i / 3) % 4].
+/// let shapes = Shapes { input: &[4, 3], target: &[4, 3], weight: None, aux: Some(&[4]) };
+/// let p = Problem::new(catalogue::elementwise("gaussian_nll").unwrap(), shapes, &[], Reduction::Mean)?;
+/// assert_eq!(p.aux, Some(AuxLayout::Broadcast { div: 3, modulo: 4 }));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuxLayout {
     /// Same shape as the input: element i reads `aux[i]`.
@@ -24,6 +33,14 @@ pub enum AuxLayout {
 
 #[derive(Clone, Debug)]
 /// One validated call of an elementwise loss: what its kernel needs, parameters resolved.
+///
+/// ```
+/// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+/// let shapes = Shapes { input: &[4, 3], target: &[4, 3], weight: Some(&[4, 3]), aux: None };
+/// let p = Problem::new(catalogue::elementwise("huber").unwrap(), shapes, &[], Reduction::Sum)?;
+/// assert_eq!((p.n, p.params.clone(), p.has_weight), (12, vec![1.0], true)); // delta's default
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub struct Problem {
     /// The catalogue entry.
     pub loss: &'static Elementwise,
@@ -44,6 +61,12 @@ pub struct Problem {
 }
 
 /// The shapes a caller passes; None for an absent optional tensor.
+///
+/// ```
+/// use gpu_loss::problem::Shapes;
+/// let shapes = Shapes { input: &[8, 10], target: &[8, 10], weight: None, aux: Some(&[10]) };
+/// assert_eq!(shapes.aux, Some(&[10][..])); // e.g. bce_with_logits' pos_weight, per class
+/// ```
 pub struct Shapes<'a> {
     /// The input's shape.
     pub input: &'a [usize],
@@ -60,6 +83,16 @@ pub const MAX_ELEMENTS: usize = u32::MAX as usize - 1;
 
 impl Problem {
     /// Validates shapes, parameters and reduction against the entry: the call, or the typed error.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, params::ParamValue, problem::{Problem, Shapes}, LossError, Reduction};
+    /// let mse = catalogue::elementwise("mse").unwrap();
+    /// let wrong = Shapes { input: &[4, 3], target: &[3, 4], weight: None, aux: None };
+    /// assert!(matches!(Problem::new(mse, wrong, &[], Reduction::Mean), Err(LossError::ShapeMismatch { .. })));
+    /// let shapes = Shapes { input: &[4], target: &[4], weight: None, aux: None };
+    /// let bad = [("delta".to_string(), ParamValue::Number(-1.0))]; // delta must be positive
+    /// assert!(Problem::new(catalogue::elementwise("huber").unwrap(), shapes, &bad, Reduction::Mean).is_err());
+    /// ```
     pub fn new(
         loss: &'static Elementwise,
         shapes: Shapes<'_>,
@@ -152,6 +185,14 @@ impl Problem {
     }
 
     /// The element of the aux tensor that element i reads.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let shapes = Shapes { input: &[4, 3], target: &[4, 3], weight: None, aux: Some(&[4]) };
+    /// let p = Problem::new(catalogue::elementwise("gaussian_nll").unwrap(), shapes, &[], Reduction::Mean)?;
+    /// assert_eq!(p.aux_index(7), 2); // element 7 is in row 2: it reads var[2]
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn aux_index(&self, i: usize) -> usize {
         match self.aux {
             Some(AuxLayout::Broadcast { div, modulo }) => (i / div as usize) % modulo as usize,
@@ -160,6 +201,14 @@ impl Problem {
     }
 
     /// Rows: every axis but the last (batchmean's divisor).
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let shapes = Shapes { input: &[2, 4, 3], target: &[2, 4, 3], weight: None, aux: None };
+    /// let p = Problem::new(catalogue::elementwise("kl_div").unwrap(), shapes, &[], Reduction::BatchMean)?;
+    /// assert_eq!(p.rows(), 8);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn rows(&self) -> usize {
         match self.shape.split_last() {
             Some((_, rows)) => rows.iter().product(),
@@ -169,6 +218,15 @@ impl Problem {
 
     /// The gradient is that of the reduced loss: mean scales every element by 1/n, batchmean
     /// by 1/rows.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let mse = catalogue::elementwise("mse").unwrap();
+    /// let shapes = || Shapes { input: &[4, 3], target: &[4, 3], weight: None, aux: None };
+    /// assert_eq!(Problem::new(mse, shapes(), &[], Reduction::Mean)?.grad_scale(), 1.0 / 12.0);
+    /// assert_eq!(Problem::new(mse, shapes(), &[], Reduction::Sum)?.grad_scale(), 1.0);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn grad_scale(&self) -> f64 {
         match self.divisor() {
             d if d > 0.0 => 1.0 / d,
@@ -177,6 +235,15 @@ impl Problem {
     }
 
     /// What the sum is divided by; 0 means the result is NaN (a mean over nothing).
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let kl = catalogue::elementwise("kl_div").unwrap();
+    /// let shapes = || Shapes { input: &[4, 3], target: &[4, 3], weight: None, aux: None };
+    /// assert_eq!(Problem::new(kl, shapes(), &[], Reduction::BatchMean)?.divisor(), 4.0); // rows
+    /// assert_eq!(Problem::new(kl, shapes(), &[], Reduction::Mean)?.divisor(), 12.0); // elements
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn divisor(&self) -> f64 {
         match self.reduction {
             Reduction::Mean => self.n as f64,
@@ -186,11 +253,27 @@ impl Problem {
     }
 
     /// The aux tensor's name, for messages.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let shapes = || Shapes { input: &[3], target: &[3], weight: None, aux: None };
+    /// let name = |loss| Problem::new(catalogue::elementwise(loss).unwrap(), shapes(), &[], Reduction::Mean).map(|p| p.aux_name());
+    /// assert_eq!((name("bce_with_logits")?, name("mse")?), ("pos_weight", "aux"));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn aux_name(&self) -> &'static str {
         self.loss.aux.map(|a| a.name).unwrap_or("aux")
     }
 
     /// What its errors name.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue, problem::{Problem, Shapes}, Reduction};
+    /// let shapes = Shapes { input: &[3], target: &[3], weight: None, aux: Some(&[3]) };
+    /// let p = Problem::new(catalogue::elementwise("gaussian_nll").unwrap(), shapes, &[], Reduction::Mean)?;
+    /// assert_eq!((p.names().loss, p.names().aux), ("gaussian_nll", "var"));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn names(&self) -> Names {
         let domain =
             |d: Option<crate::catalogue::Domain>| d.map(|d| d.text).unwrap_or("its domain");

@@ -30,6 +30,16 @@ fn images(loss: &'static Structured, x: &Tensor, y: &Tensor) -> Result<ImageDims
 
 /// One call of ssim (or one scale of ms_ssim): planes of `height × width`, the map's size,
 /// the window's taps in float32 (as pytorch_msssim builds them) and the constants.
+///
+/// ```no_run
+/// use gpu_loss::{catalogue::{self, Loss}, problem::images::SsimProblem, GpuContext, Reduction};
+/// let Some(Loss::Structured(ssim)) = catalogue::find("ssim") else { unreachable!() };
+/// let ctx = GpuContext::new()?;
+/// let x = ctx.upload(&vec![0.5; 2 * 3 * 32 * 32], &[2, 3, 32, 32])?;
+/// let p = SsimProblem::new(ssim, &x, &x, &[], Reduction::Mean)?;
+/// assert_eq!((p.planes(), p.map_size(), p.taps.len()), (6, (22, 22), 11));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SsimProblem {
     /// The catalogue entry.
@@ -51,6 +61,15 @@ pub struct SsimProblem {
 impl SsimProblem {
     /// ssim's parameters in catalogue order: window, sigma, k1, k2, data_range, padding;
     /// ms_ssim's have no padding (valid).
+    ///
+    /// ```no_run
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::images::SsimProblem, GpuContext, Reduction};
+    /// let Some(Loss::Structured(ssim)) = catalogue::find("ssim") else { unreachable!() };
+    /// let ctx = GpuContext::new()?;
+    /// let x = ctx.upload(&vec![0.5; 8 * 8], &[1, 1, 8, 8])?;
+    /// assert!(SsimProblem::new(ssim, &x, &x, &[], Reduction::Mean).is_err()); // 8 × 8 < 11 × 11
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static Structured,
         x: &Tensor,
@@ -88,17 +107,44 @@ impl SsimProblem {
     }
 
     /// Image planes: images × channels.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// // p: 2 images of 3 channels
+    /// assert_eq!(p.planes(), 6);
+    /// ```
     pub fn planes(&self) -> usize {
         self.dims.images * self.dims.channels
     }
 
     /// The SSIM map's height and width.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// // p: 32 × 48 planes, valid 11 × 11 windows
+    /// assert_eq!(p.map_size(), (32 - 10, 48 - 10));
+    /// ```
     pub fn map_size(&self) -> (usize, usize) {
         self.map_of(self.dims.height, self.dims.width)
     }
 
     /// The map's height and width for planes of `h × w` (ms_ssim's scales too); the window
     /// fits, as `new` and ms_ssim's size rule checked.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// // p: valid 11 × 11 windows; ms_ssim's second scale halves each side
+    /// assert_eq!(p.map_of(16, 24), (6, 14));
+    /// ```
     pub fn map_of(&self, h: usize, w: usize) -> (usize, usize) {
         let shrink = if self.params.same {
             0
@@ -109,6 +155,15 @@ impl SsimProblem {
     }
 
     /// The map's shape for `none`: the input's leading axes, then the map's two.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// // p: [2, 3, 32, 48] images, valid 11 × 11 windows
+    /// assert_eq!(p.map_shape(&[2, 3, 32, 48]), [2, 3, 22, 38]);
+    /// ```
     pub fn map_shape(&self, input: &[usize]) -> Vec<usize> {
         let (mh, mw) = self.map_size();
         let mut shape = input[..input.len() - 2].to_vec();
@@ -117,6 +172,17 @@ impl SsimProblem {
     }
 
     /// Zero padding before the first pixel, on each axis.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// // p: 11 × 11 windows
+    /// assert_eq!(p.pad(), 0); // valid
+    /// let same = SsimProblem { params: SsimParams { same: true, ..p.params }, ..p.clone() };
+    /// assert_eq!((same.pad(), same.map_size()), (5, (32, 48)));
+    /// ```
     pub fn pad(&self) -> usize {
         match self.params.same {
             true => self.params.window / 2,
@@ -125,12 +191,30 @@ impl SsimProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// # use gpu_loss::{catalogue::{self, Loss}, cpu::images::{ImageDims, SsimParams}, problem::images::SsimProblem, Reduction};
+    /// # let Some(Loss::Structured(loss)) = catalogue::find("ssim") else { unreachable!() };
+    /// # let dims = ImageDims { images: 2, channels: 3, height: 32, width: 48 };
+    /// # let p = SsimProblem { loss, dims, params: SsimParams::default(), taps: vec![], c1: 0.0, c2: 0.0, reduction: Reduction::Mean };
+    /// assert_eq!((p.names().loss, p.names().input), ("ssim", "input"));
+    /// ```
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }
 }
 
 /// One call of psnr: `images` of `per_image` elements each.
+///
+/// ```no_run
+/// use gpu_loss::{catalogue::{self, Loss}, problem::images::PsnrProblem, GpuContext, Reduction};
+/// let Some(Loss::Structured(psnr)) = catalogue::find("psnr") else { unreachable!() };
+/// let ctx = GpuContext::new()?;
+/// let x = ctx.upload(&vec![0.5; 4 * 3 * 8 * 8], &[4, 3, 8, 8])?;
+/// let p = PsnrProblem::new(psnr, &x, &x, &[], Reduction::None)?;
+/// assert_eq!((p.images, p.per_image, p.data_range), (4, 3 * 8 * 8, 1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PsnrProblem {
     /// The catalogue entry.
@@ -151,6 +235,15 @@ pub struct PsnrProblem {
 
 impl PsnrProblem {
     /// Validates the tensors, parameters and reduction: the call, or the typed error.
+    ///
+    /// ```no_run
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::images::PsnrProblem, GpuContext, Reduction};
+    /// let Some(Loss::Structured(psnr)) = catalogue::find("psnr") else { unreachable!() };
+    /// let ctx = GpuContext::new()?;
+    /// let x = ctx.upload(&vec![0.5; 3 * 8 * 8], &[3, 8, 8])?;
+    /// assert!(PsnrProblem::new(psnr, &x, &x, &[], Reduction::Sum).is_err()); // none or mean only
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static Structured,
         x: &Tensor,
@@ -173,6 +266,13 @@ impl PsnrProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::images::PsnrProblem, Reduction};
+    /// let Some(Loss::Structured(loss)) = catalogue::find("psnr") else { unreachable!() };
+    /// let p = PsnrProblem { loss, images: 1, per_image: 3, height: 1, width: 3, data_range: 1.0, reduction: Reduction::Mean };
+    /// assert_eq!((p.names().loss, p.names().target), ("psnr", "target"));
+    /// ```
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }

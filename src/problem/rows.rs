@@ -10,6 +10,18 @@ use crate::status::Names;
 use crate::tensor::DType;
 
 /// cross_entropy's targets: class indices `[N]` (int32 or int64) or probabilities `[N, C]`.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+/// let Some(Loss::Row(ce)) = catalogue::find("cross_entropy") else { unreachable!() };
+/// let input = TensorShape { shape: &[8, 10], dtype: DType::F32 };
+/// let labels = TensorShape { shape: &[8], dtype: DType::I64 };
+/// let p = CrossEntropyProblem::new(ce, input, labels, None, &[], Reduction::Mean)?;
+/// assert_eq!(p.target, TargetKind::Index(DType::I64));
+/// let p = CrossEntropyProblem::new(ce, input, input, None, &[], Reduction::Mean)?;
+/// assert_eq!(p.target, TargetKind::Probs); // probabilities, the input's shape
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     /// Class indices of this dtype, one per row.
@@ -20,6 +32,16 @@ pub enum TargetKind {
 
 /// One call of a class-label loss of the cross-entropy kernel: cross_entropy, nll,
 /// sparse_categorical_cross_entropy.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+/// let Some(Loss::Row(nll)) = catalogue::find("nll") else { unreachable!() };
+/// let input = TensorShape { shape: &[2, 8, 10], dtype: DType::F32 };
+/// let labels = TensorShape { shape: &[2, 8], dtype: DType::I32 };
+/// let p = CrossEntropyProblem::new(nll, input, labels, None, &[], Reduction::Mean)?;
+/// assert_eq!((p.rows, p.classes, p.ignore_index), (16, 10, Some(-100)));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct CrossEntropyProblem {
     /// The catalogue entry.
@@ -51,6 +73,12 @@ pub struct CrossEntropyProblem {
 }
 
 /// A tensor as the validation sees it.
+///
+/// ```
+/// use gpu_loss::{problem::rows::TensorShape, DType};
+/// let logits = TensorShape { shape: &[8, 10], dtype: DType::F32 };
+/// assert_eq!(logits.shape.last(), Some(&10)); // classes
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct TensorShape<'a> {
     /// Its shape.
@@ -61,6 +89,18 @@ pub struct TensorShape<'a> {
 
 impl CrossEntropyProblem {
     /// Validates the tensors, parameters and reduction: the call, or the typed error.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, params::ParamValue, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(ce)) = catalogue::find("cross_entropy") else { unreachable!() };
+    /// let input = TensorShape { shape: &[8, 10], dtype: DType::F32 };
+    /// let labels = TensorShape { shape: &[8], dtype: DType::I64 };
+    /// let smoothing = [("label_smoothing".to_string(), ParamValue::Number(0.1))];
+    /// assert_eq!(CrossEntropyProblem::new(ce, input, labels, None, &smoothing, Reduction::Sum)?.label_smoothing, 0.1);
+    /// let three = TensorShape { shape: &[3], dtype: DType::I64 }; // not one label per row
+    /// assert!(CrossEntropyProblem::new(ce, input, three, None, &[], Reduction::Sum).is_err());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static RowLoss,
         input: TensorShape<'_>,
@@ -145,6 +185,15 @@ impl CrossEntropyProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(ce)) = catalogue::find("cross_entropy") else { unreachable!() };
+    /// let (input, labels) = (TensorShape { shape: &[8, 10], dtype: DType::F32 }, TensorShape { shape: &[8], dtype: DType::I64 });
+    /// let names = CrossEntropyProblem::new(ce, input, labels, None, &[], Reduction::Mean)?.names();
+    /// assert_eq!((names.aux, names.classes), ("weight", 10)); // class weights ride in the aux slot
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn names(&self) -> Names {
         Names {
             aux: "weight",
@@ -155,6 +204,15 @@ impl CrossEntropyProblem {
 
 /// One call of a loss of the row-statistics kernel (js_div, cosine_similarity, dice):
 /// `input` and `target` of one shape `[..., C]`.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+/// let Some(Loss::Row(js)) = catalogue::find("js_div") else { unreachable!() };
+/// let rows = TensorShape { shape: &[4, 5, 6], dtype: DType::F32 };
+/// let p = RowStatsProblem::new(js, rows, rows, &[], Reduction::Mean)?;
+/// assert_eq!((p.rows, p.classes, p.params.clone()), (20, 6, vec![0.5, 0.0])); // beta, log_input
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RowStatsProblem {
     /// The catalogue entry.
@@ -173,6 +231,15 @@ pub struct RowStatsProblem {
 
 impl RowStatsProblem {
     /// Validates the tensors, parameters and reduction: the call, or the typed error.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(dice)) = catalogue::find("dice") else { unreachable!() };
+    /// let (x, y) = (TensorShape { shape: &[4, 6], dtype: DType::F32 }, TensorShape { shape: &[4, 5], dtype: DType::F32 });
+    /// assert!(RowStatsProblem::new(dice, x, x, &[], Reduction::Sum).is_ok());
+    /// assert!(RowStatsProblem::new(dice, x, y, &[], Reduction::Sum).is_err()); // shapes differ
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static RowLoss,
         input: TensorShape<'_>,
@@ -205,6 +272,15 @@ impl RowStatsProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(dice)) = catalogue::find("dice") else { unreachable!() };
+    /// let x = TensorShape { shape: &[4, 6], dtype: DType::F32 };
+    /// let names = RowStatsProblem::new(dice, x, x, &[], Reduction::Mean)?.names();
+    /// assert_eq!((names.loss, names.input, names.classes), ("dice", "input", 6));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, self.classes)
     }
@@ -213,6 +289,15 @@ impl RowStatsProblem {
 /// One call of a loss of the row-tuples kernel (cosine_embedding, triplet_margin): two or
 /// three tensors of one shape `[..., C]` (named as the catalogue names them), and for
 /// cosine_embedding float32 labels `target` of the rows' shape.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+/// let Some(Loss::Row(triplet)) = catalogue::find("triplet_margin") else { unreachable!() };
+/// let rows = TensorShape { shape: &[16, 32], dtype: DType::F32 };
+/// let p = TupleProblem::new(triplet, &[("anchor", rows), ("positive", rows), ("negative", rows)], None, &[], Reduction::Mean)?;
+/// assert_eq!((p.rows, p.classes, p.tensors, p.has_labels), (16, 32, 3, false));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TupleProblem {
     /// The catalogue entry.
@@ -236,6 +321,17 @@ pub struct TupleProblem {
 impl TupleProblem {
     /// `rows_tensors` are the differentiable tensors in catalogue order, `labels` the
     /// per-row `target` where the loss takes one.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(cos)) = catalogue::find("cosine_embedding") else { unreachable!() };
+    /// let rows = TensorShape { shape: &[16, 32], dtype: DType::F32 };
+    /// let labels = TensorShape { shape: &[16], dtype: DType::F32 }; // ±1, one per row
+    /// let pair = [("input1", rows), ("input2", rows)];
+    /// assert!(TupleProblem::new(cos, &pair, Some(labels), &[], Reduction::Mean)?.has_labels);
+    /// assert!(TupleProblem::new(cos, &pair, Some(rows), &[], Reduction::Mean).is_err());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static RowLoss,
         row_tensors: &[(&'static str, TensorShape<'_>)],
@@ -286,6 +382,16 @@ impl TupleProblem {
 
     /// The kernel flags NaN in its first, second and third tensors (or labels) in the input,
     /// weight and aux slots, which report in that order, as the reference checks them.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::rows::*, DType, Reduction};
+    /// let Some(Loss::Row(triplet)) = catalogue::find("triplet_margin") else { unreachable!() };
+    /// let rows = TensorShape { shape: &[16, 32], dtype: DType::F32 };
+    /// let p = TupleProblem::new(triplet, &[("anchor", rows), ("positive", rows), ("negative", rows)], None, &[], Reduction::Mean)?;
+    /// // The kernel's three NaN slots name the three tensors.
+    /// assert_eq!((p.names().input, p.names().weight, p.names().aux), ("anchor", "positive", "negative"));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn names(&self) -> Names {
         let tensors = self.loss.grads;
         Names {

@@ -11,6 +11,14 @@ use crate::tensor::{element_count, DType, Tensor};
 /// One call of total_variation: Σ |x[i, j+1] − x[i, j]|^p + |x[i+1, j] − x[i, j]|^p over the
 /// last two axes of `input`, every leading axis a separate image plane. `none` gives each
 /// pixel its right and down terms (the input's shape); `mean` divides by the element count.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::structured::TvProblem, DType, Reduction};
+/// let Some(Loss::Structured(tv)) = catalogue::find("total_variation") else { unreachable!() };
+/// let p = TvProblem::new(tv, &[2, 32, 48], DType::F32, &[], Reduction::Mean)?;
+/// assert_eq!((p.n, p.height, p.width, p.power), (2 * 32 * 48, 32, 48, 1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TvProblem {
     /// The catalogue entry.
@@ -31,6 +39,13 @@ pub struct TvProblem {
 
 impl TvProblem {
     /// Validates the input, parameters and reduction: the call, or the typed error.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::TvProblem, DType, Reduction};
+    /// let Some(Loss::Structured(tv)) = catalogue::find("total_variation") else { unreachable!() };
+    /// assert!(TvProblem::new(tv, &[32], DType::F32, &[], Reduction::Mean).is_err()); // no plane
+    /// assert!(TvProblem::new(tv, &[4, 4], DType::I64, &[], Reduction::Mean).is_err());
+    /// ```
     pub fn new(
         loss: &'static Structured,
         shape: &[usize],
@@ -61,6 +76,14 @@ impl TvProblem {
     }
 
     /// What the sum is divided by; 0 means NaN (a mean over nothing).
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::TvProblem, DType, Reduction};
+    /// let Some(Loss::Structured(tv)) = catalogue::find("total_variation") else { unreachable!() };
+    /// assert_eq!(TvProblem::new(tv, &[4, 8], DType::F32, &[], Reduction::Mean)?.divisor(), 32.0);
+    /// assert_eq!(TvProblem::new(tv, &[4, 8], DType::F32, &[], Reduction::Sum)?.divisor(), 1.0);
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn divisor(&self) -> f64 {
         match self.reduction {
             Reduction::Mean => self.n as f64,
@@ -69,12 +92,30 @@ impl TvProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::TvProblem, DType, Reduction};
+    /// let Some(Loss::Structured(tv)) = catalogue::find("total_variation") else { unreachable!() };
+    /// let p = TvProblem::new(tv, &[4, 8], DType::F32, &[], Reduction::Mean)?;
+    /// assert_eq!((p.names().loss, p.names().input), ("total_variation", "input"));
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn names(&self) -> Names {
         Names::plain(self.loss.name, 0)
     }
 }
 
 /// One call of wasserstein_1d: `u` and `v` of one shape [..., C], rows of weights.
+///
+/// ```no_run
+/// use gpu_loss::{catalogue::{self, Loss}, problem::structured::WassersteinProblem, GpuContext, Reduction};
+/// let Some(Loss::Structured(w)) = catalogue::find("wasserstein_1d") else { unreachable!() };
+/// let ctx = GpuContext::new()?;
+/// let u = ctx.upload(&[1.0; 4 * 16], &[4, 16])?;
+/// let p = WassersteinProblem::new(w, &u, &u, &[], Reduction::Mean)?;
+/// assert_eq!((p.rows, p.classes, p.dx), (4, 16, 1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WassersteinProblem {
     /// The catalogue entry.
@@ -93,6 +134,15 @@ pub struct WassersteinProblem {
 
 impl WassersteinProblem {
     /// Validates the tensors, parameters and reduction: the call, or the typed error.
+    ///
+    /// ```no_run
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::WassersteinProblem, GpuContext, Reduction};
+    /// let Some(Loss::Structured(w)) = catalogue::find("wasserstein_1d") else { unreachable!() };
+    /// let ctx = GpuContext::new()?;
+    /// let (u, v) = (ctx.upload(&[1.0; 4 * 16], &[4, 16])?, ctx.upload(&[1.0; 4 * 8], &[4, 8])?);
+    /// assert!(WassersteinProblem::new(w, &u, &v, &[], Reduction::Mean).is_err()); // bins differ
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static Structured,
         u: &Tensor,
@@ -117,6 +167,13 @@ impl WassersteinProblem {
     }
 
     /// The names its GPU checks report errors in.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::WassersteinProblem, Reduction};
+    /// let Some(Loss::Structured(loss)) = catalogue::find("wasserstein_1d") else { unreachable!() };
+    /// let p = WassersteinProblem { loss, shape: vec![4, 16], rows: 4, classes: 16, dx: 1.0, reduction: Reduction::Mean };
+    /// assert_eq!((p.names().input, p.names().aux), ("u", "v")); // the kernel's NaN slots
+    /// ```
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
@@ -133,6 +190,17 @@ impl WassersteinProblem {
 }
 
 /// wasserstein_1d_samples' tensors: the two sample sets and their optional weights.
+///
+/// ```no_run
+/// use gpu_loss::{catalogue::{self, Loss}, problem::structured::*, GpuContext, Reduction};
+/// let Some(Loss::Structured(w)) = catalogue::find("wasserstein_1d_samples") else { unreachable!() };
+/// let ctx = GpuContext::new()?;
+/// let (u, v, vw) = (ctx.upload(&[0.0, 1.0], &[2])?, ctx.upload(&[3.0; 5], &[5])?, ctx.upload(&[1.0; 5], &[5])?);
+/// let sets = SampleSets { u: &u, v: &v, u_weights: None, v_weights: Some(&vw) };
+/// let p = SamplesProblem::new(w, sets, &[], Reduction::Mean)?;
+/// assert_eq!((p.n, p.m), (2, 5));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct SampleSets<'a> {
     /// The first sample set.
@@ -146,6 +214,13 @@ pub struct SampleSets<'a> {
 }
 
 /// One call: `n` samples of u and `m` of v, each set weighted or not.
+///
+/// ```
+/// use gpu_loss::{catalogue::{self, Loss}, problem::structured::SamplesProblem, Reduction};
+/// let Some(Loss::Structured(loss)) = catalogue::find("wasserstein_1d_samples") else { unreachable!() };
+/// let p = SamplesProblem { loss, n: 2, m: 5, reduction: Reduction::Mean };
+/// assert_eq!(p.n + p.m, 7); // samples sorted together
+/// ```
 #[derive(Clone, Debug)]
 pub struct SamplesProblem {
     /// The catalogue entry.
@@ -161,6 +236,16 @@ pub struct SamplesProblem {
 impl SamplesProblem {
     /// Checks dtypes and shapes: samples are 1-D (or flattened), at least one per set, and
     /// weights have their samples' shape.
+    ///
+    /// ```no_run
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::*, GpuContext, Reduction};
+    /// let Some(Loss::Structured(w)) = catalogue::find("wasserstein_1d_samples") else { unreachable!() };
+    /// let ctx = GpuContext::new()?;
+    /// let (u, v) = (ctx.upload(&[0.0, 1.0], &[2])?, ctx.upload(&[3.0; 5], &[5])?);
+    /// let wrong = SampleSets { u: &u, v: &v, u_weights: Some(&v), v_weights: None }; // 5 weights for 2 samples
+    /// assert!(SamplesProblem::new(w, wrong, &[], Reduction::Mean).is_err());
+    /// # Ok::<(), gpu_loss::LossError>(())
+    /// ```
     pub fn new(
         loss: &'static Structured,
         t: SampleSets<'_>,
@@ -204,6 +289,13 @@ impl SamplesProblem {
     }
 
     /// The status slots as samples_prep.wgsl uses them.
+    ///
+    /// ```
+    /// use gpu_loss::{catalogue::{self, Loss}, problem::structured::SamplesProblem, Reduction};
+    /// let Some(Loss::Structured(loss)) = catalogue::find("wasserstein_1d_samples") else { unreachable!() };
+    /// let names = SamplesProblem { loss, n: 2, m: 5, reduction: Reduction::Mean }.names();
+    /// assert_eq!((names.input, names.weight), ("u_values", "v_values")); // the prep kernel's NaN slots
+    /// ```
     pub fn names(&self) -> Names {
         Names {
             loss: self.loss.name,
@@ -220,6 +312,15 @@ impl SamplesProblem {
 }
 
 /// Feature maps `[C, M]` or `[B, C, M]` of gram and style_loss: (batch, channels, positions).
+///
+/// ```no_run
+/// use gpu_loss::{catalogue::{self, Loss}, problem::structured::feature_dims, GpuContext};
+/// let Some(Loss::Structured(gram)) = catalogue::find("gram") else { unreachable!() };
+/// let ctx = GpuContext::new()?;
+/// let f = ctx.upload(&vec![0.0; 2 * 64 * 256], &[2, 64, 256])?;
+/// assert_eq!(feature_dims(gram, &f, "input")?, (2, 64, 256));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn feature_dims(
     loss: &'static Structured,
     t: &Tensor,

@@ -47,6 +47,11 @@ fn relu(v: f64) -> f64 {
 
 /// F.avg_pool2d(kernel 2, stride 2, padding (h mod 2, w mod 2), count_include_pad): an odd
 /// axis gains a zero on each side, and the pooled size is floor((n + 2p − 2) / 2) + 1.
+///
+/// ```
+/// use gpu_loss::cpu::images::pooled_size;
+/// assert_eq!((pooled_size(4), pooled_size(5)), (2, 3)); // an odd side is padded first
+/// ```
 pub fn pooled_size(n: usize) -> usize {
     (n + 2 * (n % 2) - 2) / 2 + 1
 }
@@ -77,6 +82,13 @@ fn avg_pool_adjoint(pooled: &[f64], h: usize, w: usize) -> Vec<f64> {
 
 /// Images large enough for five scales: min(H, W) > (window − 1)·16 (the GPU path checks
 /// this too).
+///
+/// ```
+/// use gpu_loss::cpu::images::{check_scales, image_dims, SsimParams};
+/// let p = SsimParams::default(); // an 11-tap window: sides must exceed 10 · 16
+/// let fits = |side| check_scales("ms_ssim", &[1, 1, side, side], &image_dims("ms_ssim", "input", &[1, 1, side, side]).unwrap(), &p);
+/// assert!(fits(160).is_err() && fits(161).is_ok());
+/// ```
 pub fn check_scales(
     loss: &'static str,
     shape: &[usize],
@@ -97,6 +109,16 @@ pub fn check_scales(
 
 /// ms_ssim per image (the mean over its channels of Π_s relu(m_s)^w_s): `mean` over images or
 /// `none` (`[N]`). Padding valid only; min(H, W) must exceed (window − 1)·16.
+///
+/// ```
+/// use gpu_loss::{cpu::images::{ms_ssim, SsimParams}, Reduction};
+/// // An image against itself: 1 (3-tap windows fit the fifth scale of 48 × 48).
+/// let x: Vec<f64> = (0..48 * 48).map(|i| (i % 7) as f64 / 7.0).collect();
+/// let p = SsimParams { window: 3, ..Default::default() };
+/// let r = ms_ssim(&x, &x, &[1, 1, 48, 48], &p, Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 1.0).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn ms_ssim(
     x: &[f64],
     y: &[f64],

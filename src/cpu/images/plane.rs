@@ -7,6 +7,13 @@ use crate::params::{Reduction, Rule};
 use crate::tensor::element_count;
 
 /// The image axes of a section G tensor.
+///
+/// ```
+/// use gpu_loss::cpu::images::{image_dims, ImageDims};
+/// let d = image_dims("psnr", "input", &[4, 3, 32, 48])?;
+/// assert_eq!(d, ImageDims { images: 4, channels: 3, height: 32, width: 48 });
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageDims {
     /// Images (the product of the leading axes).
@@ -31,6 +38,14 @@ impl ImageDims {
 
 /// `[N, C, H, W]`, `[C, H, W]` (N = 1) or `[H, W]` (N = C = 1); a shape whose count overflows
 /// usize is refused too. The GPU path's validation applies this same rule.
+///
+/// ```
+/// use gpu_loss::cpu::images::image_dims;
+/// assert_eq!(image_dims("ssim", "input", &[3, 32, 48])?.images, 1); // [C, H, W]: one image
+/// assert_eq!(image_dims("ssim", "input", &[32, 48])?.channels, 1); // [H, W]: one plane
+/// assert!(image_dims("ssim", "input", &[32]).is_err());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn image_dims(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<ImageDims> {
     element_count(&format!("{loss}: {tensor}"), shape)?;
     let (images, channels, height, width) = match *shape {
@@ -55,6 +70,12 @@ pub fn image_dims(loss: &'static str, tensor: &'static str, shape: &[usize]) -> 
 }
 
 /// The normalised Gaussian window: g_k ∝ exp(−(k − size/2)² / (2σ²)).
+///
+/// ```
+/// let g = gpu_loss::cpu::images::gaussian_window(3, 1.5);
+/// assert!((g.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+/// assert!(g[0] == g[2] && g[1] > g[0]); // symmetric, peaked in the middle
+/// ```
 pub fn gaussian_window(size: usize, sigma: f64) -> Vec<f64> {
     let centre = (size / 2) as f64;
     let g: Vec<f64> = (0..size)
@@ -66,6 +87,12 @@ pub fn gaussian_window(size: usize, sigma: f64) -> Vec<f64> {
 
 /// SSIM's parameters. `same`: zero padding of window/2 on each side, an H × W map (3D Gaussian
 /// splatting); otherwise valid, an (H − window + 1) × (W − window + 1) map (pytorch_msssim).
+///
+/// ```
+/// use gpu_loss::cpu::images::SsimParams;
+/// let p = SsimParams::default(); // LOSSES.md's, as pytorch_msssim's
+/// assert_eq!((p.window, p.sigma, p.k1, p.k2, p.data_range, p.same), (11, 1.5, 0.01, 0.03, 1.0, false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SsimParams {
     /// The Gaussian window's side (odd).
@@ -111,6 +138,14 @@ pub(super) fn invalid(
 }
 
 /// The window and constants valid, and with padding valid the image no smaller than the window.
+///
+/// ```
+/// use gpu_loss::cpu::images::{check_window, image_dims, SsimParams};
+/// let small = image_dims("ssim", "input", &[8, 8])?;
+/// assert!(check_window("ssim", &small, &SsimParams::default()).is_err()); // 8 < 11, valid
+/// assert!(check_window("ssim", &small, &SsimParams { same: true, ..Default::default() }).is_ok());
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn check_window(loss: &'static str, dims: &ImageDims, p: &SsimParams) -> Result<()> {
     if !(3..=15).contains(&p.window) || p.window.is_multiple_of(2) {
         return Err(invalid(
@@ -149,6 +184,12 @@ pub(super) fn check_range(loss: &'static str, data_range: f64) -> Result<()> {
 }
 
 /// Only `mean` and `none`: a sum of similarities (or of decibels) means nothing.
+///
+/// ```
+/// use gpu_loss::{cpu::images::mean_or_none, Reduction};
+/// assert!(mean_or_none("psnr", Reduction::Mean).is_ok());
+/// assert!(mean_or_none("psnr", Reduction::Sum).is_err()); // a sum of decibels means nothing
+/// ```
 pub fn mean_or_none(loss: &'static str, reduction: Reduction) -> Result<()> {
     match reduction {
         Reduction::Mean | Reduction::None => Ok(()),

@@ -10,6 +10,16 @@ use crate::error::{LossError, Result};
 use crate::params::{no_batchmean, Reduction, Rule};
 
 /// cross_entropy's target: class indices `[N]`, or probabilities `[N, C]`.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::{cross_entropy, ClassTarget, CrossEntropy}, Reduction};
+/// // Equal logits over two classes: ln 2 for an index or for a probability target.
+/// for target in [ClassTarget::Index(&[1]), ClassTarget::Probs(&[0.5, 0.5])] {
+///     let r = cross_entropy(&[0.0, 0.0], 2, target, None, &CrossEntropy::default(), Reduction::Mean)?;
+///     assert!((r.value.unwrap() - 2f64.ln()).abs() < 1e-15);
+/// }
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum ClassTarget<'a> {
     /// Class indices, one per row.
@@ -19,6 +29,15 @@ pub enum ClassTarget<'a> {
 }
 
 /// cross_entropy's parameters (LOSSES.md defaults through `Default`).
+///
+/// ```
+/// use gpu_loss::{cpu::rows::{cross_entropy, ClassTarget, CrossEntropy}, Reduction};
+/// // z_loss adds z·lse² to each row: lse = ln 2 for two zero logits.
+/// let p = CrossEntropy { z_loss: 1.0, ..Default::default() };
+/// let r = cross_entropy(&[0.0, 0.0], 2, ClassTarget::Index(&[0]), None, &p, Reduction::Mean)?;
+/// assert!((r.value.unwrap() - (2f64.ln() + 2f64.ln().powi(2))).abs() < 1e-15);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct CrossEntropy {
     /// The label whose rows count for nothing.
@@ -82,6 +101,16 @@ fn log_softmax(z: &[f64]) -> Vec<f64> {
 /// cross-entropy part (Σ over rows / Σ w_y over kept rows) plus Liger's unweighted mean of
 /// the z-terms over kept rows. Probability targets: ℓ_n = −Σ_c w_c·t'_c·log_softmax(z)_c +
 /// z_loss·lse², t' = (1−ε)·t + ε/C, and `mean` divides by N (PyTorch).
+///
+/// ```
+/// use gpu_loss::{cpu::rows::{cross_entropy, ClassTarget, CrossEntropy}, Reduction};
+/// // Row 2's label is ignore_index (−100): the mean is over row 1 alone, ln 2.
+/// let labels = ClassTarget::Index(&[1, -100]);
+/// let r = cross_entropy(&[0.0, 0.0, 5.0, 1.0], 2, labels, None, &CrossEntropy::default(), Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 2f64.ln()).abs() < 1e-15);
+/// assert_eq!(r.grads[0][2..], [0.0, 0.0]); // an ignored row takes no gradient
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cross_entropy(
     x: &[f64],
     classes: usize,
@@ -235,6 +264,14 @@ pub fn cross_entropy(
 /// PyTorch NLLLoss on log-probabilities: ℓ_n = −w_y·x[n, y]; `mean` divides by Σ w_y over the
 /// rows not ignored. A gather: a NaN it does not read (another class's, an ignored row's)
 /// is no error, as in PyTorch.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::nll, Reduction};
+/// // Log-probabilities; labels 0 and 1 weighted 1 and 3: (1·1 + 3·2) / (1 + 3).
+/// let r = nll(&[-1.0, -3.0, -4.0, -2.0], 2, &[0, 1], Some(&[1.0, 3.0]), -100, Reduction::Mean)?;
+/// assert_eq!(r.value, Some(1.75));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn nll(
     x: &[f64],
     classes: usize,
@@ -326,6 +363,14 @@ fn keras_probability_row(x: &[f64], y: &[f64], scale: f64, grad: &mut [f64]) -> 
 
 /// Keras CategoricalCrossentropy (from_logits = false): ℓ_n = −Σ_c y'_c·log(clip(x_c / Σx)),
 /// y' = y·(1 − ls) + ls/C; `mean` divides by N.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::categorical_cross_entropy, Reduction};
+/// // Probabilities [0.5, 0.5] against one-hot [1, 0]: −ln 0.5.
+/// let r = categorical_cross_entropy(&[0.5, 0.5], 2, &[1.0, 0.0], 0.0, Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 2f64.ln()).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn categorical_cross_entropy(
     x: &[f64],
     classes: usize,
@@ -360,6 +405,14 @@ pub fn categorical_cross_entropy(
 /// With `ignore_class`, Keras masks the rows with that label (loss and gradient 0) and its
 /// `mean` is Σ ℓ / (rows kept + 1e-7) (keras.losses.loss.apply_mask); so with every row
 /// ignored the mean is 0, not NaN. Without `ignore_class` the mean divides by N.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::sparse_categorical_cross_entropy as scce, Reduction};
+/// let r = scce(&[0.25, 0.75], 2, &[1], None, Reduction::Mean)?; // −ln 0.75
+/// assert!((r.value.unwrap() - (4.0f64 / 3.0).ln()).abs() < 1e-12);
+/// assert_eq!(scce(&[0.25, 0.75], 2, &[1], Some(1), Reduction::Mean)?.value, Some(0.0)); // all masked
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn sparse_categorical_cross_entropy(
     x: &[f64],
     classes: usize,

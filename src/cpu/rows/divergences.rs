@@ -31,6 +31,14 @@ pub(crate) fn kl_term(x: f64, t: f64, log_input: bool, log_target: bool) -> (f64
 /// PyTorch KLDivLoss (log_input) or Keras KLDivergence (probabilities), elementwise terms
 /// with PyTorch's reductions whatever `log_input`: `none` gives the [N·C] terms, `mean`
 /// divides by N·C, `batchmean` by N.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::kl_div, Reduction};
+/// // Log input x, target y: the terms y·ln y − y·x are [1, 0]; batchmean divides by 1 row.
+/// let r = kl_div(&[-1.0, -5.0], 2, &[1.0, 0.0], true, false, Reduction::BatchMean)?;
+/// assert_eq!(r.value, Some(1.0));
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn kl_div(
     x: &[f64],
     classes: usize,
@@ -74,6 +82,14 @@ fn x_log_ratio(a: f64, m: f64) -> f64 {
 /// d/dQ_c = (1−β)·log(Q_c / M_c) (the terms through M cancel): −inf where Q_c = 0 < M_c,
 /// the true one-sided slope; 0 where Q_c = M_c = 0. Through log Q it is Q_c times that, 0 at
 /// Q_c = 0.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::js_div, Reduction};
+/// // A distribution against itself: 0.
+/// let r = js_div(&[0.3, 0.7], 2, &[0.3, 0.7], 0.5, false, Reduction::Mean)?;
+/// assert!(r.value.unwrap().abs() < 1e-15);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn js_div(
     x: &[f64],
     classes: usize,

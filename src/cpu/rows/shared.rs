@@ -10,6 +10,14 @@ use crate::tensor::element_count;
 pub(super) const KERAS_EPSILON: f64 = 1e-7;
 
 /// What a row loss computes on the CPU.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::dice, Reduction};
+/// let r = dice(&[1.0, 0.0, 0.0, 1.0], 2, &[1.0, 0.0, 1.0, 0.0], Reduction::None)?;
+/// assert_eq!(r.value, None); // `none`: the per-row losses instead
+/// assert!((r.rows.unwrap()[1] - 1.0).abs() < 1e-12 && r.grads.len() == 1);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowResult {
     /// The reduced value; None for `Reduction::None`.
@@ -29,6 +37,13 @@ pub struct RowResult {
 /// An `[..., C]` tensor's rows: (N, C), the leading axes flattened. C = 0 is refused, as
 /// every row twin refuses it (no label lies in [0, 0), no row of nothing normalises); a shape
 /// whose count overflows usize is refused too. The GPU path's validation applies this rule.
+///
+/// ```
+/// use gpu_loss::cpu::rows::class_rows;
+/// assert_eq!(class_rows("nll", "input", &[2, 3, 10])?, (6, 10));
+/// assert!(class_rows("nll", "input", &[4, 0]).is_err()); // no class
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn class_rows(
     loss: &'static str,
     tensor: &'static str,

@@ -7,6 +7,14 @@ use crate::params::{no_batchmean, Reduction, Rule};
 
 /// Keras CosineSimilarity (cosine proximity): ℓ_n = −(x·y)/(max(‖x‖, ε)·max(‖y‖, ε)), which is
 /// Keras's normalize (x·min(1/‖x‖, 1/ε)); `mean` over N.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::cosine_similarity, Reduction};
+/// // 45° apart: −cos = −1/√2.
+/// let r = cosine_similarity(&[1.0, 0.0], 2, &[1.0, 1.0], 1e-7, Reduction::Mean)?;
+/// assert!((r.value.unwrap() + 0.5f64.sqrt()).abs() < 1e-15);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cosine_similarity(
     x: &[f64],
     classes: usize,
@@ -46,6 +54,14 @@ pub fn cosine_similarity(
 }
 
 /// Keras dice over each row: ℓ_n = 1 − 2·Σx·y / (Σx + Σy + 1e-7); `mean` over N.
+///
+/// ```
+/// use gpu_loss::{cpu::rows::dice, Reduction};
+/// // 1 − 2·Σxy / (Σx + Σy + 1e-7) = 1 − 2 / 3, near enough.
+/// let r = dice(&[1.0, 1.0], 2, &[1.0, 0.0], Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 1.0 / 3.0).abs() < 1e-7);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn dice(x: &[f64], classes: usize, target: &[f64], reduction: Reduction) -> Result<RowResult> {
     const LOSS: &str = "dice";
     no_batchmean(LOSS, reduction)?;

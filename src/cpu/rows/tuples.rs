@@ -13,6 +13,14 @@ const ATEN_COSINE_EPSILON: f64 = 1e-12;
 ///
 /// A label other than ±1 is refused (`OutOfDomain` on `target`, first row), where PyTorch
 /// would silently give that row 0. At cos = margin the gradient passes (clamp_min's `>=`).
+///
+/// ```
+/// use gpu_loss::{cpu::rows::cosine_embedding, Reduction};
+/// // Label −1 on parallel rows: max(0, cos − margin) = 1 − 0.5.
+/// let r = cosine_embedding(&[1.0, 0.0], &[2.0, 0.0], 2, &[-1.0], 0.5, Reduction::Mean)?;
+/// assert!((r.value.unwrap() - 0.5).abs() < 1e-12);
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 pub fn cosine_embedding(
     x1: &[f64],
     x2: &[f64],
@@ -101,6 +109,15 @@ fn pairwise_distance(u: &[f64], w: &[f64], p: f64, eps: f64) -> (f64, Vec<f64>) 
 /// d(u, v) = ‖u − v + eps‖_p; `swap` uses min(d(a, n), d(p, n)) for d(a, n), so the gradient
 /// reaches `positive` through d(p, n) when that is the smaller (a tie splits it in half, as
 /// torch.min's backward does). At the hinge the gradient passes (clamp_min's `>=`).
+///
+/// ```
+/// use gpu_loss::{cpu::rows::triplet_margin, Reduction};
+/// let (a, p, n) = ([0.0, 0.0], [3.0, 0.0], [3.0, 1.0]); // d(a, p) = 3, d(a, n) = √10, d(p, n) = 1
+/// let plain = triplet_margin(&a, &p, &n, 2, 0.0, 2.0, 0.0, false, Reduction::Mean)?;
+/// let swap = triplet_margin(&a, &p, &n, 2, 0.0, 2.0, 0.0, true, Reduction::Mean)?;
+/// assert_eq!((plain.value, swap.value), (Some(0.0), Some(2.0))); // swap: 3 − min(√10, 1)
+/// # Ok::<(), gpu_loss::LossError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn triplet_margin(
     anchor: &[f64],
