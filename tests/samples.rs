@@ -47,13 +47,14 @@ fn f64s(v: &[f32]) -> Vec<f64> {
 }
 
 /// Whether `n + m` sorted samples fit this profile's storage bindings (else a Limit error):
-/// padded to whole scan chunks, and for the bitonic sort (below 4096 samples) to a power of two.
+/// for the bitonic sort (below 4096 samples) padded to a power of two, at least its block of
+/// two per invocation.
 fn fits(t: &Target, n: usize, m: usize) -> bool {
-    let chunk = 8 * t.ctx.tuning().workgroup_size as usize;
+    let block = 2 * t.ctx.tuning().workgroup_size as usize;
     let padded = if n + m >= 4096 {
-        (n + m).next_multiple_of(chunk)
+        n + m
     } else {
-        (n + m).next_power_of_two().max(chunk)
+        (n + m).next_power_of_two().max(block)
     };
     4 * padded as u64 + 256 <= t.ctx.tuning().max_binding_bytes
 }
