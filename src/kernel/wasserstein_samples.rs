@@ -109,11 +109,13 @@ pub(crate) fn record<'a>(
     let chunk = wg * samples_scan_per(&code);
     let count = p.n + p.m;
     let radix = count >= RADIX_FROM && wg >= RADIX;
-    // The bitonic sort wants a power of two, at least its block (the scan stops at count).
+    // Whole vec4s (the radix sort reads four at a time, and a binding's last partial vec4
+    // would be out of bounds); the bitonic sort wants a power of two, at least its block (the
+    // scan stops at count).
     let padded = if radix {
-        count
+        count.next_multiple_of(4)
     } else {
-        count.next_power_of_two().max(2 * wg)
+        count.next_power_of_two().max(2 * wg).max(4)
     };
     let chunks = count.div_ceil(chunk).max(1);
     let fits = |what: &str, bytes: u64| {
