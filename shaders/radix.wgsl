@@ -3,10 +3,12 @@
 // floats by flipping them to order-preserving u32 (−0 as +0, so equal floats keep their
 // positions, as the float compare does). Each pass is three dispatches and no workgroup ever
 // waits for another:
-// - `count`: each tile of WG_SIZE · ps.per keys counts its digits into counts[d · tiles + t];
+// - `count`: each tile of WG_SIZE · ps.per keys counts its digits into counts[d · tiles + t],
+//   and keeps each invocation's counts of the keys before its own in the tile;
 // - `scan`: workgroup d turns row d into exclusive prefixes over tiles, its total after them;
 // - `scatter`: each tile ranks its keys by (digit, position) and writes them at
-//   (keys of smaller digits) + (this digit in earlier tiles) + (this digit earlier in the tile).
+//   (keys of smaller digits) + (this digit in earlier tiles) + (this digit earlier in the tile),
+//   reading its keys once (the last term is what `count` kept).
 // An invocation owns ps.per consecutive keys of its tile, so its order within the tile is the
 // keys' order. The host prepends WG_SIZE (at least RADIX).
 
@@ -163,12 +165,23 @@ fn bump(b: Bases, d: u32) -> Bases {
     );
 }
 
+// Where an invocation's counts of the keys before its own in tile t are kept: after the
+// RADIX rows of tile counts and their totals, eight words per invocation.
+fn kept_at(t: u32, lid: u32) -> u32 {
+    return RADIX * (ps.tiles + 1u) + 8u * (t * WG_SIZE + lid);
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn count(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     for (var t = wid.x; t < ps.tiles; t += nwg.x) {
         let s = scan_counts(lid, own_counts(t, lid));
         if lid < RADIX {
             counts[lid * ps.tiles + t] = count_of(s.total, lid);
+        }
+        let at = kept_at(t, lid);
+        for (var w = 0u; w < 4u; w++) {
+            counts[at + w] = s.before.a[w];
+            counts[at + 4u + w] = s.before.b[w];
         }
     }
 }
@@ -206,8 +219,12 @@ fn scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
             }
             tile_base[lid] = below + counts[lid * ps.tiles + t];
         }
-        // scan_counts' first barrier also publishes tile_base.
-        let before = scan_counts(lid, own_counts(t, lid)).before;
+        workgroupBarrier();
+        let kept = kept_at(t, lid);
+        let before = Counts(
+            vec4<u32>(counts[kept], counts[kept + 1u], counts[kept + 2u], counts[kept + 3u]),
+            vec4<u32>(counts[kept + 4u], counts[kept + 5u], counts[kept + 6u], counts[kept + 7u]),
+        );
         var at: array<u32, RADIX>;
         for (var d = 0u; d < RADIX; d++) {
             at[d] = tile_base[d] + count_of(before, d);

@@ -44,10 +44,12 @@ fn good_weight(w: f32) -> bool {
 @compute @workgroup_size(WG_SIZE)
 fn keys_from_samples(ids: Ids) {
     acc_setup(ids.nwg.x);
-    let grid = ids.nwg.x * WG_SIZE;
+    // Blocked on CPU drivers (walk.wgsl): grid-striding, each SIMD group would touch a few
+    // floats every grid·4 bytes, and this pass took as long as a radix pass.
+    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, p.padded);
     var wu = ACC_ZERO;
     var wv = ACC_ZERO;
-    for (var i = ids.wid.x * WG_SIZE + ids.lid; i < p.padded; i += grid) {
+    for (var i = walk.first; i < walk.end; i += walk.step) {
         var key = bitcast<f32>(0x7f800000u);
         var at = 0xffffffffu;
         if i < p.n {

@@ -228,17 +228,17 @@ fn main(ids: Ids) {
             let u = load4(u_row, i4, hi, true);
             let v = load4(v_row, i4, hi, false);
             var before = vec4<f32>(0.0);
-            // A fixed count, so that compilers unroll it and index u, v statically.
+            // A fixed count without an exit, so that compilers unroll it and index u, v
+            // statically. Bins from hi on load as 0, which leaves the scan as it is (adding an
+            // exact 0), and count for nothing.
             for (var r = 0u; r < 4u; r++) {
-                if i4 + r >= hi {
-                    break;
-                }
+                let live = select(0.0, 1.0, i4 + r < hi);
                 let qu = scaled(u[r], inv_u);
                 let qv = scaled(v[r], inv_v);
                 run = pair_combine(run, vec4(qu, acc_combine(qu, -qv)));
                 let d = acc_value(run.zw);
-                let sg = tie_sign(d, levels);
-                la = vec4(acc_add(la.xy, abs(d)), acc_add(la.zw, sg * acc_value(run.xy)));
+                let sg = tie_sign(d, levels) * live;
+                la = vec4(acc_add(la.xy, abs(d) * live), acc_add(la.zw, sg * acc_value(run.xy)));
                 before[r] = t;
                 t += sg;
             }

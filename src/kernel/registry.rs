@@ -237,14 +237,14 @@ pub(crate) static RADIX_SORT: KernelDef<CodeConfig> = KernelDef {
 };
 
 /// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
-/// u_weights, v_weights, keys, order, chunk sums, the two gradients, scratch.
+/// u_weights, v_weights, keys, order, sorted weights, the two gradients, scratch.
 pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
     name: "samples_scan",
     template: include_str!("../../shaders/samples_scan.wgsl"),
     bindings: &[
         Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
-    source: source::with_prelude,
+    source: source::with_scan_per,
     textures: buffers_only,
 };
 

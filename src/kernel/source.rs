@@ -245,6 +245,24 @@ pub(crate) fn with_prelude(code: &CodeConfig, template: &str) -> String {
     s
 }
 
+/// Samples an invocation of wasserstein_1d_samples' scan owns in a chunk (samples_scan.wgsl's
+/// PER): on CPU drivers, where each barrier switches every SIMD group of the workgroup, long
+/// chunks amortise the chunk's scan; GPUs want many chunks.
+pub(crate) fn samples_scan_per(code: &CodeConfig) -> usize {
+    match code.layout {
+        Layout::Blocked { .. } => 32,
+        Layout::GridStride => 8,
+    }
+}
+
+/// The samples scan: the prelude and its PER.
+pub(crate) fn with_scan_per(code: &CodeConfig, template: &str) -> String {
+    let mut s = prelude(code);
+    s.push_str(&format!("const PER: u32 = {}u;\n", samples_scan_per(code)));
+    s.push_str(template);
+    s
+}
+
 /// The sort needs only WG_SIZE, none of the shared pieces.
 pub(crate) fn with_workgroup_size(code: &CodeConfig, template: &str) -> String {
     let mut s = format!("const WG_SIZE: u32 = {}u;\n", code.workgroup_size);

@@ -8,7 +8,7 @@ use super::dispatch::{
     begin_pass, group, scratch_range, window, BindRange, Finish, Launch, Window,
 };
 use super::registry::{KernelDef, BITONIC, RADIX_SORT, SAMPLES_PREP, SAMPLES_SCAN};
-use super::source::CodeConfig;
+use super::source::{samples_scan_per, CodeConfig};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
@@ -17,8 +17,6 @@ use crate::tensor::Tensor;
 use crate::tuning::Layout;
 use bytemuck::{Pod, Zeroable};
 
-/// Samples per chunk of the scan: samples_scan.wgsl's WG_SIZE · PER.
-const PER: usize = 8;
 /// radix.wgsl's RADIX, and its passes over 32 bits.
 const RADIX: usize = 16;
 /// Keys per invocation of a radix tile: on CPU drivers long tiles amortise each tile's scan
@@ -94,7 +92,8 @@ struct ScanUniform {
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
-    _pad: [u32; 2],
+    chunk_base: u32,
+    _pad: u32,
 }
 
 pub(crate) fn record<'a>(
@@ -107,16 +106,18 @@ pub(crate) fn record<'a>(
     let l = Launch::of(ctx);
     let (tuning, code, align) = (&l.tuning, l.code, l.align);
     let wg = tuning.workgroup_size as usize;
-    let chunk = wg * PER;
+    let chunk = wg * samples_scan_per(&code);
     let count = p.n + p.m;
     let radix = count >= RADIX_FROM && wg >= RADIX;
-    // Whole chunks; for the bitonic sort a power of two (its blocks are smaller than chunks).
+    // Whole vec4s (the radix sort reads four at a time, and a binding's last partial vec4
+    // would be out of bounds); the bitonic sort wants a power of two, at least its block (the
+    // scan stops at count).
     let padded = if radix {
-        count.next_multiple_of(chunk)
+        count.next_multiple_of(4)
     } else {
-        count.next_power_of_two().max(chunk)
+        count.next_power_of_two().max(2 * wg).max(4)
     };
-    let chunks = padded / chunk;
+    let chunks = count.div_ceil(chunk).max(1);
     let fits = |what: &str, bytes: u64| {
         if bytes + align > tuning.max_binding_bytes {
             return Err(LossError::Limit {
@@ -135,12 +136,18 @@ pub(crate) fn record<'a>(
 
     let keys = ctx.scratch_tensor(vec![padded])?;
     let order = ctx.scratch_tensor(vec![padded])?;
-    let chunk_sums = ctx.scratch_tensor(vec![2 * chunks])?;
+    let steps = ctx.scratch_tensor(vec![count])?;
     let max_groups = (inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
     let scan_groups = chunks.clamp(1, max_groups) as u32;
     // keys_from_samples' two weight sums per workgroup go through the partials first.
-    let sample_groups = (padded.div_ceil(wg)).clamp(1, max_groups) as u32;
-    let scratch = ctx.scratch(u64::from(scan_groups.max(2 * sample_groups)))?;
+    // As many workgroups as the adapter wants in flight (each ends in two workgroup sums: on a
+    // CPU driver thousands of them cost more than the loop).
+    let sample_groups = padded
+        .div_ceil(wg)
+        .clamp(1, max_groups.min(tuning.max_workgroups as usize)) as u32;
+    // Partials: apply's, then each chunk's sum; before them keys_from_samples' two per workgroup.
+    let scratch =
+        ctx.scratch((scan_groups as u64 + chunks as u64).max(2 * sample_groups as u64))?;
     let whole = |t: &Tensor| window(t, 0, t.len(), align);
     let (u, v) = (whole(t.u), whole(t.v));
     let uw = t.u_weights.map(whole);
@@ -196,7 +203,8 @@ pub(crate) fn record<'a>(
         gv_at: grads.as_ref().map_or(0, |g| g.1 .1.at),
         chunks: chunks as u32,
         write_grad: u32::from(grads.is_some()),
-        _pad: [0; 2],
+        chunk_base: scan_groups,
+        _pad: 0,
     }));
     let (gu_res, gv_res) = match &grads {
         Some(((gu, wu), (gv, wv))) => (
@@ -215,7 +223,7 @@ pub(crate) fn record<'a>(
             bind(t.v_weights, &vw),
             whole_buffer(&keys),
             whole_buffer(&order),
-            whole_buffer(&chunk_sums),
+            whole_buffer(&steps),
             gu_res,
             gv_res,
             scratch_range(&scratch),
@@ -347,7 +355,8 @@ fn radix_steps(
     // Whole vec4s: radix.wgsl reads four keys at a time.
     let keys2 = ctx.scratch_tensor(vec![count.next_multiple_of(4)])?;
     let order2 = ctx.scratch_tensor(vec![count.next_multiple_of(4)])?;
-    let counts = ctx.scratch_tensor(vec![RADIX * (tiles + 1)])?;
+    // Tile counts by digit, their totals, and eight words per invocation and tile.
+    let counts = ctx.scratch_tensor(vec![RADIX * (tiles + 1) + 8 * wg * tiles])?;
     let mut steps = Vec::new();
     for pass in 0..RADIX_PASSES {
         let uniform = ctx.uniform(bytemuck::bytes_of(&RadixUniform {
