@@ -158,6 +158,7 @@ fn apply(ids: Ids) {
                 break;
             }
             let st = own_steps[q];
+            let s_before = s;
             s = acc_combine(s, st);
             var s_here = acc_value(s);
             if e + 1u == count {
@@ -167,12 +168,16 @@ fn apply(ids: Ids) {
             }
             if p.write_grad != 0u {
                 // |S_{e-1}| − |S_e| without cancellation: while S keeps its sign the
-                // difference is the step itself, exactly.
+                // difference is the step itself, exactly; where it changes sign it is
+                // ±(S_{e-1} + S_e), summed at twice f32's precision (in f32 the two CDF
+                // differences near ±1/2 cancel: a lone v sample's gradient 2a/n − 1).
                 var g = abs(s_prev) - abs(s_here);
                 if s_prev >= 0.0 && s_here >= 0.0 {
                     g = -acc_value(st);
                 } else if s_prev <= 0.0 && s_here <= 0.0 {
                     g = acc_value(st);
+                } else {
+                    g = sign(s_prev) * acc_value(acc_combine(s_before, s));
                 }
                 let at = order[e];
                 if at < p.n {

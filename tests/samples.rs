@@ -405,3 +405,33 @@ fn signed_zeros_are_one_value() {
         );
     }
 }
+
+/// Where F_u − F_v changes sign at a sample, its gradient |S_{e−1}| − |S_e| is a difference of
+/// two values near 1/2: a lone v sample just past the median of u has gradient (2a − n)/n, as
+/// small as 1/n. It must keep its digits (summed at twice f32's precision, not cancelled in
+/// f32), on every adapter and setting.
+#[test]
+fn a_sign_change_keeps_its_gradient() {
+    for n in [257usize, 1023, 4095, 8191] {
+        let u: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        // a = (n + 1) / 2 samples of u below v: the smallest gradient there is, 1/n.
+        let v = [(n / 2) as f32 + 0.5];
+        let (_, want_gu, want_gv) = reference(&f64s(&u), &f64s(&v), None, None).unwrap();
+        assert!(
+            (want_gv[0] - 1.0 / n as f64).abs() < 1e-12,
+            "{}",
+            want_gv[0]
+        );
+        for t in targets() {
+            let label = format!("{n} vs 1 on {}", t.name);
+            if !fits(t, n, 1) {
+                continue;
+            }
+            let got = run(t, &u, &v, None).unwrap_or_else(|e| panic!("{label}: {e}"));
+            for (name, g, w) in [("u", &got.grad_u, &want_gu), ("v", &got.grad_v, &want_gv)] {
+                let e = normwise_error(g, w);
+                assert!(e <= 2e-6, "{label}: gradient {name} {e:.1e}");
+            }
+        }
+    }
+}
