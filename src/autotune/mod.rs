@@ -146,6 +146,12 @@ pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tun
             runtime_checks: false,
             ..t
         }));
+        // f16 read natively or unpacked (the workload has an f16 call where the device has
+        // SHADER_F16; fitted away elsewhere).
+        more.push(vary(&|t| Tuning {
+            native_f16: !t.native_f16,
+            ..t
+        }));
     }
     if family == TuneFamily::Rows {
         more.push(vary(&|t| Tuning {
@@ -275,20 +281,7 @@ pub(crate) fn decide(
             return report(t, Source::Cache, Vec::new());
         }
     }
-    let mut time = time;
-    let (mut best, mut timed) = search(ctx, family, &candidates(ctx, family, base), 3, &mut time);
-    // f16 reads, native or unpacked, on the launch chosen (the workload times an f16 call
-    // where the device has SHADER_F16).
-    let flipped = Tuning {
-        native_f16: !best.native_f16,
-        ..best
-    }
-    .fit(ctx.adapter_info(), ctx.features(), ctx.limits());
-    if family == TuneFamily::Elementwise && flipped != best {
-        let (b, more) = search(ctx, family, &[best, flipped], 3, &mut time);
-        timed.extend(more.into_iter().skip(1));
-        best = b;
-    }
+    let (best, timed) = search(ctx, family, &candidates(ctx, family, base), 3, time);
     if let Some(f) = &file {
         cache::store(f, &key, family, best);
     }
