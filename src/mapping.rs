@@ -18,8 +18,9 @@ use std::task::Poll;
 pub(crate) enum Drive {
     /// The blocking calls: `device.poll(Wait)` for the submission, the GL lock waited for.
     Block,
-    /// The async calls: one `device.poll(Poll)` per poll of the future, then `Pending` with a
-    /// wake-up asked for; the GL lock only tried. Never blocks the executor's thread.
+    /// The async calls: `Pending` once right after submitting, then one `device.poll(Poll)`
+    /// per poll of the future, `Pending` with a wake-up asked for until the map is done; the GL
+    /// lock only tried. Never blocks the executor's thread.
     Yield,
 }
 
@@ -120,7 +121,15 @@ impl Mapping {
             Some(r) => r.map_err(|e| LossError::Gpu(e.to_string())),
             None => Err(LossError::Gpu("the buffer's map was dropped".into())),
         };
+        // The async calls yield once right after submitting, before any poll of the device:
+        // other tasks on the executor then submit theirs while this one's work runs (a
+        // CPU driver may otherwise finish it during the first poll, one call at a time).
+        let mut submitted_only = drive == Drive::Yield;
         poll_fn(|cx| {
+            if std::mem::take(&mut submitted_only) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             if let Poll::Ready(r) = done.as_mut().poll(cx) {
                 return Poll::Ready(outcome(r));
             }

@@ -162,10 +162,11 @@ fn msle_keeps_its_relative_accuracy_where_the_logs_cancel() {
 
 /// Signed sums that cancel: pairs of ±1e6 around O(1) noise. An uncompensated f32 sum drifts
 /// by ~0.06 per addition against a total of ~sqrt(n), and ends several times off; the
-/// compensated sum stays within 1e-4 (typically 1e-7: its error term is itself an f32 sum,
-/// rounded at 2^-24 of partials up to 1e11, so one run in ten reaches ~1e-5 against a total of
-/// ~100). This also catches a driver folding TwoSum's error term to 0 (Mesa's does, unless
-/// reduce.wgsl's opaque zero hides the algebra from it).
+/// compensated sum stays within 1e-4 of that typical total (typically 1e-7: its error term is
+/// itself an f32 sum, rounded at 2^-24 of partials up to 1e11, so one run in ten reaches ~1e-5).
+/// Judged against sqrt(n) too, not the total alone, which now and then cancels to near 0 (0.25
+/// for n = 262147 on one seed). This also catches a driver folding TwoSum's error term to 0
+/// (Mesa's does, unless reduce.wgsl's opaque zero hides the algebra from it).
 #[test]
 fn signed_sums_are_compensated() {
     let mut rng = StdRng::seed_from_u64(seed() ^ 0x5eed);
@@ -188,7 +189,8 @@ fn signed_sums_are_compensated() {
                 .param("kind", "wgan")
                 .value()
                 .unwrap() as f64;
-            let err = (got - want).abs() / want.abs();
+            let typical = (n as f64).sqrt() / n as f64;
+            let err = (got - want).abs() / want.abs().max(typical);
             assert!(
                 err <= 1e-4,
                 "n={n}: {got} vs {want} ({err:.1e}) on {}",
