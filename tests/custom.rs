@@ -50,7 +50,13 @@ const WRITTEN: &[(&str, &str, Sets)] = &[
          select(abs(z) < 0.5, log1p(z), log((1 + xc) / (1 + yc)))^2",
         &[],
     ),
-    ("log_cosh", "log(cosh(x - y))", &[]),
+    // As the built-in: log1p(2·sinh²(e/2)) near 0, where log(cosh e) would take the log of
+    // a number rounded near 1; |e| + softplus(−2|e|) − log 2 beyond.
+    (
+        "log_cosh",
+        "e = x - y; select(abs(e) < 4, log1p(2 * sinh(e / 2)^2), abs(e) + softplus(-2 * abs(e)) - log(2))",
+        &[],
+    ),
     ("cauchy", "c = 1; log1p(((x - y) / c)^2)", &[&[("c", 0.3)]]),
     ("mape", "100 * abs(x - y) / max(abs(y), 1e-7)", &[]),
     (
