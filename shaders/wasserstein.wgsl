@@ -16,9 +16,13 @@
 //            Σ_{c≥k} s_c = T − P_{k−1}, and
 //            d W/d u_k = dx/S_u·(Σ_{c≥k} s_c − A), d W/d v_k = −dx/S_v·(Σ_{c≥k} s_c − B),
 //            B = Σ s_c·V_c = A − L.
+// With KEEP_ROW (CPU drivers, whose storage accesses go lane by lane and cost more than the
+// arithmetic: a third off the call on lavapipe), sweep 1 keeps each lane's span of u and v in
+// private memory (KEEP vec4s, the host's bound on a span) and sweep 2 keeps its counts there,
+// so only sweep 1 reads storage and only sweep 3 writes it.
 // Every barrier is reached by the whole workgroup: the loops around them depend on the
-// workgroup and the uniform only. The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD,
-// common.wgsl, reduce.wgsl, scratch.wgsl, one tree strategy.
+// workgroup and the uniform only. The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD, KEEP_ROW,
+// KEEP, common.wgsl, reduce.wgsl, scratch.wgsl, one tree strategy.
 
 struct Segment {
     rows: u32,
@@ -178,6 +182,10 @@ fn main(ids: Ids) {
     let lo = min(li * span, c);
     let levels = countTrailingZeros(lanes) + span + 4u;
     var acc = ACC_ZERO;
+    // With KEEP_ROW, each lane's span of u and v and sweep 2's counts, for the next sweep.
+    var kept_u: array<vec4<f32>, KEEP>;
+    var kept_v: array<vec4<f32>, KEEP>;
+    var kept_b: array<vec4<f32>, KEEP>;
     for (var base = ids.wid.x * per_group; base < seg.rows; base += ids.nwg.x * per_group) {
         let row = base + lid / lanes;
         // A row past the end walks nothing but still meets every barrier.
@@ -195,6 +203,10 @@ fn main(ids: Ids) {
         for (var i4 = lo; i4 < hi; i4 += 4u) {
             let u = load4(u_row, i4, hi, true);
             let v = load4(v_row, i4, hi, false);
+            if KEEP_ROW {
+                kept_u[(i4 - lo) / 4u] = u;
+                kept_v[(i4 - lo) / 4u] = v;
+            }
             for (var r = 0u; r < 4u; r++) {
                 let e = global_row * c + i4 + r;
                 if is_nan_f(u[r]) || u[r] < 0.0 {
@@ -216,7 +228,7 @@ fn main(ids: Ids) {
 
         // Sweep 2: U_c and D_c from each lane's start; L and A (as Accs) and T. With the
         // gradient, each bin's count of positive-minus-negative signs before it in its lane
-        // waits in grad_u for sweep 3 (an integer: exact in f32).
+        // waits in grad_u (or kept_b) for sweep 3 (an integer: exact in f32).
         let u_start = acc_quotient(masses[0].xy, mass.xy);
         let d_start = acc_combine(u_start, -acc_quotient(masses[0].zw, mass.zw));
         var run = vec4(u_start, d_start);
@@ -225,8 +237,15 @@ fn main(ids: Ids) {
         let inv_u = reciprocal(mass.xy);
         let inv_v = reciprocal(mass.zw);
         for (var i4 = lo; i4 < hi; i4 += 4u) {
-            let u = load4(u_row, i4, hi, true);
-            let v = load4(v_row, i4, hi, false);
+            var u: vec4<f32>;
+            var v: vec4<f32>;
+            if KEEP_ROW {
+                u = kept_u[(i4 - lo) / 4u];
+                v = kept_v[(i4 - lo) / 4u];
+            } else {
+                u = load4(u_row, i4, hi, true);
+                v = load4(v_row, i4, hi, false);
+            }
             var before = vec4<f32>(0.0);
             // A fixed count without an exit, so that compilers unroll it and index u, v
             // statically. Bins from hi on load as 0, which leaves the scan as it is (adding an
@@ -243,7 +262,11 @@ fn main(ids: Ids) {
                 t += sg;
             }
             if WRITE_GRAD {
-                store4(seg.gu_at + row * c, i4, hi, before, true);
+                if KEEP_ROW {
+                    kept_b[(i4 - lo) / 4u] = before;
+                } else {
+                    store4(seg.gu_at + row * c, i4, hi, before, true);
+                }
             }
         }
         // Fold the lanes' sums; T's prefix at each lane's start.
@@ -268,7 +291,9 @@ fn main(ids: Ids) {
             for (var i4 = lo; i4 < hi; i4 += 4u) {
                 let at = seg.gu_at + row * c;
                 var before = vec4<f32>(0.0);
-                if seg.vec4_loads != 0u {
+                if KEEP_ROW {
+                    before = kept_b[(i4 - lo) / 4u];
+                } else if seg.vec4_loads != 0u {
                     before = gu4[(at + i4) / 4u];
                 } else {
                     for (var r = 0u; r < 4u; r++) {

@@ -5,7 +5,7 @@
 use super::image_source::{self, ImagePairConfig, MsSsimConfig, SsimConfig, TextureElementConfig};
 use super::source::{
     self, CastConfig, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig,
-    MatmulConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig,
+    MatmulConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig, WassersteinConfig,
 };
 
 /// How a kernel sees one binding.
@@ -193,14 +193,14 @@ pub(crate) static MATMUL: KernelDef<MatmulConfig> = KernelDef {
 
 /// shaders/wasserstein.wgsl: segment, u, v, per-row losses, the two gradients, scratch, and
 /// u, v and the two gradients again (as vec4s).
-pub(crate) static WASSERSTEIN: KernelDef<OutputsConfig> = KernelDef {
+pub(crate) static WASSERSTEIN: KernelDef<WassersteinConfig> = KernelDef {
     name: "wasserstein",
     template: include_str!("../../shaders/wasserstein.wgsl"),
     bindings: &[
         Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, Read, Read, ReadWrite,
         ReadWrite,
     ],
-    source: source::with_outputs,
+    source: source::wasserstein,
     textures: buffers_only,
 };
 
@@ -470,7 +470,14 @@ mod tests {
                     write_grad: !write,
                 };
                 validate(&TOTAL_VARIATION, &variant);
-                validate(&WASSERSTEIN, &variant);
+                let kept_vec4s = if write { 0 } else { 256 };
+                validate(
+                    &WASSERSTEIN,
+                    &WassersteinConfig {
+                        outputs: variant.clone(),
+                        kept_vec4s,
+                    },
+                );
                 validate(&MATMUL, &MatmulConfig { trans_b: write });
                 let texture = Source::Texture {
                     channels: [2, 0, 1, 0],

@@ -536,6 +536,24 @@ pub(crate) fn with_outputs(c: &OutputsConfig, template: &str) -> String {
     s
 }
 
+/// One compiled variant of wasserstein_1d's kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct WassersteinConfig {
+    pub outputs: OutputsConfig,
+    /// vec4s of u and v each lane keeps in private memory between sweeps, or 0 to read
+    /// them again from storage.
+    pub kept_vec4s: u32,
+}
+
+pub(crate) fn wasserstein(c: &WassersteinConfig, template: &str) -> String {
+    let keep = format!(
+        "const KEEP_ROW: bool = {};\nconst KEEP: u32 = {}u;\n",
+        c.kept_vec4s > 0,
+        c.kept_vec4s.max(1)
+    );
+    with_outputs(&c.outputs, &(keep + template))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct MatmulConfig {
     /// out = A · Bᵀ instead of A · B.

@@ -6,7 +6,7 @@ use super::dispatch::{
     group, record_pass, row_plan, scratch_range, window, BindRange, Finish, Launch,
 };
 use super::registry::WASSERSTEIN;
-use super::source::OutputsConfig;
+use super::source::{OutputsConfig, WassersteinConfig};
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
@@ -44,6 +44,11 @@ const ROW_SPAN: usize = 32;
 /// side in three rounds, 12.2–12.9 ms at 256, 11.1–11.2 at 512, 10.6–10.7 at 1024 and 10.5–10.6
 /// at 2048 (a row of 1024 then has one lane, and its scans no partner to wait for).
 const ROW_SPAN_CPU: usize = 1024;
+/// Where `Tuning::cache_rows` asks for it, a lane keeps a span of up to this many vec4s of u
+/// and v in private memory between sweeps: ROW_SPAN_CPU's bins. 1024 × 1024 with gradient,
+/// side by side in six rounds on lavapipe: 6.2–6.4 ms kept, 9.7–9.9 ms read again (llvmpipe
+/// GL: 5.6–5.8 against 9.1–9.3, with a few runs of either near 9–11).
+const KEPT_VEC4S: usize = ROW_SPAN_CPU / 4;
 
 pub(crate) struct Bound<'a> {
     pub u: &'a Tensor,
@@ -71,10 +76,19 @@ pub(crate) fn record(
     let lanes = (c.div_ceil(span).next_power_of_two() as u32).clamp(1, wg);
     let max_groups = inner.limits.max_compute_workgroups_per_dimension as usize;
     let rows = row_plan(&l, n, c, "values", (wg / lanes) as usize, max_groups)?;
-    let config = OutputsConfig {
-        code: l.code,
-        write_out: t.out.is_some(),
-        write_grad: t.grads.is_some(),
+    // Vec4s a lane's span takes, the bins rounded up as the shader rounds them.
+    let span_vec4s = c.div_ceil(lanes as usize).div_ceil(4);
+    let config = WassersteinConfig {
+        outputs: OutputsConfig {
+            code: l.code,
+            write_out: t.out.is_some(),
+            write_grad: t.grads.is_some(),
+        },
+        kept_vec4s: if l.tuning.cache_rows && span_vec4s <= KEPT_VEC4S {
+            KEPT_VEC4S as u32
+        } else {
+            0
+        },
     };
     let pipeline = inner.kernels.pipeline(&WASSERSTEIN, &config)?;
     let scratch = ctx.scratch(u64::from(rows.partials))?;
