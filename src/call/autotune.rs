@@ -30,11 +30,12 @@ struct Workload {
 
 impl Workload {
     /// Shape: elements for the elementwise family, [rows, classes] for the rows. Big enough to
-    /// stream from memory rather than cache, small enough to time in milliseconds on a CPU
-    /// driver.
+    /// stream from memory rather than cache (a CPU's last-level cache can hold 2^22 f32 pairs:
+    /// this machine's 32 MiB did, and there a SIMD group walking one span beat one or two
+    /// lanes a span, which lose by a third at 2^24), small enough to time in tens of
+    /// milliseconds on a CPU driver.
     fn shape(ctx: &GpuContext, family: TuneFamily) -> Vec<usize> {
-        let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
-        let elements: usize = if cpu { 1 << 22 } else { 1 << 25 };
+        let elements: usize = 1 << 24;
         let cap = (ctx.limits().max_buffer_size / 4) as usize;
         let elements = elements.min(cap).max(1024);
         match family {
@@ -100,8 +101,8 @@ impl Workload {
         Ok(ctx.loss(name)?.input(x).target(y))
     }
 
-    /// The value alone and the value with its gradient, each the median of three runs; the
-    /// same in f16 where there is an f16 call.
+    /// The value alone and the value with its gradient, each one run after a warm-up (the
+    /// search's interleaved rounds take the best); the same in f16 where there is an f16 call.
     fn time(&self, ctx: &GpuContext) -> Result<Duration> {
         let f32s = [&self.input, &self.target, &self.grad];
         let mut total = Duration::ZERO;
@@ -110,8 +111,8 @@ impl Workload {
             .flatten()
         {
             total +=
-                timing::median_time(ctx, 3, |enc| self.call(ctx, [x, y])?.record(enc).map(drop))?;
-            total += timing::median_time(ctx, 3, |enc| {
+                timing::median_time(ctx, 1, |enc| self.call(ctx, [x, y])?.record(enc).map(drop))?;
+            total += timing::median_time(ctx, 1, |enc| {
                 self.call(ctx, [x, y])?.grad_into(g).record(enc).map(drop)
             })?;
         }
