@@ -16,8 +16,8 @@
 // The host prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, MODE (one of MODE_CROSS_ENTROPY,
 // MODE_NLL, MODE_SPARSE_KERAS), PROB_TARGET, LABEL_WORDS, HAS_WEIGHT, SOFTCAP, WRITE_OUT,
 // WRITE_GRAD, IN_PLACE (the gradient overwrites the logits: each lane reads then writes its own
-// elements), CACHE_ROW (each lane's share of a row fits in ROW_CACHE registers, so the gradient
-// sweep reads no logit twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree
+// elements), UNROLL (VTs a step: 2 where half logits are read eight a load), CACHE_ROW (each
+// lane's share of a row fits in ROW_CACHE registers, so the gradient sweep reads no logit twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree
 // strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
 
 struct RowSegment {
@@ -150,13 +150,15 @@ fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
     return vec4(m, r, z, w);
 }
 
-// VT number i of the logits after element `at`: from the gradient's buffer when the
-// gradient overwrites them.
-fn logits(at: u32, i: u32) -> VT {
+// Step g of the logits after element `at` (UNROLL VTs: two when halves are read eight a
+// load): from the gradient's buffer when the gradient overwrites them (then UNROLL is 1).
+fn logits_step(at: u32, g: u32) -> array<VT, UNROLL> {
     if IN_PLACE {
-        return reload_grad(at, i);
+        var r: array<VT, UNROLL>;
+        r[0] = reload_grad(at, g);
+        return r;
     }
-    return load_x(at, i);
+    return loadn_x(at, g);
 }
 
 fn logit(row_at: u32, c: u32) -> f32 {
@@ -196,7 +198,7 @@ fn main(ids: Ids) {
             label = read_label(seg.t_at, row, seg.ignore, seg.ignore_lo, seg.ignore_hi);
         }
         let skip = !in_range || label.ignored;
-        let walk = walk_in(lane_id, ROW_LANES, n_vec);
+        let walk = walk_in(lane_id, ROW_LANES, n_vec / UNROLL);
 
         var s = stats_zero();
         // The lane's share of the row, for the gradient sweep (the host sets CACHE_ROW only
@@ -207,29 +209,33 @@ fn main(ids: Ids) {
         // nll reads x[y] alone and checks only that (below).
         let flat = (seg.first_row + row) * seg.classes;
         if in_range && MODE != MODE_NLL {
-            for (var i = walk.first; i < walk.end; i += walk.step) {
-                let raw = logits(row_at, i);
-                var bad = is_nan_v(raw);
-                var t = VT(0.0);
-                if PROB_TARGET {
-                    t = load_probs(seg.t_at + row * seg.classes, i);
-                    bad = bad | is_nan_v(t);
-                }
-                if any(bad) {
-                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, raw);
-                    flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, t);
-                }
-                if skip {
-                    continue;
-                }
-                if CACHE_ROW {
-                    kept[min(k_at, ROW_CACHE - 1u)] = raw;
-                    k_at++;
-                }
-                if MODE == MODE_SPARSE_KERAS {
-                    s = sparse_add(s, i, raw, u32(label.index));
-                } else {
-                    s = stats_add(s, row, i, capped(raw));
+            for (var g = walk.first; g < walk.end; g += walk.step) {
+                let raws = logits_step(row_at, g);
+                for (var h = 0u; h < UNROLL; h++) {
+                    let i = g * UNROLL + h;
+                    let raw = raws[h];
+                    var bad = is_nan_v(raw);
+                    var t = VT(0.0);
+                    if PROB_TARGET {
+                        t = load_probs(seg.t_at + row * seg.classes, i);
+                        bad = bad | is_nan_v(t);
+                    }
+                    if any(bad) {
+                        flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, raw);
+                        flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, t);
+                    }
+                    if skip {
+                        continue;
+                    }
+                    if CACHE_ROW {
+                        kept[min(k_at, ROW_CACHE - 1u)] = raw;
+                        k_at++;
+                    }
+                    if MODE == MODE_SPARSE_KERAS {
+                        s = sparse_add(s, i, raw, u32(label.index));
+                    } else {
+                        s = stats_add(s, row, i, capped(raw));
+                    }
                 }
             }
         }
@@ -310,54 +316,59 @@ fn main(ids: Ids) {
         }
         if WRITE_GRAD && in_range {
             k_at = 0u;
-            for (var i = walk.first; i < walk.end; i += walk.step) {
-                var raw: VT;
-                if CACHE_ROW {
-                    raw = kept[min(k_at, ROW_CACHE - 1u)];
-                    k_at++;
-                } else {
-                    raw = logits(row_at, i);
+            for (var step = walk.first; step < walk.end; step += walk.step) {
+                var raws: array<VT, UNROLL>;
+                if !CACHE_ROW {
+                    raws = logits_step(row_at, step);
                 }
-                var g = VT(0.0);
-                if !skip && MODE == MODE_NLL {
-                    // -w[y] at the target, 0 elsewhere.
-                    var lanes: array<f32, VEC>;
-                    for (var k = 0u; k < VEC; k++) {
-                        lanes[k] = select(0.0, cy, i * VEC + k == u32(label.index));
+                for (var h = 0u; h < UNROLL; h++) {
+                    let i = step * UNROLL + h;
+                    var raw = raws[h];
+                    if CACHE_ROW {
+                        raw = kept[min(k_at, ROW_CACHE - 1u)];
+                        k_at++;
                     }
-                    g = pack(lanes);
-                } else if !skip && MODE == MODE_SPARSE_KERAS {
-                    var lanes: array<f32, VEC>;
-                    for (var k = 0u; k < VEC; k++) {
-                        // δ_ky - q: 1 - q is the rest's share, kept in cy.
-                        lanes[k] = a * select(-q, cy, i * VEC + k == u32(label.index));
-                    }
-                    g = pack(lanes);
-                } else if !skip {
-                    let xc = capped(raw);
-                    let p = exp((xc - s.x) - log_sum);
-                    if PROB_TARGET {
-                        g = a * p - smoothed(row, i) * weights(i) * ce_scale;
-                    } else {
-                        let spread = eps / c_f * weights(i) * ce_scale;
-                        g = a * p - spread;
-                        let y = u32(label.index);
-                        if y / VEC == i {
-                            // At the target, a·p - cy = a·(p - 1) + (a - cy) with p - 1 from
-                            // expm1: for a confident row p rounds to 1 and a·p - cy to 0.
-                            var lanes: array<f32, VEC>;
-                            for (var k = 0u; k < VEC; k++) {
-                                lanes[k] = lane(g, k);
-                            }
-                            let k = y % VEC;
-                            let log_py = (lane(xc, k) - s.x) - log_sum;
-                            lanes[k] = a * lane(expm1_v(VT(log_py)), 0u) + (a - cy) - lane(spread, k);
-                            g = pack(lanes);
+                    var g = VT(0.0);
+                    if !skip && MODE == MODE_NLL {
+                        // -w[y] at the target, 0 elsewhere.
+                        var lanes: array<f32, VEC>;
+                        for (var k = 0u; k < VEC; k++) {
+                            lanes[k] = select(0.0, cy, i * VEC + k == u32(label.index));
                         }
+                        g = pack(lanes);
+                    } else if !skip && MODE == MODE_SPARSE_KERAS {
+                        var lanes: array<f32, VEC>;
+                        for (var k = 0u; k < VEC; k++) {
+                            // δ_ky - q: 1 - q is the rest's share, kept in cy.
+                            lanes[k] = a * select(-q, cy, i * VEC + k == u32(label.index));
+                        }
+                        g = pack(lanes);
+                    } else if !skip {
+                        let xc = capped(raw);
+                        let p = exp((xc - s.x) - log_sum);
+                        if PROB_TARGET {
+                            g = a * p - smoothed(row, i) * weights(i) * ce_scale;
+                        } else {
+                            let spread = eps / c_f * weights(i) * ce_scale;
+                            g = a * p - spread;
+                            let y = u32(label.index);
+                            if y / VEC == i {
+                                // At the target, a·p - cy = a·(p - 1) + (a - cy) with p - 1 from
+                                // expm1: for a confident row p rounds to 1 and a·p - cy to 0.
+                                var lanes: array<f32, VEC>;
+                                for (var k = 0u; k < VEC; k++) {
+                                    lanes[k] = lane(g, k);
+                                }
+                                let k = y % VEC;
+                                let log_py = (lane(xc, k) - s.x) - log_sum;
+                                lanes[k] = a * lane(expm1_v(VT(log_py)), 0u) + (a - cy) - lane(spread, k);
+                                g = pack(lanes);
+                            }
+                        }
+                        g *= cap_slope(raw);
                     }
-                    g *= cap_slope(raw);
+                    store_grad(seg.grad_at + row * seg.classes, i, g);
                 }
-                store_grad(seg.grad_at + row * seg.classes, i, g);
             }
         }
     }

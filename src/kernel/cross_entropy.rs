@@ -209,6 +209,13 @@ pub(crate) fn record(
             && mode == CrossEntropyMode::CrossEntropy
             && t.grad.is_some()
             && (c / vec).div_ceil(shape.lanes as usize) <= ROW_CACHE,
+        // Half logits eight a load (the gradient written four a store as before), where every
+        // row starts on 16 bytes; in place the logits come through the gradient's writer.
+        pairs: shape.vec4
+            && t.input.dtype().is_half()
+            && c.is_multiple_of(8)
+            && t.input.offset().is_multiple_of(16)
+            && !in_place,
         dtypes: Dtypes {
             x: t.input.dtype(),
             y: if index_target {

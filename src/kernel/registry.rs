@@ -391,6 +391,7 @@ mod tests {
                         write_grad: true,
                         in_place: !flags,
                         cache_row: flags,
+                        pairs: false,
                         dtypes: Default::default(),
                     };
                     validate(&CROSS_ENTROPY, &variant);
@@ -404,7 +405,14 @@ mod tests {
                         out: half,
                         grad: half,
                     };
-                    validate(&CROSS_ENTROPY, &CrossEntropyConfig { dtypes, ..variant });
+                    validate(
+                        &CROSS_ENTROPY,
+                        &CrossEntropyConfig {
+                            dtypes,
+                            pairs: flags,
+                            ..variant.clone()
+                        },
+                    );
                 }
             }
             for loss in catalogue::ROWS {

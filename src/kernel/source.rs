@@ -303,6 +303,8 @@ pub(crate) struct CrossEntropyConfig {
     /// Each lane's share of a row fits in ROW_CACHE registers: the gradient sweep reuses the
     /// logits the first sweep read instead of reading them again.
     pub cache_row: bool,
+    /// Half logits read eight a load (two VTs a step): every row starts 16-byte aligned.
+    pub pairs: bool,
     /// x: logits, y: probabilities, w: class weights, out: per-row losses, grad.
     pub dtypes: Dtypes,
 }
@@ -349,7 +351,8 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
          const WRITE_OUT: bool = {};\n\
          const WRITE_GRAD: bool = {};\n\
          const IN_PLACE: bool = {};\n\
-         const CACHE_ROW: bool = {};\n",
+         const CACHE_ROW: bool = {};\n\
+         const UNROLL: u32 = {}u;\n",
         c.row_lanes,
         c.mode as u32,
         c.prob_target,
@@ -360,6 +363,7 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
         c.write_grad,
         c.in_place,
         c.cache_row,
+        if c.pairs { 2 } else { 1 },
     ));
     for piece in [
         if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
@@ -372,7 +376,7 @@ pub(crate) fn cross_entropy(c: &CrossEntropyConfig, template: &str) -> String {
         s.push('\n');
     }
     let d = &c.dtypes;
-    s.push_str(&storage::reader("x", 1, d.x, c.vec4));
+    s.push_str(&storage::step_reader("x", 1, d.x, c.vec4, c.pairs, false));
     s.push_str(&storage::reader("probs", 3, d.y, c.vec4));
     s.push_str(&storage::reader("class_weight", 4, d.w, c.vec4));
     s.push_str(&storage::scatterer("out", 5, d.out));

@@ -205,8 +205,20 @@ pub(crate) fn step_reader(
             );
     }
     let ty = if dtype.is_half() { "vec4<u32>" } else { "VT" };
-    format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
-        + &pair_load(name, "loadn", dtype)
+    let mut s =
+        format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
+            + &pair_load(name, "loadn", dtype);
+    if dtype.is_half() {
+        // One VT and one element from the same words (the row kernels' gathers).
+        let h = suffix(dtype);
+        s += &format!(
+            "fn load_{name}(at: u32, i: u32) -> VT {{\n    let v = at / 4u + i;\n    \
+             let w = {name}_buf[v / 2u];\n    let p = select(w.xy, w.zw, (v & 1u) == 1u);\n    \
+             return VT(unpack_{h}(p.x), unpack_{h}(p.y));\n}}\n\
+             fn elem_{name}(j: u32) -> f32 {{ return unpack_{h}({name}_buf[j >> 3u][(j >> 1u) & 3u])[j & 1u]; }}\n"
+        );
+    }
+    s
 }
 
 /// `storen_NAME(at, g, v: array<VT, UNROLL>)` and `reloadn_NAME(at, g)`: `step_reader`'s
