@@ -170,11 +170,11 @@ fn put_half(name: &str, verb: &str, h: &str, args: &str) -> String {
     )
 }
 
-/// The elementwise kernel's access by step: `loadn_NAME(at, g) -> array<VT, UNROLL>`, VTs
-/// g·UNROLL .. g·UNROLL + UNROLL - 1 after element `at`. `pairs` (UNROLL = 2, vector variant)
-/// moves eight halves as one `vec4<u32>` (`at` a multiple of 8) and f32 as two `vec4<f32>`;
-/// otherwise it is `load_NAME`'s one VT. `native_f16` reads f16 as WGSL `f16` (widening is
-/// exact either way).
+/// Access by step (the elementwise kernel, cross_entropy's logits): `loadn_NAME(at, g) ->
+/// array<VT, UNROLL>`, VTs g·UNROLL .. g·UNROLL + UNROLL - 1 after element `at`, and
+/// `elem_NAME(j)` for halves read so. `pairs` (UNROLL = 2, vector variant) moves eight halves
+/// as one `vec4<u32>` (`at` a multiple of 8) and f32 as two `vec4<f32>`; otherwise it is
+/// `load_NAME`'s one VT. `native_f16` reads f16 as WGSL `f16` (widening is exact either way).
 pub(crate) fn step_reader(
     name: &str,
     binding: u32,
@@ -209,13 +209,11 @@ pub(crate) fn step_reader(
         format!("@group(0) @binding({binding}) var<storage, read> {name}_buf: array<{ty}>;\n")
             + &pair_load(name, "loadn", dtype);
     if dtype.is_half() {
-        // One VT and one element from the same words (the row kernels' gathers).
-        let h = suffix(dtype);
+        // One element from the same words (cross_entropy's x[y]).
         s += &format!(
-            "fn load_{name}(at: u32, i: u32) -> VT {{\n    let v = at / 4u + i;\n    \
-             let w = {name}_buf[v / 2u];\n    let p = select(w.xy, w.zw, (v & 1u) == 1u);\n    \
-             return VT(unpack_{h}(p.x), unpack_{h}(p.y));\n}}\n\
-             fn elem_{name}(j: u32) -> f32 {{ return unpack_{h}({name}_buf[j >> 3u][(j >> 1u) & 3u])[j & 1u]; }}\n"
+            "fn elem_{name}(j: u32) -> f32 {{ \
+             return unpack_{h}({name}_buf[j >> 3u][(j >> 1u) & 3u])[j & 1u]; }}\n",
+            h = suffix(dtype)
         );
     }
     s
