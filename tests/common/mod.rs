@@ -78,6 +78,11 @@ pub fn targets() -> &'static [Target] {
                 ..t
             }));
             out.push(make("shared tree, small bindings", &|t| Tuning {
+                // On CPU drivers, one lane a span (a tuner candidate the default may not pick).
+                layout: match t.layout {
+                    Layout::Blocked { .. } => Layout::Blocked { lanes: 1 },
+                    grid => grid,
+                },
                 subgroups: false,
                 // Unchecked elementwise modules (Vulkan only) meet windows that split tensors.
                 runtime_checks: false,
