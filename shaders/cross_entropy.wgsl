@@ -17,8 +17,9 @@
 // MODE_NLL, MODE_SPARSE_KERAS), PROB_TARGET, LABEL_WORDS, HAS_WEIGHT, SOFTCAP, WRITE_OUT,
 // WRITE_GRAD, IN_PLACE (the gradient overwrites the logits: each lane reads then writes its own
 // elements), UNROLL (VTs a step: 2 where half logits are read eight a load), CACHE_ROW (each
-// lane's share of a row fits in ROW_CACHE registers, so the gradient sweep reads no logit twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree
-// strategy, one vector variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
+// lane's share of a row fits in ROW_CACHE registers, so the gradient sweep reads no logit
+// twice), and common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector
+// variant, math.wgsl, labels.wgsl, row_reduce.wgsl.
 
 struct RowSegment {
     rows: u32,          // rows in this dispatch

@@ -410,7 +410,7 @@ mod tests {
                         &CrossEntropyConfig {
                             dtypes,
                             pairs: flags,
-                            ..variant.clone()
+                            ..variant
                         },
                     );
                 }
