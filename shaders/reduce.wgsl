@@ -68,12 +68,23 @@ fn two_product(a: f32, b: f32) -> vec2<f32> {
     return vec2<f32>(p, err);
 }
 
-// w / (W.x + W.y) to twice f32's precision, as hi + lo: the steps of a CDF (wasserstein's
-// scans) must be this exact, since each f32 rounding of w / W would repeat along the prefix
+// 1 / (T.x + T.y) to twice f32's precision, so each step w / T of a CDF is a product, not a
+// quotient (wasserstein's scans): each f32 rounding of a step would repeat along the prefix
 // sum, and the CDFs' difference near the end (where both near 1) is a small number.
-fn quotient(w: f32, total: Acc) -> Acc {
-    let q = w / total.x;
-    let p = two_product(q, total.x);
-    let r = ((w - p.x) - p.y) - q * total.y;
-    return two_sum(q, r / total.x);
+fn reciprocal(total: Acc) -> Acc {
+    let r = 1.0 / total.x;
+    let e = two_product(r, total.x);
+    return two_sum(r, (((1.0 - e.x) - e.y) - r * total.y) / total.x);
+}
+
+// w · (I.x + I.y) as hi + lo, to twice f32's precision.
+fn scaled(w: f32, inv: Acc) -> Acc {
+    let p = two_product(w, inv.x);
+    return Acc(p.x, p.y + w * inv.y);
+}
+
+// (a.x + a.y) · (I.x + I.y) as hi + lo, to twice f32's precision.
+fn acc_scaled(a: Acc, inv: Acc) -> Acc {
+    let p = two_product(a.x, inv.x);
+    return Acc(p.x, p.y + (a.x * inv.y + a.y * inv.x));
 }

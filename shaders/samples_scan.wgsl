@@ -4,11 +4,13 @@
 //   W1 = Σ_e |S_e|·(x_{e+1} − x_e),   d W1 / d x_e = |S_{e−1}| − |S_e|   (S_last = 0).
 // The prefix sum is chained over chunks of CHUNK samples: `chunk_sums` gathers each sorted
 // sample's weight once (signed: −w for v), keeps it in `steps` beside the keys and sums each
-// chunk, `chunk_offsets` (one workgroup) turns the sums into each chunk's starting S, and
-// `apply` scans within each chunk from the kept weights, adds the terms into workgroup
-// partials for finish.wgsl, and writes the gradient to each sample's own position. Every sum is
-// compensated (reduce.wgsl). The host prepends WG_SIZE, PER (samples an invocation owns in a
-// chunk), common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy.
+// chunk's u and v weights, `chunk_offsets` (one workgroup) turns the sums into each chunk's
+// starting S, and `apply` scans within each chunk from the kept weights, adds the terms into
+// workgroup partials for finish.wgsl, and writes the gradient to each sample's own position.
+// Every sum is compensated (reduce.wgsl); a step w/W is w times 1/W, both to twice f32's
+// precision (a product costs a CPU driver far less than a quotient). The host prepends
+// WG_SIZE, PER (samples an invocation owns in a chunk), common.wgsl, reduce.wgsl,
+// scratch.wgsl, walk.wgsl, one tree strategy.
 
 struct Params {
     n: u32,
@@ -21,16 +23,19 @@ struct Params {
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
-    chunk_base: u32,  // scratch.partials[chunk_base + c]: chunk c's sum, then the S before it
+    chunk_base: u32,  // scratch.partials[chunk_base + 2c (+ 1)]: chunk c's u (v) weight, then its first S
     _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> uw_buf: array<f32>;
 @group(0) @binding(2) var<storage, read> vw_buf: array<f32>;
-@group(0) @binding(3) var<storage, read> keys: array<f32>;
-@group(0) @binding(4) var<storage, read> order: array<u32>;
-@group(0) @binding(5) var<storage, read_write> steps: array<f32>;
+// Read and written four at a time (CPU drivers load storage lane by lane: one 16-byte access
+// costs about what a 4-byte one does); each holds whole vec4s, and an invocation's PER samples
+// start on one.
+@group(0) @binding(3) var<storage, read> keys: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> order: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read_write> steps: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> grad_u: array<f32>;
 @group(0) @binding(7) var<storage, read_write> grad_v: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: Scratch;
@@ -39,8 +44,7 @@ const CHUNK: u32 = WG_SIZE * PER;
 
 // Sample e's weight (in sorted order), negative for a v sample (−0 for a v weight of 0: the
 // sign says the set). A weight gathered by position: the one random read per sample, done once.
-fn signed_weight(e: u32) -> f32 {
-    let at = order[e];
+fn signed_weight(at: u32) -> f32 {
     if at < p.n {
         var w = 1.0;
         if (p.weighted & 1u) != 0u {
@@ -55,45 +59,80 @@ fn signed_weight(e: u32) -> f32 {
     return -abs(w);
 }
 
-// How a sample of signed weight w moves S, as hi + lo.
-fn step_of(w: f32) -> Acc {
-    if (bitcast<u32>(w) & 0x80000000u) == 0u {
-        return quotient(w, Acc(scratch.norms[0], scratch.norms[1]));
-    }
-    return -quotient(-w, Acc(scratch.norms[2], scratch.norms[3]));
+// 1/W_u and 1/W_v, as totals' formed them.
+fn reciprocals() -> vec4<f32> {
+    let su = reciprocal(Acc(scratch.norms[0], scratch.norms[1]));
+    let sv = reciprocal(Acc(scratch.norms[2], scratch.norms[3]));
+    return vec4<f32>(su, sv);
+}
+
+// The set of a signed weight: its sign bit (−0 for a v sample of weight 0).
+fn in_v(w: f32) -> bool {
+    return (bitcast<u32>(w) & 0x80000000u) != 0u;
+}
+
+// How a sample of signed weight w moves S, as hi + lo (inv: reciprocals()).
+fn step_of(w: f32, inv: vec4<f32>) -> Acc {
+    let v = in_v(w);
+    let st = scaled(abs(w), select(inv.xy, inv.zw, v));
+    return select(st, -st, v);
+}
+
+// The S a chunk of u weight su and v weight sv moves by.
+fn moved(su: Acc, sv: Acc, inv: vec4<f32>) -> Acc {
+    return acc_combine(acc_scaled(su, inv.xy), -acc_scaled(sv, inv.zw));
+}
+
+// Adds signed weight w to its set's sum: .xy u, .zw v.
+fn add_weight(sums: vec4<f32>, w: f32) -> vec4<f32> {
+    let v = in_v(w);
+    return vec4<f32>(acc_add(sums.xy, select(w, 0.0, v)), acc_add(sums.zw, select(0.0, -w, v)));
 }
 
 @compute @workgroup_size(WG_SIZE)
 fn chunk_sums(ids: Ids) {
     acc_setup(ids.nwg.x);
+    let count = p.n + p.m;
     for (var c = ids.wid.x; c < p.chunks; c += ids.nwg.x) {
-        var own = ACC_ZERO;
+        var own = vec4<f32>(0.0);
         let first = c * CHUNK + ids.lid * PER;
-        for (var q = 0u; q < PER; q++) {
+        for (var q = 0u; q < PER; q += 4u) {
             let e = first + q;
-            if e < p.n + p.m {
-                let w = signed_weight(e);
-                steps[e] = w;
-                own = acc_combine(own, step_of(w));
+            if e < count {
+                let at = order[e / 4u];
+                var w = vec4<f32>(0.0);
+                for (var r = 0u; r < 4u; r++) {
+                    if e + r < count {
+                        w[r] = signed_weight(at[r]);
+                        own = add_weight(own, w[r]);
+                    }
+                }
+                steps[e / 4u] = w;
             }
         }
-        let total = workgroup_reduce(ids, own);
+        let su = workgroup_reduce(ids, own.xy);
+        let sv = workgroup_reduce(ids, own.zw);
         if ids.lid == 0u {
-            scratch.partials[p.chunk_base + c] = total;
+            scratch.partials[p.chunk_base + 2u * c] = su;
+            scratch.partials[p.chunk_base + 2u * c + 1u] = sv;
         }
     }
 }
 
-// One workgroup: each chunk's sum becomes the S before it (a few thousand chunks at most).
+// One workgroup: each chunk's sums become the S before it (a few thousand chunks at most),
+// from the weights before it: S = U·(1/W_u) − V·(1/W_v).
 @compute @workgroup_size(WG_SIZE)
 fn chunk_offsets(ids: Ids) {
     acc_setup(ids.nwg.x);
     if ids.lid == 0u {
-        var running = ACC_ZERO;
-        for (var c = p.chunk_base; c < p.chunk_base + p.chunks; c++) {
-            let sum = scratch.partials[c];
-            scratch.partials[c] = running;
-            running = acc_combine(running, sum);
+        let inv = reciprocals();
+        var before = vec4<f32>(0.0);
+        for (var c = 0u; c < p.chunks; c++) {
+            let at = p.chunk_base + 2u * c;
+            let su = scratch.partials[at];
+            let sv = scratch.partials[at + 1u];
+            scratch.partials[at] = moved(before.xy, before.zw, inv);
+            before = vec4<f32>(acc_combine(before.xy, su), acc_combine(before.zw, sv));
         }
     }
 }
@@ -135,58 +174,81 @@ fn exclusive_scan(lid: u32, x: Acc) -> Acc {
 fn apply(ids: Ids) {
     acc_setup(ids.nwg.x);
     let count = p.n + p.m;
+    let inv = reciprocals();
     var total = ACC_ZERO;
     for (var c = ids.wid.x; c < p.chunks; c += ids.nwg.x) {
-        // This invocation's steps, from the weights chunk_sums kept (read in order), held
-        // for the walk after the scan.
+        // This invocation's weights, as chunk_sums kept them (read in order): summed for
+        // the scan, then walked.
         let first = c * CHUNK + ids.lid * PER;
-        var own_steps: array<Acc, PER>;
-        var own = ACC_ZERO;
-        for (var q = 0u; q < PER; q++) {
-            own_steps[q] = ACC_ZERO;
+        var own = vec4<f32>(0.0);
+        for (var q = 0u; q < PER; q += 4u) {
             if first + q < count {
-                own_steps[q] = step_of(steps[first + q]);
+                let w = steps[(first + q) / 4u];
+                for (var r = 0u; r < 4u; r++) {
+                    if first + q + r < count {
+                        own = add_weight(own, w[r]);
+                    }
+                }
             }
-            own = acc_combine(own, own_steps[q]);
         }
-        let offset = scratch.partials[p.chunk_base + c];
-        var s = acc_combine(offset, exclusive_scan(ids.lid, own));
+        let offset = scratch.partials[p.chunk_base + 2u * c];
+        var s = acc_combine(offset, exclusive_scan(ids.lid, moved(own.xy, own.zw, inv)));
         var s_prev = acc_value(s);
-        for (var q = 0u; q < PER; q++) {
-            let e = first + q;
-            if e >= count {
+        // Sample e's key and the next one's: this vec4 of keys, and the next vec4's first.
+        var x_next = vec4<f32>(0.0);
+        if first < count {
+            x_next = keys[first / 4u];
+        }
+        for (var q = 0u; q < PER; q += 4u) {
+            let e4 = first + q;
+            if e4 >= count {
                 break;
             }
-            let st = own_steps[q];
-            let s_before = s;
-            s = acc_combine(s, st);
-            var s_here = acc_value(s);
-            if e + 1u == count {
-                s_here = 0.0;
-            } else {
-                total = acc_add(total, abs(s_here) * (keys[e + 1u] - keys[e]));
+            let x = x_next;
+            let w = steps[e4 / 4u];
+            if e4 + 4u < count {
+                x_next = keys[e4 / 4u + 1u];
             }
+            var at = vec4<u32>(0u);
             if p.write_grad != 0u {
-                // |S_{e-1}| − |S_e| without cancellation: while S keeps its sign the
-                // difference is the step itself, exactly; where it changes sign it is
-                // ±(S_{e-1} + S_e), summed at twice f32's precision (in f32 the two CDF
-                // differences near ±1/2 cancel: a lone v sample's gradient 2a/n − 1).
-                var g = abs(s_prev) - abs(s_here);
-                if s_prev >= 0.0 && s_here >= 0.0 {
-                    g = -acc_value(st);
-                } else if s_prev <= 0.0 && s_here <= 0.0 {
-                    g = acc_value(st);
-                } else {
-                    g = sign(s_prev) * acc_value(acc_combine(s_before, s));
-                }
-                let at = order[e];
-                if at < p.n {
-                    grad_u[p.gu_at + at] = g;
-                } else {
-                    grad_v[p.gv_at + at - p.n] = g;
+                at = order[e4 / 4u];
+            }
+            for (var r = 0u; r < 4u; r++) {
+                let e = e4 + r;
+                if e < count {
+                    let st = step_of(w[r], inv);
+                    let s_before = s;
+                    s = acc_combine(s, st);
+                    var s_here = acc_value(s);
+                    if e + 1u == count {
+                        s_here = 0.0;
+                    } else {
+                        let after = select(x_next.x, x[min(r + 1u, 3u)], r < 3u);
+                        total = acc_add(total, abs(s_here) * (after - x[r]));
+                    }
+                    if p.write_grad != 0u {
+                        // |S_{e-1}| − |S_e| without cancellation: while S keeps its sign
+                        // the difference is the step itself, exactly; where it changes sign
+                        // it is ±(S_{e-1} + S_e), summed at twice f32's precision (in f32 the
+                        // two CDF differences near ±1/2 cancel: a lone v sample's gradient
+                        // 2a/n − 1).
+                        var g = abs(s_prev) - abs(s_here);
+                        if s_prev >= 0.0 && s_here >= 0.0 {
+                            g = -acc_value(st);
+                        } else if s_prev <= 0.0 && s_here <= 0.0 {
+                            g = acc_value(st);
+                        } else {
+                            g = sign(s_prev) * acc_value(acc_combine(s_before, s));
+                        }
+                        if at[r] < p.n {
+                            grad_u[p.gu_at + at[r]] = g;
+                        } else {
+                            grad_v[p.gv_at + at[r] - p.n] = g;
+                        }
+                    }
+                    s_prev = s_here;
                 }
             }
-            s_prev = s_here;
         }
     }
     let sum = workgroup_reduce(ids, total);

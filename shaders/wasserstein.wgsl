@@ -99,19 +99,6 @@ fn store4(at: u32, i: u32, hi: u32, x: vec4<f32>, to_u: bool) {
     }
 }
 
-// 1 / (T.x + T.y) to twice f32's precision, so each step w / T is a product, not a quotient.
-fn reciprocal(total: Acc) -> Acc {
-    let r = 1.0 / total.x;
-    let e = two_product(r, total.x);
-    return two_sum(r, (((1.0 - e.x) - e.y) - r * total.y) / total.x);
-}
-
-// w · (I.x + I.y) as hi + lo, to twice f32's precision.
-fn scaled(w: f32, inv: Acc) -> Acc {
-    let p = two_product(w, inv.x);
-    return Acc(p.x, p.y + w * inv.y);
-}
-
 // One scan buffer for every scan: two Accs (or two plain values) per invocation.
 var<workgroup> scan_buf: array<vec4<f32>, 2u * WG_SIZE>;
 
@@ -158,7 +145,7 @@ fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
 
-// p / (T.x + T.y) to twice f32's precision, p itself an Acc (as reduce.wgsl's `quotient`).
+// p / (T.x + T.y) to twice f32's precision, p itself an Acc.
 fn acc_quotient(p: Acc, total: Acc) -> Acc {
     let q = p.x / total.x;
     let e = two_product(q, total.x);

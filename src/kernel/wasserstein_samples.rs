@@ -136,7 +136,7 @@ pub(crate) fn record<'a>(
 
     let keys = ctx.scratch_tensor(vec![padded])?;
     let order = ctx.scratch_tensor(vec![padded])?;
-    let steps = ctx.scratch_tensor(vec![count])?;
+    let steps = ctx.scratch_tensor(vec![count.next_multiple_of(4).max(4)])?;
     let max_groups = (inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
     let scan_groups = chunks.clamp(1, max_groups) as u32;
     // keys_from_samples' two weight sums per workgroup go through the partials first.
@@ -145,9 +145,10 @@ pub(crate) fn record<'a>(
     let sample_groups = padded
         .div_ceil(wg)
         .clamp(1, max_groups.min(tuning.max_workgroups as usize)) as u32;
-    // Partials: apply's, then each chunk's sum; before them keys_from_samples' two per workgroup.
+    // Partials: apply's, then each chunk's u and v sums; before them keys_from_samples' two per
+    // workgroup.
     let scratch =
-        ctx.scratch((scan_groups as u64 + chunks as u64).max(2 * sample_groups as u64))?;
+        ctx.scratch((scan_groups as u64 + 2 * chunks as u64).max(2 * sample_groups as u64))?;
     let whole = |t: &Tensor| window(t, 0, t.len(), align);
     let (u, v) = (whole(t.u), whole(t.v));
     let uw = t.u_weights.map(whole);
