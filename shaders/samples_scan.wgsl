@@ -119,20 +119,20 @@ fn chunk_sums(ids: Ids) {
     }
 }
 
-// One workgroup: each chunk's sums become the S before it (a few thousand chunks at most),
-// from the weights before it: S = U·(1/W_u) − V·(1/W_v).
+// One workgroup: each chunk's sums become the S before it (a few thousand chunks at most).
+// Each chunk's move is formed from its own sums before the chain adds them: a prefix of
+// whole sets' weights, scaled, would leave S the difference of two numbers near 1/2.
 @compute @workgroup_size(WG_SIZE)
 fn chunk_offsets(ids: Ids) {
     acc_setup(ids.nwg.x);
     if ids.lid == 0u {
         let inv = reciprocals();
-        var before = vec4<f32>(0.0);
+        var running = ACC_ZERO;
         for (var c = 0u; c < p.chunks; c++) {
             let at = p.chunk_base + 2u * c;
-            let su = scratch.partials[at];
-            let sv = scratch.partials[at + 1u];
-            scratch.partials[at] = moved(before.xy, before.zw, inv);
-            before = vec4<f32>(acc_combine(before.xy, su), acc_combine(before.zw, sv));
+            let chunk = moved(scratch.partials[at], scratch.partials[at + 1u], inv);
+            scratch.partials[at] = running;
+            running = acc_combine(running, chunk);
         }
     }
 }
