@@ -28,6 +28,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> keys: array<f32>;
 @group(0) @binding(6) var<storage, read_write> order: array<u32>;
 @group(0) @binding(7) var<storage, read_write> scratch: Scratch;
+// Both sets' weights by position, v's negated (−0 for 0: the sign says the set), when either
+// set is weighted: samples_scan.wgsl gathers them in sorted order from one array.
+@group(0) @binding(8) var<storage, read_write> signed_weights: array<f32>;
 
 // Status slots as src/call.rs names them for this loss: NAN_INPUT u_values, NAN_WEIGHT
 // v_values, AUX_DOMAIN u_weights, TARGET_DOMAIN v_weights.
@@ -66,6 +69,9 @@ fn keys_from_samples(ids: Ids) {
                 }
             }
             wu = acc_add(wu, w);
+            if p.weighted != 0u {
+                signed_weights[i] = abs(w);
+            }
         } else if i < p.n + p.m {
             let e = i - p.n;
             key = v_buf[p.v_at + e];
@@ -81,6 +87,9 @@ fn keys_from_samples(ids: Ids) {
                 }
             }
             wv = acc_add(wv, w);
+            if p.weighted != 0u {
+                signed_weights[i] = -abs(w);
+            }
         }
         keys[i] = key;
         order[i] = at;

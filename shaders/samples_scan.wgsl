@@ -17,46 +17,39 @@ struct Params {
     m: u32,
     padded: u32,
     weighted: u32,  // bit 0: u_weights given; bit 1: v_weights given
-    uw_at: u32,
-    vw_at: u32,
     gu_at: u32,
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
     chunk_base: u32,  // scratch.partials[chunk_base + 2c (+ 1)]: chunk c's u (v) weight, then its first S
     _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> uw_buf: array<f32>;
-@group(0) @binding(2) var<storage, read> vw_buf: array<f32>;
+// Both sets' weights by position, signed (samples_prep.wgsl), when either set is weighted.
+@group(0) @binding(1) var<storage, read> signed_weights: array<f32>;
 // Read and written four at a time (CPU drivers load storage lane by lane: one 16-byte access
 // costs about what a 4-byte one does); each holds whole vec4s, and an invocation's PER samples
 // start on one.
-@group(0) @binding(3) var<storage, read> keys: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> order: array<vec4<u32>>;
-@group(0) @binding(5) var<storage, read_write> steps: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> grad_u: array<f32>;
-@group(0) @binding(7) var<storage, read_write> grad_v: array<f32>;
-@group(0) @binding(8) var<storage, read_write> scratch: Scratch;
+@group(0) @binding(2) var<storage, read> keys: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> order: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read_write> steps: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> grad_u: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_v: array<f32>;
+@group(0) @binding(7) var<storage, read_write> scratch: Scratch;
 
 const CHUNK: u32 = WG_SIZE * PER;
 
-// Sample e's weight (in sorted order), negative for a v sample (−0 for a v weight of 0: the
-// sign says the set). A weight gathered by position: the one random read per sample, done once.
+// The weight of the sample at position `at`, negative for a v sample (−0 for a v weight of 0:
+// the sign says the set). A weight gathered by position: the one random read per sample, done
+// once, from one array (no branch on the set around it).
 fn signed_weight(at: u32) -> f32 {
-    if at < p.n {
-        var w = 1.0;
-        if (p.weighted & 1u) != 0u {
-            w = uw_buf[p.uw_at + at];
-        }
-        return abs(w);
+    if p.weighted != 0u {
+        return signed_weights[at];
     }
-    var w = 1.0;
-    if (p.weighted & 2u) != 0u {
-        w = vw_buf[p.vw_at + at - p.n];
-    }
-    return -abs(w);
+    return select(-1.0, 1.0, at < p.n);
 }
 
 // 1/W_u and 1/W_v, as totals' formed them.

@@ -205,12 +205,12 @@ pub(crate) static WASSERSTEIN: KernelDef<WassersteinConfig> = KernelDef {
 };
 
 /// shaders/samples_prep.wgsl (entries `totals`, `keys_from_samples`): params, u_values,
-/// v_values, u_weights, v_weights, keys, order, scratch.
+/// v_values, u_weights, v_weights, keys, order, scratch, signed weights.
 pub(crate) static SAMPLES_PREP: KernelDef<CodeConfig> = KernelDef {
     name: "samples_prep",
     template: include_str!("../../shaders/samples_prep.wgsl"),
     bindings: &[
-        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::with_prelude,
     textures: buffers_only,
@@ -237,12 +237,12 @@ pub(crate) static RADIX_SORT: KernelDef<CodeConfig> = KernelDef {
 };
 
 /// shaders/samples_scan.wgsl (entries `chunk_sums`, `chunk_offsets`, `apply`): params,
-/// u_weights, v_weights, keys, order, sorted weights, the two gradients, scratch.
+/// signed weights, keys, order, sorted weights, the two gradients, scratch.
 pub(crate) static SAMPLES_SCAN: KernelDef<CodeConfig> = KernelDef {
     name: "samples_scan",
     template: include_str!("../../shaders/samples_scan.wgsl"),
     bindings: &[
-        Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+        Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
     ],
     source: source::with_scan_per,
     textures: buffers_only,

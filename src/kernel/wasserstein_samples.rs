@@ -86,14 +86,12 @@ struct ScanUniform {
     m: u32,
     padded: u32,
     weighted: u32,
-    uw_at: u32,
-    vw_at: u32,
     gu_at: u32,
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
     chunk_base: u32,
-    _pad: u32,
+    _pad: [u32; 3],
 }
 
 pub(crate) fn record<'a>(
@@ -137,6 +135,8 @@ pub(crate) fn record<'a>(
     let keys = ctx.scratch_tensor(vec![padded])?;
     let order = ctx.scratch_tensor(vec![padded])?;
     let steps = ctx.scratch_tensor(vec![count.next_multiple_of(4).max(4)])?;
+    let weighted = u32::from(t.u_weights.is_some()) | (u32::from(t.v_weights.is_some()) << 1);
+    let signed_weights = ctx.scratch_tensor(vec![if weighted != 0 { padded } else { 4 }])?;
     let max_groups = (inner.limits.max_compute_workgroups_per_dimension as usize).min(4096);
     let scan_groups = chunks.clamp(1, max_groups) as u32;
     // keys_from_samples' two weight sums per workgroup go through the partials first.
@@ -153,7 +153,6 @@ pub(crate) fn record<'a>(
     let (u, v) = (whole(t.u), whole(t.v));
     let uw = t.u_weights.map(whole);
     let vw = t.v_weights.map(whole);
-    let weighted = u32::from(t.u_weights.is_some()) | (u32::from(t.v_weights.is_some()) << 1);
     let dummy = &inner.dummy_out;
     let bind = |tensor: Option<&'a Tensor>, w: &Option<Window>| -> BindRange<'a> {
         match (tensor, w) {
@@ -190,6 +189,7 @@ pub(crate) fn record<'a>(
             whole_buffer(&keys),
             whole_buffer(&order),
             scratch_range(&scratch),
+            whole_buffer(&signed_weights),
         ],
     );
     let grads = t.grads.map(|(gu, gv)| ((gu, whole(gu)), (gv, whole(gv))));
@@ -198,14 +198,12 @@ pub(crate) fn record<'a>(
         m: p.m as u32,
         padded: padded as u32,
         weighted,
-        uw_at: uw.as_ref().map_or(0, |w| w.at),
-        vw_at: vw.as_ref().map_or(0, |w| w.at),
         gu_at: grads.as_ref().map_or(0, |g| g.0 .1.at),
         gv_at: grads.as_ref().map_or(0, |g| g.1 .1.at),
         chunks: chunks as u32,
         write_grad: u32::from(grads.is_some()),
         chunk_base: scan_groups,
-        _pad: 0,
+        _pad: [0; 3],
     }));
     let (gu_res, gv_res) = match &grads {
         Some(((gu, wu), (gv, wv))) => (
@@ -220,8 +218,7 @@ pub(crate) fn record<'a>(
         p.loss.name,
         &[
             (&scan_uniform, 0, scan_uniform.size()),
-            bind(t.u_weights, &uw),
-            bind(t.v_weights, &vw),
+            whole_buffer(&signed_weights),
             whole_buffer(&keys),
             whole_buffer(&order),
             whole_buffer(&steps),
