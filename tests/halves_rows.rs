@@ -415,11 +415,18 @@ fn check_mixed(
     let want = evaluate_named(loss, tensors, &[], r).unwrap();
     let rows = evaluate_named(loss, tensors, &[], Reduction::None).unwrap();
     let want_rows = rows.out.expect("per-row losses").1;
-    // A reduced value against its rows' total magnitude (signed cosines cancel).
+    // A reduced value against its rows' total magnitude (signed cosines cancel), and
+    // triplet_margin's against its distances: a difference of two, each rounded in f32, whose
+    // error is relative to them, not to a loss near the hinge (as tests/rows.rs).
     let mass = want_rows.iter().map(|v| v.abs()).sum::<f64>() / want_rows.len().max(1) as f64;
+    let terms = if loss == "triplet_margin" {
+        mean_distances(tensors)
+    } else {
+        0.0
+    };
     let (g, w) = (out.value.unwrap() as f64, want.value.unwrap());
     assert!(
-        (g - w).abs() <= VALUE_TOL * w.abs().max(mass) || (g.is_nan() && w.is_nan()),
+        (g - w).abs() <= VALUE_TOL * w.abs().max(mass).max(terms) || (g.is_nan() && w.is_nan()),
         "{label}: value {g} vs {w}"
     );
     let first = want.grads[0].0;
@@ -458,4 +465,29 @@ fn check_mixed(
             );
         }
     }
+}
+
+/// triplet_margin's rows' ‖anchor − positive‖ + ‖anchor − negative‖, averaged: the size of
+/// the terms each row's loss is a difference of.
+fn mean_distances(tensors: &[(String, Array)]) -> f64 {
+    let floats = |name: &str| {
+        let (_, a) = tensors.iter().find(|(n, _)| n == name).expect(name);
+        let Values::Float(v) = &a.values else {
+            panic!("{name}: floats")
+        };
+        (v.clone(), *a.shape.last().unwrap_or(&1))
+    };
+    let ((anchor, c), (positive, _), (negative, _)) =
+        (floats("anchor"), floats("positive"), floats("negative"));
+    let rows = anchor.len() / c.max(1);
+    let distance = |x: &[f64], r: usize| {
+        (r * c..(r + 1) * c)
+            .map(|i| (anchor[i] - x[i]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    (0..rows)
+        .map(|r| distance(&positive, r) + distance(&negative, r))
+        .sum::<f64>()
+        / rows.max(1) as f64
 }
