@@ -16,7 +16,9 @@ struct Pass {
     count: u32,
     tiles: u32,
     shift: u32,
-    per: u32,  // keys an invocation owns in a tile: a multiple of 4, WG_SIZE · per < 65536
+    // Keys an invocation owns in a tile: a multiple of 4, at most 255 (its counts are 8 bits a
+    // digit), WG_SIZE · per < 65536 (a tile's are 16).
+    per: u32,
 }
 
 @group(0) @binding(0) var<uniform> ps: Pass;
@@ -49,15 +51,6 @@ struct Counts {
 }
 
 const NO_COUNTS: Counts = Counts(vec4<u32>(0u), vec4<u32>(0u));
-
-fn one_hot(d: u32) -> Counts {
-    let inc = vec4<u32>(1u << ((d & 1u) * 16u));
-    let w = vec4<u32>(d >> 1u);
-    return Counts(
-        select(vec4<u32>(0u), inc, w == vec4<u32>(0u, 1u, 2u, 3u)),
-        select(vec4<u32>(0u), inc, w == vec4<u32>(4u, 5u, 6u, 7u)),
-    );
-}
 
 fn add_counts(x: Counts, y: Counts) -> Counts {
     return Counts(x.a + y.a, x.b + y.b);
@@ -116,24 +109,41 @@ fn scan_counts(lid: u32, x: Counts) -> Scanned {
     return Scanned(before, total);
 }
 
+// One key of digit d, for an invocation's own counts: 8 bits a digit (digit d in byte d % 4 of
+// word d / 4), since an invocation owns at most ps.per (≤ 255) keys; one vector, where 16-bit
+// counts take two and 16 running bases four.
+fn one_hot8(d: u32) -> vec4<u32> {
+    let inc = vec4<u32>(1u << ((d & 3u) * 8u));
+    return select(vec4<u32>(0u), inc, vec4<u32>(d >> 2u) == vec4<u32>(0u, 1u, 2u, 3u));
+}
+
+// A word of four 8-bit counts (one_hot8's layout) as two words of two 16-bit ones (Counts').
+fn widen(x: u32) -> vec2<u32> {
+    return vec2<u32>(
+        (x & 0xffu) | (((x >> 8u) & 0xffu) << 16u),
+        ((x >> 16u) & 0xffu) | ((x >> 24u) << 16u),
+    );
+}
+
 // The digits of this invocation's keys in tile t, counted. Keys are read four at a time (CPU
 // drivers load storage lane by lane: one 16-byte load costs about what a 4-byte one does);
 // buffers hold whole vec4s, and keys past ps.count count for nothing.
 fn own_counts(t: u32, lid: u32) -> Counts {
     let first = (t * WG_SIZE + lid) * ps.per;
-    var c = NO_COUNTS;
+    var c = vec4<u32>(0u);
     for (var q = 0u; q < ps.per; q += 4u) {
         let k = keys_in[(first + q) / 4u];
         for (var r = 0u; r < 4u; r++) {
             if first + q + r < ps.count {
-                c = add_counts(c, one_hot(digit_of(k[r])));
+                c += one_hot8(digit_of(k[r]));
             }
         }
     }
-    return c;
+    return Counts(vec4<u32>(widen(c.x), widen(c.y)), vec4<u32>(widen(c.z), widen(c.w)));
 }
 
-// Where each digit's next key goes: digit d in component d % 4 of q[d / 4]; kept in registers.
+// Where each digit's first key of an invocation goes: digit d in component d % 4 of q[d / 4];
+// kept in registers.
 struct Bases {
     q0: vec4<u32>,
     q1: vec4<u32>,
@@ -141,28 +151,19 @@ struct Bases {
     q3: vec4<u32>,
 }
 
+// Digit d's base: selects on d's bits, no branch and no lane-varying index.
 fn pick(b: Bases, d: u32) -> u32 {
-    var v = b.q0;
-    if d >= 12u {
-        v = b.q3;
-    } else if d >= 8u {
-        v = b.q2;
-    } else if d >= 4u {
-        v = b.q1;
-    }
-    return v[d & 3u];
+    let mid = (d & 4u) != 0u;
+    let v = select(select(b.q0, b.q1, mid), select(b.q2, b.q3, mid), (d & 8u) != 0u);
+    let pair = select(v.xy, v.zw, (d & 2u) != 0u);
+    return select(pair.x, pair.y, (d & 1u) != 0u);
 }
 
-fn bump(b: Bases, d: u32) -> Bases {
-    let dv = vec4<u32>(d);
-    let one = vec4<u32>(1u);
-    let zero = vec4<u32>(0u);
-    return Bases(
-        b.q0 + select(zero, one, dv == vec4<u32>(0u, 1u, 2u, 3u)),
-        b.q1 + select(zero, one, dv == vec4<u32>(4u, 5u, 6u, 7u)),
-        b.q2 + select(zero, one, dv == vec4<u32>(8u, 9u, 10u, 11u)),
-        b.q3 + select(zero, one, dv == vec4<u32>(12u, 13u, 14u, 15u)),
-    );
+// Digit d's count in one_hot8's layout.
+fn count8_of(c: vec4<u32>, d: u32) -> u32 {
+    let pair = select(c.xy, c.zw, (d & 8u) != 0u);
+    let word = select(pair.x, pair.y, (d & 4u) != 0u);
+    return (word >> ((d & 3u) * 8u)) & 0xffu;
 }
 
 // Where an invocation's counts of the keys before its own in tile t are kept: after the
@@ -229,21 +230,22 @@ fn scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
         for (var d = 0u; d < RADIX; d++) {
             at[d] = tile_base[d] + count_of(before, d);
         }
-        var b = Bases(
+        let b = Bases(
             vec4<u32>(at[0], at[1], at[2], at[3]),
             vec4<u32>(at[4], at[5], at[6], at[7]),
             vec4<u32>(at[8], at[9], at[10], at[11]),
             vec4<u32>(at[12], at[13], at[14], at[15]),
         );
         let first = (t * WG_SIZE + lid) * ps.per;
+        var seen = vec4<u32>(0u);
         for (var q = 0u; q < ps.per; q += 4u) {
             let k = keys_in[(first + q) / 4u];
             let o = order_in[(first + q) / 4u];
             for (var r = 0u; r < 4u; r++) {
                 if first + q + r < ps.count {
                     let d = digit_of(k[r]);
-                    let dest = pick(b, d);
-                    b = bump(b, d);
+                    let dest = pick(b, d) + count8_of(seen, d);
+                    seen += one_hot8(d);
                     keys_out[dest] = k[r];
                     order_out[dest] = o[r];
                 }

@@ -24,6 +24,8 @@ const RADIX: usize = 16;
 /// GPUs want many workgroups.
 const RADIX_PER_CPU: usize = 128;
 const RADIX_PER: usize = 16;
+// radix.wgsl counts an invocation's keys in 8 bits a digit.
+const _: () = assert!(RADIX_PER_CPU <= 255 && RADIX_PER <= 255);
 const RADIX_PASSES: u32 = 8;
 /// From this many samples on the radix sort is faster: on lavapipe they were even at 3072
 /// samples, radix 4× faster at 24576 (`gpu-loss bench wasserstein_1d_samples`, both forced).
