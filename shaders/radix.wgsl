@@ -1,8 +1,8 @@
-// A stable LSD radix sort of (key, position) pairs, 4 bits a pass, 8 passes (wasserstein_1d_samples'
-// sort for large inputs; bitonic.wgsl keeps small ones). Keys are f32 bit patterns, ordered as
-// floats by flipping them to order-preserving u32 (−0 as +0, so equal floats keep their
-// positions, as the float compare does). Each pass is three dispatches and no workgroup ever
-// waits for another:
+// A stable LSD radix sort of (key, position) pairs, 4 bits a pass, 8 passes
+// (wasserstein_1d_samples' sort for large inputs; bitonic.wgsl keeps small ones). Keys are f32
+// bit patterns, ordered as floats by flipping them to order-preserving u32 (−0 as +0, so equal
+// floats keep their positions, as the float compare does). Each pass is three dispatches and no
+// workgroup ever waits for another:
 // - `count`: each tile of WG_SIZE · ps.per keys counts its digits into counts[d · tiles + t],
 //   and keeps each invocation's counts of the keys before its own in the tile;
 // - `scan`: workgroup d turns row d into exclusive prefixes over tiles, its total after them;

@@ -2,8 +2,8 @@
 // radix.wgsl or bitonic.wgsl, and samples_scan.wgsl). `keys_from_samples` lays both sets out as
 // one array of (value, position) to sort: u's samples at positions 0..n, v's at n..n+m, then
 // +inf padding; it checks every sample and weight and sums the weights per workgroup, which
-// `totals` (one workgroup) folds into scratch.norms[0..4] (hi, lo each). The host prepends WG_SIZE, common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl,
-// one tree strategy.
+// `totals` (one workgroup) folds into scratch.norms[0..4] (hi, lo each). The host prepends
+// WG_SIZE, common.wgsl, reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy.
 
 struct Params {
     n: u32,

@@ -1,6 +1,6 @@
-// wasserstein_1d_samples, stage 3 of 3: with both sets sorted together (radix.wgsl or bitonic.wgsl), each
-// sample steps the CDF difference S = F_u − F_v by +w/W_u (a u sample) or −w/W_v (a v sample),
-// so S_e after sample e is a prefix sum, and
+// wasserstein_1d_samples, stage 3 of 3: with both sets sorted together (radix.wgsl or
+// bitonic.wgsl), each sample steps the CDF difference S = F_u − F_v by +w/W_u (a u sample) or
+// −w/W_v (a v sample), so S_e after sample e is a prefix sum, and
 //   W1 = Σ_e |S_e|·(x_{e+1} − x_e),   d W1 / d x_e = |S_{e−1}| − |S_e|   (S_last = 0).
 // The prefix sum is chained over chunks of CHUNK samples: `chunk_sums` gathers each sorted
 // sample's weight once (signed: −w for v), keeps it in `steps` beside the keys and sums each
@@ -21,7 +21,8 @@ struct Params {
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
-    chunk_base: u32,  // scratch.partials[chunk_base + 2c (+ 1)]: chunk c's u (v) weight, then its first S
+    // scratch.partials[chunk_base + 2c (+ 1)]: chunk c's u (v) weight, then the S before it.
+    chunk_base: u32,
     _pad1: u32,
     _pad2: u32,
     _pad3: u32,
