@@ -145,14 +145,6 @@ fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
 
-// p / (T.x + T.y) to twice f32's precision, p itself an Acc.
-fn acc_quotient(p: Acc, total: Acc) -> Acc {
-    let q = p.x / total.x;
-    let e = two_product(q, total.x);
-    let r = (((p.x - e.x) - e.y) + p.y - q * total.y) / total.x;
-    return two_sum(q, r);
-}
-
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
     acc_setup(ids.nwg.x);
@@ -216,13 +208,13 @@ fn main(ids: Ids) {
         // Sweep 2: U_c and D_c from each lane's start; L and A (as Accs) and T. With the
         // gradient, each bin's count of positive-minus-negative signs before it in its lane
         // waits in grad_u (or kept_b) for sweep 3 (an integer: exact in f32).
-        let u_start = acc_quotient(masses[0].xy, mass.xy);
-        let d_start = acc_combine(u_start, -acc_quotient(masses[0].zw, mass.zw));
+        let inv_u = reciprocal(mass.xy);
+        let inv_v = reciprocal(mass.zw);
+        let u_start = acc_scaled(masses[0].xy, inv_u);
+        let d_start = acc_combine(u_start, -acc_scaled(masses[0].zw, inv_v));
         var run = vec4(u_start, d_start);
         var la = vec4<f32>(0.0); // (L, A)
         var t = 0.0;
-        let inv_u = reciprocal(mass.xy);
-        let inv_v = reciprocal(mass.zw);
         for (var i4 = lo; i4 < hi; i4 += 4u) {
             var u: vec4<f32>;
             var v: vec4<f32>;
