@@ -15,8 +15,7 @@
 struct Params {
     n: u32,
     m: u32,
-    padded: u32,
-    weighted: u32,  // bit 0: u_weights given; bit 1: v_weights given
+    weighted: u32,  // not 0: either set is weighted (signed_weights holds both)
     gu_at: u32,
     gv_at: u32,
     chunks: u32,
@@ -26,6 +25,7 @@ struct Params {
     _pad1: u32,
     _pad2: u32,
     _pad3: u32,
+    _pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

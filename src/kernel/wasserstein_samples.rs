@@ -86,14 +86,13 @@ struct RadixUniform {
 struct ScanUniform {
     n: u32,
     m: u32,
-    padded: u32,
     weighted: u32,
     gu_at: u32,
     gv_at: u32,
     chunks: u32,
     write_grad: u32,
     chunk_base: u32,
-    _pad: [u32; 3],
+    _pad: [u32; 4],
 }
 
 pub(crate) fn record<'a>(
@@ -198,14 +197,13 @@ pub(crate) fn record<'a>(
     let scan_uniform = ctx.uniform(bytemuck::bytes_of(&ScanUniform {
         n: p.n as u32,
         m: p.m as u32,
-        padded: padded as u32,
         weighted,
         gu_at: grads.as_ref().map_or(0, |g| g.0 .1.at),
         gv_at: grads.as_ref().map_or(0, |g| g.1 .1.at),
         chunks: chunks as u32,
         write_grad: u32::from(grads.is_some()),
         chunk_base: scan_groups,
-        _pad: [0; 3],
+        _pad: [0; 4],
     }));
     let (gu_res, gv_res) = match &grads {
         Some(((gu, wu), (gv, wv))) => (
