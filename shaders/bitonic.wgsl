@@ -13,7 +13,9 @@ struct Step {
     _pad: u32,
 }
 
-@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(0) var<uniform> step_uniform: Step;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> step: Step;
 @group(0) @binding(1) var<storage, read_write> keys: array<f32>;
 @group(0) @binding(2) var<storage, read_write> order: array<u32>;
 
@@ -34,6 +36,7 @@ fn pair_low(t: u32, j: u32) -> u32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn global_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    step = step_uniform;
     let grid = nwg.x * WG_SIZE;
     for (var t = gid.x; t < step.padded / 2u; t += grid) {
         let i = pair_low(t, step.j);
@@ -100,10 +103,12 @@ fn blocks(lid: u32, wid: u32, nwg: u32, merge_only: bool) {
 
 @compute @workgroup_size(WG_SIZE)
 fn local_sort(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    step = step_uniform;
     blocks(lid, wid.x, nwg.x, false);
 }
 
 @compute @workgroup_size(WG_SIZE)
 fn local_merge(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    step = step_uniform;
     blocks(lid, wid.x, nwg.x, true);
 }

@@ -11,11 +11,14 @@ struct Cast {
     _pad: u32,
 }
 
-@group(0) @binding(0) var<uniform> seg: Cast;
+@group(0) @binding(0) var<uniform> seg_uniform: Cast;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: Cast;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
+    seg = seg_uniform;
     let walk = walk_in(wid.x * WG_SIZE + lid, nwg.x * WG_SIZE, seg.count / VEC);
     for (var i = walk.first; i < walk.end; i += walk.step) {
         store_dst(seg.dst_at, i, load_src(seg.src_at, i));

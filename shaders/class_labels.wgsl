@@ -36,7 +36,9 @@ struct LabelPass {
 // [3] divisor of the reduced value (0: a mean over no row, NaN). The first bad row's label
 // goes to the status words STATUS_BAD_LABEL_LO/HI.
 
-@group(0) @binding(0) var<uniform> lp: LabelPass;
+@group(0) @binding(0) var<uniform> lp_uniform: LabelPass;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> lp: LabelPass;
 @group(0) @binding(1) var<storage, read> label_words: array<u32>;
 // Binding 2 (class_weight) and load_class_weight are emitted by the host for its dtype.
 @group(0) @binding(3) var<storage, read_write> scratch: Scratch;
@@ -50,6 +52,7 @@ fn weight_of(c: u32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn count(ids: Ids) {
+    lp = lp_uniform;
     acc_setup(ids.nwg.x);
     var weighted = ACC_ZERO;
     var counted = ACC_ZERO;
@@ -96,6 +99,7 @@ fn count(ids: Ids) {
 
 @compute @workgroup_size(WG_SIZE)
 fn finish(ids: Ids) {
+    lp = lp_uniform;
     acc_setup(ids.nwg.x);
     var a = ACC_ZERO;
     var b = ACC_ZERO;

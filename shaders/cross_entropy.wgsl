@@ -40,7 +40,9 @@ struct RowSegment {
     _pad1: f32,
 }
 
-@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(0) var<uniform> seg_uniform: RowSegment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: RowSegment;
 // Bindings 1 (x), 3 (probs), 4 (class_weight), 5 (out) and 6 (grad), with their load_,
 // elem_, store_ and put_ functions, are emitted by the host for each tensor's dtype
 // (src/kernel/storage.rs): f32, or f16/bf16 widened to f32.
@@ -178,6 +180,7 @@ fn class_weight_of(c: u32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;

@@ -28,7 +28,9 @@ struct Segment {
     params: vec4<f32>,
 }
 
-@group(0) @binding(0) var<uniform> seg: Segment;
+@group(0) @binding(0) var<uniform> seg_uniform: Segment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: Segment;
 // Bindings 1-6 (x, y, w, aux, out, grad) and their loadn_/storen_ functions (UNROLL VTs a
 // step) are emitted by the host for each tensor's dtype (src/kernel/storage.rs): f32, or
 // f16/bf16 widened to f32.
@@ -152,6 +154,7 @@ fn lane_total(a: LaneAcc) -> Acc {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / (VEC * UNROLL));
     var acc = LaneAcc(VT(0.0), VT(0.0));

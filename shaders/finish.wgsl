@@ -14,12 +14,15 @@ struct Finish {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> fin: Finish;
+@group(0) @binding(0) var<uniform> fin_uniform: Finish;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> fin: Finish;
 @group(0) @binding(1) var<storage, read_write> scratch: Scratch;
 @group(0) @binding(2) var<storage, read_write> result: array<f32>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    fin = fin_uniform;
     acc_setup(ids.nwg.x);
     var acc = ACC_ZERO;
     for (var i = ids.lid; i < fin.count; i += WG_SIZE) {

@@ -31,7 +31,9 @@ struct Dims {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(0) var<uniform> dims_uniform: Dims;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> dims: Dims;
 @group(0) @binding(1) var<storage, read> a_buf: array<f32>;
 @group(0) @binding(2) var<storage, read> b_buf: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
@@ -99,6 +101,7 @@ fn main(
     @builtin(local_invocation_index) t: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    dims = dims_uniform;
     if dims.sym != 0u && wid.y > wid.x {
         return;
     }
@@ -167,6 +170,7 @@ fn main(
 // symmetric product read their mirror's).
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    dims = dims_uniform;
     acc_setup(nwg.x);
     let count = dims.rows * dims.cols;
     for (var e = gid.x; e < count; e += nwg.x * 256u) {

@@ -36,7 +36,9 @@ struct Pyramid {
     weights: array<vec4<f32>, 2>,    // per scale: its exponent
 }
 
-@group(0) @binding(0) var<uniform> pyr: Pyramid;
+@group(0) @binding(0) var<uniform> pyr_uniform: Pyramid;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> pyr: Pyramid;
 // Binding 1, `down`'s source, is the host's: load_src reads a buffer or a texture.
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coefs: array<f32>;
@@ -66,6 +68,7 @@ fn element(ids: Ids) -> u32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn down(ids: Ids) {
+    pyr = pyr_uniform;
     let e = element(ids);
     let plane_len = pyr.out_height * pyr.out_width;
     if e >= pyr.planes * plane_len {
@@ -90,6 +93,7 @@ fn down(ids: Ids) {
 
 @compute @workgroup_size(WG_SIZE)
 fn up(ids: Ids) {
+    pyr = pyr_uniform;
     let e = element(ids);
     let plane_len = pyr.height * pyr.width;
     if e >= pyr.planes * plane_len {
@@ -109,6 +113,7 @@ var<workgroup> means: array<f32, SCALES>;
 
 @compute @workgroup_size(WG_SIZE)
 fn combine(ids: Ids) {
+    pyr = pyr_uniform;
     acc_setup(ids.nwg.x);
     let plane = ids.wid.x;
     // Every invocation runs every scale's fold: workgroup_reduce's barriers stay uniform.
@@ -148,6 +153,7 @@ fn pow_f(m: f32, w: f32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn per_image(ids: Ids) {
+    pyr = pyr_uniform;
     let n = element(ids);
     if n * pyr.channels >= pyr.planes {
         return;

@@ -28,7 +28,9 @@ struct Images {
     height: u32,
 }
 
-@group(0) @binding(0) var<uniform> im: Images;
+@group(0) @binding(0) var<uniform> im_uniform: Images;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> im: Images;
 // Bindings 1 and 2, x and y, are the host's: load_x and load_y read a buffer or a texture.
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_buf: array<f32>;
@@ -47,6 +49,7 @@ fn fetch_y(base: u32, e: u32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn sums(ids: Ids) {
+    im = im_uniform;
     acc_setup(ids.nwg.x);
     let image = ids.wid.y;
     let base = image * im.per_image;
@@ -72,6 +75,7 @@ fn sums(ids: Ids) {
 
 @compute @workgroup_size(WG_SIZE)
 fn per_image(ids: Ids) {
+    im = im_uniform;
     acc_setup(ids.nwg.x);
     let image = im.first_image + ids.wid.x;
     var acc = ACC_ZERO;
@@ -104,6 +108,7 @@ fn log10_f(v: f32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn gradient(ids: Ids) {
+    im = im_uniform;
     let image = ids.wid.y;
     let coef = scratch.partials[im.coefs_at + im.first_image + image].x;
     let base = image * im.per_image;

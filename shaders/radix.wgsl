@@ -21,7 +21,9 @@ struct Pass {
     per: u32,
 }
 
-@group(0) @binding(0) var<uniform> ps: Pass;
+@group(0) @binding(0) var<uniform> ps_uniform: Pass;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> ps: Pass;
 @group(0) @binding(1) var<storage, read> keys_in: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> order_in: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> keys_out: array<u32>;
@@ -174,6 +176,7 @@ fn kept_at(t: u32, lid: u32) -> u32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn count(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    ps = ps_uniform;
     for (var t = wid.x; t < ps.tiles; t += nwg.x) {
         let s = scan_counts(lid, own_counts(t, lid));
         if lid < RADIX {
@@ -190,6 +193,7 @@ fn count(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
 // RADIX workgroups: workgroup d scans row d (each invocation a contiguous span of it).
 @compute @workgroup_size(WG_SIZE)
 fn scan(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    ps = ps_uniform;
     let row = wid.x * ps.tiles;
     let span = (ps.tiles + WG_SIZE - 1u) / WG_SIZE;
     let first = row + min(lid * span, ps.tiles);
@@ -212,6 +216,7 @@ fn scan(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
 @compute @workgroup_size(WG_SIZE)
 fn scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    ps = ps_uniform;
     for (var t = wid.x; t < ps.tiles; t += nwg.x) {
         if lid < RADIX {
             var below = 0u;

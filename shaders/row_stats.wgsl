@@ -36,7 +36,9 @@ struct RowOut {
     coef: vec4<f32>,
 }
 
-@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(0) var<uniform> seg_uniform: RowSegment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: RowSegment;
 // Bindings 1 (x), 2 (y), 3 (out) and 4 (grad) with their load_, put_ and store_ functions
 // are emitted by the host for each tensor's dtype (src/kernel/storage.rs).
 @group(0) @binding(5) var<storage, read_write> scratch: Scratch;
@@ -45,6 +47,7 @@ const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;

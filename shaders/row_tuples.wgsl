@@ -46,13 +46,16 @@ struct Grads {
     c: VT,
 }
 
-@group(0) @binding(0) var<uniform> seg: RowSegment;
+@group(0) @binding(0) var<uniform> seg_uniform: RowSegment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: RowSegment;
 @group(0) @binding(8) var<storage, read_write> scratch: Scratch;
 
 const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;

@@ -20,7 +20,9 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p_uniform: Params;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> p: Params;
 @group(0) @binding(1) var<storage, read> u_buf: array<f32>;
 @group(0) @binding(2) var<storage, read> v_buf: array<f32>;
 @group(0) @binding(3) var<storage, read> uw_buf: array<f32>;
@@ -46,6 +48,7 @@ fn good_weight(w: f32) -> bool {
 // workgroup into scratch.partials[2·w] (u) and [2·w + 1] (v), for `totals` to fold in order.
 @compute @workgroup_size(WG_SIZE)
 fn keys_from_samples(ids: Ids) {
+    p = p_uniform;
     acc_setup(ids.nwg.x);
     // Blocked on CPU drivers (walk.wgsl): grid-striding, each SIMD group would touch a few
     // floats every grid·4 bytes, and this pass took as long as a radix pass.
@@ -105,6 +108,7 @@ fn keys_from_samples(ids: Ids) {
 // One workgroup: the weights' totals from keys_from_samples' p.groups partials, in order.
 @compute @workgroup_size(WG_SIZE)
 fn totals(ids: Ids) {
+    p = p_uniform;
     acc_setup(ids.nwg.x);
     var wu = ACC_ZERO;
     var wv = ACC_ZERO;

@@ -28,7 +28,9 @@ struct Params {
     _pad4: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p_uniform: Params;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> p: Params;
 // Both sets' weights by position, signed (samples_prep.wgsl), when either set is weighted.
 @group(0) @binding(1) var<storage, read> signed_weights: array<f32>;
 // Read and written four at a time (CPU drivers load storage lane by lane: one 16-byte access
@@ -85,6 +87,7 @@ fn add_weight(sums: vec4<f32>, w: f32) -> vec4<f32> {
 
 @compute @workgroup_size(WG_SIZE)
 fn chunk_sums(ids: Ids) {
+    p = p_uniform;
     acc_setup(ids.nwg.x);
     let count = p.n + p.m;
     for (var c = ids.wid.x; c < p.chunks; c += ids.nwg.x) {
@@ -118,6 +121,7 @@ fn chunk_sums(ids: Ids) {
 // whole sets' weights, scaled, would leave S the difference of two numbers near 1/2.
 @compute @workgroup_size(WG_SIZE)
 fn chunk_offsets(ids: Ids) {
+    p = p_uniform;
     acc_setup(ids.nwg.x);
     if ids.lid == 0u {
         let inv = reciprocals();
@@ -166,6 +170,7 @@ fn exclusive_scan(lid: u32, x: Acc) -> Acc {
 
 @compute @workgroup_size(WG_SIZE)
 fn apply(ids: Ids) {
+    p = p_uniform;
     acc_setup(ids.nwg.x);
     let count = p.n + p.m;
     let inv = reciprocals();

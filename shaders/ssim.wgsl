@@ -44,7 +44,9 @@ struct Image {
     weights: array<vec4<f32>, 4>, // the Gaussian window, WINDOW taps
 }
 
-@group(0) @binding(0) var<uniform> img: Image;
+@group(0) @binding(0) var<uniform> img_uniform: Image;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> img: Image;
 // Bindings 1 and 2, x and y, are the host's: load_x and load_y read a buffer or a texture
 // (the strips, for buffers only, read x_buf and y_buf directly).
 @group(0) @binding(3) var<storage, read> plane_scale: array<f32>;

@@ -67,6 +67,7 @@ fn store_parts(j: u32, s: vec3<f32>) {
 
 @compute @workgroup_size(WG_SIZE)
 fn moments(ids: Ids) {
+    img = img_uniform;
     acc_setup(ids.nwg.x);
     let plane = ids.wid.z;
     let o = origin(ids.wid, img.pad);
@@ -123,6 +124,7 @@ fn moments(ids: Ids) {
 
 @compute @workgroup_size(WG_SIZE)
 fn gradient(ids: Ids) {
+    img = img_uniform;
     let plane = ids.wid.z;
     let o = origin(ids.wid, WINDOW - 1u - img.pad);
     let stride = img.map_width * img.map_height;

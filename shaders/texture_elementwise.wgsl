@@ -23,13 +23,16 @@ struct Pixels {
     params: vec4<f32>,
 }
 
-@group(0) @binding(0) var<uniform> px: Pixels;
+@group(0) @binding(0) var<uniform> px_uniform: Pixels;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> px: Pixels;
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_buf: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scratch: Scratch;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    px = px_uniform;
     acc_setup(ids.nwg.x);
     let grid = ids.nwg.x * WG_SIZE;
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, grid, px.count);

@@ -22,7 +22,9 @@ struct Segment {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> seg: Segment;
+@group(0) @binding(0) var<uniform> seg_uniform: Segment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: Segment;
 @group(0) @binding(1) var<storage, read> x_buf: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out_buf: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad_buf: array<f32>;
@@ -52,6 +54,7 @@ fn slope(d: f32) -> f32 {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let grid = ids.nwg.x * WG_SIZE;
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, grid, seg.count);

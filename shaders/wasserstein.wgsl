@@ -43,7 +43,9 @@ struct Segment {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> seg: Segment;
+@group(0) @binding(0) var<uniform> seg_uniform: Segment;
+// Read through a private copy that each entry point makes (common.wgsl says why).
+var<private> seg: Segment;
 @group(0) @binding(1) var<storage, read> u_buf: array<f32>;
 @group(0) @binding(2) var<storage, read> v_buf: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out_buf: array<f32>;
@@ -147,6 +149,7 @@ fn flag(slot: u32, index: u32) {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
+    seg = seg_uniform;
     acc_setup(ids.nwg.x);
     let lid = ids.lid;
     let c = seg.classes;

@@ -272,6 +272,41 @@ mod tests {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", kernel.name, e.emit_to_string(&code)));
+        uniforms_read_through_private_copies(kernel.name, &module);
+    }
+
+    /// common.wgsl's convention: a uniform `X_uniform` is read only by each entry point's
+    /// top-level `X = X_uniform;`, and the kernel reads the private `X`.
+    fn uniforms_read_through_private_copies(kernel: &str, module: &naga::Module) {
+        use naga::{AddressSpace, Expression, Statement};
+        let name = |h: naga::Handle<naga::GlobalVariable>| {
+            module.global_variables[h].name.clone().unwrap_or_default()
+        };
+        for (uniform, var) in module.global_variables.iter() {
+            if var.space != AddressSpace::Uniform {
+                continue;
+            }
+            let copy = name(uniform).strip_suffix("_uniform").map(str::to_string);
+            let copy = copy.unwrap_or_else(|| panic!("{kernel}: uniform `{}`", name(uniform)));
+            for ep in &module.entry_points {
+                let f = &ep.function;
+                let copies = f.body.iter().any(|st| match st {
+                    Statement::Store { pointer, value } => {
+                        matches!(f.expressions[*pointer], Expression::GlobalVariable(g)
+                            if name(g) == copy && module.global_variables[g].space == AddressSpace::Private)
+                            && matches!(f.expressions[*value], Expression::Load { pointer: p }
+                                if matches!(f.expressions[p], Expression::GlobalVariable(g) if g == uniform))
+                    }
+                    _ => false,
+                });
+                assert!(
+                    copies,
+                    "{kernel}: entry `{}` does not copy `{copy} = {}` at its top level",
+                    ep.name,
+                    name(uniform)
+                );
+            }
+        }
     }
 
     fn codes() -> [CodeConfig; 2] {

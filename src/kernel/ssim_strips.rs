@@ -179,7 +179,8 @@ pub(crate) fn strips(window: u32) -> String {
          @compute @workgroup_size(WG_SIZE)\nfn moments(ids: Ids) {{\n"
     );
     s.push_str(
-        "    acc_setup(ids.nwg.x);
+        "    img = img_uniform;
+    acc_setup(ids.nwg.x);
     let plane = ids.wid.z;
     let mx0 = (ids.wid.x * WG_SIZE + ids.lid) * STRIP_W;
     let my0 = ids.wid.y * STRIP_H;
@@ -258,6 +259,7 @@ pub(crate) fn strips(window: u32) -> String {
 
 @compute @workgroup_size(WG_SIZE)
 fn gradient(ids: Ids) {
+    img = img_uniform;
     let plane = ids.wid.z;
     let px0 = (ids.wid.x * WG_SIZE + ids.lid) * STRIP_W;
     let py0 = ids.wid.y * STRIP_H;
