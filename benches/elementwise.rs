@@ -11,9 +11,12 @@
 //!   Counted as 12·n bytes (input and target read, gradient written).
 //! - `copy/{n}`: `copy_buffer_to_buffer` of 8·n bytes between two buffers on the same
 //!   adapter. Counted as 16·n bytes (read and written), the way the kernels are counted.
-//! - `subtract/{n}`: the simplest kernel with the traffic of `{loss}+grad`: out = x - y, one
-//!   vec4 per invocation, no reduction, no checks. Counted as 12·n bytes. What a compute
-//!   kernel at all reaches on this adapter, as opposed to its copy engine or memcpy.
+//! - `squares/{n}` and `subtract/{n}`: the floors, bare kernels with a loss's traffic and none
+//!   of its work (no checks, no compensation): what a compute kernel at all reaches on this
+//!   adapter, as opposed to its copy engine or memcpy. `squares` has the traffic of `{loss}`
+//!   (Σ (x - y)² in plain f32, vec4 loads, a workgroup tree; 8·n bytes): on a CPU driver each
+//!   invocation walks a contiguous span, on a GPU the grid strides. `subtract` has that of
+//!   `{loss}+grad` (out = x - y, one vec4 an invocation; 12·n bytes).
 //!
 //! Each iteration records the work into a fresh `CommandEncoder` and finishes it before the
 //! clock starts; the time taken is from `queue.submit` until `device.poll` reports that
@@ -109,11 +112,56 @@ impl LossData {
     }
 }
 
-/// The `subtract` floor: out = x - y as a bare compute kernel.
-struct SubtractData {
-    pipeline: wgpu::ComputePipeline,
-    group: wgpu::BindGroup,
-    workgroups: u32,
+/// A bare compute kernel with a loss's traffic and none of its work.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// out = x - y, one vec4 an invocation: the traffic of `{loss}+grad`.
+    Subtract,
+    /// Σ (x - y)², one partial a workgroup: the traffic of `{loss}`.
+    Squares,
+}
+
+/// vec4s a `squares` invocation walks on a CPU driver: long enough that each SIMD lane
+/// streams (16 vec4s took 27 ms at 2^24 on lavapipe, 256 took 10).
+const SQUARES_SPAN: u32 = 256;
+/// Bound on `squares` workgroups on a GPU, which then stride.
+const SQUARES_GPU_GROUPS: u32 = 4096;
+
+impl Floor {
+    fn name(self) -> &'static str {
+        match self {
+            Floor::Subtract => "subtract",
+            Floor::Squares => "squares",
+        }
+    }
+
+    /// Bytes counted for n elements, the way the losses count theirs.
+    fn bytes(self, n: u64) -> u64 {
+        match self {
+            Floor::Subtract => 12 * n,
+            Floor::Squares => 8 * n,
+        }
+    }
+
+    /// The kernel's source and (workgroups, elements of `out`) for n elements.
+    fn plan(self, ctx: &GpuContext, n: usize) -> (String, u32, usize) {
+        let vec4s = (n / 4) as u32;
+        match self {
+            Floor::Subtract => (SUBTRACT.to_string(), vec4s.div_ceil(256), n),
+            Floor::Squares => {
+                let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
+                let groups = if cpu {
+                    vec4s.div_ceil(SQUARES_SPAN * 256)
+                } else {
+                    vec4s.div_ceil(256).min(SQUARES_GPU_GROUPS)
+                };
+                let source = format!(
+                    "const BLOCKED: bool = {cpu};\nconst SPAN: u32 = {SQUARES_SPAN}u;\n{SQUARES}"
+                );
+                (source, groups, groups as usize)
+            }
+        }
+    }
 }
 
 const SUBTRACT: &str = "
@@ -128,6 +176,40 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }";
 
+// The host prepends BLOCKED (a CPU driver: contiguous spans) and SPAN.
+const SQUARES: &str = "
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+var<workgroup> tree: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n = arrayLength(&x);
+    var s = vec4<f32>(0.0);
+    if BLOCKED {
+        for (var i = id.x * SPAN; i < min(id.x * SPAN + SPAN, n); i++) {
+            let d = x[i] - y[i];
+            s += d * d;
+        }
+    } else {
+        for (var i = id.x; i < n; i += nwg.x * 256u) {
+            let d = x[i] - y[i];
+            s += d * d;
+        }
+    }
+    tree[lid] = s.x + s.y + s.z + s.w;
+    for (var w = 128u; w > 0u; w /= 2u) {
+        workgroupBarrier();
+        if lid < w {
+            tree[lid] += tree[lid + w];
+        }
+    }
+    if lid == 0u {
+        out[wid.x] = tree[0];
+    }
+}";
+
 fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer: t.buffer(),
@@ -136,15 +218,24 @@ fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
     })
 }
 
-impl SubtractData {
-    fn new(ctx: &GpuContext, n: usize) -> SubtractData {
+/// One floor kernel at one size, ready to dispatch.
+struct FloorData {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+    workgroups: u32,
+}
+
+impl FloorData {
+    fn new(ctx: &GpuContext, floor: Floor, n: usize) -> FloorData {
         let device = ctx.device();
+        let label = Some(floor.name());
+        let (source, workgroups, out_len) = floor.plan(ctx, n);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("subtract bench"),
-            source: wgpu::ShaderSource::Wgsl(SUBTRACT.into()),
+            label,
+            source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("subtract bench"),
+            label,
             layout: None,
             module: &module,
             entry_point: Some("main"),
@@ -154,20 +245,20 @@ impl SubtractData {
         let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
         let x = ctx.upload(&data, &[n]).expect("uploading");
         let y = ctx.upload(&data, &[n]).expect("uploading");
-        let out = ctx.zeros(&[n]).expect("allocating");
+        let out = ctx.zeros(&[out_len]).expect("allocating");
         let entry = |binding, t| wgpu::BindGroupEntry {
             binding,
             resource: whole(t),
         };
         let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("subtract bench"),
+            label,
             layout: &pipeline.get_bind_group_layout(0),
             entries: &[entry(0, &x), entry(1, &y), entry(2, &out)],
         });
-        SubtractData {
+        FloorData {
             pipeline,
             group,
-            workgroups: (n as u32 / 4).div_ceil(256),
+            workgroups,
         }
     }
 
@@ -211,12 +302,14 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
                 });
             }
         }
-        let mut subtract: Option<SubtractData> = None;
-        group.throughput(Throughput::Bytes(12 * n64));
-        group.bench_function(BenchmarkId::new("subtract", n), |b| {
-            let d = subtract.get_or_insert_with(|| SubtractData::new(ctx, n));
-            b.iter_custom(|iters| d.time(ctx, iters));
-        });
+        for floor in [Floor::Squares, Floor::Subtract] {
+            let mut data: Option<FloorData> = None;
+            group.throughput(Throughput::Bytes(floor.bytes(n64)));
+            group.bench_function(BenchmarkId::new(floor.name(), n), |b| {
+                let d = data.get_or_insert_with(|| FloorData::new(ctx, floor, n));
+                b.iter_custom(|iters| d.time(ctx, iters));
+            });
+        }
         let copy_bytes = 8 * n64;
         if copy_bytes > max_buffer {
             eprintln!("{group_name}: copy/{n} skipped, {copy_bytes} bytes > max_buffer_size");
