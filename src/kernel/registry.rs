@@ -275,8 +275,8 @@ mod tests {
         uniforms_read_through_private_copies(kernel.name, &module);
     }
 
-    /// common.wgsl's convention: a uniform `X_uniform` is read only by each entry point's
-    /// top-level `X = X_uniform;`, and the kernel reads the private `X`.
+    /// common.wgsl's convention: every uniform is named `X_uniform`, and every entry point
+    /// copies it into the private `X` at its top level (`X = X_uniform;`).
     fn uniforms_read_through_private_copies(kernel: &str, module: &naga::Module) {
         use naga::{AddressSpace, Expression, Statement};
         let name = |h: naga::Handle<naga::GlobalVariable>| {
@@ -287,7 +287,12 @@ mod tests {
                 continue;
             }
             let copy = name(uniform).strip_suffix("_uniform").map(str::to_string);
-            let copy = copy.unwrap_or_else(|| panic!("{kernel}: uniform `{}`", name(uniform)));
+            let copy = copy.unwrap_or_else(|| {
+                panic!(
+                    "{kernel}: uniform `{}` is not named X_uniform",
+                    name(uniform)
+                )
+            });
             for ep in &module.entry_points {
                 let f = &ep.function;
                 let copies = f.body.iter().any(|st| match st {
