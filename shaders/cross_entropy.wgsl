@@ -202,6 +202,10 @@ fn main(ids: Ids) {
             label = read_label(seg.t_at, row, seg.ignore, seg.ignore_lo, seg.ignore_hi);
         }
         let skip = !in_range || label.ignored;
+        // The row's class, clamped into the row: a label out of range has failed the label
+        // pass already (the call reports it), and every read at it stays in the bound window,
+        // which lets the tuner drop wgpu's runtime checks.
+        let y = min(u32(label.index), max(seg.classes, 1u) - 1u);
         let walk = walk_in(lane_id, ROW_LANES, n_vec / UNROLL);
 
         var s = stats_zero();
@@ -236,7 +240,7 @@ fn main(ids: Ids) {
                         k_at++;
                     }
                     if MODE == MODE_SPARSE_KERAS {
-                        s = sparse_add(s, i, raw, u32(label.index));
+                        s = sparse_add(s, i, raw, y);
                     } else {
                         s = stats_add(s, row, i, capped(raw));
                     }
@@ -259,17 +263,16 @@ fn main(ids: Ids) {
         // Sparse Keras: q = x_y / Σx clipped; its gradient a·(δ_cy - q)/Σx, a = d(-log q)/dq.
         var q = 0.0;
         if MODE == MODE_NLL && !skip {
-            let y = u32(label.index);
             let wy = class_weight_of(y);
             let xy = logit(row_at, y);
-            if lane_id == 0u && y < seg.classes && is_nan_f(xy) {
+            if lane_id == 0u && u32(label.index) < seg.classes && is_nan_f(xy) {
                 atomicMax(&scratch.status[STATUS_NAN_INPUT], ~(flat + y));
             }
             loss = -wy * xy;
             scaled = loss * ce_scale;
             cy = -wy * ce_scale;
         } else if MODE == MODE_SPARSE_KERAS && !skip {
-            let xy = logit(row_at, u32(label.index));
+            let xy = logit(row_at, y);
             let total = xy + s.z;
             q = xy / total;
             let rest = s.z / total;
@@ -292,7 +295,6 @@ fn main(ids: Ids) {
             scaled = (lse * s.w - s.z) * ce_scale + z * z_scale;
             a = s.w * ce_scale + 2.0 * seg.z_loss * lse * z_scale;
         } else if !skip {
-            let y = u32(label.index);
             let wy = class_weight_of(y);
             let xy = lane(capped(VT(logit(row_at, y))), 0u);
             // (max - x_y) + log Σ, not lse - x_y: a confident row's loss is far below ulp(lse).
@@ -337,14 +339,14 @@ fn main(ids: Ids) {
                         // -w[y] at the target, 0 elsewhere.
                         var lanes: array<f32, VEC>;
                         for (var k = 0u; k < VEC; k++) {
-                            lanes[k] = select(0.0, cy, i * VEC + k == u32(label.index));
+                            lanes[k] = select(0.0, cy, i * VEC + k == y);
                         }
                         g = pack(lanes);
                     } else if !skip && MODE == MODE_SPARSE_KERAS {
                         var lanes: array<f32, VEC>;
                         for (var k = 0u; k < VEC; k++) {
                             // δ_ky - q: 1 - q is the rest's share, kept in cy.
-                            lanes[k] = a * select(-q, cy, i * VEC + k == u32(label.index));
+                            lanes[k] = a * select(-q, cy, i * VEC + k == y);
                         }
                         g = pack(lanes);
                     } else if !skip {
@@ -355,7 +357,6 @@ fn main(ids: Ids) {
                         } else {
                             let spread = eps / c_f * weights(i) * ce_scale;
                             g = a * p - spread;
-                            let y = u32(label.index);
                             if y / VEC == i {
                                 // At the target, a·p - cy = a·(p - 1) + (a - cy) with p - 1 from
                                 // expm1: for a confident row p rounds to 1 and a·p - cy to 0.

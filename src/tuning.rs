@@ -52,9 +52,11 @@ pub struct Tuning {
     /// measured on GPUs, where the second read mostly hits the cache.
     pub cache_rows: bool,
     /// wgpu's runtime checks (bounds checks it injects, forced loop bounds) in the elementwise
-    /// kernel, whose host proves every index in range. Off only on Vulkan, where the driver's
-    /// robust buffer access still bounds every buffer access; a candidate the tuner times
-    /// there (about a quarter off a plain mse kernel on lavapipe).
+    /// and cross_entropy kernels, whose hosts prove every index in range (cross_entropy clamps
+    /// each row's label into the row). Off only on Vulkan, where the driver's robust buffer
+    /// access still bounds every buffer access; a candidate the tuner times there (on
+    /// lavapipe, about a quarter off a plain mse kernel, and 12–20% off cross_entropy with
+    /// its gradient).
     pub runtime_checks: bool,
     /// The elementwise kernel reads f16 tensors as WGSL `f16` (the device's `SHADER_F16`)
     /// instead of unpacking u32 words; stores still round in integer arithmetic, so the bits

@@ -148,12 +148,12 @@ pub fn candidates(ctx: &GpuContext, family: TuneFamily, base: Tuning) -> Vec<Tun
         subgroups: !t.subgroups,
         ..t
     }));
+    // Fitted back to checked where the driver does not bound buffer accesses itself.
+    more.push(vary(&|t| Tuning {
+        runtime_checks: false,
+        ..t
+    }));
     if family == TuneFamily::Elementwise {
-        // Fitted back to checked where the driver does not bound buffer accesses itself.
-        more.push(vary(&|t| Tuning {
-            runtime_checks: false,
-            ..t
-        }));
         // f16 read natively or unpacked (the workload has an f16 call where the device has
         // SHADER_F16; fitted away elsewhere).
         more.push(vary(&|t| Tuning {

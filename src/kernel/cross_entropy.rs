@@ -229,7 +229,8 @@ pub(crate) fn record(
             grad: dtype(t.grad),
         },
     };
-    let row_pipeline = inner.kernels.pipeline(&CROSS_ENTROPY, &row_config)?;
+    let row_pipeline =
+        (inner.kernels).pipeline_checked(&CROSS_ENTROPY, &row_config, l.tuning.runtime_checks)?;
     let mut row_groups = Vec::with_capacity(rows.spans.len());
     for s in &rows.spans {
         let (first, count) = (s.first, s.count);

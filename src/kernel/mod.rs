@@ -155,8 +155,9 @@ impl Kernels {
         } else {
             // SAFETY: see `pipeline_checked`: the kernel reads and writes only the windows the
             // host bound for it (its tests cover sizes ending mid-vector and windows that
-            // split a tensor), its loops run to counts from its uniform, and the driver still
-            // bounds every buffer access.
+            // split a tensor; indices from data, such as labels, are clamped into their row),
+            // its loops run to counts from its uniform, and the driver still bounds every
+            // buffer access.
             unsafe {
                 self.device
                     .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
