@@ -55,8 +55,8 @@ pub struct Tuning {
     /// and cross_entropy kernels, whose hosts prove every index in range (cross_entropy clamps
     /// each row's label into the row). Off only on Vulkan, where the driver's robust buffer
     /// access still bounds every buffer access; a candidate the tuner times there (on
-    /// lavapipe, about a quarter off a plain mse kernel, and 12–20% off cross_entropy with
-    /// its gradient).
+    /// lavapipe, about a quarter off a plain mse kernel, and 6–10% off cross_entropy with its
+    /// gradient).
     pub runtime_checks: bool,
     /// The elementwise kernel reads f16 tensors as WGSL `f16` (the device's `SHADER_F16`)
     /// instead of unpacking u32 words; stores still round in integer arithmetic, so the bits

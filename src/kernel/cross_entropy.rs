@@ -229,8 +229,10 @@ pub(crate) fn record(
             grad: dtype(t.grad),
         },
     };
-    let row_pipeline =
-        (inner.kernels).pipeline_checked(&CROSS_ENTROPY, &row_config, l.tuning.runtime_checks)?;
+    let checked = l.tuning.runtime_checks;
+    let row_pipeline = inner
+        .kernels
+        .pipeline_checked(&CROSS_ENTROPY, &row_config, checked)?;
     let mut row_groups = Vec::with_capacity(rows.spans.len());
     for s in &rows.spans {
         let (first, count) = (s.first, s.count);
