@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{defaults, seed, targets, Target};
+use common::{defaults, seed, targets, triplet_distances, Target};
 use gpu_loss::cpu::named::evaluate_named;
 use gpu_loss::half::{bf16, f16};
 use gpu_loss::npy::{Array, Values};
@@ -467,8 +467,7 @@ fn check_mixed(
     }
 }
 
-/// triplet_margin's rows' ‖anchor − positive‖ + ‖anchor − negative‖, averaged: the size of
-/// the terms each row's loss is a difference of.
+/// triplet_margin's distances (p = 2, its default), averaged over the rows.
 fn mean_distances(tensors: &[(String, Array)]) -> f64 {
     let floats = |name: &str| {
         let (_, a) = tensors.iter().find(|(n, _)| n == name).expect(name);
@@ -479,15 +478,6 @@ fn mean_distances(tensors: &[(String, Array)]) -> f64 {
     };
     let ((anchor, c), (positive, _), (negative, _)) =
         (floats("anchor"), floats("positive"), floats("negative"));
-    let rows = anchor.len() / c.max(1);
-    let distance = |x: &[f64], r: usize| {
-        (r * c..(r + 1) * c)
-            .map(|i| (anchor[i] - x[i]).powi(2))
-            .sum::<f64>()
-            .sqrt()
-    };
-    (0..rows)
-        .map(|r| distance(&positive, r) + distance(&negative, r))
-        .sum::<f64>()
-        / rows.max(1) as f64
+    let d = triplet_distances(&anchor, &positive, &negative, c, 2.0);
+    d.iter().sum::<f64>() / d.len().max(1) as f64
 }

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{defaults, elementwise_error, normwise_error, seed, targets, Target};
+use common::{
+    defaults, elementwise_error, normwise_error, seed, targets, triplet_distances, Target,
+};
 use gpu_loss::cpu::rows::{self, ClassTarget, CrossEntropy, RowResult};
 use gpu_loss::sample::normal;
 use gpu_loss::{LossError, Reduction, Tensor};
@@ -829,25 +831,13 @@ fn tuple_losses_match_the_reference() {
                     .collect();
                 let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
                 // The size of the terms each row's loss is made of: 1 - cos has terms of order
-                // 1; triplet_margin is a difference of two distances, each rounded to f32, so
-                // its error is relative to them, not to the (possibly far smaller) loss.
-                let terms: Vec<f64> = (0..n)
-                    .map(|r| match loss {
-                        "cosine_embedding" => 1.0,
-                        _ => {
-                            let row = |x: &Vec<f32>| x[r * c..(r + 1) * c].to_vec();
-                            let d = |u: Vec<f32>, w: Vec<f32>| {
-                                let s: f64 = u
-                                    .iter()
-                                    .zip(&w)
-                                    .map(|(a, b)| (*a as f64 - *b as f64).abs().powf(params[1]))
-                                    .sum();
-                                s.powf(1.0 / params[1])
-                            };
-                            d(row(&xs[0]), row(&xs[1])) + d(row(&xs[0]), row(&xs[2]))
-                        }
-                    })
-                    .collect();
+                // 1; triplet_margin's are its two distances.
+                let terms: Vec<f64> = match loss {
+                    "cosine_embedding" => vec![1.0; n],
+                    _ => {
+                        triplet_distances(&f64s(&xs[0]), &f64s(&xs[1]), &f64s(&xs[2]), c, params[1])
+                    }
+                };
                 let tensors: &[&str] = match loss {
                     "cosine_embedding" => &["input1", "input2"],
                     _ => &["anchor", "positive", "negative"],

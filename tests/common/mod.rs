@@ -161,3 +161,25 @@ pub fn elementwise_error(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) 
     }
     worst
 }
+
+/// triplet_margin's ‖anchor − positive‖_p + ‖anchor − negative‖_p per row of `c`: the size of
+/// the two terms each row's loss is a difference of. Each is rounded in f32 on the GPU, so a
+/// tolerance is relative to them, not to a loss near the hinge.
+pub fn triplet_distances(
+    anchor: &[f64],
+    positive: &[f64],
+    negative: &[f64],
+    c: usize,
+    p: f64,
+) -> Vec<f64> {
+    let rows = anchor.len() / c.max(1);
+    let distance = |x: &[f64], r: usize| {
+        (r * c..(r + 1) * c)
+            .map(|i| (anchor[i] - x[i]).abs().powf(p))
+            .sum::<f64>()
+            .powf(1.0 / p)
+    };
+    (0..rows)
+        .map(|r| distance(positive, r) + distance(negative, r))
+        .collect()
+}
