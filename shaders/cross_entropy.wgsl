@@ -178,6 +178,21 @@ fn class_weight_of(c: u32) -> f32 {
     return 1.0;
 }
 
+// The rare path: records each NaN logit (and target) in the lane's share of the row.
+fn flag_nan_share(row: u32, row_at: u32, flat: u32, walk: Walk) {
+    for (var g = walk.first; g < walk.end; g += walk.step) {
+        let raws = logits_step(row_at, g);
+        for (var h = 0u; h < UNROLL; h++) {
+            let i = g * UNROLL + h;
+            flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, raws[h]);
+            if PROB_TARGET {
+                flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC,
+                    load_probs(seg.t_at + row * seg.classes, i));
+            }
+        }
+    }
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
     seg = seg_uniform;
@@ -214,23 +229,22 @@ fn main(ids: Ids) {
         var kept: array<VT, ROW_CACHE>;
         var k_at = 0u;
         // NaN anywhere is an error, in an ignored row too (PyTorch's gradient there is NaN);
-        // nll reads x[y] alone and checks only that (below).
+        // nll reads x[y] alone and checks only that (below). No branch in the sweep: a NaN
+        // only sets a flag, and the rare path walks the lane's share again to find where (a
+        // branch a VT cost lavapipe a fifth of the forward).
         let flat = (seg.first_row + row) * seg.classes;
+        var suspicious = false;
         if in_range && MODE != MODE_NLL {
             for (var g = walk.first; g < walk.end; g += walk.step) {
                 let raws = logits_step(row_at, g);
                 for (var h = 0u; h < UNROLL; h++) {
                     let i = g * UNROLL + h;
                     let raw = raws[h];
-                    var bad = is_nan_v(raw);
-                    var t = VT(0.0);
+                    suspicious = suspicious | any(is_nan_v(raw));
                     if PROB_TARGET {
-                        t = load_probs(seg.t_at + row * seg.classes, i);
-                        bad = bad | is_nan_v(t);
-                    }
-                    if any(bad) {
-                        flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, raw);
-                        flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, t);
+                        // The load stats_add makes again (smoothed), at the same address.
+                        let t = load_probs(seg.t_at + row * seg.classes, i);
+                        suspicious = suspicious | any(is_nan_v(t));
                     }
                     if skip {
                         continue;
@@ -247,6 +261,9 @@ fn main(ids: Ids) {
                 }
             }
         }
+        if suspicious {
+            flag_nan_share(row, row_at, flat, walk);
+        }
         s = row_reduce(ids.lid, s);
         // A +inf logit makes the whole row NaN, loss and gradient, as PyTorch's log_softmax
         // (an all −inf row is NaN already: −inf − −inf).
@@ -259,6 +276,8 @@ fn main(ids: Ids) {
         var scaled = 0.0;
         var a = 0.0;
         var cy = 0.0;
+        // The target's gradient (class indices), made once for the sweep to put in place.
+        var at_y = 0.0;
         let z = seg.z_loss * lse * lse;
         // Sparse Keras: q = x_y / Σx clipped; its gradient a·(δ_cy - q)/Σx, a = d(-log q)/dq.
         var q = 0.0;
@@ -307,6 +326,10 @@ fn main(ids: Ids) {
             a = ((1.0 - eps) * wy + eps / c_f * weight_sum) * ce_scale
                 + 2.0 * seg.z_loss * lse * z_scale;
             cy = (1.0 - eps) * wy * ce_scale;
+            // a·p - cy = a·(p - 1) + (a - cy) with p - 1 from expm1: for a confident row p
+            // rounds to 1 and a·p - cy to 0.
+            let log_py = (xy - s.x) - log_sum;
+            at_y = a * lane(expm1_v(VT(log_py)), 0u) + (a - cy) - eps / c_f * wy * ce_scale;
         }
         if in_range && lane_id == 0u {
             acc = acc_add(acc, scaled);
@@ -335,20 +358,13 @@ fn main(ids: Ids) {
                         k_at++;
                     }
                     var g = VT(0.0);
+                    let at_target = lane_ids() + UT(i * VEC) == UT(y);
                     if !skip && MODE == MODE_NLL {
                         // -w[y] at the target, 0 elsewhere.
-                        var lanes: array<f32, VEC>;
-                        for (var k = 0u; k < VEC; k++) {
-                            lanes[k] = select(0.0, cy, i * VEC + k == y);
-                        }
-                        g = pack(lanes);
+                        g = select(VT(0.0), VT(cy), at_target);
                     } else if !skip && MODE == MODE_SPARSE_KERAS {
-                        var lanes: array<f32, VEC>;
-                        for (var k = 0u; k < VEC; k++) {
-                            // δ_ky - q: 1 - q is the rest's share, kept in cy.
-                            lanes[k] = a * select(-q, cy, i * VEC + k == y);
-                        }
-                        g = pack(lanes);
+                        // δ_cy - q: 1 - q is the rest's share, kept in cy.
+                        g = a * select(VT(-q), VT(cy), at_target);
                     } else if !skip {
                         let xc = capped(raw);
                         let p = exp((xc - s.x) - log_sum);
@@ -356,19 +372,7 @@ fn main(ids: Ids) {
                             g = a * p - smoothed(row, i) * weights(i) * ce_scale;
                         } else {
                             let spread = eps / c_f * weights(i) * ce_scale;
-                            g = a * p - spread;
-                            if y / VEC == i {
-                                // At the target, a·p - cy = a·(p - 1) + (a - cy) with p - 1 from
-                                // expm1: for a confident row p rounds to 1 and a·p - cy to 0.
-                                var lanes: array<f32, VEC>;
-                                for (var k = 0u; k < VEC; k++) {
-                                    lanes[k] = lane(g, k);
-                                }
-                                let k = y % VEC;
-                                let log_py = (lane(xc, k) - s.x) - log_sum;
-                                lanes[k] = a * lane(expm1_v(VT(log_py)), 0u) + (a - cy) - lane(spread, k);
-                                g = pack(lanes);
-                            }
+                            g = select(a * p - spread, VT(at_y), at_target);
                         }
                         g *= cap_slope(raw);
                     }

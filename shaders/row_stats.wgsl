@@ -73,15 +73,20 @@ fn main(ids: Ids) {
         }
         var s = stats_zero();
         if in_range {
-            let flat = (seg.first_row + row) * seg.classes;
+            // No branch in the sweep: a NaN sets a flag, and the rare path finds where.
+            var suspicious = false;
             for (var i = walk.first; i < walk.end; i += walk.step) {
                 let x = load_x(x_row, i);
                 let y = load_y(y_row, i);
-                if any(is_nan_v(x) | is_nan_v(y)) {
-                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, x);
-                    flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, y);
-                }
+                suspicious = suspicious | any(is_nan_v(x) | is_nan_v(y));
                 s = row_add(s, x, y, pre);
+            }
+            if suspicious {
+                let flat = (seg.first_row + row) * seg.classes;
+                for (var i = walk.first; i < walk.end; i += walk.step) {
+                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, load_x(x_row, i));
+                    flag_nan_lanes(STATUS_NAN_TARGET, flat + i * VEC, load_y(y_row, i));
+                }
             }
         }
         s = row_reduce(ids.lid, s);

@@ -72,17 +72,22 @@ fn main(ids: Ids) {
         let walk = walk_in(lane_id, ROW_LANES, n_vec);
         var s = vec4<f32>(0.0);
         if in_range {
-            let flat = (seg.first_row + row) * seg.classes;
+            // No branch in the sweep: a NaN sets a flag, and the rare path finds where.
+            var suspicious = false;
             for (var i = walk.first; i < walk.end; i += walk.step) {
                 let a = load_a(a_row, i);
                 let b = load_b(b_row, i);
                 let c = load_c(c_row, i);
-                if any(is_nan_v(a) | is_nan_v(b) | is_nan_v(c)) {
-                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, a);
-                    flag_nan_lanes(STATUS_NAN_WEIGHT, flat + i * VEC, b);
-                    flag_nan_lanes(STATUS_NAN_AUX, flat + i * VEC, c);
-                }
+                suspicious = suspicious | any(is_nan_v(a) | is_nan_v(b) | is_nan_v(c));
                 s = row_add(s, a, b, c);
+            }
+            if suspicious {
+                let flat = (seg.first_row + row) * seg.classes;
+                for (var i = walk.first; i < walk.end; i += walk.step) {
+                    flag_nan_lanes(STATUS_NAN_INPUT, flat + i * VEC, load_a(a_row, i));
+                    flag_nan_lanes(STATUS_NAN_WEIGHT, flat + i * VEC, load_b(b_row, i));
+                    flag_nan_lanes(STATUS_NAN_AUX, flat + i * VEC, load_c(c_row, i));
+                }
             }
         }
         s = row_reduce(ids.lid, s);

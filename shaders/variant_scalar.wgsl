@@ -9,6 +9,10 @@ fn lane(v: VT, k: u32) -> f32 {
     return v;
 }
 
+fn lane_ids() -> UT {
+    return 0u;
+}
+
 fn pack(v: array<f32, VEC>) -> VT {
     return v[0];
 }

@@ -11,6 +11,11 @@ fn lane(v: VT, k: u32) -> f32 {
     return v[k];
 }
 
+// Each lane's number, for selecting one lane without indexing a vector by a variable.
+fn lane_ids() -> UT {
+    return UT(0u, 1u, 2u, 3u);
+}
+
 fn pack(v: array<f32, VEC>) -> VT {
     return VT(v[0], v[1], v[2], v[3]);
 }
