@@ -12,6 +12,10 @@
 //!   (8·N·C bytes), plus the gradient sweep's second read of both and write (20·N·C in all).
 //! - `copy/{N}x{C}`: `copy_buffer_to_buffer` of the logits' 4·N·C bytes, counted 8·N·C (read
 //!   and written), as the kernels count theirs.
+//! - `row_sum/{N}x{C}`, `exp_sum/{N}x{C}` and `logsumexp/{N}x{C}`: cross_entropy's floors,
+//!   bare row kernels with its forward traffic (4·N·C bytes): the read alone, one exp a logit,
+//!   and an online log Σ exp. On a CPU driver a few lanes share a row, each walking its own
+//!   span (the tuner's long spans); on a GPU a workgroup strides over each row.
 //!
 //! The time of `cross_entropy+grad` over `cross_entropy` says what the gradient costs (the
 //! gradient sweep adds one read and one write of the logits, so about 3× the traffic of the
@@ -131,6 +135,172 @@ impl CrossEntropyData {
     }
 }
 
+/// Bare row kernels with cross_entropy's forward traffic (the logits read once) and a
+/// softmax's least work, for its floor: one log Σ exp a row, no checks or compensation.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// Σ x: the read alone.
+    RowSum,
+    /// Σ exp(x), no max: one exp a logit, the least any softmax does.
+    ExpSum,
+    /// log Σ exp(x), online: running max and rescaled sum, lane by lane (two exps a logit).
+    LogSumExp,
+}
+
+const FLOORS: [Floor; 3] = [Floor::RowSum, Floor::ExpSum, Floor::LogSumExp];
+
+impl Floor {
+    fn name(self) -> &'static str {
+        match self {
+            Floor::RowSum => "row_sum",
+            Floor::ExpSum => "exp_sum",
+            Floor::LogSumExp => "logsumexp",
+        }
+    }
+
+    /// The sweep's step over v, the row's next vec4, into m (running max) and s (sum).
+    fn step(self) -> &'static str {
+        match self {
+            Floor::RowSum => "s += v;",
+            Floor::ExpSum => "s += exp(v);",
+            Floor::LogSumExp => "let m2 = max(m, v); s = s * exp(m - m2) + exp(v - m2); m = m2;",
+        }
+    }
+}
+
+/// Lanes a row on a CPU driver, each walking its own contiguous share (the tuner's long
+/// spans); a GPU strides a workgroup over each row.
+const FLOOR_CPU_ROW_LANES: u32 = 8;
+
+// The host prepends ROW_LANES, BLOCKED (a CPU driver: contiguous shares), PER_ROW (vec4s a
+// row), M0 (the max's start: -inf online, else 0) and STEP. Only the time is looked at.
+const FLOOR_ROWS: &str = "
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+var<workgroup> tree_m: array<f32, 256>;
+var<workgroup> tree_s: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let row = (wid.x + wid.y * 65535u) * (256u / ROW_LANES) + lid / ROW_LANES;
+    let lane = lid % ROW_LANES;
+    let base = row * PER_ROW;
+    var m = vec4<f32>(M0);
+    var s = vec4<f32>(0.0);
+    var first = lane;
+    var end = PER_ROW;
+    var step = ROW_LANES;
+    if BLOCKED {
+        first = lane * (PER_ROW / ROW_LANES);
+        end = first + PER_ROW / ROW_LANES;
+        step = 1u;
+    }
+    for (var i = first; i < end; i += step) {
+        let v = x[base + i];
+        STEP
+    }
+    let lm = max(max(m.x, m.y), max(m.z, m.w));
+    tree_m[lid] = lm;
+    tree_s[lid] = dot(s, exp(m - vec4(lm)));
+    for (var w = ROW_LANES / 2u; w > 0u; w /= 2u) {
+        workgroupBarrier();
+        if lane < w {
+            let a = tree_m[lid];
+            let b = tree_m[lid + w];
+            let mm = max(a, b);
+            tree_s[lid] = tree_s[lid] * exp(a - mm) + tree_s[lid + w] * exp(b - mm);
+            tree_m[lid] = mm;
+        }
+    }
+    if lane == 0u {
+        out[row] = tree_m[lid] + log(tree_s[lid]);
+    }
+}";
+
+fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: t.buffer(),
+        offset: 0,
+        size: std::num::NonZeroU64::new(t.byte_len()),
+    })
+}
+
+/// One floor kernel at one shape, ready to dispatch.
+struct FloorData {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+    workgroups: u32,
+}
+
+impl FloorData {
+    fn new(ctx: &GpuContext, floor: Floor, n: usize, c: usize) -> FloorData {
+        let device = ctx.device();
+        let label = Some(floor.name());
+        let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
+        let row_lanes = if cpu { FLOOR_CPU_ROW_LANES } else { 256 };
+        let source = format!(
+            "const ROW_LANES: u32 = {row_lanes}u;\nconst BLOCKED: bool = {cpu};\n\
+             const PER_ROW: u32 = {}u;\nconst M0: f32 = {};\n{}",
+            c / 4,
+            match floor {
+                Floor::LogSumExp => "bitcast<f32>(0xff800000u)",
+                _ => "0.0",
+            },
+            FLOOR_ROWS.replace("STEP", floor.step())
+        );
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label,
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label,
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let mut rng = StdRng::seed_from_u64(0xf100);
+        let data: Vec<f32> = (0..n * c).map(|_| 3.0 * normal(&mut rng)).collect();
+        let x = ctx.upload(&data, &[n * c]).expect("uploading logits");
+        let out = ctx.zeros(&[n]).expect("allocating");
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: whole(&x),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: whole(&out),
+                },
+            ],
+        });
+        FloorData {
+            pipeline,
+            group,
+            workgroups: (n as u32).div_ceil(256 / row_lanes),
+        }
+    }
+
+    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &self.group, &[]);
+                let (x, y) = (self.workgroups.min(65535), self.workgroups.div_ceil(65535));
+                pass.dispatch_workgroups(x, y, 1);
+            }
+            total += submit_timed(ctx, enc.finish());
+        }
+        total
+    }
+}
+
 fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
     eprintln!("{group_name}: {}", ctx.adapter_name());
     let mut group = c.benchmark_group(group_name);
@@ -161,6 +331,14 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
             group.bench_function(BenchmarkId::new(id, &shape), |b| {
                 let d = cosine.get_or_insert_with(|| CosineData::new(ctx, n, classes));
                 b.iter_custom(|iters| d.time(ctx, grad, iters));
+            });
+        }
+        for floor in FLOORS {
+            let mut data: Option<FloorData> = None;
+            group.throughput(Throughput::Bytes(4 * elems));
+            group.bench_function(BenchmarkId::new(floor.name(), &shape), |b| {
+                let d = data.get_or_insert_with(|| FloorData::new(ctx, floor, n, classes));
+                b.iter_custom(|iters| d.time(ctx, iters));
             });
         }
         let mut copy: Option<CopyData> = None;

@@ -26,6 +26,22 @@ pub enum Layout {
     },
 }
 
+/// `Tuning::row_span` unless tuned: a lane walks about 8 VTs of a shared row.
+///
+/// ```
+/// // A cache entry written before row_span existed reads as the default.
+/// let old = r#"{"workgroup_size": 256, "layout": "GridStride", "max_workgroups": 64,
+///     "vector_loads": true, "subgroups": true, "cache_rows": true, "runtime_checks": true,
+///     "max_binding_bytes": 134217728}"#;
+/// let t: gpu_loss::Tuning = serde_json::from_str(old).unwrap();
+/// assert_eq!(t.row_span, gpu_loss::tuning::DEFAULT_ROW_SPAN);
+/// ```
+pub const DEFAULT_ROW_SPAN: u32 = 8;
+
+fn default_row_span() -> u32 {
+    DEFAULT_ROW_SPAN
+}
+
 /// How the kernels are launched on one device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 ///
@@ -64,6 +80,12 @@ pub struct Tuning {
     /// times on an f16 call where the device has the feature.
     #[serde(default)]
     pub native_f16: bool,
+    /// Row kernels share a row among enough lanes (a power of two, up to the workgroup) that
+    /// each walks about this many VTs of it. Short shares suit GPUs (many lanes in flight); a
+    /// CPU driver gains from long ones with one lane a span (on lavapipe, cross_entropy at
+    /// 512 × 32768 took 14 ms at 256 a lane against 21 at 8), a candidate the tuner times.
+    #[serde(default = "default_row_span")]
+    pub row_span: u32,
     /// Largest window of one tensor that a dispatch binds; bigger tensors take several
     /// dispatches. The device's `max_storage_buffer_binding_size` unless lowered (tests do,
     /// to cover the split on small inputs).
@@ -109,6 +131,7 @@ impl Tuning {
             cache_rows: cpu,
             runtime_checks: true,
             native_f16: false,
+            row_span: DEFAULT_ROW_SPAN,
             max_binding_bytes: limits.max_storage_buffer_binding_size,
         }
         .fit(info, features, limits)
@@ -161,6 +184,7 @@ impl Tuning {
         }
         self.runtime_checks |= info.backend != wgpu::Backend::Vulkan;
         self.native_f16 &= features.contains(wgpu::Features::SHADER_F16);
+        self.row_span = self.row_span.max(1);
         let sg_max = info.subgroup_max_size;
         self.subgroups = self.subgroups
             && features.contains(wgpu::Features::SUBGROUP)
@@ -402,7 +426,7 @@ impl std::fmt::Display for Tuning {
         };
         write!(
             f,
-            "wg {} · {layout} · {} groups · {} · {}{}{}{}",
+            "wg {} · {layout} · {} groups · {} · {}{}{}{}{}",
             self.workgroup_size,
             self.max_workgroups,
             if self.vector_loads { "vec4" } else { "scalar" },
@@ -425,6 +449,11 @@ impl std::fmt::Display for Tuning {
                 " · native f16"
             } else {
                 ""
+            },
+            if self.row_span == DEFAULT_ROW_SPAN {
+                String::new()
+            } else {
+                format!(" · {} VTs a row lane", self.row_span)
             }
         )
     }

@@ -140,7 +140,7 @@ pub fn load(path: &Path, key: &Key, family: TuneFamily) -> Option<Tuning> {
 ///                 driver_info: String::new(), backend: "vulkan".into(), crate_version: "0.1.0".into() };
 /// let t = Tuning { workgroup_size: 128, layout: Layout::GridStride, max_workgroups: 1024, vector_loads: true,
 ///                  subgroups: false, cache_rows: false, runtime_checks: true, native_f16: false,
-///                  max_binding_bytes: 1 << 27 };
+///                  row_span: 8, max_binding_bytes: 1 << 27 };
 /// let path = std::env::temp_dir().join(format!("gpu_loss_store_{}.json", std::process::id()));
 /// store(&path, &key, TuneFamily::Rows, t);
 /// assert_eq!(load(&path, &key, TuneFamily::Rows), Some(t));

@@ -264,7 +264,11 @@ impl RowLanes {
             .into_iter()
             .all(|t| t.offset() % super::storage::vec4_alignment(t.dtype()) == 0);
         let vec4 = l.tuning.vector_loads && classes.is_multiple_of(4) && aligned;
-        let lanes = row_lanes(classes / if vec4 { 4 } else { 1 }, l.tuning.workgroup_size);
+        let lanes = row_lanes(
+            classes / if vec4 { 4 } else { 1 },
+            l.tuning.workgroup_size,
+            l.tuning.row_span,
+        );
         RowLanes {
             vec4,
             lanes,
@@ -273,9 +277,12 @@ impl RowLanes {
     }
 }
 
-/// Lanes per row: enough that each walks about 8 VTs of it, at most a workgroup.
-pub(crate) fn row_lanes(vts_per_row: usize, workgroup: u32) -> u32 {
-    (vts_per_row.div_ceil(8).next_power_of_two() as u32).clamp(1, workgroup)
+/// Lanes per row: enough that each walks about `span` VTs of it, at most a workgroup.
+pub(crate) fn row_lanes(vts_per_row: usize, workgroup: u32, span: u32) -> u32 {
+    let lanes = vts_per_row
+        .div_ceil(span.max(1) as usize)
+        .next_power_of_two();
+    (lanes.min(workgroup as usize) as u32).max(1)
 }
 
 /// shaders/finish.wgsl's `Finish`.
@@ -411,6 +418,20 @@ mod tests {
                 assert!(segs.iter().filter(|s| !s.vec4).count() <= if unit > 0 { 1 } else { n });
             }
         }
+    }
+
+    #[test]
+    fn rows_are_shared_by_enough_lanes_for_the_span() {
+        assert_eq!(row_lanes(8192, 256, 8), 256, "capped at the workgroup");
+        assert_eq!(row_lanes(8192, 256, 1024), 8);
+        assert_eq!(
+            row_lanes(1025, 256, 256),
+            8,
+            "5 lanes' worth, a power of two"
+        );
+        assert_eq!(row_lanes(256, 256, 1024), 1);
+        assert_eq!(row_lanes(0, 256, 8), 1);
+        assert_eq!(row_lanes(3, 64, 0), 4, "a zero span counts as one");
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub fn targets() -> &'static [Target] {
                 runtime_checks: false,
                 native_f16: false,
                 workgroup_size: 64,
+                // Rows shared by few lanes, each walking a long span (a CPU driver's candidate).
+                row_span: 64,
                 max_binding_bytes: 8192,
                 ..t
             }));
