@@ -168,12 +168,13 @@ impl Floor {
     }
 }
 
-/// Lanes a row on a CPU driver, each walking its own contiguous share (the tuner's long
-/// spans); a GPU strides a workgroup over each row.
-const FLOOR_CPU_ROW_LANES: u32 = 8;
+/// vec4s each lane of a row walks on a CPU driver, in its own contiguous share (as the tuner
+/// picks there: `Tuning::row_span`); a GPU strides a workgroup over each row.
+const FLOOR_CPU_ROW_SPAN: usize = 1024;
 
 // The host prepends ROW_LANES, BLOCKED (a CPU driver: contiguous shares), PER_ROW (vec4s a
-// row), M0 (the max's start: -inf online, else 0) and STEP. Only the time is looked at.
+// row), M0 (the max's start: near the lowest f32 online, else 0) and STEP. Only the time is
+// looked at.
 const FLOOR_ROWS: &str = "
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -236,13 +237,19 @@ impl FloorData {
         let device = ctx.device();
         let label = Some(floor.name());
         let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
-        let row_lanes = if cpu { FLOOR_CPU_ROW_LANES } else { 256 };
+        let row_lanes = if cpu {
+            (c / 4 / FLOOR_CPU_ROW_SPAN)
+                .next_power_of_two()
+                .clamp(1, 256) as u32
+        } else {
+            256
+        };
         let source = format!(
             "const ROW_LANES: u32 = {row_lanes}u;\nconst BLOCKED: bool = {cpu};\n\
              const PER_ROW: u32 = {}u;\nconst M0: f32 = {};\n{}",
             c / 4,
             match floor {
-                Floor::LogSumExp => "bitcast<f32>(0xff800000u)",
+                Floor::LogSumExp => "-3.0e38",
                 _ => "0.0",
             },
             FLOOR_ROWS.replace("STEP", floor.step())
