@@ -120,37 +120,45 @@ fn sparse_add(s: vec4<f32>, i: u32, x: VT, y: u32) -> vec4<f32> {
     return s + vec4(0.0, 0.0, hsum(pack(lanes)), 0.0);
 }
 
-// Folds VT number i of a row into the statistics.
-fn stats_add(s: vec4<f32>, row: u32, i: u32, x: VT) -> vec4<f32> {
-    var xm = lane(x, 0u);
-    for (var k = 1u; k < VEC; k++) {
-        xm = max(xm, lane(x, k));
-    }
-    let m = max(s.x, xm);
-    var r = 0.0;
-    if !is_neg_inf(m) {
-        let e = exp(x - m);
-        if xm >= s.x {
-            // This VT holds the new max: it becomes the implicit 1, the old max joins the rest
-            // (exactly one lane equal to m is left out; its ties count as 1 each).
-            let top = x == VT(xm);
-            let ties = hsum(select(VT(0.0), VT(1.0), top)) - 1.0;
-            r = (s.y + select(1.0, 0.0, is_neg_inf(s.x))) * exp(s.x - m)
-                + hsum(select(e, VT(0.0), top)) + ties;
-        } else {
-            r = s.y + hsum(e);
-        }
-    }
+// One lane's statistics, kept lane by lane of its VTs until the sweep ends: m the running
+// max, r = Σ exp(x - m) over every logit but one equal to m, z and w as in stats_zero.
+struct LaneStats {
+    m: VT,
+    r: VT,
+    z: VT,
+    w: VT,
+}
+
+fn lane_stats_zero() -> LaneStats {
+    return LaneStats(VT(bitcast<f32>(NEG_INF_BITS)), VT(0.0), VT(0.0), VT(0.0));
+}
+
+// Folds VT number i of a row in, one exp a logit and no branch: a new max rescales the rest by
+// exp(m - x) and the old max joins it; any other logit joins it as exp(x - m); both exponents
+// are min - max. A −inf logit adds nothing (−inf − −inf would be NaN).
+fn lane_stats_add(s: LaneStats, row: u32, i: u32, x: VT) -> LaneStats {
+    let e = exp(min(x, s.m) - max(x, s.m));
+    let r = select(select(s.r + e, (s.r + 1.0) * e, x > s.m), s.r,
+        x == VT(bitcast<f32>(NEG_INF_BITS)));
     var z = s.z;
     var w = s.w;
     if PROB_TARGET {
         let tw = smoothed(row, i) * weights(i);
-        z += hsum(tw * x);
-        w += hsum(tw);
+        z += tw * x;
+        w += tw;
     } else if seg.label_smoothing != 0.0 {
-        z += hsum(weights(i) * x);
+        z += weights(i) * x;
     }
-    return vec4(m, r, z, w);
+    return LaneStats(max(s.m, x), r, z, w);
+}
+
+// The lane's statistics in stats_zero's form, its VT's lanes combined.
+fn lane_stats_total(s: LaneStats) -> vec4<f32> {
+    var t = stats_zero();
+    for (var k = 0u; k < VEC; k++) {
+        t = stats_combine(t, vec4(lane(s.m, k), lane(s.r, k), lane(s.z, k), lane(s.w, k)));
+    }
+    return t;
 }
 
 // Step g of the logits after element `at` (UNROLL VTs: two when halves are read eight a
@@ -224,6 +232,7 @@ fn main(ids: Ids) {
         let walk = walk_in(lane_id, ROW_LANES, n_vec / UNROLL);
 
         var s = stats_zero();
+        var ls = lane_stats_zero();
         // The lane's share of the row, for the gradient sweep (the host sets CACHE_ROW only
         // when it fits; min keeps the index in bounds regardless).
         var kept: array<VT, ROW_CACHE>;
@@ -242,7 +251,7 @@ fn main(ids: Ids) {
                     let raw = raws[h];
                     suspicious = suspicious | any(is_nan_v(raw));
                     if PROB_TARGET {
-                        // The load stats_add makes again (smoothed), at the same address.
+                        // The load lane_stats_add makes again (smoothed), at the same address.
                         let t = load_probs(seg.t_at + row * seg.classes, i);
                         suspicious = suspicious | any(is_nan_v(t));
                     }
@@ -256,9 +265,12 @@ fn main(ids: Ids) {
                     if MODE == MODE_SPARSE_KERAS {
                         s = sparse_add(s, i, raw, y);
                     } else {
-                        s = stats_add(s, row, i, capped(raw));
+                        ls = lane_stats_add(ls, row, i, capped(raw));
                     }
                 }
+            }
+            if MODE != MODE_SPARSE_KERAS {
+                s = lane_stats_total(ls);
             }
         }
         if suspicious {

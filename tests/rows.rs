@@ -426,6 +426,55 @@ fn extreme_logits_stay_finite() {
     }
 }
 
+/// Masked logits (−inf) in every vec4 lane, a lane that sees nothing else in a row, and a row
+/// whose only finite logit comes last: the vector path's running statistics, lane by lane.
+#[test]
+fn masked_logits_in_every_lane() {
+    let m = f32::NEG_INFINITY;
+    #[rustfmt::skip]
+    let x = [
+        m, 1.0, 2.0, m, 3.0, m, 0.5, m,
+        m, m, m, m, m, m, m, 4.0,
+        0.0, m, m, m, 7.0, m, m, m,
+    ];
+    let labels = [2i64, 7, 4];
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let want = rows::cross_entropy(
+        &x64,
+        8,
+        ClassTarget::Index(&labels),
+        None,
+        &CrossEntropy::default(),
+        Reduction::None,
+    )
+    .unwrap();
+    for t in targets() {
+        let xt = t.ctx.upload(&x, &[3, 8]).unwrap();
+        let lt = t.ctx.upload_i64(&labels, &[3]).unwrap();
+        let out = t
+            .ctx
+            .loss("cross_entropy")
+            .unwrap()
+            .input(&xt)
+            .target(&lt)
+            .reduction(Reduction::None)
+            .with_grad()
+            .run()
+            .unwrap();
+        let got = t.ctx.download(&out.elements.unwrap()).unwrap();
+        for (g, w) in got.iter().zip(want.rows.as_ref().unwrap()) {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{g} vs {w} on {}",
+                t.name
+            );
+        }
+        let grad = t.ctx.download(&out.grad.unwrap()).unwrap();
+        assert!(grad.iter().all(|g| g.is_finite()), "{grad:?} on {}", t.name);
+        assert!(normwise_error(&grad, &want.grads[0]) < 1e-6, "{}", t.name);
+    }
+}
+
 #[test]
 fn bad_calls_are_typed_errors() {
     for t in defaults() {
