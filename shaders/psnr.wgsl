@@ -8,8 +8,9 @@
 //   coefficient −(20 / ln 10)·scale / (n·mse·divisor) in the `coefs` region;
 // - `gradient`: d/dx = coef·(x − y), written or added.
 //
-// The host prepends WG_SIZE, WRITE_OUT, WRITE_GRAD, common.wgsl, reduce.wgsl, scratch.wgsl,
-// one tree strategy and the loaders of x and y (a buffer's or a texture's).
+// The host prepends WG_SIZE, BLOCKED, LANES, WRITE_OUT, WRITE_GRAD, common.wgsl, reduce.wgsl,
+// scratch.wgsl, walk.wgsl, one tree strategy and the loaders of x and y (a buffer's or a
+// texture's).
 
 struct Images {
     per_image: u32,  // elements of one image
@@ -54,18 +55,27 @@ fn sums(ids: Ids) {
     let image = ids.wid.y;
     let base = image * im.per_image;
     var acc = ACC_ZERO;
-    for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
+    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, im.chunks * WG_SIZE, im.per_image);
+    // No branch an element (CPU drivers pay for one whether it is taken or not): a NaN sets a
+    // flag, and the rare path walks the share again to find where.
+    var suspicious = false;
+    for (var e = walk.first; e < walk.end; e += walk.step) {
         let x = fetch_x(base, e);
         let y = fetch_y(base, e);
-        let at = (im.first_image + image) * im.per_image + e;
-        if is_nan_f(x) {
-            atomicMax(&scratch.status[STATUS_NAN_INPUT], ~at);
-        }
-        if is_nan_f(y) {
-            atomicMax(&scratch.status[STATUS_NAN_TARGET], ~at);
-        }
+        suspicious = suspicious | is_nan_f(x) | is_nan_f(y);
         let d = x - y;
         acc = acc_add(acc, d * d);
+    }
+    if suspicious {
+        for (var e = walk.first; e < walk.end; e += walk.step) {
+            let at = (im.first_image + image) * im.per_image + e;
+            if is_nan_f(fetch_x(base, e)) {
+                atomicMax(&scratch.status[STATUS_NAN_INPUT], ~at);
+            }
+            if is_nan_f(fetch_y(base, e)) {
+                atomicMax(&scratch.status[STATUS_NAN_TARGET], ~at);
+            }
+        }
     }
     let total = workgroup_reduce(ids, acc);
     if ids.lid == 0u {
@@ -112,7 +122,8 @@ fn gradient(ids: Ids) {
     let image = ids.wid.y;
     let coef = scratch.partials[im.coefs_at + im.first_image + image].x;
     let base = image * im.per_image;
-    for (var e = ids.wid.x * WG_SIZE + ids.lid; e < im.per_image; e += im.chunks * WG_SIZE) {
+    let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, im.chunks * WG_SIZE, im.per_image);
+    for (var e = walk.first; e < walk.end; e += walk.step) {
         var g = coef * (fetch_x(base, e) - fetch_y(base, e));
         if im.accumulate != 0u {
             g += grad_buf[im.grad_at + base + e];

@@ -5,7 +5,7 @@
 use super::image_source::{self, ImagePairConfig, MsSsimConfig, SsimConfig, TextureElementConfig};
 use super::source::{
     self, CastConfig, ClassLabelsConfig, CodeConfig, CrossEntropyConfig, ElementConfig,
-    MatmulConfig, OutputsConfig, RowStatsConfig, RowTuplesConfig, WassersteinConfig,
+    MatmulConfig, RowStatsConfig, RowTuplesConfig, TotalVariationConfig, WassersteinConfig,
 };
 
 /// How a kernel sees one binding.
@@ -132,11 +132,11 @@ pub(crate) static ROW_TUPLES: KernelDef<RowTuplesConfig> = KernelDef {
 };
 
 /// shaders/total_variation.wgsl: segment, image, per-element losses, gradient, scratch.
-pub(crate) static TOTAL_VARIATION: KernelDef<OutputsConfig> = KernelDef {
+pub(crate) static TOTAL_VARIATION: KernelDef<TotalVariationConfig> = KernelDef {
     name: "total_variation",
     template: include_str!("../../shaders/total_variation.wgsl"),
     bindings: &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite],
-    source: source::with_outputs,
+    source: source::total_variation,
     textures: buffers_only,
 };
 
@@ -255,6 +255,7 @@ mod tests {
     //! fails here without a GPU.
     use super::*;
     use crate::catalogue::{self, RowKernel};
+    use crate::kernel::source::OutputsConfig;
     use crate::kernel::storage::Dtypes;
     use crate::tensor::DType;
     use crate::tuning::Layout;
@@ -517,7 +518,15 @@ mod tests {
                     write_out: write,
                     write_grad: !write,
                 };
-                validate(&TOTAL_VARIATION, &variant);
+                for power in [0, 1, 2] {
+                    validate(
+                        &TOTAL_VARIATION,
+                        &TotalVariationConfig {
+                            outputs: variant.clone(),
+                            power,
+                        },
+                    );
+                }
                 let kept_vec4s = if write { 0 } else { 256 };
                 validate(
                     &WASSERSTEIN,

@@ -540,6 +540,23 @@ pub(crate) fn with_outputs(c: &OutputsConfig, template: &str) -> String {
     s
 }
 
+/// One compiled variant of total_variation's kernel: p = 1 and 2 are built in, because a CPU
+/// driver runs what a branch on the power skips (`pow` an element cost lavapipe a fifth).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TotalVariationConfig {
+    pub outputs: OutputsConfig,
+    /// 1 or 2 where the power is exactly that; 0 for any other, through `pow`.
+    pub power: u32,
+}
+
+pub(crate) fn total_variation(c: &TotalVariationConfig, template: &str) -> String {
+    format!(
+        "{}const POWER: u32 = {}u;\n{template}",
+        with_outputs(&c.outputs, ""),
+        c.power
+    )
+}
+
 /// One compiled variant of wasserstein_1d's kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct WassersteinConfig {

@@ -5,7 +5,7 @@ use super::dispatch::{
     group, plan, range_or_dummy, record_pass, scratch_range, window, Finish, FinishUniform, Launch,
 };
 use super::registry::TOTAL_VARIATION;
-use super::source::OutputsConfig;
+use super::source::{OutputsConfig, TotalVariationConfig};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
@@ -61,10 +61,18 @@ pub(crate) fn record(
     let planes_per_segment = ((tuning.max_binding_bytes - align) / plane_bytes.max(4)).max(1);
     let per_segment = planes_per_segment as usize * plane.max(1);
     let wg = tuning.workgroup_size as usize;
-    let config = OutputsConfig {
-        code: l.code,
-        write_out: t.out.is_some(),
-        write_grad: t.grad.is_some(),
+    let config = TotalVariationConfig {
+        outputs: OutputsConfig {
+            code: l.code,
+            write_out: t.out.is_some(),
+            write_grad: t.grad.is_some(),
+        },
+        // As the kernel's f32 power compared.
+        power: match p.power as f32 {
+            1.0 => 1,
+            2.0 => 2,
+            _ => 0,
+        },
     };
     let pipeline = inner.kernels.pipeline(&TOTAL_VARIATION, &config)?;
     // Whole planes per dispatch, one workgroup per WG_SIZE elements.
