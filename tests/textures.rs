@@ -273,6 +273,40 @@ fn ms_ssim_splatting_and_one_channel_textures() {
     }
 }
 
+/// A NaN texel is named by its flat index [C, H, W] as a buffer's would be, in the input and
+/// in the target, by the elementwise losses and psnr on textures.
+#[test]
+fn nan_texels_are_named() {
+    let (w, h) = (13u32, 11u32);
+    let n = (w * h) as usize;
+    for t in defaults() {
+        for (tensor, at) in [("input", 100usize), ("target", 37)] {
+            let mut xv = vec![0.25f32; n];
+            let mut yv = vec![0.5f32; n];
+            let (bad, other) = if tensor == "input" {
+                (&mut xv, 130)
+            } else {
+                (&mut yv, 120)
+            };
+            bad[at] = f32::NAN;
+            bad[other] = f32::NAN;
+            let (xt, _) = texture(t, F::R32Float, w, h, &xv);
+            let (yt, _) = texture(t, F::R32Float, w, h, &yv);
+            let x = t.ctx.wrap_texture(&xt, &[0]).unwrap();
+            let y = t.ctx.wrap_texture(&yt, &[0]).unwrap();
+            for loss in ["mse", "psnr"] {
+                let e = t.ctx.loss(loss).unwrap().input(&x).target(&y).value();
+                let want = LossError::NaN {
+                    loss: if loss == "mse" { "mse" } else { "psnr" },
+                    tensor: if tensor == "input" { "input" } else { "target" },
+                    index: at as u64,
+                };
+                assert_eq!(e, Err(want), "{loss} {tensor} on {}", t.name);
+            }
+        }
+    }
+}
+
 #[test]
 fn textures_are_refused_where_they_cannot_be_read() {
     let t = defaults().next().unwrap();
