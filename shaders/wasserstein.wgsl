@@ -147,6 +147,12 @@ fn flag(slot: u32, index: u32) {
     atomicMax(&scratch.status[slot], ~index);
 }
 
+// A mass that is NaN or negative.
+fn bad_mass(m: vec4<f32>) -> vec4<bool> {
+    let nan = (bitcast<vec4<u32>>(m) & vec4(0x7fffffffu)) > vec4(0x7f800000u);
+    return nan | (m < vec4(0.0));
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(ids: Ids) {
     seg = seg_uniform;
@@ -182,6 +188,9 @@ fn main(ids: Ids) {
         // Sweep 1: the masses (S_u, S_v as Accs) and the mass before each lane's span; the
         // checks.
         var own = vec4<f32>(0.0);
+        // No branch an element (CPU drivers run one whether it is taken or not): a bad mass
+        // sets a flag, and the rare path reads the span again to find where.
+        var suspicious = false;
         for (var i4 = lo; i4 < hi; i4 += 4u) {
             let u = load4(u_row, i4, hi, true);
             let v = load4(v_row, i4, hi, false);
@@ -189,15 +198,24 @@ fn main(ids: Ids) {
                 kept_u[(i4 - lo) / 4u] = u;
                 kept_v[(i4 - lo) / 4u] = v;
             }
+            suspicious = suspicious | any(bad_mass(u) | bad_mass(v));
             for (var r = 0u; r < 4u; r++) {
-                let e = global_row * c + i4 + r;
-                if is_nan_f(u[r]) || u[r] < 0.0 {
-                    flag(STATUS_INPUT_DOMAIN, e);
-                }
-                if is_nan_f(v[r]) || v[r] < 0.0 {
-                    flag(STATUS_AUX_DOMAIN, e);
-                }
                 own = vec4(acc_add(own.xy, u[r]), acc_add(own.zw, v[r]));
+            }
+        }
+        if suspicious {
+            for (var i4 = lo; i4 < hi; i4 += 4u) {
+                let u = bad_mass(load4(u_row, i4, hi, true));
+                let v = bad_mass(load4(v_row, i4, hi, false));
+                for (var r = 0u; r < 4u; r++) {
+                    let e = global_row * c + i4 + r;
+                    if u[r] {
+                        flag(STATUS_INPUT_DOMAIN, e);
+                    }
+                    if v[r] {
+                        flag(STATUS_AUX_DOMAIN, e);
+                    }
+                }
             }
         }
         let masses = scan_pair(lid, own);

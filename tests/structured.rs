@@ -498,6 +498,18 @@ fn wasserstein_1d_rejects_what_is_no_distribution() {
             }) => {}
             other => panic!("negative weight: {other:?} on {}", t.name),
         }
+        // In v, behind a NaN: the lower index is named.
+        let bad_v = ctx
+            .upload(&[0.1, 0.1, 0.8, 0.3, -0.3, f32::NAN], &[2, 3])
+            .unwrap();
+        match run(&u, &bad_v) {
+            Err(LossError::OutOfDomain {
+                tensor: "v",
+                index: 4,
+                ..
+            }) => {}
+            other => panic!("negative weight in v: {other:?} on {}", t.name),
+        }
         let short = ctx.upload(&[0.2, 0.3, 0.5], &[1, 3]).unwrap();
         assert!(matches!(
             run(&u, &short),
