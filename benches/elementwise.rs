@@ -38,7 +38,7 @@
 
 mod common;
 
-use common::{encoder, submit_timed, CopyData};
+use common::{encoder, submit_timed, BareKernel, CopyData};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::sample::{sample, AuxForm};
 use gpu_loss::{GpuContext, Tensor};
@@ -210,73 +210,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_
     }
 }";
 
-fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
-    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-        buffer: t.buffer(),
-        offset: 0,
-        size: std::num::NonZeroU64::new(t.byte_len()),
-    })
-}
-
 /// One floor kernel at one size, ready to dispatch.
-struct FloorData {
-    pipeline: wgpu::ComputePipeline,
-    group: wgpu::BindGroup,
-    workgroups: u32,
-}
-
-impl FloorData {
-    fn new(ctx: &GpuContext, floor: Floor, n: usize) -> FloorData {
-        let device = ctx.device();
-        let label = Some(floor.name());
-        let (source, workgroups, out_len) = floor.plan(ctx, n);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label,
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label,
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
-        let x = ctx.upload(&data, &[n]).expect("uploading");
-        let y = ctx.upload(&data, &[n]).expect("uploading");
-        let out = ctx.zeros(&[out_len]).expect("allocating");
-        let entry = |binding, t| wgpu::BindGroupEntry {
-            binding,
-            resource: whole(t),
-        };
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[entry(0, &x), entry(1, &y), entry(2, &out)],
-        });
-        FloorData {
-            pipeline,
-            group,
-            workgroups,
-        }
-    }
-
-    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let mut enc = encoder(ctx);
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, &self.group, &[]);
-                let (x, y) = (self.workgroups.min(65535), self.workgroups.div_ceil(65535));
-                pass.dispatch_workgroups(x, y, 1);
-            }
-            total += submit_timed(ctx, enc.finish());
-        }
-        total
-    }
+fn floor_kernel(ctx: &GpuContext, floor: Floor, n: usize) -> BareKernel {
+    let (source, workgroups, out_len) = floor.plan(ctx, n);
+    let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32).collect();
+    let x = ctx.upload(&data, &[n]).expect("uploading");
+    let y = ctx.upload(&data, &[n]).expect("uploading");
+    let out = ctx.zeros(&[out_len]).expect("allocating");
+    BareKernel::new(ctx, floor.name(), &source, &[&x, &y, &out], workgroups)
 }
 
 fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
@@ -303,10 +244,10 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
             }
         }
         for floor in [Floor::Squares, Floor::Subtract] {
-            let mut data: Option<FloorData> = None;
+            let mut data: Option<BareKernel> = None;
             group.throughput(Throughput::Bytes(floor.bytes(n64)));
             group.bench_function(BenchmarkId::new(floor.name(), n), |b| {
-                let d = data.get_or_insert_with(|| FloorData::new(ctx, floor, n));
+                let d = data.get_or_insert_with(|| floor_kernel(ctx, floor, n));
                 b.iter_custom(|iters| d.time(ctx, iters));
             });
         }

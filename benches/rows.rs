@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::{encoder, submit_timed, CopyData};
+use common::{encoder, submit_timed, BareKernel, CopyData};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gpu_loss::sample::normal;
 use gpu_loss::{GpuContext, Tensor};
@@ -217,95 +217,32 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
 }";
 
-fn whole(t: &Tensor) -> wgpu::BindingResource<'_> {
-    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-        buffer: t.buffer(),
-        offset: 0,
-        size: std::num::NonZeroU64::new(t.byte_len()),
-    })
-}
-
 /// One floor kernel at one shape, ready to dispatch.
-struct FloorData {
-    pipeline: wgpu::ComputePipeline,
-    group: wgpu::BindGroup,
-    workgroups: u32,
-}
-
-impl FloorData {
-    fn new(ctx: &GpuContext, floor: Floor, n: usize, c: usize) -> FloorData {
-        let device = ctx.device();
-        let label = Some(floor.name());
-        let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
-        let row_lanes = if cpu {
-            (c / 4 / FLOOR_CPU_ROW_SPAN)
-                .next_power_of_two()
-                .clamp(1, 256) as u32
-        } else {
-            256
-        };
-        let source = format!(
-            "const ROW_LANES: u32 = {row_lanes}u;\nconst BLOCKED: bool = {cpu};\n\
-             const PER_ROW: u32 = {}u;\nconst M0: f32 = {};\n{}",
-            c / 4,
-            match floor {
-                Floor::LogSumExp => "-3.0e38",
-                _ => "0.0",
-            },
-            FLOOR_ROWS.replace("STEP", floor.step())
-        );
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label,
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label,
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let mut rng = StdRng::seed_from_u64(0xf100);
-        let data: Vec<f32> = (0..n * c).map(|_| 3.0 * normal(&mut rng)).collect();
-        let x = ctx.upload(&data, &[n * c]).expect("uploading logits");
-        let out = ctx.zeros(&[n]).expect("allocating");
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: whole(&x),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: whole(&out),
-                },
-            ],
-        });
-        FloorData {
-            pipeline,
-            group,
-            workgroups: (n as u32).div_ceil(256 / row_lanes),
-        }
-    }
-
-    fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let mut enc = encoder(ctx);
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, &self.group, &[]);
-                let (x, y) = (self.workgroups.min(65535), self.workgroups.div_ceil(65535));
-                pass.dispatch_workgroups(x, y, 1);
-            }
-            total += submit_timed(ctx, enc.finish());
-        }
-        total
-    }
+fn floor_kernel(ctx: &GpuContext, floor: Floor, n: usize, c: usize) -> BareKernel {
+    let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
+    let row_lanes = if cpu {
+        (c / 4 / FLOOR_CPU_ROW_SPAN)
+            .next_power_of_two()
+            .clamp(1, 256) as u32
+    } else {
+        256
+    };
+    let source = format!(
+        "const ROW_LANES: u32 = {row_lanes}u;\nconst BLOCKED: bool = {cpu};\n\
+         const PER_ROW: u32 = {}u;\nconst M0: f32 = {};\n{}",
+        c / 4,
+        match floor {
+            Floor::LogSumExp => "-3.0e38",
+            _ => "0.0",
+        },
+        FLOOR_ROWS.replace("STEP", floor.step())
+    );
+    let mut rng = StdRng::seed_from_u64(0xf100);
+    let data: Vec<f32> = (0..n * c).map(|_| 3.0 * normal(&mut rng)).collect();
+    let x = ctx.upload(&data, &[n * c]).expect("uploading logits");
+    let out = ctx.zeros(&[n]).expect("allocating");
+    let workgroups = (n as u32).div_ceil(256 / row_lanes);
+    BareKernel::new(ctx, floor.name(), &source, &[&x, &out], workgroups)
 }
 
 fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
@@ -341,10 +278,10 @@ fn bench_adapter(c: &mut Criterion, ctx: &GpuContext, group_name: &str) {
             });
         }
         for floor in FLOORS {
-            let mut data: Option<FloorData> = None;
+            let mut data: Option<BareKernel> = None;
             group.throughput(Throughput::Bytes(4 * elems));
             group.bench_function(BenchmarkId::new(floor.name(), &shape), |b| {
-                let d = data.get_or_insert_with(|| FloorData::new(ctx, floor, n, classes));
+                let d = data.get_or_insert_with(|| floor_kernel(ctx, floor, n, classes));
                 b.iter_custom(|iters| d.time(ctx, iters));
             });
         }

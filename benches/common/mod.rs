@@ -2,7 +2,7 @@
 //! (the yardstick every kernel's bandwidth is compared with), and group names per adapter.
 #![allow(dead_code)]
 
-use gpu_loss::GpuContext;
+use gpu_loss::{GpuContext, Tensor};
 use std::time::{Duration, Instant};
 
 /// Submits one finished command buffer and waits for it; returns the time that took.
@@ -55,6 +55,78 @@ impl CopyData {
         for _ in 0..iters {
             let mut enc = encoder(ctx);
             enc.copy_buffer_to_buffer(&self.src, 0, &self.dst, 0, self.bytes);
+            total += submit_timed(ctx, enc.finish());
+        }
+        total
+    }
+}
+
+/// A bare kernel, a bench's floor: WGSL with entry `main`, the tensors bound whole at bindings
+/// 0, 1, ... in order, dispatched as `workgroups` (x, then y past 65535).
+pub struct BareKernel {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+    workgroups: u32,
+}
+
+impl BareKernel {
+    pub fn new(
+        ctx: &GpuContext,
+        label: &str,
+        source: &str,
+        tensors: &[&Tensor],
+        workgroups: u32,
+    ) -> BareKernel {
+        let device = ctx.device();
+        let label = Some(label);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label,
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label,
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let entries: Vec<wgpu::BindGroupEntry> = tensors
+            .iter()
+            .enumerate()
+            .map(|(binding, t)| wgpu::BindGroupEntry {
+                binding: binding as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: t.buffer(),
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(t.byte_len()),
+                }),
+            })
+            .collect();
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        BareKernel {
+            pipeline,
+            group,
+            workgroups,
+        }
+    }
+
+    /// `iters` dispatches, each submitted and waited for alone.
+    pub fn time(&self, ctx: &GpuContext, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let mut enc = encoder(ctx);
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &self.group, &[]);
+                let (x, y) = (self.workgroups.min(65535), self.workgroups.div_ceil(65535));
+                pass.dispatch_workgroups(x, y, 1);
+            }
             total += submit_timed(ctx, enc.finish());
         }
         total
