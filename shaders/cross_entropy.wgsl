@@ -113,11 +113,8 @@ fn smoothed(row: u32, i: u32) -> VT {
 // Sparse Keras folds z = Σ x over every class but the target y: with x_y, the rescaled
 // q = x_y / (x_y + z) and 1 - q = z / (x_y + z) both keep their digits.
 fn sparse_add(s: vec4<f32>, i: u32, x: VT, y: u32) -> vec4<f32> {
-    var lanes: array<f32, VEC>;
-    for (var k = 0u; k < VEC; k++) {
-        lanes[k] = select(lane(x, k), 0.0, i * VEC + k == y);
-    }
-    return s + vec4(0.0, 0.0, hsum(pack(lanes)), 0.0);
+    let rest = select(x, VT(0.0), lane_ids() + UT(i * VEC) == UT(y));
+    return s + vec4(0.0, 0.0, hsum(rest), 0.0);
 }
 
 // One lane's statistics, kept lane by lane of its VTs until the sweep ends: m the running

@@ -36,8 +36,8 @@ fn row_reduce(lid: u32, v: vec4<f32>) -> vec4<f32> {
 }
 
 // Records each NaN lane of `v`, elements at, at + 1, ... of a tensor, in status word `slot`
-// (as !index with atomicMax: the lowest index wins). The rare path, after a cheap
-// any(is_nan_v(..)) on the sweep's loads; the row kernels bind `scratch`.
+// (as !index with atomicMax: the lowest index wins). The rare path, after a sweep that only
+// flagged a NaN; the row kernels bind `scratch`.
 fn flag_nan_lanes(slot: u32, at: u32, v: VT) {
     for (var k = 0u; k < VEC; k++) {
         if is_nan_f(lane(v, k)) {
