@@ -29,15 +29,11 @@ fn f16_bits(v: vec4<f32>) -> vec4<u32> {
     let a = u & U4(0x7fffffffu);
     // Normal: rebias the exponent by 127 - 15 and round the 13 dropped bits to even.
     let normal = (a - U4(0x38000000u) + U4(0xfffu) + ((a >> U4(13u)) & U4(1u))) >> U4(13u);
-    // Subnormal: the significand (implicit bit set) shifted right by 126 - exponent.
-    let e = min(a >> U4(23u), U4(126u));
-    let shift = min(U4(126u) - e, U4(31u));
-    let m = (a & U4(0x7fffffu)) | U4(0x800000u);
-    let q = m >> shift;
-    let rem = m & ((U4(1u) << shift) - U4(1u));
-    let halfway = U4(1u) << (shift - U4(1u));
-    let up = (rem > halfway) | ((rem == halfway) & ((q & U4(1u)) == U4(1u)));
-    var h = select(normal, q + select(U4(0u), U4(1u), up), a < U4(0x38800000u));
+    // Subnormal: |v| + 0.5 has f16's subnormal spacing (2^-24) as its ulp, so the float add
+    // rounds to even for us and leaves the f16 significand in the low bits (0x400 where it
+    // rounds up to the smallest normal, which is that normal's encoding).
+    let subnormal = bitcast<U4>(bitcast<vec4<f32>>(a) + vec4<f32>(0.5)) - U4(0x3f000000u);
+    var h = select(normal, subnormal, a < U4(0x38800000u));
     h = select(h, U4(0x7c00u), a >= U4(0x477ff000u));
     h = select(h, U4(0x7e00u) | ((a >> U4(13u)) & U4(0x3ffu)), a > U4(0x7f800000u));
     return sign | h;

@@ -281,6 +281,14 @@ fn f32_rounds_to_nearest_even() {
         0x3f80_3000,
         0x7f7f_ffff,
         0x0000_0001,
+        // f16 subnormal ties (k + 1/2)·2^-24, either way, one just past a tie, and the tie
+        // between the largest subnormal and the smallest normal.
+        0x3300_0000,
+        0x3300_0001,
+        0x33c0_0000,
+        0x3420_0000,
+        0x387f_c000,
+        0xb3c0_0000,
     ] {
         v.push(f32::from_bits(b));
     }
