@@ -143,7 +143,9 @@ fn lane_stats_add(s: LaneStats, row: u32, i: u32, x: VT) -> LaneStats {
         let tw = smoothed(row, i) * weights(i);
         z += tw * x;
         w += tw;
-    } else if seg.label_smoothing != 0.0 {
+    } else {
+        // Needed only with label smoothing, but a branch on it would cost every VT more
+        // than the add (gallivm runs an `if` body either way).
         z += weights(i) * x;
     }
     return LaneStats(max(s.m, x), r, z, w);
@@ -251,9 +253,6 @@ fn main(ids: Ids) {
                         // The load lane_stats_add makes again (smoothed), at the same address.
                         let t = load_probs(seg.t_at + row * seg.classes, i);
                         suspicious = suspicious | any(is_nan_v(t));
-                    }
-                    if skip {
-                        continue;
                     }
                     if CACHE_ROW {
                         kept[min(k_at, ROW_CACHE - 1u)] = raw;
@@ -368,13 +367,13 @@ fn main(ids: Ids) {
                     }
                     var g = VT(0.0);
                     let at_target = lane_ids() + UT(i * VEC) == UT(y);
-                    if !skip && MODE == MODE_NLL {
+                    if MODE == MODE_NLL {
                         // -w[y] at the target, 0 elsewhere.
                         g = select(VT(0.0), VT(cy), at_target);
-                    } else if !skip && MODE == MODE_SPARSE_KERAS {
+                    } else if MODE == MODE_SPARSE_KERAS {
                         // δ_cy - q: 1 - q is the rest's share, kept in cy.
                         g = a * select(VT(-q), VT(cy), at_target);
-                    } else if !skip {
+                    } else {
                         let xc = capped(raw);
                         let p = exp((xc - s.x) - log_sum);
                         if PROB_TARGET {
@@ -385,7 +384,9 @@ fn main(ids: Ids) {
                         }
                         g *= cap_slope(raw);
                     }
-                    store_grad(seg.grad_at + row * seg.classes, i, g);
+                    // A skipped row's gradient is 0: a select, where a branch on `skip` would
+                    // cost every VT its mask bookkeeping and save nothing.
+                    store_grad(seg.grad_at + row * seg.classes, i, select(g, VT(0.0), skip));
                 }
             }
         }
