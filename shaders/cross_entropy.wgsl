@@ -241,18 +241,20 @@ fn main(ids: Ids) {
         // only sets a flag, and the rare path walks the lane's share again to find where (a
         // branch a VT cost lavapipe a fifth of the forward).
         let flat = (seg.first_row + row) * seg.classes;
-        var suspicious = false;
+        // The largest magnitude's bits seen: NaN iff above +inf's. An integer max a VT, where a
+        // NaN test (which compilers turn into a float compare) and any() cost more.
+        var widest = UT(0u);
         if in_range && MODE != MODE_NLL {
             for (var g = walk.first; g < walk.end; g += walk.step) {
                 let raws = logits_step(row_at, g);
                 for (var h = 0u; h < UNROLL; h++) {
                     let i = g * UNROLL + h;
                     let raw = raws[h];
-                    suspicious = suspicious | any(is_nan_v(raw));
+                    widest = max(widest, bitcast<UT>(raw) & UT(0x7fffffffu));
                     if PROB_TARGET {
                         // The load lane_stats_add makes again (smoothed), at the same address.
                         let t = load_probs(seg.t_at + row * seg.classes, i);
-                        suspicious = suspicious | any(is_nan_v(t));
+                        widest = max(widest, bitcast<UT>(t) & UT(0x7fffffffu));
                     }
                     if CACHE_ROW {
                         kept[min(k_at, ROW_CACHE - 1u)] = raw;
@@ -269,7 +271,7 @@ fn main(ids: Ids) {
                 s = lane_stats_total(ls);
             }
         }
-        if suspicious {
+        if any(widest > UT(0x7f800000u)) {
             flag_nan_share(row, row_at, flat, walk);
         }
         s = row_reduce(ids.lid, s);
