@@ -54,6 +54,7 @@ fn weight_of(c: u32) -> f32 {
 fn count(ids: Ids) {
     lp = lp_uniform;
     acc_setup(ids.nwg.x);
+    halves_setup(ids.nwg.x);
     var weighted = ACC_ZERO;
     var counted = ACC_ZERO;
     var weights = ACC_ZERO;
@@ -101,6 +102,7 @@ fn count(ids: Ids) {
 fn finish(ids: Ids) {
     lp = lp_uniform;
     acc_setup(ids.nwg.x);
+    halves_setup(ids.nwg.x);
     var a = ACC_ZERO;
     var b = ACC_ZERO;
     var w = ACC_ZERO;

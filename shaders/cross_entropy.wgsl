@@ -204,6 +204,7 @@ fn flag_nan_share(row: u32, row_at: u32, flat: u32, walk: Walk) {
 fn main(ids: Ids) {
     seg = seg_uniform;
     acc_setup(ids.nwg.x);
+    halves_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;
     let n_vec = seg.classes / VEC;

@@ -156,6 +156,7 @@ fn lane_total(a: LaneAcc) -> Acc {
 fn main(ids: Ids) {
     seg = seg_uniform;
     acc_setup(ids.nwg.x);
+    halves_setup(ids.nwg.x);
     let walk = walk_in(ids.wid.x * WG_SIZE + ids.lid, ids.nwg.x * WG_SIZE, seg.count / (VEC * UNROLL));
     var acc = LaneAcc(VT(0.0), VT(0.0));
     // No branch in the loop: a suspicious value only sets a flag, and the rare path after

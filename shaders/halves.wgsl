@@ -3,8 +3,19 @@
 // pack2x16float's rounding and overflow to the implementation). On four values at once; a
 // scalar store rounds vec4(v) and keeps .x.
 
+// A zero the compiler cannot prove zero (halves_setup): f16 values are widened through it.
+// Seen as fpext(half), a compare with a constant (x >= 0, x == -inf) is narrowed by LLVM to
+// an f16 compare, which x86 without AVX-512 FP16 makes lane by lane: lavapipe's
+// cross_entropy on f16 logits took 19 ms for bf16's 8. x - 0 is x, -0 included. Kernels
+// that compare widened values call halves_setup first; elsewhere the zero folds away.
+var<private> widen_zero: f32;
+
+fn halves_setup(num_workgroups: u32) {
+    widen_zero = select(0.0, 1.0, num_workgroups == 0u);
+}
+
 fn unpack_f16(w: u32) -> vec2<f32> {
-    return unpack2x16float(w);
+    return unpack2x16float(w) - vec2<f32>(widen_zero);
 }
 
 fn unpack_bf16(w: u32) -> vec2<f32> {

@@ -49,6 +49,7 @@ const ROWS_PER_GROUP: u32 = WG_SIZE / ROW_LANES;
 fn main(ids: Ids) {
     seg = seg_uniform;
     acc_setup(ids.nwg.x);
+    halves_setup(ids.nwg.x);
     let slot = ids.lid / ROW_LANES;
     let lane_id = ids.lid % ROW_LANES;
     let n_vec = seg.classes / VEC;

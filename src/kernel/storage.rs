@@ -185,7 +185,8 @@ pub(crate) fn step_reader(
 ) -> String {
     if native_f16 && dtype == DType::F16 {
         let ty = if vec4 { "vec4<f16>" } else { "f16" };
-        let w = |k: &str| format!("VT({name}_buf[{k}])");
+        // Through halves.wgsl's widen_zero, as unpack_f16 (which says why).
+        let w = |k: &str| format!("(VT({name}_buf[{k}]) - VT(widen_zero))");
         let steps = if pairs {
             format!("{}, {}", w("at / 4u + 2u * g"), w("at / 4u + 2u * g + 1u"))
         } else {
