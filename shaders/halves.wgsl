@@ -40,14 +40,12 @@ fn f16_bits(v: vec4<f32>) -> vec4<u32> {
     let a = u & U4(0x7fffffffu);
     // Normal: rebias the exponent by 127 - 15 and round the 13 dropped bits to even.
     let normal = (a - U4(0x38000000u) + U4(0xfffu) + ((a >> U4(13u)) & U4(1u))) >> U4(13u);
-    // Subnormal: the significand (implicit bit set) shifted right by 126 - exponent, rounded
-    // to even by the same bias as the normal case (half - 1, plus the kept lowest bit); 0x400,
-    // where it rounds up to the smallest normal, is that normal's encoding. (Not |v| + 0.5 in
-    // float, which would round for us: WGSL lets an add round toward zero.)
-    let shift = min(U4(126u) - min(a >> U4(23u), U4(126u)), U4(31u));
-    let m = (a & U4(0x7fffffu)) | U4(0x800000u);
-    let half_less = (U4(1u) << (shift - U4(1u))) - U4(1u);
-    let subnormal = (m + half_less + ((m >> shift) & U4(1u))) >> shift;
+    // Subnormal: |v|·2^24 counts f16's subnormal steps, exactly (a power-of-two scale), and
+    // WGSL's round() is round-half-to-even whatever an add's rounding mode (WGSL lets that
+    // round toward zero); 1024, where it rounds up, encodes the smallest normal. The min keeps
+    // the conversion in range in the lanes the select drops.
+    let steps = round(min(bitcast<vec4<f32>>(a), vec4<f32>(0x1p-14f)) * 0x1p24f);
+    let subnormal = bitcast<U4>(vec4<i32>(steps));
     var h = select(normal, subnormal, a < U4(0x38800000u));
     h = select(h, U4(0x7c00u), a >= U4(0x477ff000u));
     h = select(h, U4(0x7e00u) | ((a >> U4(13u)) & U4(0x3ffu)), a > U4(0x7f800000u));
