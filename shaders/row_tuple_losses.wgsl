@@ -49,22 +49,23 @@ fn cosine_embedding_grads(a: VT, b: VT, c: VT, s: vec4<f32>, coef: vec4<f32>) ->
 
 // triplet_margin (PyTorch): max(d(a, p) - d(a, n) + margin, 0), d(u, w) = ‖u - w + ε‖_p;
 // with swap, d(a, n) becomes min(d(a, n), d(p, n)). Sums: Σ|v|^p for (a, p), (a, n), (p, n).
-// p.x = margin, p.y = p, p.z = eps, p.w = swap.
+// p.x = margin, p.y = p, p.z = eps, p.w = swap. p = 1 and 2 are built in by the host (POWER),
+// so that no other path is run.
 fn pow_abs(v: VT, p: f32) -> VT {
-    if p == 2.0 {
+    if POWER == 2u {
         return v * v;
     }
-    if p == 1.0 {
+    if POWER == 1u {
         return abs(v);
     }
     return pow(abs(v), VT(p));
 }
 
 fn p_root(s: f32, p: f32) -> f32 {
-    if p == 2.0 {
+    if POWER == 2u {
         return sqrt(s);
     }
-    if p == 1.0 {
+    if POWER == 1u {
         return s;
     }
     return select(pow(s, 1.0 / p), 0.0, s == 0.0);
@@ -73,9 +74,9 @@ fn p_root(s: f32, p: f32) -> f32 {
 // d ‖v‖_p / d v: sign(v)·(|v| / d)^(p - 1), 0 where v or d is 0 (ATen's norm backward).
 fn p_norm_grad(v: VT, d: f32, p: f32) -> VT {
     var g: VT;
-    if p == 2.0 {
+    if POWER == 2u {
         g = v / d;
-    } else if p == 1.0 {
+    } else if POWER == 1u {
         g = sign(v);
     } else {
         g = sign(v) * pow(abs(v) / d, VT(p - 1.0));

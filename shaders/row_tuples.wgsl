@@ -12,7 +12,7 @@
 //   to f32): load_a, load_b, put_out, store_ga, store_gb, store_gc, and binding 3 as a third
 //   tensor (load_c) or one label per row (row_label), label_ok(label) -> bool,
 //   row_add(s, a, b, c), row_finish(s, label) -> RowOut, row_grads(a, b, c, s, coef) -> Grads,
-//   and THIRD_GRAD (whether gc is written),
+//   THIRD_GRAD (whether gc is written) and POWER (the loss's p where it is 1 or 2, else 0),
 // and prepends WG_SIZE, BLOCKED, LANES, ROW_LANES, WRITE_OUT, WRITE_GRAD, common.wgsl,
 // reduce.wgsl, scratch.wgsl, walk.wgsl, one tree strategy, one vector variant, math.wgsl and
 // row_reduce.wgsl. Eight storage bindings: the default limit of a caller's device.

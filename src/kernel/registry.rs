@@ -492,6 +492,7 @@ mod tests {
                                 write_out: vec4,
                                 write_grad: true,
                                 labels: vec4,
+                                power: if vec4 { 0 } else { 2 },
                                 // f32 in one variant, mixed halves in the other.
                                 dtypes: if vec4 {
                                     TupleDtypes {

@@ -457,6 +457,9 @@ pub(crate) struct RowTuplesConfig {
     pub write_grad: bool,
     /// Binding 3 holds per-row labels (else a third tensor, which gets a gradient).
     pub labels: bool,
+    /// 1 or 2 where the loss's `p` is exactly that; 0 for any other (through `pow`) or none.
+    /// Built in, as total_variation's: a CPU driver runs the `pow` a branch on `p` skips.
+    pub power: u32,
     pub dtypes: TupleDtypes,
 }
 
@@ -474,8 +477,8 @@ pub(crate) fn row_tuples(c: &RowTuplesConfig, template: &str) -> String {
     let mut s = prelude(&c.code);
     s.push_str(&format!(
         "const ROW_LANES: u32 = {}u;\nconst WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n\
-         const THIRD_GRAD: bool = {};\n",
-        c.row_lanes, c.write_out, c.write_grad, !c.labels,
+         const THIRD_GRAD: bool = {};\nconst POWER: u32 = {}u;\n",
+        c.row_lanes, c.write_out, c.write_grad, !c.labels, c.power,
     ));
     for piece in [
         if c.vec4 { VARIANT_VEC4 } else { VARIANT_SCALAR },
