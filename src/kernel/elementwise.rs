@@ -7,7 +7,7 @@ use super::dispatch::{
     Launch, Window,
 };
 use super::registry::ELEMENTWISE;
-use super::source::ElementConfig;
+use super::source::{switches, ElementConfig};
 use super::storage::{self, Dtypes};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
@@ -105,6 +105,7 @@ pub(crate) fn record(
         write_out: t.out.is_some(),
         write_grad: t.grad.is_some(),
         add_grad: t.add_grad,
+        switches: switches(p.loss, &p.params),
         dtypes,
     };
     let wg = tuning.workgroup_size as usize;
@@ -240,6 +241,7 @@ pub(crate) fn compile(
             write_out: true,
             write_grad: true,
             add_grad: false,
+            switches: 0,
             dtypes: Dtypes::default(),
         };
         ctx.inner.kernels.pipeline(&ELEMENTWISE, &config)?;
@@ -313,6 +315,7 @@ mod tests {
                 write_out: true,
                 write_grad: true,
                 add_grad: false,
+                switches: 0,
                 dtypes: Dtypes::default(),
             };
             let code = ELEMENTWISE.source(&config);

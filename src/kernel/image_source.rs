@@ -177,7 +177,7 @@ pub(crate) fn texture_elementwise(c: &TextureElementConfig, template: &str) -> S
         "const WRITE_OUT: bool = {};\nconst WRITE_GRAD: bool = {};\n",
         c.write_out, c.write_grad
     ));
-    s.push_str(&loss_pieces(c.loss, false));
+    s.push_str(&loss_pieces(c.loss, false, None));
     s.push_str(&loader("x", 1, c.x));
     s.push_str(&loader("y", 2, c.y));
     s.push_str(template);

@@ -347,6 +347,7 @@ mod tests {
                         write_out: flags,
                         write_grad: !flags,
                         add_grad: false,
+                        switches: if flags { u8::MAX } else { 0 },
                         dtypes: Default::default(),
                     };
                     validate(&ELEMENTWISE, &variant);
@@ -390,6 +391,7 @@ mod tests {
                     write_out: true,
                     write_grad: true,
                     add_grad: false,
+                    switches: 0,
                     dtypes: Dtypes {
                         x: half,
                         y: half,

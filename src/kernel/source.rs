@@ -6,6 +6,7 @@
 
 use super::storage::{self, Dtypes};
 use crate::catalogue::Elementwise;
+use crate::params::Rule;
 use crate::status::{CHECKS, SCRATCH_NORMS, STATUS_WORDS};
 use crate::tensor::DType;
 use crate::tuning::{Layout, Tuning};
@@ -62,6 +63,9 @@ pub(crate) struct ElementConfig {
     pub write_grad: bool,
     /// The gradient is added to what the tensor holds (an objective's later term on an input).
     pub add_grad: bool,
+    /// The loss's on/off parameters (`Rule::Bool`), bit i for `params[i]`: built into
+    /// `loss_fn` as literals, as a CPU driver runs both sides of a branch on them.
+    pub switches: u8,
     pub dtypes: Dtypes,
 }
 
@@ -150,7 +154,7 @@ pub(crate) fn elementwise(c: &ElementConfig, template: &str) -> String {
         c.add_grad,
         if c.pairs { 2 } else { 1 },
     ));
-    s.push_str(&loss_pieces(c.loss, c.vec4));
+    s.push_str(&loss_pieces(c.loss, c.vec4, Some(c.switches)));
     s.push_str(&element_bindings(&c.dtypes, c.vec4, c.pairs, c.native_f16));
     s.push_str(template);
     s
@@ -198,8 +202,9 @@ fn element_bindings(d: &Dtypes, vec4: bool, pairs: bool, native_f16: bool) -> St
 }
 
 /// An elementwise loss's own WGSL: its domain checks and extra tensor's default as
-/// constants, one vector variant, math.wgsl, its family file and `loss_fn`.
-pub(super) fn loss_pieces(loss: &Elementwise, vec4: bool) -> String {
+/// constants, one vector variant, math.wgsl, its family file and `loss_fn`, which passes the
+/// on/off parameters as literals where `switches` gives them (else all read at run time).
+pub(super) fn loss_pieces(loss: &Elementwise, vec4: bool, switches: Option<u8>) -> String {
     let (check_input, input_lo, input_hi) = match loss.input_domain {
         Some(d) => (true, d.lo, d.hi),
         None => (false, 0.0, 0.0),
@@ -231,11 +236,33 @@ pub(super) fn loss_pieces(loss: &Elementwise, vec4: bool) -> String {
         s.push_str(piece);
         s.push('\n');
     }
+    let params: Vec<String> = ["x", "y", "z", "w"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match (switches, loss.params.get(i)) {
+            (Some(on), Some(spec)) if spec.rule == Rule::Bool => {
+                if on >> i & 1 == 1 { "1.0" } else { "0.0" }.to_string()
+            }
+            _ => format!("p.{c}"),
+        })
+        .collect();
     s.push_str(&format!(
-        "fn loss_fn(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {{\n    return {}(x, y, a, p);\n}}\n",
-        loss.wgsl_fn
+        "fn loss_fn(x: VT, y: VT, a: VT, p: vec4<f32>) -> Pair {{\n    \
+         return {}(x, y, a, vec4<f32>({}));\n}}\n",
+        loss.wgsl_fn,
+        params.join(", ")
     ));
     s
+}
+
+/// `switches` for a call's parameters (`ElementConfig::switches`).
+pub(crate) fn switches(loss: &Elementwise, params: &[f64]) -> u8 {
+    loss.params
+        .iter()
+        .zip(params)
+        .enumerate()
+        .filter(|(_, (spec, &v))| spec.rule == Rule::Bool && v != 0.0)
+        .fold(0, |bits, (i, _)| bits | 1 << i)
 }
 
 /// A kernel whose code changes only with the launch settings (finish, the samples stages).
