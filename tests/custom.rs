@@ -157,13 +157,32 @@ fn reference(p: &Problem, s: &Sample) -> CpuResult {
     cpu::evaluate(p, &inputs, true).expect("reference")
 }
 
-/// poisson_nll on log inputs subtracts e^x and y·x: its f32 error is a few ulp of those
-/// parts, as tests/elementwise.rs judges the built-in.
+/// The largest parts of a sum whose terms may cancel, where the formula's f32 error is a few
+/// ulp of those parts (as tests/elementwise.rs judges the built-ins): poisson_nll on log
+/// inputs subtracts e^x and y·x; focal's gradient with soft labels adds the cross-entropy's
+/// slope, of either sign, to the modulating factor's.
 fn parts_scale(name: &str, set: &[(&str, f64)], s: &Sample, of_grad: bool, r: Reduction) -> f64 {
-    let log_input = !set.contains(&("log_input", 0.0));
-    if name != "poisson_nll" || !log_input {
-        return 0.0;
-    }
+    let param = |k: &str, default: f64| set.iter().find(|p| p.0 == k).map_or(default, |p| p.1);
+    let log_input = param("log_input", 1.0) != 0.0;
+    let (alpha, gamma) = (param("alpha", 0.25), param("gamma", 2.0));
+    let softplus = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+    let parts = |x: f64, y: f64| match name {
+        "poisson_nll" if log_input => Some(x.exp() + y.abs() * (1.0 + x.abs())),
+        "focal" if of_grad => {
+            let (s_pos, s_neg) = (1.0 / (1.0 + (-x).exp()), 1.0 / (1.0 + x.exp()));
+            let q = y * s_neg + (1.0 - y) * s_pos;
+            let ce = (1.0 - y) * softplus(x) + y * softplus(-x);
+            let alpha_t = if alpha >= 0.0 {
+                alpha * y + (1.0 - alpha) * (1.0 - y)
+            } else {
+                1.0
+            };
+            let d_ce = (1.0 - y).abs() * s_pos + y.abs() * s_neg;
+            let d_m = gamma * q.powf(gamma - 1.0) * ((1.0 - 2.0 * y) * s_pos * s_neg).abs();
+            Some((d_ce * q.powf(gamma) + ce * d_m) * alpha_t.abs())
+        }
+        _ => None,
+    };
     let n = s.input.len().max(1) as f64;
     let scale = if of_grad && r == Reduction::Mean {
         1.0 / n
@@ -171,10 +190,10 @@ fn parts_scale(name: &str, set: &[(&str, f64)], s: &Sample, of_grad: bool, r: Re
         1.0
     };
     (0..s.input.len())
-        .map(|i| {
+        .filter_map(|i| {
             let (x, y) = (s.input[i] as f64, s.target[i] as f64);
             let w = s.weight.as_ref().map_or(1.0, |w| w[i] as f64).abs();
-            (x.exp() + y.abs() * (1.0 + x.abs())) * w * scale
+            parts(x, y).map(|p| p * w * scale)
         })
         .fold(0.0, f64::max)
 }
