@@ -6,7 +6,7 @@ use super::dispatch::{
     Window,
 };
 use super::registry::ROW_TUPLES;
-use super::source::{RowTuplesConfig, TupleDtypes};
+use super::source::{built_in_power, RowTuplesConfig, TupleDtypes};
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::params::Reduction;
@@ -71,12 +71,12 @@ pub(crate) fn record(
         write_out: t.out.is_some(),
         write_grad: !t.grads.is_empty(),
         labels: t.labels.is_some(),
-        // As the kernel's f32 `p` compared.
-        power: match p.loss.params.iter().position(|s| s.name == "p") {
-            Some(i) if params[i] == 1.0 => 1,
-            Some(i) if params[i] == 2.0 => 2,
-            _ => 0,
-        },
+        power: p
+            .loss
+            .params
+            .iter()
+            .position(|s| s.name == "p")
+            .map_or(0, |i| built_in_power(params[i])),
         dtypes: TupleDtypes {
             rows: [
                 t.rows[0].dtype(),

@@ -579,6 +579,16 @@ pub(crate) struct TotalVariationConfig {
     pub power: u32,
 }
 
+/// A `power` field's value for a loss's power `p` as the kernel's f32 compares it: 1 or 2
+/// where it is exactly that, 0 for any other (run through `pow`).
+pub(crate) fn built_in_power(p: f32) -> u32 {
+    match p {
+        1.0 => 1,
+        2.0 => 2,
+        _ => 0,
+    }
+}
+
 pub(crate) fn total_variation(c: &TotalVariationConfig, template: &str) -> String {
     format!(
         "{}const POWER: u32 = {}u;\n{template}",

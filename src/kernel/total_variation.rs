@@ -5,7 +5,7 @@ use super::dispatch::{
     group, plan, range_or_dummy, record_pass, scratch_range, window, Finish, FinishUniform, Launch,
 };
 use super::registry::TOTAL_VARIATION;
-use super::source::{OutputsConfig, TotalVariationConfig};
+use super::source::{built_in_power, OutputsConfig, TotalVariationConfig};
 use crate::context::GpuContext;
 use crate::error::{LossError, Result};
 use crate::pool::Pooled;
@@ -67,12 +67,7 @@ pub(crate) fn record(
             write_out: t.out.is_some(),
             write_grad: t.grad.is_some(),
         },
-        // As the kernel's f32 power compared.
-        power: match p.power as f32 {
-            1.0 => 1,
-            2.0 => 2,
-            _ => 0,
-        },
+        power: built_in_power(p.power as f32),
     };
     let pipeline = inner.kernels.pipeline(&TOTAL_VARIATION, &config)?;
     // Whole planes per dispatch, one workgroup per WG_SIZE elements.
